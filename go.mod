@@ -1,0 +1,3 @@
+module github.com/goreload/reload
+
+go 1.26
