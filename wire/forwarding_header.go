@@ -312,6 +312,20 @@ func (h *ForwardingHeader) AppendMessage(b, rest []byte) ([]byte, error) {
 	return append(b, rest...), nil
 }
 
+// AppendForRest appends only the header, with the length field set for a
+// message whose bytes after the header are restLen long. A transit hop uses
+// it to rewrite the header without touching or copying the rest: it sends
+// the new header followed by the original remainder (for example as
+// net.Buffers), so its cost does not grow with the message body.
+func (h *ForwardingHeader) AppendForRest(b []byte, restLen int) ([]byte, error) {
+	total := h.Len() + restLen
+	if restLen < 0 || total > 0xffffffff {
+		return b, fieldErr(ErrTooLong, "ForwardingHeader.length", 16)
+	}
+	h.Length = uint32(total)
+	return h.Append(b)
+}
+
 // IsFragment reports whether the message is a fragment of a larger one
 // (not the only fragment at offset 0).
 func (h *ForwardingHeader) IsFragment() bool {
