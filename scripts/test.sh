@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, vet, staticcheck, module tidiness,
+# and every Go test (golden vectors, round trips, fuzz seeds, the capture
+# check with Wireshark's dissector, SIP interop with sipp).
+#
+# Tools the tests need (tshark, sipp) are installed with apt-get when this
+# runs as root. Without them the tests that need them are skipped, except
+# when CI=true, where a missing tool fails the run.
+#
+# Long fuzzing runs are separate: see scripts/fuzz.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { # need COMMAND DEBIAN-PACKAGE
+	command -v "$1" >/dev/null 2>&1 && return 0
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "installing $2 (for $1)"
+		if [ -z "${apt_updated:-}" ]; then
+			apt-get update -qq
+			apt_updated=1
+		fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+	fi
+	if ! command -v "$1" >/dev/null 2>&1; then
+		if [ "${CI:-}" = true ]; then
+			echo "FAIL: $1 (Debian package $2) is required in CI and could not be installed" >&2
+			exit 1
+		fi
+		echo "note: $1 not found (Debian package $2); tests that need it are skipped" >&2
+	fi
+}
+need tshark tshark
+need sipp sip-tester
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== go mod tidy -diff"
+go mod tidy -diff
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+echo "== go test"
+go test -count=1 -timeout 15m ./...
