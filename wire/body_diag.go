@@ -150,7 +150,8 @@ func (f DMFlags) Kind() (DiagnosticKindID, bool) {
 }
 
 // AppendKinds appends the Kind-IDs that f requests, in increasing order;
-// for the all-ones value these are all of 0x0001-0x003e.
+// for the all-ones value these are all of 0x0001-0x003e. It appends
+// nothing when f is not Valid.
 func (f DMFlags) AppendKinds(dst []DiagnosticKindID) []DiagnosticKindID {
 	if !f.Valid() {
 		return dst
@@ -176,10 +177,10 @@ func FlagsFor(kinds ...DiagnosticKindID) DMFlags {
 }
 
 func (f DMFlags) String() string {
-	switch f {
-	case DMFlagsNone:
+	if f == DMFlagsNone {
 		return "none"
-	case DMFlagsAll:
+	}
+	if f == DMFlagsAll {
 		return "all"
 	}
 	var sb strings.Builder
@@ -687,16 +688,30 @@ func (p *PathTrackAns) Append(b []byte) ([]byte, error) {
 // (1, 4 or 8), or 0 for variable-size (SOFTWARE_VERSION, INSTANCES_STORED,
 // MESSAGES_SENT_RCVD) and unknown kinds.
 func DiagValueSize(k DiagnosticKindID) int {
-	switch k {
-	case DiagStatusInfo, DiagUnderlayHop, DiagBatteryStatus:
-		return 1
-	case DiagRoutingTableSize, DiagEWMABytesSent, DiagEWMABytesRcvd:
-		return 4
-	case DiagProcessPower, DiagUpstreamBandwidth, DiagDownstreamBandwidth, DiagMachineUptime,
-		DiagAppUptime, DiagMemoryFootprint, DiagDatasizeStored:
-		return 8
+	if int(k) < len(diagValueSizes) {
+		return int(diagValueSizes[k])
 	}
 	return 0
+}
+
+// diagValueSizes is indexed by Kind-ID (RFC 7851 §5.3).
+var diagValueSizes = [...]uint8{
+	DiagStatusInfo:          1,
+	DiagRoutingTableSize:    4,
+	DiagProcessPower:        8,
+	DiagUpstreamBandwidth:   8,
+	DiagDownstreamBandwidth: 8,
+	DiagSoftwareVersion:     0,
+	DiagMachineUptime:       8,
+	DiagAppUptime:           8,
+	DiagMemoryFootprint:     8,
+	DiagDatasizeStored:      8,
+	DiagInstancesStored:     0,
+	DiagMessagesSentRcvd:    0,
+	DiagEWMABytesSent:       4,
+	DiagEWMABytesRcvd:       4,
+	DiagUnderlayHop:         1,
+	DiagBatteryStatus:       1,
 }
 
 func diagFixed(c []byte, n int) error {
@@ -910,12 +925,11 @@ func CheckDiagValue(k DiagnosticKindID, c []byte) error {
 		return diagFixed(c, n)
 	}
 	var err error
-	switch k {
-	case DiagSoftwareVersion:
+	if k == DiagSoftwareVersion {
 		_, err = DecodeSoftwareVersion(c)
-	case DiagInstancesStored:
+	} else if k == DiagInstancesStored {
 		_, err = DecodeInstancesStored(c)
-	case DiagMessagesSentRcvd:
+	} else if k == DiagMessagesSentRcvd {
 		_, err = DecodeMessagesSentRcvd(c)
 	}
 	return err
