@@ -616,7 +616,7 @@ func TestDecodeStatKindResponseTruncated(t *testing.T) {
 func TestDecodeStatKindResponseMalformed(t *testing.T) {
 	checkMalformed[StatKindResponse](t, []malformedCase{
 		{"values past end", "00000003 0000000000000000 00000001", ErrTruncated, "values"},
-		{"metadata", "00000003 0000000000000000 0000001b 00000000 0000000000000000 00000000 00000000 01 00000000 00 01",
+		{"metadata", "00000003 0000000000000000 0000001b 00000017 0000000000000000 00000000 00000000 01 00000000 00 01",
 			ErrTruncated, "values[0].metadata.array_entry.value.hash_value"},
 	})
 }

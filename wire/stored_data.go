@@ -745,12 +745,13 @@ func (v *MetaDataValue) Append(b []byte) ([]byte, error) {
 //	  MetaDataValue           metadata;
 //	} StoredMetaData;
 //
-// Unlike StoredData's length, value_length does not delimit the
-// structure: it is carried as a plain number (the RFC calls it the
-// counterpart of StoredData's length). Metadata.Model is a decode
-// parameter.
+// The RFC says the fields are "the same as the corresponding fields in
+// StoredData", so value_length is read as StoredData's length: the size of
+// the rest of this structure. Append computes it and Decode requires the
+// metadata to fill it exactly (Wireshark reads it the same way; the length
+// of the stored value itself is MetaData.ValueLength). Metadata.Model is a
+// decode parameter.
 type StoredMetaData struct {
-	ValueLength uint32
 	StorageTime uint64
 	Lifetime    uint32
 	Metadata    MetaDataValue
@@ -762,34 +763,41 @@ func (s *StoredMetaData) Len() int { return 16 + s.Metadata.Len() }
 // Decode reads a StoredMetaData from the start of b.
 func (s *StoredMetaData) Decode(b []byte) (int, error) {
 	r := NewReader(b)
-	vl, err := r.ReadU32()
+	body, err := r.ReadVec32()
 	if err != nil {
 		return 0, fieldErr(err, "value_length", 0)
 	}
-	t, err := r.ReadU64()
+	br := NewReader(body)
+	t, err := br.ReadU64()
 	if err != nil {
 		return 0, fieldErr(err, "storage_time", 4)
 	}
-	l, err := r.ReadU32()
+	l, err := br.ReadU32()
 	if err != nil {
 		return 0, fieldErr(err, "lifetime", 12)
 	}
-	n, err := s.Metadata.Decode(r.Peek())
+	n, err := s.Metadata.Decode(br.Peek())
 	if err != nil {
 		return 0, fieldErr(err, "metadata", 16)
 	}
-	s.ValueLength, s.StorageTime, s.Lifetime = vl, t, l
-	return 16 + n, nil
+	if 12+n != len(body) {
+		return 0, fieldErr(ErrTrailingData, "value_length", 16+n)
+	}
+	s.StorageTime, s.Lifetime = t, l
+	return r.Offset(), nil
 }
 
 // Append appends the encoding of s.
 func (s *StoredMetaData) Append(b []byte) ([]byte, error) {
-	b = AppendU32(b, s.ValueLength)
+	b, mark := BeginVec(b, 4)
 	b = AppendU64(b, s.StorageTime)
 	b = AppendU32(b, s.Lifetime)
 	b, err := s.Metadata.Append(b)
 	if err != nil {
 		return b, fieldErr(err, "metadata", 16)
+	}
+	if b, err = EndVec(b, mark, 4); err != nil {
+		return b, fieldErr(err, "value_length", 0)
 	}
 	return b, nil
 }

@@ -620,7 +620,6 @@ func FuzzDecodeMetaDataValue(f *testing.F) {
 }
 
 var storedMetaDataWant = StoredMetaData{
-	ValueLength: 44,
 	StorageTime: 0x0000_0189_3e4c_5a02,
 	Lifetime:    33200,
 	Metadata:    MetaDataValue{Model: ModelArray, Index: 1, Value: metaDataWant},
@@ -645,8 +644,10 @@ func TestDecodeStoredMetaDataTruncated(t *testing.T) {
 
 func TestDecodeStoredMetaDataMalformed(t *testing.T) {
 	checkMalformed[smdAs[tagArray]](t, []malformedCase{
-		{"metadata", "00000000 0000000000000000 00000000 00000000 07 00000000 00 00", ErrInvalid, "metadata.array_entry.value.exists"},
-		{"lifetime", "00000000 0000000000000000 000000", ErrTruncated, "lifetime"},
+		{"metadata", "00000017 0000000000000000 00000000 00000000 07 00000000 00 00", ErrInvalid, "metadata.array_entry.value.exists"},
+		{"lifetime", "0000000b 0000000000000000 000000", ErrTruncated, "lifetime"},
+		{"value_length past end", "00000018 0000000000000000 00000000 00000000 01 00000000 00 00", ErrTruncated, "value_length"},
+		{"trailing byte inside value_length", "00000018 0000000000000000 00000000 00000000 01 00000000 00 00 ff", ErrTrailingData, "value_length"},
 	})
 }
 
