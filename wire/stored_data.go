@@ -206,27 +206,13 @@ func (a *ArrayEntry) Len() int { return 4 + a.Value.Len() }
 
 // Decode reads an ArrayEntry from the start of b.
 func (a *ArrayEntry) Decode(b []byte) (int, error) {
-	r := NewReader(b)
-	i, err := r.ReadU32()
-	if err != nil {
-		return 0, fieldErr(err, "index", 0)
-	}
-	n, err := a.Value.Decode(r.Peek())
-	if err != nil {
-		return 0, fieldErr(err, "value", 4)
-	}
-	a.Index = i
-	return 4 + n, nil
+	var key DictionaryKey
+	return decodeSelect(b, ModelArray, &a.Value, &a.Index, &key)
 }
 
 // Append appends the encoding of a.
 func (a *ArrayEntry) Append(b []byte) ([]byte, error) {
-	b = AppendU32(b, a.Index)
-	b, err := a.Value.Append(b)
-	if err != nil {
-		return b, fieldErr(err, "value", 4)
-	}
-	return b, nil
+	return appendSelect(b, ModelArray, &a.Value, a.Index, nil)
 }
 
 // DictionaryKey is the key of a dictionary entry (RFC 6940 §7.2.3):
@@ -277,30 +263,13 @@ func (d *DictionaryEntry) Len() int { return 2 + len(d.Key) + d.Value.Len() }
 
 // Decode reads a DictionaryEntry from the start of b.
 func (d *DictionaryEntry) Decode(b []byte) (int, error) {
-	r := NewReader(b)
-	k, err := r.ReadVec16()
-	if err != nil {
-		return 0, fieldErr(err, "key", 0)
-	}
-	off := r.Offset()
-	n, err := d.Value.Decode(r.Peek())
-	if err != nil {
-		return 0, fieldErr(err, "value", off)
-	}
-	d.Key = k
-	return off + n, nil
+	var index uint32
+	return decodeSelect(b, ModelDictionary, &d.Value, &index, &d.Key)
 }
 
 // Append appends the encoding of d.
 func (d *DictionaryEntry) Append(b []byte) ([]byte, error) {
-	b, err := AppendVec16(b, d.Key)
-	if err != nil {
-		return b, fieldErr(err, "key", 0)
-	}
-	if b, err = d.Value.Append(b); err != nil {
-		return b, fieldErr(err, "value", 2+len(d.Key))
-	}
-	return b, nil
+	return appendSelect(b, ModelDictionary, &d.Value, 0, d.Key)
 }
 
 // selectValue is the value of a select arm: *DataValue or *MetaData.
@@ -321,8 +290,9 @@ func selectArm(m DataModel) string {
 }
 
 // decodeSelect reads the arm for model m of a StoredDataValue or
-// MetaDataValue: the index (array) or key (dictionary), then val. It sets
-// the fields of the other arms to zero.
+// MetaDataValue, or an (Array|Dictionary)Entry(Meta): the index (array) or
+// key (dictionary), then val. It sets the index and key of the other arms
+// to zero. Error paths are relative to the arm.
 func decodeSelect(b []byte, m DataModel, val selectValue, index *uint32, key *DictionaryKey) (int, error) {
 	r := NewReader(b)
 	var i uint32
@@ -332,11 +302,11 @@ func decodeSelect(b []byte, m DataModel, val selectValue, index *uint32, key *Di
 	case ModelSingle:
 	case ModelArray:
 		if i, err = r.ReadU32(); err != nil {
-			return 0, fieldErr(err, "array_entry.index", 0)
+			return 0, fieldErr(err, "index", 0)
 		}
 	case ModelDictionary:
 		if k, err = r.ReadVec16(); err != nil {
-			return 0, fieldErr(err, "dictionary_entry.key", 0)
+			return 0, fieldErr(err, "key", 0)
 		}
 	default:
 		return 0, fieldErr(ErrInvalid, "model", 0)
@@ -345,40 +315,44 @@ func decodeSelect(b []byte, m DataModel, val selectValue, index *uint32, key *Di
 	n, err := val.Decode(r.Peek())
 	if err != nil {
 		if m == ModelSingle {
-			return 0, fieldErr(err, "single_value_entry", 0)
+			return 0, err // the value is the arm
 		}
-		return 0, fieldErr(err, selectArm(m)+".value", off)
+		return 0, fieldErr(err, "value", off)
 	}
 	*index, *key = i, k
 	return off + n, nil
 }
 
-// appendSelect is the encoder matching decodeSelect; the fields of the
-// other arms must be zero.
+// appendSelect is the encoder matching decodeSelect; the index and key
+// must be zero unless the arm has them.
 func appendSelect(b []byte, m DataModel, val selectValue, index uint32, key DictionaryKey) ([]byte, error) {
 	var err error
 	switch m {
-	case ModelSingle:
-		if index != 0 || len(key) != 0 {
-			return b, fieldErr(ErrInvalid, "single_value_entry", 0)
-		}
-	case ModelArray:
-		if len(key) != 0 {
-			return b, fieldErr(ErrInvalid, "array_entry", 0)
-		}
-		b = AppendU32(b, index)
-	case ModelDictionary:
-		if index != 0 {
-			return b, fieldErr(ErrInvalid, "dictionary_entry", 0)
-		}
-		if b, err = AppendVec16(b, key); err != nil {
-			return b, fieldErr(err, "dictionary_entry.key", 0)
-		}
+	case ModelSingle, ModelArray, ModelDictionary:
 	default:
 		return b, fieldErr(ErrInvalid, "model", 0)
 	}
+	if index != 0 && m != ModelArray {
+		return b, fieldErr(ErrInvalid, "index", 0)
+	}
+	if len(key) != 0 && m != ModelDictionary {
+		return b, fieldErr(ErrInvalid, "key", 0)
+	}
+	off := len(b)
+	switch m {
+	case ModelArray:
+		b = AppendU32(b, index)
+	case ModelDictionary:
+		if b, err = AppendVec16(b, key); err != nil {
+			return b, fieldErr(err, "key", 0)
+		}
+	}
+	if m == ModelSingle {
+		return val.Append(b)
+	}
+	voff := len(b) - off
 	if b, err = val.Append(b); err != nil {
-		return b, fieldErr(err, selectArm(m)+".value", 0)
+		return b, fieldErr(err, "value", voff)
 	}
 	return b, nil
 }
@@ -392,6 +366,15 @@ func selectLen(m DataModel, n int, key DictionaryKey) int {
 		return 2 + len(key) + n
 	}
 	return n
+}
+
+// armErr puts the arm name of a known model in front of an error from the
+// select helpers.
+func armErr(err error, m DataModel) error {
+	if err == nil || !m.known() {
+		return err
+	}
+	return fieldErr(err, selectArm(m), 0)
 }
 
 // StoredDataValue is the value of a StoredData (RFC 6940 §7.2):
@@ -445,12 +428,14 @@ func (v *StoredDataValue) Len() int { return selectLen(v.Model, v.Value.Len(), v
 
 // Decode reads a StoredDataValue of model v.Model from the start of b.
 func (v *StoredDataValue) Decode(b []byte) (int, error) {
-	return decodeSelect(b, v.Model, &v.Value, &v.Index, &v.Key)
+	n, err := decodeSelect(b, v.Model, &v.Value, &v.Index, &v.Key)
+	return n, armErr(err, v.Model)
 }
 
 // Append appends the encoding of v.
 func (v *StoredDataValue) Append(b []byte) ([]byte, error) {
-	return appendSelect(b, v.Model, &v.Value, v.Index, v.Key)
+	b, err := appendSelect(b, v.Model, &v.Value, v.Index, v.Key)
+	return b, armErr(err, v.Model)
 }
 
 // StoredData is one stored value with its metadata and signature (RFC 6940
@@ -628,27 +613,13 @@ func (a *ArrayEntryMeta) Len() int { return 4 + a.Value.Len() }
 
 // Decode reads an ArrayEntryMeta from the start of b.
 func (a *ArrayEntryMeta) Decode(b []byte) (int, error) {
-	r := NewReader(b)
-	i, err := r.ReadU32()
-	if err != nil {
-		return 0, fieldErr(err, "index", 0)
-	}
-	n, err := a.Value.Decode(r.Peek())
-	if err != nil {
-		return 0, fieldErr(err, "value", 4)
-	}
-	a.Index = i
-	return 4 + n, nil
+	var key DictionaryKey
+	return decodeSelect(b, ModelArray, &a.Value, &a.Index, &key)
 }
 
 // Append appends the encoding of a.
 func (a *ArrayEntryMeta) Append(b []byte) ([]byte, error) {
-	b = AppendU32(b, a.Index)
-	b, err := a.Value.Append(b)
-	if err != nil {
-		return b, fieldErr(err, "value", 4)
-	}
-	return b, nil
+	return appendSelect(b, ModelArray, &a.Value, a.Index, nil)
 }
 
 // DictionaryEntryMeta is the metadata of a dictionary entry (RFC 6940
@@ -670,30 +641,13 @@ func (d *DictionaryEntryMeta) Len() int { return 2 + len(d.Key) + d.Value.Len() 
 
 // Decode reads a DictionaryEntryMeta from the start of b.
 func (d *DictionaryEntryMeta) Decode(b []byte) (int, error) {
-	r := NewReader(b)
-	k, err := r.ReadVec16()
-	if err != nil {
-		return 0, fieldErr(err, "key", 0)
-	}
-	off := r.Offset()
-	n, err := d.Value.Decode(r.Peek())
-	if err != nil {
-		return 0, fieldErr(err, "value", off)
-	}
-	d.Key = k
-	return off + n, nil
+	var index uint32
+	return decodeSelect(b, ModelDictionary, &d.Value, &index, &d.Key)
 }
 
 // Append appends the encoding of d.
 func (d *DictionaryEntryMeta) Append(b []byte) ([]byte, error) {
-	b, err := AppendVec16(b, d.Key)
-	if err != nil {
-		return b, fieldErr(err, "key", 0)
-	}
-	if b, err = d.Value.Append(b); err != nil {
-		return b, fieldErr(err, "value", 2+len(d.Key))
-	}
-	return b, nil
+	return appendSelect(b, ModelDictionary, &d.Value, 0, d.Key)
 }
 
 // MetaDataValue is the metadata counterpart of StoredDataValue (RFC 6940
@@ -728,12 +682,14 @@ func (v *MetaDataValue) Len() int { return selectLen(v.Model, v.Value.Len(), v.K
 
 // Decode reads a MetaDataValue of model v.Model from the start of b.
 func (v *MetaDataValue) Decode(b []byte) (int, error) {
-	return decodeSelect(b, v.Model, &v.Value, &v.Index, &v.Key)
+	n, err := decodeSelect(b, v.Model, &v.Value, &v.Index, &v.Key)
+	return n, armErr(err, v.Model)
 }
 
 // Append appends the encoding of v.
 func (v *MetaDataValue) Append(b []byte) ([]byte, error) {
-	return appendSelect(b, v.Model, &v.Value, v.Index, v.Key)
+	b, err := appendSelect(b, v.Model, &v.Value, v.Index, v.Key)
+	return b, armErr(err, v.Model)
 }
 
 // StoredMetaData is the metadata of one StoredData (RFC 6940 §7.4.3.2):

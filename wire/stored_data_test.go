@@ -343,10 +343,10 @@ func TestAppendStoredDataValue(t *testing.T) {
 		path string
 	}{
 		{"no model", StoredDataValue{Value: dataValueWant}, ErrInvalid, "model"},
-		{"single with key", StoredDataValue{Model: ModelSingle, Key: DictionaryKey("k")}, ErrInvalid, "single_value_entry"},
-		{"single with index", StoredDataValue{Model: ModelSingle, Index: 1}, ErrInvalid, "single_value_entry"},
-		{"array with key", StoredDataValue{Model: ModelArray, Key: DictionaryKey("k")}, ErrInvalid, "array_entry"},
-		{"dictionary with index", StoredDataValue{Model: ModelDictionary, Index: 1}, ErrInvalid, "dictionary_entry"},
+		{"single with key", StoredDataValue{Model: ModelSingle, Key: DictionaryKey("k")}, ErrInvalid, "single_value_entry.key"},
+		{"single with index", StoredDataValue{Model: ModelSingle, Index: 1}, ErrInvalid, "single_value_entry.index"},
+		{"array with key", StoredDataValue{Model: ModelArray, Key: DictionaryKey("k")}, ErrInvalid, "array_entry.key"},
+		{"dictionary with index", StoredDataValue{Model: ModelDictionary, Index: 1}, ErrInvalid, "dictionary_entry.index"},
 		{"key too long", DictionaryValue(make(DictionaryKey, 0x10000), nil), ErrTooLong, "dictionary_entry.key"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -633,7 +633,7 @@ func TestAppendStoredMetaData(t *testing.T) {
 	s := storedMetaDataWant
 	s.Metadata.Model = ModelDictionary
 	var de *DecodeError
-	if _, err := s.Append(nil); !errors.Is(err, ErrInvalid) || !errors.As(err, &de) || de.Path != "metadata.dictionary_entry" {
+	if _, err := s.Append(nil); !errors.Is(err, ErrInvalid) || !errors.As(err, &de) || de.Path != "metadata.dictionary_entry.index" {
 		t.Errorf("dictionary with index: err = %v", err)
 	}
 }
