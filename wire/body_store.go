@@ -169,7 +169,7 @@ func appendKindValues[T any, P listElem[T]](b []byte, kind KindID, generation ui
 // otherwise it leaves Values empty and keeps the encoded values list in
 // RawValues. Append writes RawValues followed by Values, at most one of
 // which may be non-empty (ErrInvalid otherwise). Decode reuses the capacity
-// of Values and of the slices inside its elements; slices alias the input.
+// of Values; slices alias the input.
 type StoreKindData struct {
 	Models     KindModels
 	Kind       KindID
