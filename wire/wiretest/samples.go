@@ -2,6 +2,7 @@ package wiretest
 
 import (
 	"crypto/sha256"
+	_ "embed"
 	"net/netip"
 
 	"github.com/goreload/reload/wire"
@@ -52,11 +53,22 @@ var (
 // Resource is the Resource-ID of the samples' stored data.
 var Resource = wire.ResourceIDFromName("alice@" + OverlayName)
 
+// NodeCert is a real X.509 certificate (DER, ECDSA P-256) for the
+// sample Node-ID of peer A, with its reload:// URI and user name in the
+// subjectAltName (RFC 6940 §11.3). It is carried in CERTIFICATE_BY_NODE
+// values and security blocks so that dissectors see a real certificate.
+//
+//go:embed testdata/node-cert.der
+var NodeCert []byte
+
 // fakeSignature is a well-formed Signature whose value is not a real
 // signature: the codec does not verify, and a fixed value keeps the
 // capture reproducible. Identity is cert_hash with a SHA-256 hash.
 func fakeSignature(seed string) wire.Signature {
-	h := sha256.Sum256([]byte("cert:" + seed))
+	h := sha256.Sum256(append([]byte("cert:"+seed), NodeCert...))
+	if seed == "A" {
+		h = sha256.Sum256(NodeCert) // RFC 6940 §6.3.4 cert_hash: H(DER certificate)
+	}
 	v := sha256.Sum256([]byte("sig:" + seed))
 	val := append(v[:], v[:]...) // 64 bytes, the size of a P-256 signature
 	return wire.Signature{
@@ -152,7 +164,7 @@ func Samples() []Sample {
 	chordFull := &wire.ChordUpdate{Uptime: 3600, Type: wire.ChordUpdateFull,
 		Predecessors: []wire.NodeID{nodeA, nodeC}, Successors: []wire.NodeID{nodeC, nodeD},
 		Fingers: []wire.NodeID{nodeC, nodeD, nodeA}}
-	leave := &wire.ChordLeaveData{Type: wire.ChordLeaveFromSucc, Predecessors: []wire.NodeID{nodeA, nodeD}}
+	leave := &wire.ChordLeaveData{Type: wire.ChordLeaveFromSucc, Successors: []wire.NodeID{nodeA, nodeD}}
 	dreq := diagRequest()
 	dresp := diagResponse(97)
 	dreqExt := wire.MessageExtension{Type: wire.ExtDiagnosticPing, Critical: false, Contents: enc(&dreq)}
@@ -163,7 +175,7 @@ func Samples() []Sample {
 			storedData(wire.ModelDictionary, sipRegistration(), nodeA.Bytes(), 0, "A"),
 		}},
 		{Kind: wire.KindCertificateByNode, Generation: 3, Values: []wire.StoredData{
-			storedData(wire.ModelArray, []byte{0x30, 0x03, 0x02, 0x01, 0x01}, nil, wire.ArrayAppendIndex, "A"),
+			storedData(wire.ModelArray, NodeCert, nil, wire.ArrayAppendIndex, "A"),
 		}},
 	}}
 	fetchAns := &wire.FetchAns{KindResponses: []wire.FetchKindResponse{
@@ -173,7 +185,7 @@ func Samples() []Sample {
 	}}
 	statAns := &wire.StatAns{KindResponses: []wire.StatKindResponse{
 		{Kind: wire.KindSIPRegistration, Generation: 1, Values: []wire.StoredMetaData{{
-			ValueLength: 100, StorageTime: 1767225600000, Lifetime: 3600,
+			StorageTime: 1767225600000, Lifetime: 3600,
 			Metadata: wire.MetaDataValue{Model: wire.ModelDictionary, Key: nodeA.Bytes(),
 				Value: wire.MetaData{Exists: true, ValueLength: 84, HashAlgorithm: wire.HashSHA256, HashValue: make([]byte, 32)}},
 		}}},
@@ -181,13 +193,15 @@ func Samples() []Sample {
 	spec := wire.StoredDataSpecifier{Kind: wire.KindSIPRegistration, Model: wire.ModelDictionary, Generation: 0, Keys: []wire.DictionaryKey{nodeA.Bytes()}}
 	specArr := wire.StoredDataSpecifier{Kind: wire.KindCertificateByNode, Model: wire.ModelArray, Indices: []wire.ArrayRange{{First: 0, Last: 0xffffffff}}}
 
+	storeMsg := msg("store request", 3, wire.CodeStoreReq, store)
+	storeMsg.Msg.Security.Certificates = []wire.GenericCertificate{{Type: wire.CertX509, Certificate: NodeCert}}
 	return []Sample{
 		msg("probe request", 1, wire.CodeProbeReq, &wire.ProbeReq{RequestedInfo: []wire.ProbeInformationType{wire.ProbeResponsibleSet, wire.ProbeNumResources, wire.ProbeUptime}}),
 		msg("probe answer", 1, wire.CodeProbeAns, &wire.ProbeAns{ProbeInfo: []wire.ProbeInformation{
 			{Type: wire.ProbeResponsibleSet, Value: 250000000}, {Type: wire.ProbeNumResources, Value: 12}, {Type: wire.ProbeUptime, Value: 3600}}}),
 		msg("attach request", 2, wire.CodeAttachReq, &wire.AttachReqAns{Ufrag: []byte("aB3d"), Password: []byte("0123456789abcdefghijkl"), Role: []byte("passive"), Candidates: candidates(), SendUpdate: true}),
 		msg("attach answer", 2, wire.CodeAttachAns, &wire.AttachReqAns{Ufrag: []byte("x9Yz"), Password: []byte("mnopqrstuvwxyz01234567"), Role: []byte("active"), Candidates: candidates()[:1]}),
-		msg("store request", 3, wire.CodeStoreReq, store),
+		storeMsg,
 		msg("store answer", 3, wire.CodeStoreAns, &wire.StoreAns{KindResponses: []wire.StoreKindResponse{
 			{Kind: wire.KindSIPRegistration, Generation: 2, Replicas: []wire.NodeID{nodeC, nodeD}},
 			{Kind: wire.KindCertificateByNode, Generation: 4, Replicas: []wire.NodeID{nodeC, nodeD}}}}),
