@@ -137,7 +137,7 @@ func (e *RTOEstimator) SRTT() time.Duration { return e.srtt }
 // recently received sequence numbers and builds the ACK for each data
 // frame.
 type AckWindow struct {
-	recent [32]uint32
+	recent  [32]uint32
 	n, head int
 }
 
@@ -184,9 +184,9 @@ type Sender struct {
 	stream bool
 	rto    RTOEstimator
 
-	next    uint32    // next sequence number
-	queue   [][]byte  // messages not yet sent
-	msgNum  uint64    // number of the last message taken from the queue
+	next    uint32   // next sequence number
+	queue   [][]byte // messages not yet sent
+	msgNum  uint64   // number of the last message taken from the queue
 	history []sentFrame
 	hpos    int
 
