@@ -113,7 +113,7 @@ const (
 	// dtlsOverhead is the most a DTLS 1.2 record adds to its payload with
 	// the AEAD suites pion offers (13 header + 8 nonce + 16 tag), rounded
 	// up for CBC suites.
-	dtlsOverhead = 64
+	dtlsOverhead  = 64
 	frameOverhead = 8
 )
 
