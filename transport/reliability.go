@@ -24,7 +24,7 @@ var (
 // Reliability parameters (RFC 6940 §6.6.3.1).
 const (
 	DefaultRTO              = 500 * time.Millisecond
-	DefaultMinRTO           = 10 * time.Millisecond
+	DefaultMinRTO           = 100 * time.Millisecond
 	DefaultMaxRTO           = 60 * time.Second
 	DefaultMaxTransmissions = 5
 	DefaultAckGap           = 10 * time.Millisecond

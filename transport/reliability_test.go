@@ -133,7 +133,7 @@ func TestSenderRetransmitSchedule(t *testing.T) {
 }
 
 func TestSenderStopAndWait(t *testing.T) {
-	s := NewSender(ReliabilityConfig{}, false, t0)
+	s := NewSender(ReliabilityConfig{MinRTO: 10 * time.Millisecond}, false, t0)
 	var w AckWindow
 	for _, m := range []string{"a", "b", "c"} {
 		if err := s.Push([]byte(m)); err != nil {
@@ -210,7 +210,7 @@ func TestSenderStopAndWait(t *testing.T) {
 func TestSenderSeedRTT(t *testing.T) {
 	s := NewSender(ReliabilityConfig{}, false, t0)
 	s.SeedRTT(2 * time.Millisecond)
-	if s.RTO() != 10*time.Millisecond {
+	if s.RTO() != DefaultMinRTO {
 		t.Fatalf("seeded RTO %v, want the 10ms floor", s.RTO())
 	}
 }
