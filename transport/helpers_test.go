@@ -37,7 +37,7 @@ func newTestCA(t testing.TB) *testCA {
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "test overlay CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
+		NotBefore:             time.Unix(0, 0), // valid inside synctest bubbles too
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign,
 		BasicConstraintsValid: true,

@@ -29,9 +29,11 @@ type memConn struct {
 	loss float64 // probability of dropping a sent datagram
 	mtu  int     // larger datagrams are dropped; 0: no limit
 
-	deadline atomic.Pointer[time.Time]
-	sent     atomic.Uint64
-	dropped  atomic.Uint64
+	dlMu      sync.Mutex
+	dl        time.Time
+	dlChanged chan struct{}
+	sent      atomic.Uint64
+	dropped   atomic.Uint64
 }
 
 // memPipe returns two connected ends; loss applies to both directions.
@@ -41,6 +43,7 @@ func memPipe(loss float64, mtu int, seed uint64) (*memConn, *memConn) {
 	b := &memConn{local: "b:1", remote: "a:1", in: make(chan []byte, 512), closed: make(chan struct{}),
 		rng: rand.New(rand.NewPCG(seed, 2)), loss: loss, mtu: mtu}
 	a.peer, b.peer = b, a
+	a.dlChanged, b.dlChanged = make(chan struct{}), make(chan struct{})
 	return a, b
 }
 
@@ -51,19 +54,29 @@ func (c *memConn) setLoss(p float64) {
 }
 
 func (c *memConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	var timeout <-chan time.Time
-	if d := c.deadline.Load(); d != nil && !d.IsZero() {
-		t := time.NewTimer(time.Until(*d))
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case b := <-c.in:
-		return copy(p, b), c.remote, nil
-	case <-c.closed:
-		return 0, nil, net.ErrClosed
-	case <-timeout:
-		return 0, nil, os.ErrDeadlineExceeded
+	for {
+		c.dlMu.Lock()
+		dl, changed := c.dl, c.dlChanged
+		c.dlMu.Unlock()
+		var timeout <-chan time.Time
+		if !dl.IsZero() {
+			d := time.Until(dl)
+			if d <= 0 {
+				return 0, nil, os.ErrDeadlineExceeded
+			}
+			t := time.NewTimer(d)
+			timeout = t.C
+			defer t.Stop()
+		}
+		select {
+		case b := <-c.in:
+			return copy(p, b), c.remote, nil
+		case <-c.closed:
+			return 0, nil, net.ErrClosed
+		case <-timeout:
+			return 0, nil, os.ErrDeadlineExceeded
+		case <-changed:
+		}
 	}
 }
 
@@ -100,7 +113,13 @@ func (c *memConn) SetDeadline(t time.Time) error {
 	return c.SetReadDeadline(t)
 }
 func (c *memConn) SetReadDeadline(t time.Time) error {
-	c.deadline.Store(&t)
+	c.dlMu.Lock()
+	c.dl = t
+	if c.dlChanged != nil {
+		close(c.dlChanged)
+	}
+	c.dlChanged = make(chan struct{})
+	c.dlMu.Unlock()
 	return nil
 }
 func (c *memConn) SetWriteDeadline(time.Time) error { return nil }
