@@ -3,6 +3,7 @@ module github.com/goreload/reload
 go 1.26
 
 require (
+	github.com/gopacket/gopacket v1.7.7
 	github.com/pion/dtls/v3 v3.1.15
 	github.com/pion/ice/v4 v4.4.8
 	github.com/pion/logging v0.2.4
