@@ -138,3 +138,47 @@ func lossyRun(t *testing.T, loss float64, mtu int, cfgA, cfgB *Config) {
 	t.Logf("%d/%d messages, %d duplicates, %d frames, %d retransmissions, %d datagrams dropped, virtual %v",
 		next, n, dups, st.Frames, st.Retransmissions, ca.dropped.Load()+cb.dropped.Load(), time.Since(start))
 }
+
+// TestKeepaliveDetectsDeadLink: an idle link with keepalives notices, in
+// virtual time, that the peer went silent, and reports it.
+func TestKeepaliveDetectsDeadLink(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ca := newTestCA(t)
+	nb, na := time.Unix(0, 0), time.Now().Add(time.Hour)
+	certA, certB := ca.issue(t, nb, na, nodeID(0xa)), ca.issue(t, nb, na, nodeID(0xb))
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		rc := ReliabilityConfig{Keepalive: 5 * time.Second}
+		cfgA := &Config{Certificate: certA, Verifier: ca, Reliability: rc}
+		cfgB := &Config{Certificate: certB, Verifier: ca, Reliability: rc}
+		ca, cb := memPipe(0, 0, 7)
+		defer ca.Close()
+		defer cb.Close()
+		p, ea, eb := both(func() (*Link, error) {
+			return NewDTLSLink(ctx, ca, cb.local, Requester, nodeID(0xb), cfgA)
+		}, func() (*Link, error) {
+			return NewDTLSLink(ctx, cb, ca.local, Responder, nodeID(0xa), cfgB)
+		})
+		defer p.close()
+		if ea != nil || eb != nil {
+			t.Fatal(ea, eb)
+		}
+		// Idle for a minute: keepalives flow and are acknowledged.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if p.a.Err() != nil || p.b.Err() != nil || p.a.Stats().Frames < 10 {
+			t.Fatalf("idle link: %v / %v, %+v", p.a.Err(), p.b.Err(), p.a.Stats())
+		}
+		start := time.Now()
+		cb.setLoss(1) // b's datagrams, ACKs included, vanish
+		<-p.a.Done()
+		if !errors.Is(p.a.Err(), ErrLinkFailed) {
+			t.Fatalf("err %v", p.a.Err())
+		}
+		// Next keepalive within 5 s, then five transmissions from RTO 100 ms
+		// (the floor, after loopback RTT samples): 0.1+0.2+0.4+0.8+1.6 s.
+		if d := time.Since(start); d > 5*time.Second+3100*time.Millisecond {
+			t.Fatalf("failure noticed after %v", d)
+		}
+	})
+}
