@@ -1,0 +1,587 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/goreload/reload/wire"
+)
+
+// LinkType is the OverlayLinkType of RFC 6940 §6.5.1.1 (IANA "RELOAD
+// Overlay Link Types").
+type LinkType uint8
+
+// Overlay link types.
+const (
+	LinkDTLSUDPSR      LinkType = 1 // DTLS-UDP-SR (§6.6.4), with ICE
+	LinkDTLSUDPSRNoICE LinkType = 3 // DTLS-UDP-SR-NO-ICE (§6.6.6)
+	LinkTLSTCPFHNoICE  LinkType = 4 // TLS-TCP-FH-NO-ICE (§6.6.5)
+)
+
+func (t LinkType) String() string {
+	switch t {
+	case LinkDTLSUDPSR:
+		return "DTLS-UDP-SR"
+	case LinkDTLSUDPSRNoICE:
+		return "DTLS-UDP-SR-NO-ICE"
+	case LinkTLSTCPFHNoICE:
+		return "TLS-TCP-FH-NO-ICE"
+	}
+	return "LinkType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Role is a node's side of the Attach that set the link up (§6.5.1.9,
+// §6.5.1.13).
+type Role uint8
+
+// Roles.
+const (
+	// Requester sent the Attach request: it is ICE-controlling and the
+	// (D)TLS server, and requests client authentication.
+	Requester Role = 1
+	// Responder sent the Attach answer: ICE-controlled and (D)TLS client.
+	Responder Role = 2
+)
+
+func (r Role) String() string {
+	switch r {
+	case Requester:
+		return "requester"
+	case Responder:
+		return "responder"
+	}
+	return "Role(" + strconv.Itoa(int(r)) + ")"
+}
+
+// PeerVerifier checks the certificate chain a peer presented in the (D)TLS
+// handshake (leaf first) against the overlay's enrollment authority and
+// returns the Node-IDs the leaf certificate binds (RFC 6940 §11.3,
+// §13.2.1). The security package provides the real one.
+type PeerVerifier interface {
+	VerifyPeer(chain []*x509.Certificate) ([]wire.NodeID, error)
+}
+
+// Authentication errors.
+var (
+	ErrNoCertificate  = errors.New("transport: peer sent no certificate")
+	ErrNodeIDMismatch = errors.New("transport: peer certificate does not carry the expected Node-ID")
+	ErrNoNodeID       = errors.New("transport: peer certificate carries no Node-ID")
+)
+
+// Config is what every link needs: the local identity, how to check the
+// peer's, and the link parameters. Zero fields take defaults.
+type Config struct {
+	// Certificate is this node's certificate chain and private key.
+	Certificate *tls.Certificate
+	// Verifier checks the peer's chain and extracts its Node-IDs.
+	Verifier PeerVerifier
+	// KeyLogWriter receives the (D)TLS secrets in NSS key log format for
+	// Wireshark. When nil, the file named by SSLKEYLOGFILE is used, if set.
+	KeyLogWriter io.Writer
+	// Reliability tunes the sender.
+	Reliability ReliabilityConfig
+	// MTU is, on DTLS links, the largest UDP payload to send (1200);
+	// larger RELOAD messages are fragmented (§6.7).
+	MTU int
+	// MaxMessageSize bounds an incoming framed message (the overlay's
+	// max-message-size); a larger one closes the link (§6.6). Default
+	// 2^24-1, the framing limit.
+	MaxMessageSize int
+	// RecvQueue bounds the received messages waiting for Receive (256).
+	RecvQueue int
+	// HandshakeTimeout bounds the (D)TLS handshake when ctx has no
+	// deadline (30 s).
+	HandshakeTimeout time.Duration
+}
+
+// Defaults for Config.
+const (
+	DefaultMTU       = 1200
+	DefaultRecvQueue = 256
+	// dtlsOverhead is the most a DTLS 1.2 record adds to its payload with
+	// the AEAD suites pion offers (13 header + 8 nonce + 16 tag), rounded
+	// up for CBC suites.
+	dtlsOverhead  = 64
+	frameOverhead = 8
+)
+
+func (c *Config) mtu() int {
+	if c.MTU > 0 {
+		return c.MTU
+	}
+	return DefaultMTU
+}
+
+func (c *Config) maxMessage() int {
+	if c.MaxMessageSize > 0 && c.MaxMessageSize < 1<<24 {
+		return c.MaxMessageSize
+	}
+	return 1<<24 - 1
+}
+
+func (c *Config) check() error {
+	if c == nil || c.Certificate == nil || c.Verifier == nil {
+		return errors.New("transport: Config needs Certificate and Verifier")
+	}
+	return nil
+}
+
+var (
+	keyLogOnce sync.Once
+	keyLogFile io.Writer
+)
+
+// keyLog returns the configured key log writer or the SSLKEYLOGFILE one.
+func (c *Config) keyLog() io.Writer {
+	if c.KeyLogWriter != nil {
+		return c.KeyLogWriter
+	}
+	keyLogOnce.Do(func() {
+		if name := os.Getenv("SSLKEYLOGFILE"); name != "" {
+			f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+			if err == nil {
+				keyLogFile = &syncWriter{w: f}
+			}
+		}
+	})
+	return keyLogFile
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// verifyChain parses the raw chain, runs the verifier and checks the
+// expected Node-ID (zero: any).
+func verifyChain(v PeerVerifier, raw [][]byte, expect wire.NodeID) ([]wire.NodeID, error) {
+	if len(raw) == 0 {
+		return nil, ErrNoCertificate
+	}
+	chain := make([]*x509.Certificate, len(raw))
+	for i, r := range raw {
+		c, err := x509.ParseCertificate(r)
+		if err != nil {
+			return nil, fmt.Errorf("transport: peer certificate %d: %w", i, err)
+		}
+		chain[i] = c
+	}
+	ids, err := v.VerifyPeer(chain)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, ErrNoNodeID
+	}
+	if expect.IsZero() {
+		return ids, nil
+	}
+	for _, id := range ids {
+		if id.Compare(expect) == 0 {
+			return ids, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: want %v, have %v", ErrNodeIDMismatch, expect, ids)
+}
+
+// frameIO reads and writes frames on the secured connection.
+type frameIO interface {
+	// read returns the next frame; data frame messages are owned by the
+	// caller.
+	read() (wire.FramedMessage, error)
+	write(b []byte) error
+}
+
+// streamIO frames a TLS byte stream (§6.6.5).
+type streamIO struct {
+	c   net.Conn
+	r   *bufio.Reader
+	max int
+}
+
+func (s *streamIO) read() (wire.FramedMessage, error) {
+	var hdr [9]byte
+	if _, err := io.ReadFull(s.r, hdr[:5]); err != nil {
+		return wire.FramedMessage{}, err
+	}
+	seq := binary.BigEndian.Uint32(hdr[1:5])
+	switch wire.FramedMessageType(hdr[0]) {
+	case wire.FrameAck:
+		if _, err := io.ReadFull(s.r, hdr[5:9]); err != nil {
+			return wire.FramedMessage{}, err
+		}
+		return wire.FramedMessage{Type: wire.FrameAck, Sequence: seq, Received: binary.BigEndian.Uint32(hdr[5:9])}, nil
+	case wire.FrameData:
+		if _, err := io.ReadFull(s.r, hdr[5:8]); err != nil {
+			return wire.FramedMessage{}, err
+		}
+		n := int(hdr[5])<<16 | int(hdr[6])<<8 | int(hdr[7])
+		if n > s.max {
+			return wire.FramedMessage{}, fmt.Errorf("%w: %d bytes", ErrMessageTooLarge, n)
+		}
+		m := make([]byte, n)
+		if _, err := io.ReadFull(s.r, m); err != nil {
+			return wire.FramedMessage{}, err
+		}
+		return wire.FramedMessage{Type: wire.FrameData, Sequence: seq, Message: m}, nil
+	}
+	return wire.FramedMessage{}, fmt.Errorf("transport: bad frame type %d: %w", hdr[0], wire.ErrInvalid)
+}
+
+func (s *streamIO) write(b []byte) error {
+	_, err := s.c.Write(b)
+	return err
+}
+
+// datagramIO frames DTLS records: each record carries frames (§6.6.4).
+type datagramIO struct {
+	c       net.Conn
+	buf     []byte
+	pending []byte // frames left in the last record
+	max     int
+}
+
+func (d *datagramIO) read() (wire.FramedMessage, error) {
+	for {
+		if len(d.pending) > 0 {
+			var f wire.FramedMessage
+			n, err := f.Decode(d.pending)
+			if err != nil {
+				d.pending = nil // a malformed record is dropped whole
+				continue
+			}
+			d.pending = d.pending[n:]
+			if f.Type == wire.FrameData {
+				if len(f.Message) > d.max {
+					continue
+				}
+				f.Message = append([]byte(nil), f.Message...)
+			}
+			return f, nil
+		}
+		n, err := d.c.Read(d.buf)
+		if err != nil {
+			return wire.FramedMessage{}, err
+		}
+		d.pending = d.buf[:n]
+	}
+}
+
+func (d *datagramIO) write(b []byte) error {
+	_, err := d.c.Write(b)
+	return err
+}
+
+// Link is an authenticated overlay link to one neighbour (RFC 6940 §6.6).
+// It frames, acknowledges and (on DTLS) retransmits messages, fragments
+// messages larger than the link MTU, and hands received messages up
+// unchanged; fragments are handed up as they are, for the destination to
+// reassemble (§6.7).
+//
+// All methods are safe for concurrent use.
+type Link struct {
+	typ     LinkType
+	peer    []wire.NodeID
+	conn    net.Conn
+	io      frameIO
+	maxMsg  int // largest message sent in one frame; 0 for no limit
+	onClose func()
+
+	sendc   chan []byte
+	recvc   chan []byte
+	closing chan struct{}
+	done    chan struct{}
+	closeMu sync.Once
+	wg      sync.WaitGroup
+
+	err     atomic.Pointer[error]
+	suspect atomic.Bool
+	stats   atomic.Pointer[LinkStats]
+}
+
+// LinkStats counts a link's traffic.
+type LinkStats struct {
+	SenderStats
+	Received uint64        // data frames received
+	RTO      time.Duration // current RTO
+}
+
+// linkParams are what the constructors decide for newLink.
+type linkParams struct {
+	typ     LinkType
+	peer    []wire.NodeID
+	conn    net.Conn
+	io      frameIO
+	stream  bool
+	maxMsg  int
+	seedRTT time.Duration
+	onClose func()
+}
+
+func newLink(p linkParams, cfg *Config) *Link {
+	q := cfg.RecvQueue
+	if q <= 0 {
+		q = DefaultRecvQueue
+	}
+	l := &Link{
+		typ:     p.typ,
+		peer:    p.peer,
+		conn:    p.conn,
+		io:      p.io,
+		maxMsg:  p.maxMsg,
+		onClose: p.onClose,
+		sendc:   make(chan []byte),
+		recvc:   make(chan []byte),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	l.stats.Store(&LinkStats{})
+	s := NewSender(cfg.Reliability, p.stream, time.Now())
+	s.SeedRTT(p.seedRTT)
+	inc := make(chan wire.FramedMessage)
+	rerr := make(chan error, 1)
+	l.wg.Add(2)
+	go l.reader(inc, rerr)
+	go l.loop(s, inc, rerr, q)
+	return l
+}
+
+// Type is the overlay link type.
+func (l *Link) Type() LinkType { return l.typ }
+
+// PeerNodeIDs are the Node-IDs in the peer's authenticated certificate.
+func (l *Link) PeerNodeIDs() []wire.NodeID { return append([]wire.NodeID(nil), l.peer...) }
+
+// PeerNodeID is the first of PeerNodeIDs.
+func (l *Link) PeerNodeID() wire.NodeID { return l.peer[0] }
+
+// LocalAddr and RemoteAddr are the addresses of the underlying connection.
+func (l *Link) LocalAddr() net.Addr { return l.conn.LocalAddr() }
+
+// RemoteAddr is the peer's address.
+func (l *Link) RemoteAddr() net.Addr { return l.conn.RemoteAddr() }
+
+// MaxFrameMessage is the largest message sent without fragmentation, 0
+// when the link does not fragment (TLS).
+func (l *Link) MaxFrameMessage() int { return l.maxMsg }
+
+// Done is closed when the link has failed or was closed.
+func (l *Link) Done() <-chan struct{} { return l.done }
+
+// Err is why the link ended: ErrClosed after Close, ErrLinkFailed when
+// the peer stopped acknowledging, or the connection's error. It is nil
+// while the link is up.
+func (l *Link) Err() error {
+	if p := l.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Suspect reports the early-failure signal of §6.6.3.1 (DTLS) or an
+// unacknowledged frame older than the RTO (TLS, §6.6.5): the routing layer
+// should stop using the link until it clears.
+func (l *Link) Suspect() bool { return l.suspect.Load() }
+
+// Stats returns the link's counters.
+func (l *Link) Stats() LinkStats { return *l.stats.Load() }
+
+// Send queues one RELOAD message for the peer. A message larger than the
+// link allows in one frame is split into fragments (§6.7). Send returns
+// once the message is queued; delivery failure ends the link (see Done
+// and Err). Send does not keep msg.
+func (l *Link) Send(ctx context.Context, msg []byte) error {
+	if l.maxMsg > 0 && len(msg) > l.maxMsg {
+		frags, err := Fragment(msg, l.maxMsg-fragmentHeadroom)
+		if err != nil {
+			return err
+		}
+		for _, f := range frags {
+			if err := l.enqueue(ctx, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return l.enqueue(ctx, append([]byte(nil), msg...))
+}
+
+func (l *Link) enqueue(ctx context.Context, m []byte) error {
+	select {
+	case l.sendc <- m:
+		return nil
+	case <-l.done:
+		return l.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Receive returns the next message from the peer: a whole message, or a
+// fragment to give to a Reassembler at the destination.
+func (l *Link) Receive(ctx context.Context) ([]byte, error) {
+	select {
+	case m := <-l.recvc:
+		return m, nil
+	case <-l.done:
+		// drain what arrived before the end
+		select {
+		case m := <-l.recvc:
+			return m, nil
+		default:
+		}
+		return nil, l.Err()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close closes the link and waits for its goroutines.
+func (l *Link) Close() error {
+	l.closeMu.Do(func() { close(l.closing) })
+	<-l.done
+	return nil
+}
+
+func (l *Link) setErr(err error) {
+	l.err.CompareAndSwap(nil, &err)
+}
+
+func (l *Link) reader(inc chan<- wire.FramedMessage, rerr chan<- error) {
+	defer l.wg.Done()
+	for {
+		f, err := l.io.read()
+		if err != nil {
+			rerr <- err
+			return
+		}
+		select {
+		case inc <- f:
+		case <-l.closing:
+			return
+		}
+	}
+}
+
+// loop owns the sender and the ACK window; it is the only writer.
+func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error, recvLimit int) {
+	var (
+		win     AckWindow
+		backlog [][]byte
+		buf     []byte
+		timer   = time.NewTimer(time.Hour)
+		st      LinkStats
+		final   error
+	)
+	defer func() {
+		timer.Stop()
+		l.setErr(final)
+		l.closeMu.Do(func() { close(l.closing) })
+		_ = l.conn.Close()
+		l.wg.Done()
+		go func() {
+			l.wg.Wait()
+			if l.onClose != nil {
+				l.onClose()
+			}
+			close(l.done)
+		}()
+	}()
+	write := func(f *wire.FramedMessage) error {
+		var err error
+		if buf, err = f.Append(buf[:0]); err != nil {
+			return err
+		}
+		return l.io.write(buf)
+	}
+	for {
+		now := time.Now()
+		for {
+			f, ok := s.Poll(now)
+			if !ok {
+				break
+			}
+			if err := write(&f); err != nil {
+				final = err
+				return
+			}
+		}
+		if err := s.Err(); err != nil {
+			final = err
+			return
+		}
+		l.suspect.Store(s.Suspect())
+		st.SenderStats, st.RTO = s.Stats(), s.RTO()
+		sc := st
+		l.stats.Store(&sc)
+
+		if d := s.Deadline(); !d.IsZero() {
+			timer.Reset(time.Until(d))
+		} else {
+			timer.Stop()
+		}
+		sendc := l.sendc
+		if s.Pending() >= s.cfg.QueueLimit {
+			sendc = nil
+		}
+		incC := inc
+		if len(backlog) >= recvLimit {
+			incC = nil
+		}
+		var outc chan<- []byte
+		var head []byte
+		if len(backlog) > 0 {
+			outc, head = l.recvc, backlog[0]
+		}
+		select {
+		case m := <-sendc:
+			_ = s.Push(m)
+		case f := <-incC:
+			switch f.Type {
+			case wire.FrameData:
+				st.Received++
+				a := win.Ack(f.Sequence)
+				if err := write(&a); err != nil {
+					final = err
+					return
+				}
+				if len(f.Message) > 0 { // empty data frames are keepalives
+					backlog = append(backlog, f.Message)
+				}
+			case wire.FrameAck:
+				s.OnAck(f, time.Now())
+			}
+		case outc <- head:
+			backlog[0] = nil
+			backlog = backlog[1:]
+		case err := <-rerr:
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				err = fmt.Errorf("transport: peer closed the link: %w", err)
+			}
+			final = err
+			return
+		case <-timer.C:
+		case <-l.closing:
+			final = ErrClosed
+			return
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"go.uber.org/goleak"
+)
+
+// pcapRecorder writes every datagram its connections send to a pcap file
+// with synthetic Ethernet/IPv4/UDP headers.
+type pcapRecorder struct {
+	mu  sync.Mutex
+	w   *pcapgo.Writer
+	err error
+}
+
+func (r *pcapRecorder) record(src, dst *net.UDPAddr, payload []byte) {
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2},
+		EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.IP.To4(), DstIP: dst.IP.To4()}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port), DstPort: layers.UDPPort(dst.Port)}
+	_ = udp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, udp, gopacket.Payload(payload))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		b := buf.Bytes()
+		err = r.w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Now(), CaptureLength: len(b), Length: len(b)}, b)
+	}
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// recordingConn records what it sends.
+type recordingConn struct {
+	net.PacketConn
+	rec *pcapRecorder
+}
+
+func (c *recordingConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	// Record first, so that the capture keeps cause before effect.
+	c.rec.record(c.LocalAddr().(*net.UDPAddr), addr.(*net.UDPAddr), p)
+	return c.PacketConn.WriteTo(p, addr)
+}
+
+// listenNear binds 127.0.0.1 at port, or any port when it is taken.
+func listenNear(t *testing.T, port int) net.PacketConn {
+	t.Helper()
+	for p := port; p < port+10; p++ {
+		if pc, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+			return pc
+		}
+	}
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pc
+}
+
+// TestDTLSCaptureOracle records a real DTLS-UDP-SR-NO-ICE session on
+// loopback, with its key log, and has Wireshark's RELOAD dissector (through
+// reload-oracle) decrypt and check every frame.
+func TestDTLSCaptureOracle(t *testing.T) {
+	oracle := filepath.Join("..", "..", "..", "shared", "tools", "reload-oracle")
+	if p := os.Getenv("RELOAD_ORACLE"); p != "" {
+		oracle = p
+	} else if _, err := os.Stat("/work/shared/tools/reload-oracle"); err == nil {
+		oracle = "/work/shared/tools/reload-oracle"
+	}
+	_, errT := exec.LookPath("tshark")
+	_, errO := os.Stat(oracle)
+	if errT != nil || errO != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI needs tshark and reload-oracle: %v / %v", errT, errO)
+		}
+		t.Skipf("tshark or reload-oracle missing: %v / %v", errT, errO)
+	}
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	capPath, keyPath := filepath.Join(dir, "dtls.pcap"), filepath.Join(dir, "keys.log")
+	f, err := os.Create(capPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65536, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	rec := &pcapRecorder{w: w}
+	var keys bytes.Buffer
+	kl := &syncWriter{w: &keys}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, cfgA, cfgB := testConfigs(t)
+	cfgA.KeyLogWriter, cfgB.KeyLogWriter = kl, kl
+	pa, pb := listenNear(t, 6084), listenNear(t, 6094)
+	ma := NewMux(&recordingConn{PacketConn: pa, rec: rec})
+	mb := NewMux(&recordingConn{PacketConn: pb, rec: rec})
+	defer ma.Close()
+	defer mb.Close()
+	p, ea, eb := both(func() (*Link, error) {
+		c, err := ma.Conn(mb.LocalAddr())
+		if err != nil {
+			return nil, err
+		}
+		return NewDTLSLink(ctx, c, mb.LocalAddr(), Requester, nodeID(0xb), cfgA)
+	}, func() (*Link, error) {
+		c, err := mb.Conn(ma.LocalAddr())
+		if err != nil {
+			return nil, err
+		}
+		return NewDTLSLink(ctx, c, ma.LocalAddr(), Responder, nodeID(0xa), cfgB)
+	})
+	if ea != nil || eb != nil {
+		p.close()
+		t.Fatal(ea, eb)
+	}
+	exchange(t, ctx, p, 6, []int{16, 400, 3000})
+	p.close()
+	if rec.err != nil {
+		t.Fatal(rec.err)
+	}
+	if err := os.WriteFile(keyPath, keys.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ports := strconv.Itoa(pa.LocalAddr().(*net.UDPAddr).Port) + "," + strconv.Itoa(pb.LocalAddr().(*net.UDPAddr).Port)
+	out, err := exec.CommandContext(ctx, oracle, "-k", keyPath, "-p", ports, capPath).CombinedOutput()
+	t.Logf("reload-oracle -k keys.log -p %s dtls.pcap:\n%s", ports, out)
+	if d := os.Getenv("RELOAD_KEEP_CAPTURE"); d != "" {
+		_ = os.WriteFile(filepath.Join(d, "dtls.pcap"), mustRead(t, capPath), 0o644)
+		_ = os.WriteFile(filepath.Join(d, "keys.log"), keys.Bytes(), 0o644)
+	}
+	if err != nil {
+		t.Fatalf("oracle: %v", err)
+	}
+	// 6 messages each way, 4 of them in 3 fragments that Wireshark
+	// reassembles; every one decoded, nothing malformed.
+	for _, want := range []string{"RELOAD messages decoded: 12\n", "RELOAD framing: 24 DATA, 24 ACK", "problems: 0"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("oracle output lacks %q", want)
+		}
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

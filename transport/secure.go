@@ -1,0 +1,161 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/goreload/reload/wire"
+	"github.com/pion/dtls/v3"
+)
+
+func handshakeCtx(ctx context.Context, cfg *Config) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	d := cfg.HandshakeTimeout
+	if d <= 0 {
+		d = 30 * time.Second
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// NewTLSLink runs the TLS handshake on conn and returns a
+// TLS-TCP-FH-NO-ICE link (RFC 6940 §6.6.5). The Attach requester is the
+// TLS server and requires a client certificate; either side may have
+// opened the TCP connection. When expect is not zero, the peer's
+// certificate must carry that Node-ID. The link owns conn.
+func NewTLSLink(ctx context.Context, conn net.Conn, role Role, expect wire.NodeID, cfg *Config) (*Link, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	var peer []wire.NodeID
+	tc := &tls.Config{
+		Certificates: []tls.Certificate{*cfg.Certificate},
+		MinVersion:   tls.VersionTLS12,
+		KeyLogWriter: cfg.keyLog(),
+		// The overlay's enrollment CA, not the Web PKI, vouches for peers:
+		// the verifier checks the chain and the Node-IDs.
+		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection
+		ClientAuth:         tls.RequireAnyClientCert,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			raw := make([][]byte, len(cs.PeerCertificates))
+			for i, c := range cs.PeerCertificates {
+				raw[i] = c.Raw
+			}
+			ids, err := verifyChain(cfg.Verifier, raw, expect)
+			peer = ids
+			return err
+		},
+	}
+	var tlsConn *tls.Conn
+	switch role {
+	case Requester:
+		tlsConn = tls.Server(conn, tc)
+	case Responder:
+		tlsConn = tls.Client(conn, tc)
+	default:
+		return nil, fmt.Errorf("transport: bad role %v", role)
+	}
+	hctx, cancel := handshakeCtx(ctx, cfg)
+	defer cancel()
+	if err := tlsConn.HandshakeContext(hctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("transport: TLS handshake: %w", err)
+	}
+	return newLink(linkParams{
+		typ:    LinkTLSTCPFHNoICE,
+		peer:   peer,
+		conn:   tlsConn,
+		io:     &streamIO{c: tlsConn, r: bufio.NewReaderSize(tlsConn, 16<<10), max: cfg.maxMessage()},
+		stream: true,
+	}, cfg), nil
+}
+
+// NewDTLSLink runs the DTLS handshake with raddr over pc and returns a
+// DTLS-UDP-SR-NO-ICE link (RFC 6940 §6.6.6). The Attach requester is the
+// DTLS server. pc must carry only this peer's datagrams (see Mux). The
+// link owns pc.
+func NewDTLSLink(ctx context.Context, pc net.PacketConn, raddr net.Addr, role Role, expect wire.NodeID, cfg *Config) (*Link, error) {
+	return newDTLSLink(ctx, pc, raddr, role, expect, cfg, LinkDTLSUDPSRNoICE, 0, nil)
+}
+
+func newDTLSLink(ctx context.Context, pc net.PacketConn, raddr net.Addr, role Role, expect wire.NodeID,
+	cfg *Config, typ LinkType, seedRTT time.Duration, onClose func()) (*Link, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	var peer []wire.NodeID
+	verify := dtls.WithVerifyConnection(func(s *dtls.State) error {
+		ids, err := verifyChain(cfg.Verifier, s.PeerCertificates, expect)
+		peer = ids
+		return err
+	})
+	common := []dtls.Option{
+		dtls.WithCertificates(*cfg.Certificate),
+		dtls.WithInsecureSkipVerify(true), // the verifier checks the chain
+		verify,
+		dtls.WithMTU(cfg.mtu()),
+		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+	}
+	if kl := cfg.keyLog(); kl != nil {
+		common = append(common, dtls.WithKeyLogWriter(kl))
+	}
+	var (
+		conn *dtls.Conn
+		err  error
+	)
+	switch role {
+	case Requester:
+		opts := make([]dtls.ServerOption, 0, len(common)+1)
+		for _, o := range common {
+			opts = append(opts, o)
+		}
+		opts = append(opts, dtls.WithClientAuth(dtls.RequireAnyClientCert))
+		conn, err = dtls.ServerWithOptions(pc, raddr, opts...)
+	case Responder:
+		opts := make([]dtls.ClientOption, 0, len(common))
+		for _, o := range common {
+			opts = append(opts, o)
+		}
+		conn, err = dtls.ClientWithOptions(pc, raddr, opts...)
+	default:
+		err = fmt.Errorf("transport: bad role %v", role)
+	}
+	fail := func(err error) (*Link, error) {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		_ = pc.Close()
+		if onClose != nil {
+			onClose()
+		}
+		return nil, err
+	}
+	if err != nil {
+		return fail(err)
+	}
+	hctx, cancel := handshakeCtx(ctx, cfg)
+	defer cancel()
+	if err := conn.HandshakeContext(hctx); err != nil {
+		return fail(fmt.Errorf("transport: DTLS handshake: %w", err))
+	}
+	maxMsg := cfg.mtu() - dtlsOverhead - frameOverhead
+	return newLink(linkParams{
+		typ:     typ,
+		peer:    peer,
+		conn:    conn,
+		io:      &datagramIO{c: conn, buf: make([]byte, 1<<16), max: cfg.maxMessage()},
+		maxMsg:  maxMsg,
+		seedRTT: seedRTT,
+		onClose: func() {
+			_ = pc.Close()
+			if onClose != nil {
+				onClose()
+			}
+		},
+	}, cfg), nil
+}
