@@ -108,10 +108,22 @@ func (id *Identity) SignData(resourceID []byte, kind uint32, storageTime uint64,
 // RFC names no other input for them, unlike §6.3.4 and §7.1, which append
 // the SignerIdentity).
 func (id *Identity) SignBlob(blob []byte) (wire.SecurityBlock, error) {
-	sig, err := id.sign(hashBlob(id.hash, blob))
+	return id.SignBlobWith(id.alg, blob)
+}
+
+// SignBlobWith is SignBlob with another signature algorithm than the
+// identity's (for example rsa-sha1, which RFC 6940 §11.1 names for
+// configuration signatures); alg must fit the key.
+func (id *Identity) SignBlobWith(alg wire.SignatureAndHashAlgorithm, blob []byte) (wire.SecurityBlock, error) {
+	h, err := checkKeyAlg(alg, id.Key.Public())
 	if err != nil {
 		return wire.SecurityBlock{}, err
 	}
+	v, err := signDigest(id.Key, h, hashBlob(h, blob))
+	if err != nil {
+		return wire.SecurityBlock{}, err
+	}
+	sig := wire.Signature{Algorithm: alg, Identity: id.identity, Value: v}
 	return wire.SecurityBlock{Certificates: id.Certificates(), Signature: sig}, nil
 }
 
