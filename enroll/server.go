@@ -62,7 +62,7 @@ func refuse(token string) *Error { return &Error{Status: http.StatusForbidden, T
 // Fill its fields, then use Handler or Start. Fields must not change
 // after that except through SetConfig.
 type Server struct {
-	Overlay    string      // instance name; user names without "@" get "@"+Overlay
+	Overlay    string // instance name; user names without "@" get "@"+Overlay
 	CA         *security.CA
 	Users      *UserDB
 	NodeIDLen  int           // 0: 16
