@@ -7,10 +7,10 @@ import "strconv"
 // (RFC 7363), TurnServer (RFC 6940 §9), ExtensiveRoutingModeOption
 // (RFC 7263 / RFC 7264) and ResourceNameExtension (RFC 8076).
 //
-// TurnServer and ExtensiveRoutingModeOption contain an IpAddressPort. They
-// keep it as the raw encoded window (type, length and body) checked by
-// readIPAddrPortRaw; they should switch to the IpAddressPort type of
-// body_link.go once both are on one branch.
+// TurnServer and ExtensiveRoutingModeOption keep their IpAddressPort as
+// the raw encoded window (type, length and body), checked on decode by
+// readIPAddrPortRaw, so unknown address types round-trip; Address decodes
+// it into an IPAddressPort.
 
 // SelfTuningData is the extension_contents of a self_tuning_data
 // (ExtSelfTuningData 0x3, critical FALSE) message extension on Probe
@@ -397,3 +397,20 @@ func (x *ResourceNameExtension) Append(b []byte) ([]byte, error) {
 	}
 	return append(b, x.Raw...), nil
 }
+
+// Address decodes ServerAddress.
+func (t *TurnServer) Address() (IPAddressPort, error) {
+	var a IPAddressPort
+	_, err := a.Decode(t.ServerAddress)
+	return a, err
+}
+
+// Address decodes the IPAddressPort field.
+func (e *ExtensiveRoutingModeOption) Address() (IPAddressPort, error) {
+	var a IPAddressPort
+	_, err := a.Decode(e.IPAddressPort)
+	return a, err
+}
+
+// LinkType is the Transport field as an OverlayLinkType.
+func (e *ExtensiveRoutingModeOption) LinkType() OverlayLinkType { return OverlayLinkType(e.Transport) }

@@ -106,18 +106,10 @@ func (r *Reader) ReadFixed(n int) ([]byte, error) {
 	return b, nil
 }
 
-// readVec reads a length prefix of width bytes and then that many bytes.
-// On error the Reader is left unchanged.
-func (r *Reader) readVec(width int) ([]byte, error) {
-	if r.Len() < width {
-		return nil, ErrTruncated
-	}
-	b := r.buf[r.off:]
-	var n int
-	for i := range width {
-		n = n<<8 | int(b[i])
-	}
-	if n > r.Len()-width {
+// vecAt returns the n bytes that follow a prefix of width bytes at the
+// read position, or ErrTruncated, leaving the Reader unchanged on error.
+func (r *Reader) vecAt(width, n int) ([]byte, error) {
+	if n > len(r.buf)-r.off-width {
 		return nil, ErrTruncated
 	}
 	start := r.off + width
@@ -126,16 +118,37 @@ func (r *Reader) readVec(width int) ([]byte, error) {
 }
 
 // ReadVec8 reads an opaque x<0..2^8-1>.
-func (r *Reader) ReadVec8() ([]byte, error) { return r.readVec(1) }
+func (r *Reader) ReadVec8() ([]byte, error) {
+	if r.off >= len(r.buf) {
+		return nil, ErrTruncated
+	}
+	return r.vecAt(1, int(r.buf[r.off]))
+}
 
 // ReadVec16 reads an opaque x<0..2^16-1>.
-func (r *Reader) ReadVec16() ([]byte, error) { return r.readVec(2) }
+func (r *Reader) ReadVec16() ([]byte, error) {
+	if len(r.buf)-r.off < 2 {
+		return nil, ErrTruncated
+	}
+	return r.vecAt(2, int(binary.BigEndian.Uint16(r.buf[r.off:])))
+}
 
 // ReadVec24 reads an opaque x<0..2^24-1>.
-func (r *Reader) ReadVec24() ([]byte, error) { return r.readVec(3) }
+func (r *Reader) ReadVec24() ([]byte, error) {
+	if len(r.buf)-r.off < 3 {
+		return nil, ErrTruncated
+	}
+	b := r.buf[r.off:]
+	return r.vecAt(3, int(b[0])<<16|int(b[1])<<8|int(b[2]))
+}
 
 // ReadVec32 reads an opaque x<0..2^32-1>.
-func (r *Reader) ReadVec32() ([]byte, error) { return r.readVec(4) }
+func (r *Reader) ReadVec32() ([]byte, error) {
+	if len(r.buf)-r.off < 4 {
+		return nil, ErrTruncated
+	}
+	return r.vecAt(4, int(binary.BigEndian.Uint32(r.buf[r.off:])))
+}
 
 // ReadBool reads a Boolean (RFC 6940 §6.3.1.1); values other than 0 and 1
 // are ErrInvalid.
@@ -230,3 +243,17 @@ func AppendVec24(b, data []byte) ([]byte, error) { return appendVec(b, 3, data) 
 
 // AppendVec32 appends an opaque x<0..2^32-1>.
 func AppendVec32(b, data []byte) ([]byte, error) { return appendVec(b, 4, data) }
+
+// readVec reads an opaque vector with a length prefix of width bytes (1 to
+// 4).
+func (r *Reader) readVec(width int) ([]byte, error) {
+	switch width {
+	case 1:
+		return r.ReadVec8()
+	case 2:
+		return r.ReadVec16()
+	case 3:
+		return r.ReadVec24()
+	}
+	return r.ReadVec32()
+}

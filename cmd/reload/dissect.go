@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -476,7 +477,13 @@ func describeExtension(c *wire.MessageContents, i int) any {
 
 // jsonValue turns a decoded value into JSON-friendly data: byte slices as
 // hex, enums as "name (value)", structs as objects keyed by field name.
-func jsonValue(v reflect.Value) any {
+func jsonValue(v reflect.Value) any { return convValue(v, false) }
+
+// textValue is jsonValue for the text output: byte strings that are
+// printable ASCII are shown quoted instead of in hex.
+func textValue(v reflect.Value) any { return convValue(v, true) }
+
+func convValue(v reflect.Value, text bool) any {
 	if !v.IsValid() {
 		return nil
 	}
@@ -484,7 +491,7 @@ func jsonValue(v reflect.Value) any {
 		if v.IsNil() {
 			return nil
 		}
-		return jsonValue(v.Elem())
+		return convValue(v.Elem(), text)
 	}
 	if v.CanInterface() {
 		switch x := v.Interface().(type) {
@@ -493,6 +500,11 @@ func jsonValue(v reflect.Value) any {
 		case wire.Destination:
 			return x.String()
 		}
+		if tm, ok := v.Interface().(encoding.TextMarshaler); ok && v.Kind() == reflect.Struct {
+			if b, err := tm.MarshalText(); err == nil {
+				return string(b)
+			}
+		}
 		if s, ok := v.Interface().(fmt.Stringer); ok && isInt(v.Kind()) {
 			return s.String() + " (" + strconv.FormatUint(toUint(v), 10) + ")"
 		}
@@ -500,17 +512,20 @@ func jsonValue(v reflect.Value) any {
 	switch v.Kind() {
 	case reflect.Slice:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
+			if text && printableASCII(v.Bytes()) {
+				return strconv.Quote(string(v.Bytes()))
+			}
 			return hex.EncodeToString(v.Bytes())
 		}
 		out := make([]any, v.Len())
 		for i := range out {
-			out[i] = jsonValue(v.Index(i))
+			out[i] = convValue(v.Index(i), text)
 		}
 		return out
 	case reflect.Array:
 		out := make([]any, v.Len())
 		for i := range out {
-			out[i] = jsonValue(v.Index(i))
+			out[i] = convValue(v.Index(i), text)
 		}
 		return out
 	case reflect.Struct:
@@ -521,7 +536,7 @@ func jsonValue(v reflect.Value) any {
 			if !f.IsExported() || f.Name == "IDLen" || f.Name == "Models" {
 				continue
 			}
-			out = append(out, kv{f.Name, jsonValue(v.Field(i))})
+			out = append(out, kv{f.Name, convValue(v.Field(i), text)})
 		}
 		return out
 	}
@@ -529,6 +544,18 @@ func jsonValue(v reflect.Value) any {
 		return v.Interface()
 	}
 	return nil
+}
+
+func printableASCII(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func isInt(k reflect.Kind) bool {
@@ -549,7 +576,7 @@ func toUint(v reflect.Value) uint64 {
 
 // printTree prints a decoded value as indented "Field: value" lines.
 func printTree(w io.Writer, indent string, v reflect.Value) {
-	writeTree(bufio.NewWriter(w), indent, jsonValue(v), true)
+	writeTree(bufio.NewWriter(w), indent, textValue(v), true)
 }
 
 func writeTree(w *bufio.Writer, indent string, v any, top bool) {
