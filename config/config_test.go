@@ -125,11 +125,6 @@ func stripRaw(d *Document) {
 			c.RequiredKinds[i].Kind.Raw = nil
 		}
 	}
-	var attrs []any
-	for _, a := range d.RootAttrs {
-		attrs = append(attrs, a)
-	}
-	_ = attrs
 }
 
 func TestRoundTripRFCExample(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -374,5 +375,31 @@ func TestSignMessageKeepsCertificates(t *testing.T) {
 	}
 	if err := a.SignMessage(&sb, 1, 2, nil); err != nil || len(sb.Certificates) != 2 {
 		t.Fatalf("re-sign duplicated certificates: %d, %v", len(sb.Certificates), err)
+	}
+}
+
+// Verifiers are shared by connection goroutines; run with -race.
+func TestVerifierConcurrent(t *testing.T) {
+	v := NewVerifier(testTrust(t), 2) // small: forces eviction
+	ids := []*Identity{validIdentity(t, ecKeys()[1], 1), validIdentity(t, ecKeys()[2], 2), validIdentity(t, ecKeys()[1], 1)}
+	msgs := make([]*wire.Message, len(ids))
+	for i, id := range ids {
+		msgs[i] = pingMessage(t, id, randomNodeID(t))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 20 {
+				k := (g + i) % len(msgs)
+				if _, err := v.Verify(msgs[k], Expect{NodeID: ids[k].NodeID()}, testNow); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if v.Cache().Len() > 2 {
+		t.Fatalf("cache holds %d, limit 2", v.Cache().Len())
 	}
 }

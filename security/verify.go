@@ -2,7 +2,6 @@ package security
 
 import (
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"time"
@@ -265,10 +264,6 @@ func cloneIdentity(s *wire.SignerIdentity) wire.SignerIdentity {
 	c.Raw = append([]byte(nil), s.Raw...)
 	return c
 }
-
-// CertKey is the SHA-256 of a DER certificate, for callers that index
-// certificates themselves.
-func CertKey(der []byte) [sha256.Size]byte { return sha256.Sum256(der) }
 
 // String is a short description of the signer.
 func (s Signer) String() string { return fmt.Sprintf("%v (%s)", s.NodeID, s.Cert.User) }

@@ -11,7 +11,7 @@ import (
 
 const capture = "../../testdata/captures/messages.pcap"
 
-func runCmd(t *testing.T, args ...string) (int, string, string) {
+func runReload(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(args, &out, &errb)
@@ -19,7 +19,7 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestDissectCaptureVerify(t *testing.T) {
-	code, out, errs := runCmd(t, "dissect", "--verify", capture)
+	code, out, errs := runReload(t, "dissect", "--verify", capture)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -35,7 +35,7 @@ func TestDissectCaptureVerify(t *testing.T) {
 }
 
 func TestDissectJSON(t *testing.T) {
-	code, out, errs := runCmd(t, "dissect", "--json", "--verify", capture)
+	code, out, errs := runReload(t, "dissect", "--json", "--verify", capture)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -77,12 +77,12 @@ func pingHex(t *testing.T) string {
 
 func TestDissectHex(t *testing.T) {
 	h := pingHex(t)
-	if code, out, errs := runCmd(t, "dissect", "--hex", h); code != 0 || !strings.Contains(out, "ping_req (0x0017)") {
+	if code, out, errs := runReload(t, "dissect", "--hex", h); code != 0 || !strings.Contains(out, "ping_req (0x0017)") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 	// A framed DATA frame around the message is recognised too.
 	framed := "80" + "00000007" + "00004f" + h
-	if code, out, errs := runCmd(t, "dissect", "--hex", framed); code != 0 || !strings.Contains(out, "DATA sequence=7") {
+	if code, out, errs := runReload(t, "dissect", "--hex", framed); code != 0 || !strings.Contains(out, "DATA sequence=7") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 }
@@ -90,30 +90,30 @@ func TestDissectHex(t *testing.T) {
 func TestDissectErrors(t *testing.T) {
 	h := pingHex(t)
 	// Cut inside the SecurityBlock: the length field says 79 bytes.
-	code, _, errs := runCmd(t, "dissect", "--hex", h[:2*70])
+	code, _, errs := runReload(t, "dissect", "--hex", h[:2*70])
 	if code != 1 || !strings.Contains(errs, "at byte 70") || !strings.Contains(errs, "truncated") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 	// A bad body: PingReq padding length larger than the body.
 	bad := []byte(h)
 	copy(bad[2*62:], "ff")
-	code, _, errs = runCmd(t, "dissect", "--hex", string(bad))
+	code, _, errs = runReload(t, "dissect", "--hex", string(bad))
 	if code != 1 || !strings.Contains(errs, "PingReq.padding") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
-	if code, _, errs := runCmd(t, "dissect", "--hex", "zz"); code != 2 || !strings.Contains(errs, "--hex") {
+	if code, _, errs := runReload(t, "dissect", "--hex", "zz"); code != 2 || !strings.Contains(errs, "--hex") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
-	if code, _, _ := runCmd(t, "dissect", "--no-such-flag"); code != 2 {
+	if code, _, _ := runReload(t, "dissect", "--no-such-flag"); code != 2 {
 		t.Fatalf("exit %d for a bad flag", code)
 	}
-	if code, _, _ := runCmd(t, "dissect", "/nonexistent/file.pcap"); code != 2 {
+	if code, _, _ := runReload(t, "dissect", "/nonexistent/file.pcap"); code != 2 {
 		t.Fatalf("exit %d for a missing file", code)
 	}
-	if code, out, _ := runCmd(t, "dissect", "--help"); code != 0 || !strings.Contains(out, "usage: reload dissect") {
+	if code, out, _ := runReload(t, "dissect", "--help"); code != 0 || !strings.Contains(out, "usage: reload dissect") {
 		t.Fatalf("--help: exit %d", code)
 	}
-	if code, _, _ := runCmd(t, "nonsense"); code != 2 {
+	if code, _, _ := runReload(t, "nonsense"); code != 2 {
 		t.Fatal("unknown command accepted")
 	}
 }

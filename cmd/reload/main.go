@@ -19,6 +19,8 @@ type command struct {
 // commands lists the subcommands.
 var commands = map[string]command{
 	"dissect": {"decode RELOAD messages from captures, hex or raw bytes", runDissect},
+	"overlay": {"create an overlay (CA, configuration, identities) or serve its configuration and enrollment", runOverlay},
+	"enroll":  {"obtain a node identity from an enrollment server", runEnroll},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

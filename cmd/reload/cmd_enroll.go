@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/goreload/reload/enroll"
+	"github.com/goreload/reload/security"
+)
+
+// runEnroll implements "reload enroll": fetch the overlay configuration,
+// check its signature, get a certificate from the enrollment server (or
+// make a self-signed one where the overlay allows it) and write the
+// identity.
+func runEnroll(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("reload enroll",
+		"reload enroll --server URL --user U (--password P | --password-file FILE) --out DIR [--ca-cert FILE]", stderr)
+	server := fs.String("server", "", "configuration server base URL, e.g. https://overlay.example.org (required)")
+	user := fs.String("user", "", "account name (required)")
+	password := fs.String("password", "", "account password")
+	passwordFile := fs.String("password-file", "", "file holding the account password")
+	out := fs.String("out", "", "directory to write cert.pem, key.pem and overlay.xml to (required)")
+	caCert := fs.String("ca-cert", "", "PEM file of the CA to trust for HTTPS (default: system roots)")
+	enrollURL := fs.String("enroll-url", "", "enrollment server URL (default: the configuration's first enrollment-server)")
+	overlay := fs.String("overlay", "", "instance name to enroll in when the document has several (default: the first)")
+	serverName := fs.String("server-name", "", "name the servers' certificates must match (default: the URL's host)")
+	nodeIDs := fs.Int("nodeids", 1, "number of Node-IDs to request")
+	algo := fs.String("algo", "ecdsa", "key algorithm: ecdsa (P-256) or rsa (2048)")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	switch {
+	case *server == "":
+		return usageError(fs, "--server is required")
+	case *user == "":
+		return usageError(fs, "--user is required")
+	case *out == "":
+		return usageError(fs, "--out is required")
+	case *password != "" && *passwordFile != "":
+		return usageError(fs, "give --password or --password-file, not both")
+	case *nodeIDs < 1:
+		return usageError(fs, "--nodeids must be at least 1")
+	}
+	keyAlg, err := security.ParseKeyAlgorithm(*algo)
+	if err != nil {
+		return usageError(fs, "%v", err)
+	}
+	if _, err := enroll.ConfigURL(*server); err != nil {
+		return usageError(fs, "--server: %v", err)
+	}
+	pw := *password
+	if *passwordFile != "" {
+		b, err := os.ReadFile(*passwordFile)
+		if err != nil {
+			return failure(stderr, "reload enroll", err)
+		}
+		pw = strings.TrimRight(string(b), "\r\n")
+	}
+	var roots *x509.CertPool
+	if *caCert != "" {
+		b, err := os.ReadFile(*caCert)
+		if err != nil {
+			return failure(stderr, "reload enroll", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(b) {
+			return failure(stderr, "reload enroll", fmt.Errorf("%s holds no PEM certificate", *caCert))
+		}
+	}
+	e := enrollJob{
+		client: enroll.NewClient(roots, *serverName), server: *server, user: *user, password: pw, out: *out,
+		enrollURL: *enrollURL, overlay: *overlay, nodeIDs: *nodeIDs, algo: keyAlg,
+	}
+	if err := e.run(context.Background(), time.Now(), stdout); err != nil {
+		return failure(stderr, "reload enroll", err)
+	}
+	return 0
+}
+
+type enrollJob struct {
+	client                                          *enroll.Client
+	server, user, password, out, enrollURL, overlay string
+	nodeIDs                                         int
+	algo                                            security.KeyAlgorithm
+}
+
+func (e *enrollJob) run(ctx context.Context, now time.Time, stdout io.Writer) error {
+	doc, raw, err := e.client.FetchConfig(ctx, e.server)
+	if err != nil {
+		return fmt.Errorf("fetching the configuration: %w", err)
+	}
+	conf := doc.Configurations[0]
+	if e.overlay != "" {
+		if conf = doc.Configuration(e.overlay); conf == nil {
+			return fmt.Errorf("the configuration document has no overlay %q", e.overlay)
+		}
+	}
+	if _, err := conf.VerifySignature(nil, now); err != nil {
+		return fmt.Errorf("configuration of %s: %w", conf.InstanceName, err)
+	}
+	key, err := security.GenerateKey(e.algo)
+	if err != nil {
+		return err
+	}
+	var id *security.Identity
+	if conf.SelfSignedPermitted && len(conf.EnrollmentServers) == 0 && e.enrollURL == "" {
+		user := e.user
+		if !strings.Contains(user, "@") {
+			user += "@" + conf.InstanceName
+		}
+		trust, err := conf.Trust()
+		if err != nil {
+			return err
+		}
+		der, _, err := security.CreateSelfSigned(key, user, conf.InstanceName, trust.SelfSignedDigest, e.nodeIDs, conf.NodeIDLength,
+			now.Add(-5*time.Minute), now.AddDate(1, 0, 0))
+		if err != nil {
+			return err
+		}
+		if id, err = security.NewIdentity(key, [][]byte{der}); err != nil {
+			return err
+		}
+	} else {
+		id, err = e.client.EnrollIdentity(ctx, conf, e.enrollURL, e.user, e.password, e.nodeIDs, key, now)
+		var refusal *enroll.Error
+		if errors.As(err, &refusal) && refusal.Token != "" {
+			return fmt.Errorf("the enrollment server refused: %s", refusal.Token)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.out, fileKey)); err == nil {
+		return fmt.Errorf("%s already holds an identity", e.out)
+	}
+	if err := writeIdentity(e.out, id); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(e.out, fileConfig), raw, 0o644); err != nil {
+		return err
+	}
+	ids := make([]string, len(id.Cert.NodeIDs))
+	for i, n := range id.Cert.NodeIDs {
+		ids[i] = n.String()
+	}
+	fmt.Fprintf(stdout, "enrolled in %s as %s\n  node-id  %s\n  files    %s\n", conf.InstanceName, id.Cert.User,
+		strings.Join(ids, ", "), e.out)
+	return nil
+}

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/enroll"
+	"github.com/goreload/reload/security"
+	"github.com/goreload/reload/wire"
+)
+
+// Files of an overlay directory made by "reload overlay init".
+const (
+	fileConfig    = "overlay.xml"
+	fileCA        = "ca.pem"
+	fileCAKey     = "ca-key.pem"
+	fileUsers     = "users.json"
+	filePasswords = "passwords.txt"
+	fileCert      = "cert.pem"
+	fileKey       = "key.pem"
+	dirSigner     = "signer"
+	dirNodes      = "nodes"
+)
+
+const overlayUsage = `usage: reload overlay <command> [flags]
+
+Commands:
+  init    create an overlay: CA, signed configuration, enrolled node identities
+  serve   run the configuration and enrollment servers of an overlay (HTTPS)
+
+Run "reload overlay <command> --help" for the flags of a command.
+`
+
+// runOverlay implements "reload overlay".
+func runOverlay(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, overlayUsage)
+		return 2
+	}
+	switch args[0] {
+	case "init":
+		return overlayInit(args[1:], stdout, stderr)
+	case "serve":
+		return overlayServe(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, overlayUsage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "reload overlay: unknown command %q\n\n%s", args[0], overlayUsage)
+	return 2
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// newFlagSet makes a FlagSet that reports to stderr with a usage text.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; it returns -1 to go on, or the exit code (0 for
+// --help, 2 for a usage error).
+func parseFlags(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	return -1
+}
+
+func usageError(fs *flag.FlagSet, format string, args ...any) int {
+	fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	fs.Usage()
+	return 2
+}
+
+func failure(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+	return 1
+}
+
+// initOptions are the flags of "reload overlay init".
+type initOptions struct {
+	dir, name, enrollURL, configAlg string
+	nodes, days                     int
+	algo                            security.KeyAlgorithm
+	selfSigned                      bool
+	bootstrap                       []config.BootstrapNode
+}
+
+func overlayInit(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("reload overlay init",
+		"reload overlay init --dir DIR --name OVERLAY --nodes N [--algo ecdsa|rsa] [--self-signed] [--bootstrap host:port ...]", stderr)
+	var o initOptions
+	var algo string
+	var bootstrap stringList
+	fs.StringVar(&o.dir, "dir", "", "directory to create the overlay in (required)")
+	fs.StringVar(&o.name, "name", "", "overlay instance name, a DNS name such as overlay.example.org (required)")
+	fs.IntVar(&o.nodes, "nodes", 1, "number of node identities to enroll")
+	fs.StringVar(&algo, "algo", "ecdsa", "node key algorithm: ecdsa (P-256) or rsa (2048)")
+	fs.BoolVar(&o.selfSigned, "self-signed", false, "self-signed node certificates (RFC 6940 §11.3.1) instead of enrollment")
+	fs.Var(&bootstrap, "bootstrap", "bootstrap node as IP:port (repeatable)")
+	fs.StringVar(&o.enrollURL, "enrollment-url", "https://localhost:8443"+enroll.DefaultEnrollPath, "enrollment-server URL to put in the configuration")
+	fs.StringVar(&o.configAlg, "config-alg", config.AlgorithmRSASHA1, "configuration signature algorithm: rsa-sha1 (RFC 6940) or, as an extension, rsa-sha256, ecdsa-sha256, ...")
+	fs.IntVar(&o.days, "days", 365, "validity of the CA, the configuration and the certificates, in days")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	switch {
+	case o.dir == "":
+		return usageError(fs, "--dir is required")
+	case o.name == "":
+		return usageError(fs, "--name is required")
+	case !validOverlayName(o.name):
+		return usageError(fs, "--name %q is not a valid overlay name (letters, digits, '-', '.', '_')", o.name)
+	case o.nodes < 0 || o.nodes > 10000:
+		return usageError(fs, "--nodes must be between 0 and 10000")
+	case o.days < 1:
+		return usageError(fs, "--days must be positive")
+	}
+	var err error
+	if o.algo, err = security.ParseKeyAlgorithm(algo); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	if _, err := config.ParseAlgorithm(o.configAlg); err != nil {
+		return usageError(fs, "--config-alg: %v", err)
+	}
+	for _, b := range bootstrap {
+		bn, err := parseBootstrap(b)
+		if err != nil {
+			return usageError(fs, "--bootstrap %q: %v", b, err)
+		}
+		o.bootstrap = append(o.bootstrap, bn)
+	}
+	if err := initOverlay(&o, time.Now(), stdout); err != nil {
+		return failure(stderr, "reload overlay init", err)
+	}
+	return 0
+}
+
+func validOverlayName(name string) bool {
+	var id [16]byte
+	id[0] = 1
+	_, err := wire.ParseURI(wire.NodeURI(wire.MustNodeID(id[:]), name))
+	return err == nil
+}
+
+func parseBootstrap(s string) (config.BootstrapNode, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return config.BootstrapNode{}, err
+	}
+	if net.ParseIP(host) == nil {
+		return config.BootstrapNode{}, errors.New("the address must be an IPv4 or IPv6 address (RFC 6940 §11.1)")
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return config.BootstrapNode{}, errors.New("bad port")
+	}
+	return config.BootstrapNode{Address: host, Port: p}, nil
+}
+
+// writeFile writes b to dir/name with mode perm, refusing to overwrite.
+func writeFile(path string, b []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeIdentity writes dir/cert.pem and dir/key.pem.
+func writeIdentity(dir string, id *security.Identity) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	keyPEM, err := security.MarshalKeyPEM(id.Key)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, fileCert), security.MarshalCertsPEM(id.Chain...), 0o644); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, fileKey), keyPEM, 0o600)
+}
+
+func randomPassword() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// newIdentity makes a key and a certificate for account: enrolled through
+// srv, or self-signed.
+func newIdentity(o *initOptions, srv *enroll.Server, alg security.KeyAlgorithm, account string, now time.Time) (*security.Identity, error) {
+	key, err := security.GenerateKey(alg)
+	if err != nil {
+		return nil, err
+	}
+	if o.selfSigned {
+		der, _, err := security.CreateSelfSigned(key, srv.CertUser(account), o.name, crypto.SHA256, 1, wire.DefaultNodeIDLen,
+			now.Add(-5*time.Minute), now.AddDate(0, 0, o.days))
+		if err != nil {
+			return nil, err
+		}
+		return security.NewIdentity(key, [][]byte{der})
+	}
+	csr, err := security.CreateCSR(key, "")
+	if err != nil {
+		return nil, err
+	}
+	der, err := srv.IssueAuthenticated(account, 1, csr)
+	if err != nil {
+		return nil, err
+	}
+	return security.NewIdentity(key, [][]byte{der})
+}
+
+func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
+	if _, err := os.Stat(filepath.Join(o.dir, fileConfig)); err == nil {
+		return fmt.Errorf("%s already holds an overlay (%s exists)", o.dir, fileConfig)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(o.dir, 0o700); err != nil {
+		return err
+	}
+	notAfter := now.AddDate(0, 0, o.days)
+
+	// The CA signs node certificates and the HTTPS servers' certificates.
+	caKey, err := security.GenerateKey(o.algo)
+	if err != nil {
+		return err
+	}
+	ca, err := security.NewCA(caKey, o.name+" RELOAD enrollment CA", now.Add(-5*time.Minute), notAfter.Add(24*time.Hour))
+	if err != nil {
+		return err
+	}
+	caKeyPEM, err := security.MarshalKeyPEM(caKey)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(o.dir, fileCA), security.MarshalCertsPEM(ca.Cert.Raw), 0o644); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(o.dir, fileCAKey), caKeyPEM, 0o600); err != nil {
+		return err
+	}
+
+	users, err := enroll.LoadUserDB(filepath.Join(o.dir, fileUsers))
+	if err != nil {
+		return err
+	}
+	srv := &enroll.Server{Overlay: o.name, CA: ca, Users: users, Lifetime: notAfter.Sub(now)}
+	var passwords strings.Builder
+	addUser := func(account string) error {
+		pw, err := randomPassword()
+		if err != nil {
+			return err
+		}
+		if err := users.SetPassword(account, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(&passwords, "%s %s\n", account, pw)
+		return nil
+	}
+
+	// The configuration and kind signer.
+	sigAlg, _ := config.ParseAlgorithm(o.configAlg)
+	signerAlgo := security.KeyECDSAP256
+	if sigAlg.Signature == wire.SigRSA {
+		signerAlgo = security.KeyRSA2048
+	}
+	if err := addUser("admin"); err != nil {
+		return err
+	}
+	signer, err := newIdentity(o, srv, signerAlgo, "admin", now)
+	if err != nil {
+		return fmt.Errorf("configuration signer: %w", err)
+	}
+	if err := writeIdentity(filepath.Join(o.dir, dirSigner), signer); err != nil {
+		return err
+	}
+
+	c := config.New(o.name)
+	c.Expiration = notAfter.UTC().Truncate(time.Second)
+	c.BootstrapNodes = o.bootstrap
+	c.ConfigurationSigners = []string{signer.NodeID().String()}
+	c.KindSigners = []string{signer.NodeID().String()}
+	if o.selfSigned {
+		c.SelfSignedPermitted, c.SelfSignedDigest = true, "sha256"
+	} else {
+		c.RootCerts = [][]byte{ca.Cert.Raw}
+		c.EnrollmentServers = []string{o.enrollURL}
+	}
+	c.RequiredKinds = []config.KindBlock{
+		{Kind: config.Kind{Name: "CERTIFICATE_BY_NODE", DataModel: config.DataModelArray, AccessControl: config.AccessNodeMatch, MaxCount: 4, MaxSize: 8192}},
+		{Kind: config.Kind{Name: "CERTIFICATE_BY_USER", DataModel: config.DataModelArray, AccessControl: config.AccessUserMatch, MaxCount: 4, MaxSize: 8192}},
+		{Kind: config.Kind{Name: "SIP-REGISTRATION", DataModel: config.DataModelDictionary, AccessControl: config.AccessUserNodeMatch, MaxCount: 16, MaxSize: 4096}},
+		{Kind: config.Kind{Name: "TURN-SERVICE", DataModel: config.DataModelSingle, AccessControl: config.AccessNodeMultiple, MaxNodeMultiple: 20, MaxCount: 1, MaxSize: 256}},
+	}
+	doc := &config.Document{Configurations: []*config.Configuration{c}}
+	for i := range c.RequiredKinds {
+		if err := doc.SignKind(c, &c.RequiredKinds[i], signer, ""); err != nil {
+			return err
+		}
+	}
+	if err := doc.Sign(c, signer, o.configAlg); err != nil {
+		return fmt.Errorf("signing the configuration: %w", err)
+	}
+	raw, err := doc.Marshal()
+	if err != nil {
+		return err
+	}
+
+	// Node identities.
+	type nodeInfo struct {
+		name string
+		id   *security.Identity
+	}
+	var nodes []nodeInfo
+	for i := 1; i <= o.nodes; i++ {
+		account := "node" + strconv.Itoa(i)
+		if err := addUser(account); err != nil {
+			return err
+		}
+		id, err := newIdentity(o, srv, o.algo, account, now)
+		if err != nil {
+			return fmt.Errorf("%s: %w", account, err)
+		}
+		if err := writeIdentity(filepath.Join(o.dir, dirNodes, account), id); err != nil {
+			return err
+		}
+		nodes = append(nodes, nodeInfo{account, id})
+	}
+	if err := writeFile(filepath.Join(o.dir, filePasswords), []byte(passwords.String()), 0o600); err != nil {
+		return err
+	}
+	if err := users.Save(); err != nil {
+		return err
+	}
+	// Last, so that an interrupted init can be rerun after removing DIR.
+	if err := writeFile(filepath.Join(o.dir, fileConfig), raw, 0o644); err != nil {
+		return err
+	}
+
+	mode := "enrollment CA " + filepath.Join(o.dir, fileCA)
+	if o.selfSigned {
+		mode = "self-signed certificates (sha256 Node-IDs)"
+	}
+	fmt.Fprintf(stdout, "overlay %s created in %s\n", o.name, o.dir)
+	fmt.Fprintf(stdout, "  configuration  %s (sequence %d, signed %s by %s)\n", filepath.Join(o.dir, fileConfig), c.Sequence, o.configAlg, signer.NodeID())
+	fmt.Fprintf(stdout, "  trust          %s\n", mode)
+	fmt.Fprintf(stdout, "  accounts       %s, passwords in %s\n", filepath.Join(o.dir, fileUsers), filepath.Join(o.dir, filePasswords))
+	for _, n := range nodes {
+		fmt.Fprintf(stdout, "  %-14s %s %s %s\n", n.name, n.id.NodeID(), n.id.Cert.User, filepath.Join(o.dir, dirNodes, n.name))
+	}
+	return nil
+}
+
+func overlayServe(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("reload overlay serve", "reload overlay serve --dir DIR --addr HOST:PORT", stderr)
+	dir := fs.String("dir", "", "overlay directory made by \"reload overlay init\" (required)")
+	addr := fs.String("addr", "localhost:8443", "address to serve HTTPS on")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if *dir == "" {
+		return usageError(fs, "--dir is required")
+	}
+	if _, _, err := net.SplitHostPort(*addr); err != nil {
+		return usageError(fs, "--addr: %v", err)
+	}
+	run, _, err := startOverlayServer(*dir, *addr, log.New(stderr, "", log.LstdFlags))
+	if err != nil {
+		return failure(stderr, "reload overlay serve", err)
+	}
+	fmt.Fprintf(stdout, "serving\n  configuration  %s%s\n  enrollment     %s%s\n", run.URL, config.WellKnownPath, run.URL, enroll.DefaultEnrollPath)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run.Wait(ctx); err != nil {
+		return failure(stderr, "reload overlay serve", err)
+	}
+	return 0
+}
+
+// startOverlayServer loads an overlay directory and starts its
+// configuration and enrollment server on addr, with an HTTPS certificate
+// from the overlay's CA for the overlay name, the host of addr and the
+// loopback names.
+func startOverlayServer(dir, addr string, logger *log.Logger) (*enroll.Running, *enroll.Server, error) {
+	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
+	raw, err := read(fileConfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := config.Parse(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := doc.Configurations[0]
+	caPEM, err := read(fileCA)
+	if err != nil {
+		return nil, nil, err
+	}
+	caKey, err := read(fileCAKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	ca, err := security.LoadCA(caPEM, caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	users, err := enroll.LoadUserDB(filepath.Join(dir, fileUsers))
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &enroll.Server{Overlay: c.InstanceName, CA: ca, Users: users, NodeIDLen: c.NodeIDLength, Log: logger}
+	srv.SetConfig(raw)
+	hosts := []string{c.InstanceName, "localhost", "127.0.0.1", "::1"}
+	if h, _, _ := net.SplitHostPort(addr); h != "" && !isUnspecified(h) {
+		hosts = append(hosts, h)
+	}
+	now := time.Now()
+	cert, err := enroll.ServerCertificate(ca, hosts, now.Add(-5*time.Minute), ca.Cert.NotAfter)
+	if err != nil {
+		return nil, nil, err
+	}
+	run, err := srv.Start(addr, cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	return run, srv, nil
+}
+
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
