@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -75,21 +76,23 @@ func listenNear(t *testing.T, port int) net.PacketConn {
 
 // TestDTLSCaptureOracle records a real DTLS-UDP-SR-NO-ICE session on
 // loopback, with its key log, and has Wireshark's RELOAD dissector (through
-// reload-oracle) decrypt and check every frame.
+// the checker named by RELOAD_ORACLE) decrypt and check every frame.
 func TestDTLSCaptureOracle(t *testing.T) {
-	oracle := filepath.Join("..", "..", "..", "shared", "tools", "reload-oracle")
-	if p := os.Getenv("RELOAD_ORACLE"); p != "" {
-		oracle = p
-	} else if _, err := os.Stat("/work/shared/tools/reload-oracle"); err == nil {
-		oracle = "/work/shared/tools/reload-oracle"
-	}
+	// RELOAD_ORACLE names the capture checker script (it runs tshark
+	// with Wireshark's RELOAD dissectors and reports every problem).
+	oracle := os.Getenv("RELOAD_ORACLE")
 	_, errT := exec.LookPath("tshark")
-	_, errO := os.Stat(oracle)
+	var errO error
+	if oracle == "" {
+		errO = errors.New("RELOAD_ORACLE not set")
+	} else {
+		_, errO = os.Stat(oracle)
+	}
 	if errT != nil || errO != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs tshark and reload-oracle: %v / %v", errT, errO)
+			t.Fatalf("CI needs tshark and the RELOAD_ORACLE checker: %v / %v", errT, errO)
 		}
-		t.Skipf("tshark or reload-oracle missing: %v / %v", errT, errO)
+		t.Skipf("tshark or the RELOAD_ORACLE checker missing: %v / %v", errT, errO)
 	}
 	defer goleak.VerifyNone(t)
 	dir := t.TempDir()

@@ -1,0 +1,58 @@
+package transport
+
+import (
+	"fmt"
+
+	"github.com/goreload/reload/wire"
+)
+
+// WireCandidate maps c to the IceCandidate an Attach carries (RFC 6940
+// §6.5.1.1). A peer-reflexive candidate is sent as srflx: RFC 6940 keeps
+// CandType 3 reserved, so prflx never appears on the wire.
+func (c Candidate) WireCandidate() (wire.IceCandidate, error) {
+	out := wire.IceCandidate{
+		AddrPort:    wire.IPAddressPortFrom(c.Addr),
+		OverlayLink: wire.OverlayLinkType(c.LinkType),
+		Foundation:  []byte(c.Foundation),
+		Priority:    c.Priority,
+	}
+	switch c.Type {
+	case CandidateHost:
+		out.Type = wire.CandHost
+	case CandidateSrflx, CandidatePrflx:
+		out.Type = wire.CandSrflx
+	case CandidateRelay:
+		out.Type = wire.CandRelay
+	default:
+		return out, fmt.Errorf("%w: type %v", ErrBadCandidate, c.Type)
+	}
+	if out.Type != wire.CandHost {
+		out.RelAddrPort = wire.IPAddressPortFrom(c.Related)
+	}
+	return out, nil
+}
+
+// CandidateFromWire maps an IceCandidate received in an Attach.
+func CandidateFromWire(w *wire.IceCandidate) (Candidate, error) {
+	ap, ok := w.AddrPort.AddrPort()
+	if !ok {
+		return Candidate{}, fmt.Errorf("%w: address type %v", ErrBadCandidate, w.AddrPort.Type)
+	}
+	out := Candidate{Addr: ap, Foundation: string(w.Foundation), Priority: w.Priority, LinkType: LinkType(w.OverlayLink)}
+	switch w.Type {
+	case wire.CandHost:
+		out.Type = CandidateHost
+	case wire.CandSrflx:
+		out.Type = CandidateSrflx
+	case wire.CandRelay:
+		out.Type = CandidateRelay
+	default:
+		return Candidate{}, fmt.Errorf("%w: type %v", ErrBadCandidate, w.Type)
+	}
+	if out.Type != CandidateHost {
+		if rel, ok := w.RelAddrPort.AddrPort(); ok {
+			out.Related = rel
+		}
+	}
+	return out, nil
+}
