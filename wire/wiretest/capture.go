@@ -1,7 +1,3 @@
-// Package wiretest builds sample RELOAD messages of every type and writes
-// them into captures, for tests, fuzz seeds, and checks against
-// independent dissectors. It is a test helper package: only tests and
-// tools import it.
 package wiretest
 
 import (
