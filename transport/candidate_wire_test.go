@@ -74,33 +74,7 @@ func TestICELinkOverAttachCandidates(t *testing.T) {
 	}
 	ic := ICEConfig{Net: n, IncludeLoopback: true, InterfaceFilter: func(name string) bool { return name == "lo" }}
 	_, cfgA, cfgB := testConfigs(t)
-	sa, err := NewICESession(Requester, ic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := NewICESession(Responder, ic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ua, pa, ca, err := sa.Gather(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ub, pb, cb, err := sb.Gather(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ua, pa, ca = attachRoundTrip(t, ua, pa, ca) // the Attach request
-	ub, pb, cb = attachRoundTrip(t, ub, pb, cb) // the Attach answer
-	p, ea, eb := both(func() (*Link, error) {
-		return NewICELink(ctx, sa, ub, pb, cb, nodeID(0xb), cfgA)
-	}, func() (*Link, error) {
-		return NewICELink(ctx, sb, ua, pa, ca, nodeID(0xa), cfgB)
-	})
-	if ea != nil || eb != nil {
-		p.close()
-		t.Fatalf("ICE link: %v / %v", ea, eb)
-	}
+	p, _, _ := iceLinksVia(t, ctx, ic, ic, cfgA, cfgB, attachRoundTrip)
 	defer p.close()
 	exchange(t, ctx, p, 4, []int{100})
 }

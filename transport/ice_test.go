@@ -50,6 +50,15 @@ func TestCandidateConversion(t *testing.T) {
 // exchange candidates as an Attach would, connect and handshake.
 func iceLinks(t *testing.T, ctx context.Context, ia, ib ICEConfig, cfgA, cfgB *Config) (pair, *ICESession, *ICESession) {
 	t.Helper()
+	return iceLinksVia(t, ctx, ia, ib, cfgA, cfgB, nil)
+}
+
+// iceLinksVia is iceLinks with each side's ufrag, password and candidates
+// passed through carry (when not nil) on their way to the other side, as
+// an Attach would carry them.
+func iceLinksVia(t *testing.T, ctx context.Context, ia, ib ICEConfig, cfgA, cfgB *Config,
+	carry func(t *testing.T, ufrag, pwd string, c []Candidate) (string, string, []Candidate)) (pair, *ICESession, *ICESession) {
+	t.Helper()
 	sa, err := NewICESession(Requester, ia)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +77,10 @@ func iceLinks(t *testing.T, ctx context.Context, ia, ib ICEConfig, cfgA, cfgB *C
 	}
 	if len(ca) == 0 || len(cb) == 0 {
 		t.Fatalf("no candidates: %v / %v", ca, cb)
+	}
+	if carry != nil {
+		ua, pa, ca = carry(t, ua, pa, ca) // the Attach request
+		ub, pb, cb = carry(t, ub, pb, cb) // the Attach answer
 	}
 	p, ea, eb := both(func() (*Link, error) {
 		return NewICELink(ctx, sa, ub, pb, cb, nodeID(0xb), cfgA)
