@@ -106,7 +106,7 @@ func Sign(id *security.Identity, res wire.ResourceID, kind wire.KindID, sd *wire
 // are the certificates of the enclosing message's SecurityBlock. The
 // synthetic signature of a nonexistent value is rejected: test with
 // security.IsSynthetic first where it is allowed.
-func Verify(v *security.Verifier, res wire.ResourceID, kind wire.KindID, sd *wire.StoredData, certs []wire.GenericCertificate, now timeT) (security.Signer, error) {
+func Verify(v Verifier, res wire.ResourceID, kind wire.KindID, sd *wire.StoredData, certs []wire.GenericCertificate, now timeT) (security.Signer, error) {
 	in, err := SignatureInput(nil, &sd.Value)
 	if err != nil {
 		return security.Signer{}, protoErr(wire.ErrCodeInvalidMessage, nil, ErrBadRequest, "value: %v", err)

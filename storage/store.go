@@ -44,13 +44,21 @@ func (SingleNode) ReplicaSet(wire.ResourceID) []wire.NodeID { return nil }
 // AcceptReplica is always false.
 func (SingleNode) AcceptReplica(wire.ResourceID, wire.NodeID) bool { return false }
 
+// Verifier checks StoredData signatures; *security.Verifier is the one
+// to use (tests and fuzzers may substitute their own).
+type Verifier interface {
+	VerifyData(resourceID []byte, kind uint32, storageTime uint64, value []byte, sig *wire.Signature,
+		certs []wire.GenericCertificate, want security.Expect, now time.Time) (security.Signer, error)
+	AddCertificate(chain [][]byte, now time.Time) (*security.NodeCert, error)
+}
+
 // Config configures a Store.
 type Config struct {
-	Kinds    *KindTable         // required
-	Backend  Backend            // required
-	Verifier *security.Verifier // required: checks every StoredData signature
-	Topology Topology           // nil means SingleNode
-	Hash     HashFunc           // the overlay's hash; nil means ChordHash
+	Kinds    *KindTable // required
+	Backend  Backend    // required
+	Verifier Verifier   // required: checks every StoredData signature
+	Topology Topology   // nil means SingleNode
+	Hash     HashFunc   // the overlay's hash; nil means ChordHash
 }
 
 // Requester is who sent a request: the verified signer of the message
@@ -69,7 +77,7 @@ type Requester struct {
 type Store struct {
 	kinds    *KindTable
 	backend  Backend
-	verifier *security.Verifier
+	verifier Verifier
 	topo     Topology
 	hash     HashFunc
 
@@ -372,7 +380,10 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 			return protoErr(wire.ErrCodeForbidden, nil, ErrNotPermitted, "kind %v (%v) request signed by %v", k.ID, k.Policy, from.Signer.NodeID)
 		}
 
-		rec := &Record{Data: v.Clone(), Cert: signer.Cert.Cert.Raw}
+		rec := &Record{Data: v.Clone()}
+		if signer.Cert.Cert != nil {
+			rec.Cert = signer.Cert.Cert.Raw
+		}
 		rec.Expires = nowMs + int64(v.Lifetime)*1000
 		if k.Model == wire.ModelArray && v.Value.Index == wire.ArrayAppendIndex {
 			if w.next == wire.ArrayAppendIndex || int64(w.next) >= int64(k.MaxCount) {
@@ -435,12 +446,11 @@ func dedupWritten(recs []*Record) []*Record {
 	return out
 }
 
-// sameValue reports whether two StoredData with the same storage time
-// carry the same value and signature.
+// sameValue reports whether two StoredData with the same key and storage
+// time carry the same value. The signatures may differ (ECDSA signatures
+// of the same input do); both have been verified.
 func sameValue(a, b *wire.StoredData) bool {
-	return a.Value.Value.Exists == b.Value.Value.Exists &&
-		bytes.Equal(a.Value.Value.Value, b.Value.Value.Value) &&
-		bytes.Equal(a.Signature.Value, b.Signature.Value)
+	return a.Value.Value.Exists == b.Value.Value.Exists && bytes.Equal(a.Value.Value.Value, b.Value.Value.Value)
 }
 
 // verify checks the signature of v. A signer certificate that is neither
