@@ -71,8 +71,8 @@ type Kind struct {
 	Name   string // IANA name, "" for private Kinds
 	Model  wire.DataModel
 	Policy Policy
-	// MaxCount bounds the number of existing values of the Kind at one
-	// Resource-ID, and for arrays the index of any value (so that a
+	// MaxCount bounds the number of values of the Kind at one
+	// Resource-ID, nonexistent ones included, and for arrays the index of any value (so that a
 	// sparse array cannot make a Fetch synthesise more than MaxCount
 	// entries).
 	MaxCount int

@@ -409,14 +409,11 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 		}
 		w.written = append(w.written, rec)
 	}
+	// Nonexistent values count: storing nodes "MUST treat these
+	// nonexistent values the same way they treat any other stored value"
+	// (§7.4.1.3), and they would otherwise be an unbounded store.
 	if len(w.written) > 0 {
-		n := 0
-		for _, r := range w.live {
-			if r.Data.Value.Value.Exists {
-				n++
-			}
-		}
-		if n > k.MaxCount {
+		if n := len(w.live); n > k.MaxCount {
 			return protoErr(wire.ErrCodeDataTooLarge, nil, ErrTooLarge, "kind %v: %d values, max-count %d", k.ID, n, k.MaxCount)
 		}
 	}

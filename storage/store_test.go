@@ -233,9 +233,11 @@ func TestDataTooLarge(t *testing.T) {
 		{"array append past max-count", st.Req(res, st.KindList, 0, sign(st.KindList, 5, st.Array(wire.ArrayAppendIndex, "d"))), false},
 		{"array replace within", st.Req(res, st.KindList, 0, sign(st.KindList, 5, st.Array(2, "C"))), true},
 		{"dictionary fourth key", st.Req(res, st.KindDict, 0, sign(st.KindDict, 5, st.Dict([]byte("d"), "d"))), false},
-		{"dictionary fourth key after deleting one", st.Req(res, st.KindDict, 0,
+		{"dictionary fourth key after deleting one (nonexistent values count, §7.4.1.3)", st.Req(res, st.KindDict, 0,
 			sign(st.KindDict, 6, wire.StoredDataValue{Model: wire.ModelDictionary, Key: []byte("a")}),
-			sign(st.KindDict, 7, st.Dict([]byte("d"), "d"))), true},
+			sign(st.KindDict, 7, st.Dict([]byte("d"), "d"))), false},
+		{"dictionary replacing a key by a nonexistent value", st.Req(res, st.KindDict, 0,
+			sign(st.KindDict, 6, wire.StoredDataValue{Model: wire.ModelDictionary, Key: []byte("a")})), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
