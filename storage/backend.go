@@ -54,6 +54,20 @@ func CompareValues(a, b *wire.StoredDataValue) int {
 	return 0
 }
 
+// CompareKey orders a value of a slot against a key (as made by Key).
+func CompareKey(v *wire.StoredDataValue, key []byte) int {
+	switch v.Model {
+	case wire.ModelArray:
+		if len(key) != 4 {
+			return bytes.Compare(binary.BigEndian.AppendUint32(nil, v.Index), key)
+		}
+		return cmp.Compare(v.Index, binary.BigEndian.Uint32(key))
+	case wire.ModelDictionary:
+		return bytes.Compare(v.Key, key)
+	}
+	return bytes.Compare(nil, key)
+}
+
 // Backend keeps stored values by (Resource-ID, Kind-ID, key), and the
 // generation counter of each (Resource-ID, Kind-ID) slot. It holds no
 // rules: the Store validates every change before handing it over. A Store
@@ -62,6 +76,11 @@ type Backend interface {
 	// Generation is the generation counter of a slot, 0 when the slot
 	// does not exist.
 	Generation(res wire.ResourceID, kind wire.KindID) (uint64, error)
+	// Get returns the record with key in a slot, nil if there is none.
+	Get(res wire.ResourceID, kind wire.KindID, key []byte) (*Record, error)
+	// Count returns the number of records of a slot (expired ones
+	// included) and the last of them in key order (nil if none).
+	Count(res wire.ResourceID, kind wire.KindID) (n int, last *Record, err error)
 	// Scan calls fn with each record of a slot in key order until fn
 	// returns false.
 	Scan(res wire.ResourceID, kind wire.KindID, fn func(r *Record) bool) error

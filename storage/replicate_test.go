@@ -139,14 +139,12 @@ func TestReplicaStores(t *testing.T) {
 // neither owned nor replicated.
 func TestHandover(t *testing.T) {
 	e := newEnv(t)
-	var ids []*security.Identity
 	var res []wire.ResourceID
 	for i := range 4 {
 		n := st.NodeID(byte(0xa0 + i))
 		id := e.pki.Identity(t, "", n)
 		r := storage.NodeMultipleResourceID(storage.ChordHash, n, 1)
 		e.mustStore(id, st.Req(r, wire.KindTURNService, 0, st.Signed(t, id, r, wire.KindTURNService, ms(0), 100, st.Single("turn"+string(rune('0'+i))))))
-		ids = append(ids, id)
 		res = append(res, r)
 	}
 	half := func(r wire.ResourceID) bool { return bytes.Equal(r, res[0]) || bytes.Equal(r, res[1]) }

@@ -146,10 +146,10 @@ type kindWork struct {
 	values  []wire.StoredData
 	cur     uint64             // stored generation counter
 	gen     uint64             // generation after the Store
-	live    map[string]*Record // the slot's unexpired values by Key, with the Store's changes
+	pending map[string]*Record // this Store's values by Key
+	count   int                // values in the slot with this Store's
 	next    uint32             // array: the index an append takes
 	written []*Record
-	expired [][]byte // keys of expired records to delete
 }
 
 // HandleStore handles a Store request (RFC 6940 §7.4.1) from req at now.
@@ -222,9 +222,6 @@ func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (
 	s.batch.Reset()
 	for i := range work {
 		w := &work[i]
-		for _, k := range w.expired {
-			s.batch.Delete(res, w.kind.ID, k)
-		}
 		for _, r := range w.written {
 			s.batch.Put(res, w.kind.ID, r)
 		}
@@ -333,29 +330,43 @@ func (s *Store) kindWork(req *wire.StoreReq) ([]kindWork, error) {
 	return work, nil
 }
 
-// loadSlot reads the unexpired values of w's slot into w.live and notes
-// the expired ones for deletion.
-func (s *Store) loadSlot(w *kindWork, res wire.ResourceID, nowMs int64) error {
-	w.live = make(map[string]*Record)
-	return s.backend.Scan(res, w.kind.ID, func(r *Record) bool {
-		k := Key(&r.Data.Value)
-		if r.Expires <= nowMs {
-			w.expired = append(w.expired, k)
-			return true
-		}
-		w.live[string(k)] = r
-		if r.Data.Value.Model == wire.ModelArray && r.Data.Value.Index >= w.next {
-			w.next = r.Data.Value.Index + 1
-		}
-		return true
-	})
+// loadSlot reads the size of w's slot and, for an array, where an
+// append goes.
+func (s *Store) loadSlot(w *kindWork, res wire.ResourceID) error {
+	n, last, err := s.backend.Count(res, w.kind.ID)
+	if err != nil {
+		return err
+	}
+	w.count = n
+	if last != nil && last.Data.Value.Model == wire.ModelArray && last.Data.Value.Index != wire.ArrayAppendIndex {
+		w.next = last.Data.Value.Index + 1
+	}
+	w.pending = make(map[string]*Record, len(w.values))
+	return nil
+}
+
+// old is the value rec would replace: one of this Store's, or a stored
+// one that has not expired. stored reports whether the backend has a
+// record with that key at all (expired or not).
+func (s *Store) old(w *kindWork, res wire.ResourceID, key string, nowMs int64) (old *Record, stored bool, err error) {
+	if r, ok := w.pending[key]; ok {
+		return r, true, nil
+	}
+	r, err := s.backend.Get(res, w.kind.ID, []byte(key))
+	if err != nil || r == nil {
+		return nil, false, err
+	}
+	if r.Expires <= nowMs {
+		return nil, true, nil
+	}
+	return r, true, nil
 }
 
 // checkKind checks every value of one Kind in order, recording the
 // changes in w (RFC 6940 §7.4.1.1).
 func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, replica bool, now time.Time, nowMs int64) error {
 	k := w.kind
-	if err := s.loadSlot(w, res, nowMs); err != nil {
+	if err := s.loadSlot(w, res); err != nil {
 		return err
 	}
 	for i := range w.values {
@@ -392,7 +403,11 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 			rec.Data.Value.Index = w.next
 		}
 		key := string(Key(&rec.Data.Value))
-		if old, ok := w.live[key]; ok {
+		old, stored, err := s.old(w, res, key, nowMs)
+		if err != nil {
+			return err
+		}
+		if old != nil {
 			switch {
 			case rec.Data.StorageTime < old.Data.StorageTime:
 				return protoErr(wire.ErrCodeDataTooOld, nil, ErrTooOld, "kind %v value %d: storage_time %d, stored %d", k.ID, i, rec.Data.StorageTime, old.Data.StorageTime)
@@ -403,7 +418,10 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 				return protoErr(wire.ErrCodeDataTooOld, nil, ErrTooOld, "kind %v value %d: storage_time %d equals stored", k.ID, i, rec.Data.StorageTime)
 			}
 		}
-		w.live[key] = rec
+		if !stored {
+			w.count++
+		}
+		w.pending[key] = rec
 		if k.Model == wire.ModelArray && rec.Data.Value.Index >= w.next {
 			w.next = rec.Data.Value.Index + 1
 		}
@@ -411,9 +429,10 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 	}
 	// Nonexistent values count: storing nodes "MUST treat these
 	// nonexistent values the same way they treat any other stored value"
-	// (§7.4.1.3), and they would otherwise be an unbounded store.
+	// (§7.4.1.3), and they would otherwise be an unbounded store. So do
+	// expired values until Expire removes them.
 	if len(w.written) > 0 {
-		if n := len(w.live); n > k.MaxCount {
+		if n := w.count; n > k.MaxCount {
 			return protoErr(wire.ErrCodeDataTooLarge, nil, ErrTooLarge, "kind %v: %d values, max-count %d", k.ID, n, k.MaxCount)
 		}
 	}

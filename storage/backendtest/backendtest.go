@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Backend) {
 		{"KeptRecordsUnchanged", testKeptRecordsUnchanged},
 		{"AtomicApply", testAtomicApply},
 		{"ResourcePrefixes", testResourcePrefixes},
+		{"GetCount", testGetCount},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -307,5 +308,44 @@ func testResourcePrefixes(t *testing.T, b storage.Backend) {
 	apply(t, b, func(bt *storage.Batch) { bt.DeleteSlot(short, kindOne) })
 	if got := values(scan(t, b, resA, kindOne)); !reflect.DeepEqual(got, []string{"long"}) {
 		t.Errorf("deleting a prefix resource touched %q", got)
+	}
+}
+
+func testGetCount(t *testing.T, b storage.Backend) {
+	if n, last, err := b.Count(resA, kindArr); n != 0 || last != nil || err != nil {
+		t.Errorf("empty Count = %d, %v, %v", n, last, err)
+	}
+	if r, err := b.Get(resA, kindOne, nil); r != nil || err != nil {
+		t.Errorf("empty Get = %v, %v", r, err)
+	}
+	apply(t, b, func(bt *storage.Batch) {
+		for _, i := range []uint32{9, 1, 300} {
+			bt.Put(resA, kindArr, Rec(wire.ModelArray, i, "", fmt.Sprint(i), 1))
+		}
+		bt.Put(resA, kindDict, Rec(wire.ModelDictionary, 0, "k", "K", 1))
+		bt.Put(resA, kindOne, Rec(wire.ModelSingle, 0, "", "one", 1))
+		bt.SetGeneration(resA, kindArr, 1)
+		bt.SetGeneration(resA, kindDict, 1)
+		bt.SetGeneration(resA, kindOne, 1)
+	})
+	n, last, err := b.Count(resA, kindArr)
+	if err != nil || n != 3 || last == nil || last.Data.Value.Index != 300 {
+		t.Errorf("Count = %d, %v, %v; want 3 ending at index 300", n, last, err)
+	}
+	key := func(i uint32) []byte { return storage.Key(&wire.StoredDataValue{Model: wire.ModelArray, Index: i}) }
+	if r, err := b.Get(resA, kindArr, key(9)); err != nil || r == nil || string(r.Data.Value.Value.Value) != "9" {
+		t.Errorf("Get(9) = %v, %v", r, err)
+	}
+	if r, _ := b.Get(resA, kindArr, key(2)); r != nil {
+		t.Errorf("Get(2) = %v", r)
+	}
+	if r, _ := b.Get(resA, kindDict, []byte("k")); r == nil || string(r.Data.Value.Value.Value) != "K" {
+		t.Errorf("Get(k) = %v", r)
+	}
+	if r, _ := b.Get(resA, kindOne, nil); r == nil || string(r.Data.Value.Value.Value) != "one" {
+		t.Errorf("Get(single) = %v", r)
+	}
+	if r, _ := b.Get(resB, kindOne, nil); r != nil {
+		t.Errorf("Get on another resource = %v", r)
 	}
 }

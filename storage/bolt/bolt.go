@@ -106,6 +106,47 @@ func (b *Backend) Generation(res wire.ResourceID, kind wire.KindID) (uint64, err
 	return gen, err
 }
 
+// Get implements storage.Backend.
+func (b *Backend) Get(res wire.ResourceID, kind wire.KindID, key []byte) (*storage.Record, error) {
+	var rec *storage.Record
+	err := b.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketVal).Get(append(storage.SlotKey(nil, res, kind), key...))
+		if v == nil {
+			return nil
+		}
+		var err error
+		if rec, err = decodeRecord(bytes.Clone(v)); err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return nil
+	})
+	return rec, err
+}
+
+// Count implements storage.Backend by walking the slot's keys.
+func (b *Backend) Count(res wire.ResourceID, kind wire.KindID) (int, *storage.Record, error) {
+	prefix := storage.SlotKey(nil, res, kind)
+	n := 0
+	var last *storage.Record
+	err := b.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketVal).Cursor()
+		var lv []byte
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			n++
+			lv = v
+		}
+		if lv == nil {
+			return nil
+		}
+		var err error
+		if last, err = decodeRecord(bytes.Clone(lv)); err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return nil
+	})
+	return n, last, err
+}
+
 // Scan implements storage.Backend. Records are decoded from copies of the
 // stored bytes, so the caller may keep them.
 func (b *Backend) Scan(res wire.ResourceID, kind wire.KindID, fn func(r *storage.Record) bool) error {

@@ -57,6 +57,40 @@ func (b *Backend) Generation(res wire.ResourceID, kind wire.KindID) (uint64, err
 	return 0, nil
 }
 
+// Get implements storage.Backend.
+func (b *Backend) Get(res wire.ResourceID, kind wire.KindID, key []byte) (*storage.Record, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.slots == nil {
+		return nil, ErrClosed
+	}
+	s := b.slot(res, kind)
+	if s == nil {
+		return nil, nil
+	}
+	j, found := slices.BinarySearchFunc(s.recs, key, func(r *storage.Record, key []byte) int {
+		return storage.CompareKey(&r.Data.Value, key)
+	})
+	if !found {
+		return nil, nil
+	}
+	return s.recs[j], nil
+}
+
+// Count implements storage.Backend.
+func (b *Backend) Count(res wire.ResourceID, kind wire.KindID) (int, *storage.Record, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.slots == nil {
+		return 0, nil, ErrClosed
+	}
+	s := b.slot(res, kind)
+	if s == nil || len(s.recs) == 0 {
+		return 0, nil, nil
+	}
+	return len(s.recs), s.recs[len(s.recs)-1], nil
+}
+
 // Scan implements storage.Backend.
 func (b *Backend) Scan(res wire.ResourceID, kind wire.KindID, fn func(r *storage.Record) bool) error {
 	b.mu.Lock()
@@ -134,9 +168,12 @@ func (b *Backend) Apply(batch *storage.Batch) error {
 			if s == nil {
 				continue
 			}
-			s.recs = slices.DeleteFunc(s.recs, func(r *storage.Record) bool {
-				return string(storage.Key(&r.Data.Value)) == string(op.Key)
+			j, found := slices.BinarySearchFunc(s.recs, op.Key, func(r *storage.Record, key []byte) int {
+				return storage.CompareKey(&r.Data.Value, key)
 			})
+			if found {
+				s.recs = slices.Delete(s.recs, j, j+1)
+			}
 		case storage.OpSetGeneration:
 			if s == nil {
 				s = &slot{res: slices.Clone(op.Resource), kind: op.Kind}
