@@ -26,7 +26,10 @@
 // one in either direction gets Error_Generation_Counter_Too_Low; a Store
 // repeating a stored value with the same storage_time is accepted without
 // change, any other value with an equal storage_time is Error_Data_Too_Old;
-// Fetch returns values with the lifetime they have left; an original Store
+// Fetch returns values with the lifetime they have left; max-count counts
+// nonexistent values (and expired ones until Expire sweeps them), and an
+// array index must be below max-count, which bounds what a Fetch can
+// synthesise; an original Store
 // for a resource this peer is not responsible for is Error_Not_Found, as
 // for Find (§7.4.4.2).
 //
