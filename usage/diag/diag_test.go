@@ -593,7 +593,7 @@ func TestFormatting(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back struct {
-		From   string `json:"from"`
+		From   string  `json:"from"`
 		RTT    float64 `json:"rtt_ms"`
 		Values []struct {
 			Kind  int    `json:"kind"`
