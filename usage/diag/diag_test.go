@@ -622,3 +622,39 @@ func TestFormatting(t *testing.T) {
 	}
 	t.Logf("\n%s%s\n%s", b.String(), r, js)
 }
+
+// Handlers, counters and policy updates may run at once (run with -race).
+func TestServerConcurrent(t *testing.T) {
+	clk := newClock()
+	st := NewLocalStats(LocalConfig{Now: clk.Now, FS: procFS()})
+	s, err := NewServer(ServerConfig{Self: testID(1), Router: chainRouter{&chain{ids: []wire.NodeID{testID(0), testID(1)}}, 1},
+		Stats: st, Policy: allowAll(), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr := wire.DiagnosticsRequest{Expiration: unixMilli(clk.Now()) + 60_000, Flags: wire.DMFlagsAll}
+	req := pingReq(t, &dr)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 200 {
+				switch g {
+				case 0:
+					st.CountSent(wire.CodePingAns, 100)
+					clk.Advance(time.Millisecond)
+				case 1:
+					s.SetPolicy(allowAll())
+				default:
+					if _, _, err := s.HandlePing(req); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
