@@ -2,6 +2,7 @@ package diag
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -48,9 +49,19 @@ func (e *RemoteError) Error() string {
 		s += " from " + e.From.String()
 	}
 	if len(e.Info) > 0 {
-		s += ": " + (&wire.ProtocolError{Code: e.Code, Info: e.Info}).Error()
+		s += ": " + printable(e.Info)
 	}
 	return s
+}
+
+// printable is b as text when it is printable ASCII, else in hexadecimal.
+func printable(b []byte) string {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return "0x" + hex.EncodeToString(b)
+		}
+	}
+	return string(b)
 }
 
 // Errors of a Client.
