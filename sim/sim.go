@@ -86,6 +86,18 @@ type envelope struct {
 	failed wire.NodeID // envLinkFail: the peer that failed
 }
 
+// Exchange is a request injected with Request; Done is set when its
+// answer (Code, Body, From) comes back.
+type Exchange struct {
+	Done bool
+	From wire.NodeID
+	Code wire.MessageCode
+	Body []byte
+}
+
+// exchangeBit marks tokens of injected requests.
+const exchangeBit = 1 << 63
+
 type pendingAnswer struct {
 	origin wire.NodeID
 	token  uint64
@@ -105,6 +117,7 @@ type Sim struct {
 	hostTok uint64
 	answers map[uint64]pendingAnswer
 	ring    []wire.NodeID // sorted live peers, nil when stale
+	xchg    []*Exchange
 	Stats   Stats
 	// Trace, when set, is called for every message delivered to a
 	// plugin, in order.
@@ -438,6 +451,11 @@ func (s *Sim) arrive(e *envelope) {
 			s.send(e)
 			return
 		}
+		if e.msg.Token&exchangeBit != 0 {
+			x := s.xchg[e.msg.Token&^exchangeBit]
+			x.Done, x.From, x.Code, x.Body = true, e.origin, e.msg.Code, e.msg.Body
+			return
+		}
 		if s.Trace != nil {
 			s.Trace(s.Now, e.origin, n.ID, e.msg.Code)
 		}
@@ -550,4 +568,100 @@ func (s *Sim) Converged(ns, np int) (ok int, bad *Node) {
 		}
 	}
 	return ok, bad
+}
+
+// Request injects a request with body from node from, as its host would
+// send it: directly to to, or, when dest is not nil, routed to dest
+// starting at from. The answer is captured in the returned Exchange
+// instead of being given to from's plugin.
+func (s *Sim) Request(from, to wire.NodeID, dest *wire.Destination, code wire.MessageCode, body []byte) *Exchange {
+	x := &Exchange{}
+	m := topology.Outgoing{To: to, Code: code, Body: body, Token: exchangeBit | uint64(len(s.xchg))}
+	s.xchg = append(s.xchg, x)
+	if dest != nil {
+		m.To, m.Dest = wire.NodeID{}, *dest
+	}
+	s.dispatch(s.byID[from], &m)
+	return x
+}
+
+// Grow adds n nodes with random Node-IDs. If the ring is empty the first
+// one starts it; each other joins, one every 'every' ticks, through a
+// random live peer.
+func (s *Sim) Grow(n int, every int64) []wire.NodeID {
+	ids := make([]wire.NodeID, 0, n)
+	for range n {
+		id := s.RandomID()
+		if _, err := s.Add(id); err != nil {
+			panic(err)
+		}
+		ids = append(ids, id)
+		peers := s.Peers()
+		if len(peers) == 0 {
+			if err := s.Start(id); err != nil {
+				panic(err)
+			}
+		} else if err := s.Join(id, peers[s.Rand.IntN(len(peers))]); err != nil {
+			panic(err)
+		}
+		s.Run(every)
+	}
+	return ids
+}
+
+// RunUntil ticks until cond holds, checking every 'step' ticks, for at
+// most max ticks; it reports whether cond held.
+func (s *Sim) RunUntil(max, step int64, cond func() bool) bool {
+	for end := s.Now + max; s.Now < end; {
+		if cond() {
+			return true
+		}
+		s.Run(step)
+	}
+	return cond()
+}
+
+// Settle runs until the live ring has converged to the brute-force
+// neighbour sets of size ns and np, at most max ticks.
+func (s *Sim) Settle(ns, np int, max int64) bool {
+	return s.RunUntil(max, 10, func() bool {
+		ok, bad := s.Converged(ns, np)
+		return bad == nil && ok > 0
+	})
+}
+
+// Lookups issues count lookups for random keys from random live peers and
+// runs until they complete (at most max ticks). It returns them.
+func (s *Sim) Lookups(count int, max int64) []*Lookup {
+	peers := s.Peers()
+	ls := make([]*Lookup, 0, count)
+	for range count {
+		k := s.RandomID()
+		ls = append(ls, s.Lookup(peers[s.Rand.IntN(len(peers))], k.Bytes()))
+	}
+	s.RunUntil(max, 1, func() bool {
+		for _, l := range ls {
+			if !l.Done && l.Lost == "" {
+				return false
+			}
+		}
+		return true
+	})
+	return ls
+}
+
+// LookupStats summarises lookups: how many reached the responsible peer,
+// and their mean hop count.
+func LookupStats(ls []*Lookup) (ok int, meanHops float64) {
+	hops := 0
+	for _, l := range ls {
+		if l.OK {
+			ok++
+			hops += l.Hops
+		}
+	}
+	if ok > 0 {
+		meanHops = float64(hops) / float64(ok)
+	}
+	return ok, meanHops
 }

@@ -332,6 +332,25 @@ func (c *Chord) route(k wire.NodeID, isNode bool) (wire.NodeID, bool, error) {
 	if c.responsibleFor(k) {
 		return zero, true, nil
 	}
+	if !c.cfg.StrictRouting {
+		// The neighbour table is contiguous: when k lies between two
+		// consecutive entries, the later one is the peer responsible for
+		// k, to which this peer is directly connected (§10.3, first rule).
+		prev := c.id
+		for _, s := range c.succ {
+			if topology.InOC(prev, k, s) {
+				return s, false, nil
+			}
+			prev = s
+		}
+		next := c.id
+		for _, p := range c.pred {
+			if next != c.id && topology.InOC(p, k, next) {
+				return next, false, nil
+			}
+			next = p
+		}
+	}
 	// "Otherwise, it MUST route the request to the peer in the Routing
 	// Table that has the largest Node-ID that is in the interval between
 	// the peer and k. If no such node is found, the peer finds the

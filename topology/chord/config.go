@@ -55,6 +55,14 @@ type Config struct {
 	// EventReplicaSetChanged after a successor failure waits this long.
 	HoldDown time.Duration
 
+	// StrictRouting applies the §10.3 rule literally: the next hop is
+	// the routing-table peer with the largest Node-ID in (self, k], else
+	// the smallest after k. By default a peer that knows the responsible
+	// peer for k from its contiguous neighbour table (k between two
+	// consecutive successors or predecessors) sends the message straight
+	// to it, which saves the last hop of most lookups.
+	StrictRouting bool
+
 	// NumResources reports the number of resources stored, for
 	// num_resources Probes; nil answers 0.
 	NumResources func() uint32

@@ -63,13 +63,17 @@ func stepJoining(c *Chord, in *topology.Incoming) error {
 		if err := c.decodeUpdate(in); err != nil {
 			return err
 		}
-		c.answer(in, wire.CodeUpdateAns, &wire.UpdateAns{})
 		// §10.5 step 7: the admitting peer's Update names us as its
-		// predecessor. Peers next to us are trusted while joining: JN
-		// "immediately knows most of its expected neighbors".
-		if slices.Contains(c.upd.Predecessors, c.id) {
-			c.ap, c.apUpdate = in.From, true
+		// predecessor; its neighbours are trusted while joining: JN
+		// "immediately knows most of its expected neighbors". Others learn
+		// of us too early: refuse them until we have joined, and our own
+		// Updates (step 9) will reach them.
+		if !slices.Contains(c.upd.Predecessors, c.id) && (!c.joinAns || in.From != c.ap) {
+			c.answerError(in, wire.ErrCodeForbidden, "joining")
+			return nil
 		}
+		c.answer(in, wire.CodeUpdateAns, &wire.UpdateAns{})
+		c.ap, c.apUpdate = in.From, true
 		c.verified(in.From)
 		c.recompute(slices.Concat(c.upd.Predecessors, c.upd.Successors)...)
 		if c.joinAns && c.apUpdate {
