@@ -361,7 +361,7 @@ func (c *Chord) route(k wire.NodeID, isNode bool) (wire.NodeID, bool, error) {
 			return
 		}
 		if topology.InOC(c.id, n, k) {
-			if best.IsZero() || topology.InOC(best, n, k) {
+			if best.IsZero() || (best != k && topology.InOC(best, n, k)) {
 				best = n
 			}
 		} else if best.IsZero() && (after.IsZero() || topology.InOO(k, n, after)) {

@@ -110,11 +110,16 @@ func (c *Chord) offerFinger(n wire.NodeID) {
 		return
 	}
 	for i, s := range c.fingerStart {
-		cur := c.fingers[i]
-		if cur.IsZero() || (n != cur && topology.InCO(s, n, cur)) {
+		if closer(s, n, c.fingers[i]) {
 			c.fingers[i] = n
 		}
 	}
+}
+
+// closer reports whether n is nearer than cur at or after start, going
+// clockwise (a zero cur is farthest).
+func closer(start, n, cur wire.NodeID) bool {
+	return cur.IsZero() || (n != cur && cur != start && topology.InCO(start, n, cur))
 }
 
 // fingerValid reports whether slot i (0-based) holds a peer in its range
@@ -140,7 +145,7 @@ func (c *Chord) refillFinger(i int) {
 		if n.IsZero() || n == c.id || c.isDead(n) {
 			return
 		}
-		if best.IsZero() || (n != best && topology.InCO(s, n, best)) {
+		if closer(s, n, best) {
 			best = n
 		}
 	}
