@@ -88,13 +88,8 @@ func (r *bruteRing) fingers(self *big.Int, n int) []wire.NodeID {
 
 // responsible is the peer responsible for k: the first at or after k.
 func (r *bruteRing) responsible(k *big.Int) *big.Int {
-	var best *big.Int
-	for _, n := range r.ids {
-		if best == nil || r.dist(k, n).Cmp(r.dist(k, best)) < 0 {
-			best = n
-		}
-	}
-	return best
+	i, _ := slices.BinarySearchFunc(r.ids, k, func(a, b *big.Int) int { return a.Cmp(b) })
+	return r.ids[i%len(r.ids)]
 }
 
 // nextHop is §10.3 over the brute-force tables of self; strict selects
@@ -160,6 +155,7 @@ func knowing(t *testing.T, ids []wire.NodeID, self wire.NodeID, strict bool) *ch
 			}
 		}
 	}
+	c.Ready()
 	c.Advance()
 	return c
 }
