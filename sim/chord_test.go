@@ -4,7 +4,9 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/goreload/reload/topology/chord"
 	"github.com/goreload/reload/wire"
 )
 
@@ -133,5 +135,46 @@ func TestChurn20PercentFail_Sec10_7_1(t *testing.T) {
 		t.Errorf("after repair %d/%d lookups succeeded", ok, len(ls))
 	} else {
 		t.Logf("after repair: %d/%d lookups succeeded, mean hops %.3f", ok, len(ls), mean)
+	}
+}
+
+// TestPeriodicRecovery_Sec10_7_4_1: with chord-reactive false the ring
+// still converges and survives failures through the Updates sent every
+// chord-update-interval.
+func TestPeriodicRecovery_Sec10_7_4_1(t *testing.T) {
+	s := New(Config{Seed: 3, Chord: func(c *chord.Config) {
+		c.Reactive = false
+		c.UpdateInterval = 60 * time.Second
+	}})
+	s.Grow(ringSize(t, 200), 2)
+	if !s.Settle(3, 3, 20000) {
+		t.Fatal("periodic ring did not converge")
+	}
+	peers := slices.Clone(s.Peers())
+	for _, id := range peers[:len(peers)/10] {
+		s.Fail(id)
+	}
+	t0 := s.Now
+	if !s.Settle(3, 3, 20000) {
+		t.Fatal("periodic ring did not reconverge")
+	}
+	t.Logf("reconverged %d ticks after 10%% failed", s.Now-t0)
+	if ok, _ := LookupStats(s.Lookups(1000, 500)); ok != 1000 {
+		t.Fatalf("%d/1000 lookups", ok)
+	}
+}
+
+// TestDeterministic: the same seed gives the same run.
+func TestDeterministic(t *testing.T) {
+	run := func() (int, int64) {
+		s := New(Config{Seed: 9, MaxLatency: 3})
+		s.Grow(100, 1)
+		s.Settle(3, 3, 5000)
+		return s.Stats.Sent, s.Now
+	}
+	a, at := run()
+	b, bt := run()
+	if a != b || at != bt {
+		t.Fatalf("runs differ: %d/%d messages, %d/%d ticks", a, b, at, bt)
 	}
 }

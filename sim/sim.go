@@ -554,9 +554,13 @@ func (s *Sim) Expected(id wire.NodeID, ns, np int) (succ, pred []wire.NodeID) {
 }
 
 // Converged reports how many live peers have exactly the brute-force
-// successor and predecessor sets, and the first that does not.
+// successor and predecessor sets, and the first that does not (or that is
+// still joining).
 func (s *Sim) Converged(ns, np int) (ok int, bad *Node) {
 	for _, n := range s.Nodes {
+		if n.Alive && n.Chord.State() == "joining" && bad == nil {
+			bad = n
+		}
 		if !n.Alive || n.Chord.State() != "peer" {
 			continue
 		}

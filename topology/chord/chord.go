@@ -94,6 +94,9 @@ type Chord struct {
 	apWait      int64
 	// client
 	peer wire.NodeID
+	// clients that attached to this peer (RouteQuery for their own id
+	// answered locally); they get an Update when the range changes.
+	clients []wire.NodeID
 	// leaving
 	leaveLeft int
 

@@ -135,6 +135,13 @@ func (c *Chord) finish() {
 			// §10.7.3: "When a peer discovers that its range of responsible
 			// IDs has changed, it MUST send an Update to all entries".
 			c.mustUpdate = true
+			// §4.2.1: clients attached here learn whether this peer is still
+			// responsible for them.
+			for _, cl := range c.clients {
+				if !c.isNeighbor(cl) {
+					c.sendUpdate(cl, wire.ChordUpdateNeighbors, reqInfo)
+				}
+			}
 		}
 		if (c.dirty && c.cfg.Reactive) || c.mustUpdate {
 			c.updateNeighbors(c.except)

@@ -231,9 +231,8 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 				Body: encode(&wire.RouteQueryReq{Destination: selfDest(c.id)})}, reqAttach, 0)
 			return nil
 		}
-		first := c.peer.IsZero()
-		c.peer = in.From
-		if first {
+		if c.peer != in.From {
+			c.peer = in.From
 			c.event(topology.Event{Type: topology.EventJoined, Peer: c.peer})
 		}
 	}
@@ -349,6 +348,12 @@ func (c *Chord) onRouteQuery(in *topology.Incoming) error {
 	}
 	if local {
 		next = c.id
+		if dn, ok := q.Destination.NodeID(); ok && dn == in.From && !slices.Contains(c.clients, dn) {
+			if len(c.clients) == maxClients {
+				c.clients = slices.Delete(c.clients, 0, 1)
+			}
+			c.clients = append(c.clients, dn)
+		}
 	}
 	c.answer(in, wire.CodeRouteQueryAns, &wire.ChordRouteQueryAns{NextPeer: next, IDLen: c.idLen})
 	if q.SendUpdate {
@@ -356,6 +361,9 @@ func (c *Chord) onRouteQuery(in *topology.Incoming) error {
 	}
 	return nil
 }
+
+// maxClients bounds the clients a peer remembers.
+const maxClients = 64
 
 // onProbe answers the requested information it recognises, in the
 // requested order (§6.4.2.5.2).

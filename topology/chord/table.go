@@ -174,6 +174,7 @@ func (c *Chord) failed(n wire.NodeID) {
 		c.dead = append(c.dead, expiring{id: n, until: c.now + 20*c.timeout})
 	}
 	delete(c.lastCorrect, n)
+	c.clients = slices.DeleteFunc(c.clients, func(x wire.NodeID) bool { return x == n })
 	if c.state == stateClient {
 		if c.peer == n {
 			c.peer = wire.NodeID{}
