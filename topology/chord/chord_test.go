@@ -224,3 +224,28 @@ func BenchmarkRoute(b *testing.B) {
 		i++
 	}
 }
+
+// router is the interface forwarding declares; Chord must satisfy it
+// structurally.
+type router interface {
+	Route(d *wire.Destination) (next wire.NodeID, local bool, err error)
+}
+
+var _ router = (*chord.Chord)(nil)
+
+// TestJoiningIgnoresInvalidNodeIDs is the FuzzStep crasher 6b93f2ed: an
+// Update naming the joining node as predecessor also listed the all-zero
+// Node-ID (RFC 6940 §3: never valid), which became a neighbour.
+func TestJoiningIgnoresInvalidNodeIDs(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x10), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Join(nid(0x80))
+	zero := wire.MustNodeID(make([]byte, 16))
+	wild := wire.MustNodeID([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	u := wire.ChordUpdate{Type: wire.ChordUpdateFull, Predecessors: []wire.NodeID{nid(0x10), zero, wild}, Successors: []wire.NodeID{zero}}
+	_ = c.Step(topology.Incoming{From: nid(0x20), Code: wire.CodeUpdateReq, Body: enc(t, &u), Token: 1})
+	for _, n := range append(c.Successors(), c.Predecessors()...) {
+		if !n.Valid() || n.IsWildcard() {
+			t.Fatalf("invalid neighbour %v", n)
+		}
+	}
+}

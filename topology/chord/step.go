@@ -20,7 +20,7 @@ var ErrBadSender = errors.New("chord: sender is not a Node-ID of this overlay")
 // malformed or refused message; the plugin stays usable.
 func (c *Chord) Step(in topology.Incoming) error {
 	var err error
-	if in.From.Len() != c.idLen || !in.From.Valid() || in.From == c.id {
+	if in.From.Len() != c.idLen || !in.From.Valid() || in.From.IsWildcard() || in.From == c.id {
 		if !in.IsAnswer() {
 			c.answerError(&in, wire.ErrCodeInvalidMessage, "bad sender")
 		}

@@ -50,7 +50,7 @@ func (c *Chord) clockwise(a, b wire.NodeID) int {
 func (c *Chord) recompute(add ...wire.NodeID) {
 	cand := make([]wire.NodeID, 0, len(c.succ)+len(c.pred)+len(c.fingers)+len(add))
 	push := func(n wire.NodeID) {
-		if n.IsZero() || n == c.id || n.Len() != c.idLen || c.isDead(n) || slices.Contains(cand, n) {
+		if !n.Valid() || n.IsWildcard() || n == c.id || n.Len() != c.idLen || c.isDead(n) || slices.Contains(cand, n) {
 			return
 		}
 		cand = append(cand, n)
@@ -106,7 +106,7 @@ func (c *Chord) setNeighbors(succ, pred []wire.NodeID) {
 // the closest known peer at or after the slot's start (§10.5: finger i is
 // the peer responsible for id + 2^(bits-i)).
 func (c *Chord) offerFinger(n wire.NodeID) {
-	if n == c.id || n.IsZero() {
+	if n == c.id || !n.Valid() || n.IsWildcard() || n.Len() != c.idLen {
 		return
 	}
 	for i, s := range c.fingerStart {
@@ -227,7 +227,7 @@ func (c *Chord) PeerFailed(id wire.NodeID) {
 // when they answer.
 func (c *Chord) learn(ids []wire.NodeID) {
 	for _, n := range ids {
-		if n == c.id || n.Len() != c.idLen || !n.Valid() || c.isDead(n) || c.isNeighbor(n) || c.isPending(n) {
+		if n == c.id || n.Len() != c.idLen || !n.Valid() || n.IsWildcard() || c.isDead(n) || c.isNeighbor(n) || c.isPending(n) {
 			continue
 		}
 		if !c.wouldEnter(n) {
