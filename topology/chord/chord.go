@@ -1,0 +1,390 @@
+package chord
+
+import (
+	"slices"
+
+	"github.com/goreload/reload/topology"
+	"github.com/goreload/reload/wire"
+)
+
+// state is the life-cycle state of a Chord; each has its own step function.
+type state uint8
+
+const (
+	stateIdle state = iota
+	stateJoining
+	statePeer
+	stateClient // a client attached (or attaching) to its responsible peer
+	stateLeaving
+	stateLeft
+)
+
+func (s state) String() string {
+	return [...]string{"idle", "joining", "peer", "client", "leaving", "left"}[s]
+}
+
+// reqKind says what one of the plugin's outstanding requests was for.
+type reqKind uint8
+
+const (
+	reqUpdate     reqKind = iota // Update to a neighbour: timeout = failure
+	reqVerify                    // Update to an unverified candidate
+	reqPeerReady                 // peer_ready connectivity check of a finger
+	reqFingerPing                // Ping routed to a finger start
+	reqJoin                      // the Join
+	reqLeave                     // a Leave to a neighbour
+	reqAttach                    // a client's RouteQuery for its own Node-ID
+	reqInfo                      // an Update nobody waits for: timeouts ignored
+)
+
+type request struct {
+	token    uint64
+	kind     reqKind
+	to       wire.NodeID // direct target; zero for routed requests
+	finger   int
+	deadline int64
+}
+
+type expiring struct {
+	id    wire.NodeID
+	until int64
+}
+
+// Chord is a CHORD-RELOAD topology plugin (RFC 6940 §10). It is not safe
+// for concurrent use; see package topology for the contract.
+type Chord struct {
+	cfg   Config
+	id    wire.NodeID
+	idLen int
+	step  func(c *Chord, in *topology.Incoming) error
+	state state
+
+	now, started                           int64
+	updateEvery, pingEvery, timeout, holdT int64
+	nextUpdate, nextPing                   int64
+
+	succ, pred  []wire.NodeID
+	fingers     []wire.NodeID // slot i-1 holds finger i; zero = none
+	fingerStart []wire.NodeID // id + 2^(bits-i)
+	searching   []bool        // a finger search is outstanding for the slot
+
+	pending []expiring // unverified neighbour candidates
+	dead    []expiring // failed peers ignored in gossip until 'until'
+	reqs    []request
+	token   uint64
+
+	dirty       bool // neighbour table changed: reactive Update due
+	mustUpdate  bool // an Update to all neighbours is due regardless of mode
+	except      wire.NodeID
+	lastCorrect map[wire.NodeID]int64
+
+	resp        topology.Range // last announced responsible range
+	replicas    []wire.NodeID  // last announced replica set
+	replicaDue  int64          // -1: none due
+	failureSeen bool           // the current change comes from a failure
+
+	// joining
+	bootstrap   []wire.NodeID
+	bootIdx     int
+	joinToken   uint64
+	joinAns     bool
+	apUpdate    bool
+	ap          wire.NodeID
+	joinRetryAt int64
+	apWait      int64
+	// client
+	peer wire.NodeID
+	// clients that attached to this peer (RouteQuery for their own id
+	// answered locally); they get an Update when the range changes.
+	clients []wire.NodeID
+	// leaving
+	leaveLeft int
+
+	msgs   []topology.Outgoing
+	events []topology.Event
+	nMsgs  int
+	nEvts  int
+
+	upd   wire.ChordUpdate
+	leave wire.ChordLeaveData
+}
+
+var _ topology.Plugin = (*Chord)(nil)
+
+// New validates cfg and returns an idle Chord; call Start, Join or (for a
+// client) Join next.
+func New(cfg Config) (*Chord, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c := &Chord{cfg: cfg, id: cfg.ID, idLen: cfg.ID.Len(), replicaDue: -1}
+	c.updateEvery = cfg.ticks(cfg.UpdateInterval)
+	c.pingEvery = cfg.ticks(cfg.PingInterval)
+	c.timeout = cfg.ticks(cfg.RequestTimeout)
+	c.holdT = cfg.ticks(cfg.HoldDown)
+	c.fingers = make([]wire.NodeID, cfg.Fingers)
+	c.searching = make([]bool, cfg.Fingers)
+	c.fingerStart = make([]wire.NodeID, cfg.Fingers)
+	bits := 8 * c.idLen
+	for i := range c.fingerStart {
+		c.fingerStart[i] = topology.AddPow2(c.id, bits-(i+1))
+	}
+	c.upd.IDLen = c.idLen
+	c.leave.IDLen = c.idLen
+	c.lastCorrect = make(map[wire.NodeID]int64)
+	c.become(stateIdle)
+	return c, nil
+}
+
+func (c *Chord) become(s state) {
+	c.state = s
+	switch s {
+	case stateIdle:
+		c.step = stepIdle
+	case stateJoining:
+		c.step = stepJoining
+	case statePeer:
+		c.step = stepPeer
+	case stateClient:
+		c.step = stepClient
+	case stateLeaving:
+		c.step = stepLeaving
+	case stateLeft:
+		c.step = stepLeft
+	}
+}
+
+// ID is this node's Node-ID.
+func (c *Chord) ID() wire.NodeID { return c.id }
+
+// State is the life-cycle state, for diagnostics: idle, joining, peer,
+// client, leaving or left.
+func (c *Chord) State() string { return c.state.String() }
+
+// Joined reports whether the node is a peer in the ring, or a client
+// attached to its responsible peer.
+func (c *Chord) Joined() bool {
+	return c.state == statePeer || (c.state == stateClient && !c.peer.IsZero())
+}
+
+// Now is the number of ticks since New.
+func (c *Chord) Now() int64 { return c.now }
+
+// Uptime is the time since Start or Join, in seconds.
+func (c *Chord) Uptime() uint32 {
+	if c.state == stateIdle {
+		return 0
+	}
+	return uint32(int64(c.cfg.TickLength) * (c.now - c.started) / 1e9)
+}
+
+// Predecessors returns a copy of the predecessor set, nearest first.
+func (c *Chord) Predecessors() []wire.NodeID { return slices.Clone(c.pred) }
+
+// Successors returns a copy of the successor set, nearest first.
+func (c *Chord) Successors() []wire.NodeID { return slices.Clone(c.succ) }
+
+// Fingers returns the distinct finger table entries in table order
+// (finger 1, halfway round the ring, first).
+func (c *Chord) Fingers() []wire.NodeID {
+	var out []wire.NodeID
+	for _, f := range c.fingers {
+		if !f.IsZero() && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// FingerTable returns finger i (1-based) for i = 1..Fingers, zero where
+// the slot is empty.
+func (c *Chord) FingerTable() []wire.NodeID { return slices.Clone(c.fingers) }
+
+// FingerStart is the start of finger i's range, id + 2^(bits-i) (§10.5).
+func (c *Chord) FingerStart(i int) wire.NodeID { return c.fingerStart[i-1] }
+
+// AttachedPeer is a client's responsible peer (zero when detached).
+func (c *Chord) AttachedPeer() wire.NodeID { return c.peer }
+
+// ResponsibleRange is the range (predecessor, self] this peer is
+// responsible for; ok is false unless the node is a peer.
+func (c *Chord) ResponsibleRange() (topology.Range, bool) {
+	if c.state != statePeer {
+		return topology.Range{}, false
+	}
+	return c.respRange(), true
+}
+
+func (c *Chord) respRange() topology.Range {
+	if len(c.pred) == 0 {
+		return topology.Range{Start: c.id, End: c.id}
+	}
+	return topology.Range{Start: c.pred[0], End: c.id}
+}
+
+// Responsible reports whether this peer is responsible for Resource-ID id
+// (§10.1): id in (predecessor, self].
+func (c *Chord) Responsible(id []byte) bool {
+	if c.state != statePeer {
+		return false
+	}
+	return c.responsibleFor(topology.Point(id, c.idLen))
+}
+
+func (c *Chord) responsibleFor(k wire.NodeID) bool {
+	if len(c.pred) == 0 {
+		return true // alone in the ring
+	}
+	return topology.InOC(c.pred[0], k, c.id)
+}
+
+// ReplicaSet returns the peers that hold replicas of data at Resource-ID
+// id when this peer is responsible for it: the next Replicas successors
+// (§10.4). It returns nil when this peer is not responsible.
+func (c *Chord) ReplicaSet(id []byte) []wire.NodeID {
+	if !c.Responsible(id) {
+		return nil
+	}
+	return slices.Clone(c.replicaSet())
+}
+
+func (c *Chord) replicaSet() []wire.NodeID {
+	return c.succ[:min(c.cfg.Replicas, len(c.succ))]
+}
+
+// inTable reports whether n is in the routing table (neighbours and
+// fingers).
+func (c *Chord) inTable(n wire.NodeID) bool {
+	for i := range c.succ {
+		if c.succ[i] == n {
+			return true
+		}
+	}
+	for i := range c.pred {
+		if c.pred[i] == n {
+			return true
+		}
+	}
+	for i := range c.fingers {
+		if c.fingers[i] == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Chord) isNeighbor(n wire.NodeID) bool {
+	return slices.Contains(c.succ, n) || slices.Contains(c.pred, n)
+}
+
+// neighbors is the union of predecessors and successors, successors first.
+func (c *Chord) neighbors() []wire.NodeID {
+	out := slices.Clone(c.succ)
+	for _, p := range c.pred {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Route picks the next hop for a message whose first destination is d
+// (§10.3). It does not allocate.
+func (c *Chord) Route(d *wire.Destination) (next wire.NodeID, local bool, err error) {
+	var k wire.NodeID
+	isNode := false
+	switch {
+	case d.Compressed:
+		return next, false, topology.ErrUnroutable
+	case d.Type == wire.DestNode:
+		if len(d.ID) != c.idLen {
+			return next, false, topology.ErrUnroutable
+		}
+		k = topology.Point(d.ID, c.idLen)
+		isNode = true
+	case d.Type == wire.DestResource:
+		k = topology.Point(d.ID, c.idLen)
+	default:
+		return next, false, topology.ErrUnroutable
+	}
+	return c.route(k, isNode)
+}
+
+// route is Route for a point k of the ring.
+func (c *Chord) route(k wire.NodeID, isNode bool) (wire.NodeID, bool, error) {
+	var zero wire.NodeID
+	if isNode && k == c.id {
+		return zero, true, nil
+	}
+	switch c.state {
+	case statePeer:
+	case stateClient:
+		if c.peer.IsZero() {
+			return zero, false, topology.ErrNotJoined
+		}
+		return c.peer, false, nil
+	default:
+		return zero, false, topology.ErrNotJoined
+	}
+	// "If a peer is not responsible for a Resource-ID k, but is directly
+	// connected to a node with Node-ID k, then it MUST route the message
+	// to that node."
+	if isNode && c.inTable(k) {
+		return k, false, nil
+	}
+	if c.responsibleFor(k) {
+		return zero, true, nil
+	}
+	if !c.cfg.StrictRouting {
+		// The neighbour table is contiguous: when k lies between two
+		// consecutive entries, the later one is the peer responsible for
+		// k, to which this peer is directly connected (§10.3, first rule).
+		prev := c.id
+		for _, s := range c.succ {
+			if topology.InOC(prev, k, s) {
+				return s, false, nil
+			}
+			prev = s
+		}
+		next := c.id
+		for _, p := range c.pred {
+			if next != c.id && topology.InOC(p, k, next) {
+				return next, false, nil
+			}
+			next = p
+		}
+	}
+	// "Otherwise, it MUST route the request to the peer in the Routing
+	// Table that has the largest Node-ID that is in the interval between
+	// the peer and k. If no such node is found, the peer finds the
+	// smallest Node-ID that is greater than k".
+	var best, after wire.NodeID
+	consider := func(n wire.NodeID) {
+		if n.IsZero() {
+			return
+		}
+		if topology.InOC(c.id, n, k) {
+			if best.IsZero() || (best != k && topology.InOC(best, n, k)) {
+				best = n
+			}
+		} else if best.IsZero() && (after.IsZero() || topology.InOO(k, n, after)) {
+			after = n
+		}
+	}
+	for _, n := range c.succ {
+		consider(n)
+	}
+	for _, n := range c.pred {
+		consider(n)
+	}
+	for _, n := range c.fingers {
+		consider(n)
+	}
+	if !best.IsZero() {
+		return best, false, nil
+	}
+	if !after.IsZero() {
+		return after, false, nil
+	}
+	return zero, true, nil
+}

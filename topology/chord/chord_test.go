@@ -1,0 +1,251 @@
+package chord_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/goreload/reload/topology"
+	"github.com/goreload/reload/topology/chord"
+	"github.com/goreload/reload/wire"
+)
+
+func nid(b byte) wire.NodeID {
+	var x [16]byte
+	x[0] = b
+	return wire.MustNodeID(x[:])
+}
+
+func enc(t testing.TB, b interface {
+	Append([]byte) ([]byte, error)
+}) []byte {
+	t.Helper()
+	out, err := b.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// answers returns the answers in r, by code.
+func answers(r topology.Ready) map[wire.MessageCode][]topology.Outgoing {
+	m := map[wire.MessageCode][]topology.Outgoing{}
+	for _, o := range r.Messages {
+		if o.Answer {
+			m[o.Code] = append(m[o.Code], o)
+		}
+	}
+	return m
+}
+
+func TestNewValidatesConfig(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for name, cfg := range map[string]chord.Config{
+		"zero id":       {Rand: r},
+		"no rand":       {ID: nid(1)},
+		"2 successors":  {ID: nid(1), Rand: r, Successors: 2},
+		"129 fingers":   {ID: nid(1), Rand: r, Fingers: 129},
+		"negative time": {ID: nid(1), Rand: r, TickLength: -1},
+	} {
+		if _, err := chord.New(cfg); err == nil {
+			t.Errorf("%s: New accepted %+v", name, cfg)
+		}
+	}
+}
+
+// TestJoinIDMustMatchSender_Sec6_4_2_1: "Receivers of the JoinReq MUST
+// verify that the joining_peer_id field matches the Node-ID used to sign
+// the message and, if not, the message MUST be rejected with an
+// Error_Forbidden error."
+func TestJoinIDMustMatchSender_Sec6_4_2_1(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	body := enc(t, &wire.JoinReq{JoiningPeerID: nid(0x40)})
+	if err := c.Step(topology.Incoming{From: nid(0x41), Code: wire.CodeJoinReq, Body: body, Token: 9}); err == nil {
+		t.Fatal("forged Join accepted")
+	}
+	a := answers(c.Ready())[wire.CodeError]
+	var e wire.ErrorResponse
+	if len(a) != 1 || a[0].Token != 9 {
+		t.Fatalf("answers %+v", a)
+	}
+	if _, err := e.Decode(a[0].Body); err != nil || e.Code != wire.ErrCodeForbidden {
+		t.Fatalf("error answer %v %v", e.Code, err)
+	}
+}
+
+// TestAdmittingPeerTransfersAndUpdates_Sec10_5: the admitting peer answers
+// the Join, announces the range to transfer to the joining node (step 6),
+// sends it an Update naming it as predecessor (step 7) and updates its
+// other neighbours (step 8).
+func TestAdmittingPeerTransfersAndUpdates_Sec10_5(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	jn := nid(0x40)
+	if err := c.Step(topology.Incoming{From: jn, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: jn}), Token: 3}); err != nil {
+		t.Fatal(err)
+	}
+	rd := c.Ready()
+	if a := answers(rd)[wire.CodeJoinAns]; len(a) != 1 || a[0].Token != 3 {
+		t.Fatalf("JoinAns %+v", a)
+	}
+	var transfer, resp bool
+	for _, e := range rd.Events {
+		switch e.Type {
+		case topology.EventTransfer:
+			transfer = e.Peer == jn && e.Range == topology.Range{Start: nid(0x80), End: jn}
+		case topology.EventResponsibilityChanged:
+			resp = e.Range == topology.Range{Start: jn, End: nid(0x80)}
+		}
+	}
+	if !transfer || !resp {
+		t.Fatalf("events %+v", rd.Events)
+	}
+	var full bool
+	for _, m := range rd.Messages {
+		if m.Code == wire.CodeUpdateReq && m.To == jn {
+			u := wire.ChordUpdate{}
+			if _, err := u.Decode(m.Body); err != nil {
+				t.Fatal(err)
+			}
+			full = u.Type == wire.ChordUpdateFull && len(u.Predecessors) > 0 && u.Predecessors[0] == jn
+		}
+	}
+	if !full {
+		t.Fatalf("no full Update naming the joining node as predecessor: %+v", rd.Messages)
+	}
+}
+
+// TestProbeAnswersInRequestedOrder_Sec6_4_2_5: known types in the
+// requested order, unknown ones left out; responsible_set in ppb.
+func TestProbeAnswersInRequestedOrder_Sec6_4_2_5(t *testing.T) {
+	cfg := chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1)))
+	cfg.NumResources = func() uint32 { return 42 }
+	c, _ := chord.New(cfg)
+	_ = c.Start()
+	for range 25 {
+		c.Tick() // 2.5 s
+	}
+	c.Ready()
+	c.Advance()
+	req := wire.ProbeReq{RequestedInfo: []wire.ProbeInformationType{wire.ProbeUptime, 77, wire.ProbeNumResources, wire.ProbeResponsibleSet}}
+	if err := c.Step(topology.Incoming{From: nid(1), Code: wire.CodeProbeReq, Body: enc(t, &req), Token: 1}); err != nil {
+		t.Fatal(err)
+	}
+	a := answers(c.Ready())[wire.CodeProbeAns]
+	var p wire.ProbeAns
+	if _, err := p.Decode(a[0].Body); err != nil {
+		t.Fatal(err)
+	}
+	want := []wire.ProbeInformation{{Type: wire.ProbeUptime, Value: 2}, {Type: wire.ProbeNumResources, Value: 42}, {Type: wire.ProbeResponsibleSet, Value: 1e9}}
+	if len(p.ProbeInfo) != len(want) {
+		t.Fatalf("got %+v", p.ProbeInfo)
+	}
+	for i := range want {
+		if p.ProbeInfo[i].Type != want[i].Type || p.ProbeInfo[i].Value != want[i].Value {
+			t.Fatalf("got %+v want %+v", p.ProbeInfo, want)
+		}
+	}
+}
+
+// TestRouteQueryAnswersNextPeerAndSendsFullUpdate_Sec10_8.
+func TestRouteQueryAnswersNextPeerAndSendsFullUpdate_Sec10_8(t *testing.T) {
+	ids := []wire.NodeID{nid(0x10), nid(0x40), nid(0x80), nid(0xc0)}
+	c := knowing(t, ids, nid(0x10), false)
+	k := nid(0x70)
+	q := wire.RouteQueryReq{SendUpdate: true, Destination: wire.ResourceDest(wire.ResourceID(k.Bytes()))}
+	if err := c.Step(topology.Incoming{From: nid(0xc0), Code: wire.CodeRouteQueryReq, Body: enc(t, &q), Token: 5}); err != nil {
+		t.Fatal(err)
+	}
+	rd := c.Ready()
+	a := answers(rd)[wire.CodeRouteQueryAns]
+	ans := wire.ChordRouteQueryAns{}
+	if len(a) != 1 {
+		t.Fatalf("%+v", rd.Messages)
+	}
+	if _, err := ans.Decode(a[0].Body); err != nil || ans.NextPeer != nid(0x80) {
+		t.Fatalf("next_peer %v %v", ans.NextPeer, err)
+	}
+	var full bool
+	for _, m := range rd.Messages {
+		if m.Code == wire.CodeUpdateReq && m.To == nid(0xc0) {
+			var u wire.ChordUpdate
+			_, _ = u.Decode(m.Body)
+			full = u.Type == wire.ChordUpdateFull
+		}
+	}
+	if !full {
+		t.Fatal("send_update did not trigger a full Update")
+	}
+}
+
+// TestOpaqueDestinationUnroutable_Sec10_3: only node and resource
+// destinations are placed on the ring.
+func TestOpaqueDestinationUnroutable_Sec10_3(t *testing.T) {
+	c := knowing(t, []wire.NodeID{nid(0x10), nid(0x40)}, nid(0x10), false)
+	for _, d := range []wire.Destination{wire.CompressedDest(0x8001), {Type: wire.DestOpaqueID, ID: []byte{1, 2}}, {Type: wire.DestNode, ID: []byte{1}}} {
+		if _, _, err := c.Route(&d); !errors.Is(err, topology.ErrUnroutable) {
+			t.Errorf("%+v: %v", d, err)
+		}
+	}
+}
+
+func TestRouteAllocs(t *testing.T) {
+	ids := randomIDs(rand.New(rand.NewPCG(3, 3)), 64, 16)
+	c := knowing(t, ids, ids[0], false)
+	k := ids[7]
+	d := wire.ResourceDest(wire.ResourceID(k.Bytes()))
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = c.Route(&d) }); n != 0 {
+		t.Fatalf("Route allocates %v times", n)
+	}
+}
+
+// BenchmarkRoute is one next-hop decision of a peer with full tables.
+func BenchmarkRoute(b *testing.B) {
+	ids := randomIDs(rand.New(rand.NewPCG(3, 3)), 1024, 16)
+	c := knowing(&testing.T{}, ids, ids[0], false)
+	keys := make([]wire.Destination, 256)
+	r := rand.New(rand.NewPCG(4, 4))
+	for i := range keys {
+		k := make([]byte, 16)
+		for j := range k {
+			k[j] = byte(r.Uint32())
+		}
+		keys[i] = wire.ResourceDest(k)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_, _, _ = c.Route(&keys[i&255])
+		i++
+	}
+}
+
+// router is the interface forwarding declares; Chord must satisfy it
+// structurally.
+type router interface {
+	Route(d *wire.Destination) (next wire.NodeID, local bool, err error)
+}
+
+var _ router = (*chord.Chord)(nil)
+
+// TestJoiningIgnoresInvalidNodeIDs is the FuzzStep crasher 6b93f2ed: an
+// Update naming the joining node as predecessor also listed the all-zero
+// Node-ID (RFC 6940 §3: never valid), which became a neighbour.
+func TestJoiningIgnoresInvalidNodeIDs(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x10), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Join(nid(0x80))
+	zero := wire.MustNodeID(make([]byte, 16))
+	wild := wire.MustNodeID([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	u := wire.ChordUpdate{Type: wire.ChordUpdateFull, Predecessors: []wire.NodeID{nid(0x10), zero, wild}, Successors: []wire.NodeID{zero}}
+	_ = c.Step(topology.Incoming{From: nid(0x20), Code: wire.CodeUpdateReq, Body: enc(t, &u), Token: 1})
+	for _, n := range append(c.Successors(), c.Predecessors()...) {
+		if !n.Valid() || n.IsWildcard() {
+			t.Fatalf("invalid neighbour %v", n)
+		}
+	}
+}

@@ -1,0 +1,292 @@
+package chord
+
+import (
+	"slices"
+
+	"github.com/goreload/reload/topology"
+	"github.com/goreload/reload/wire"
+)
+
+// isDead reports whether n failed recently; gossip naming it is ignored.
+func (c *Chord) isDead(n wire.NodeID) bool {
+	for _, d := range c.dead {
+		if d.id == n {
+			return true
+		}
+	}
+	return false
+}
+
+// alive records that n spoke to us directly, so it is not dead.
+func (c *Chord) alive(n wire.NodeID) {
+	c.dead = slices.DeleteFunc(c.dead, func(d expiring) bool { return d.id == n })
+}
+
+func (c *Chord) isPending(n wire.NodeID) bool {
+	for _, p := range c.pending {
+		if p.id == n {
+			return true
+		}
+	}
+	return false
+}
+
+// clockwise orders a before b when a is reached first going clockwise from
+// this node.
+func (c *Chord) clockwise(a, b wire.NodeID) int {
+	if a == b {
+		return 0
+	}
+	if topology.InOO(c.id, a, b) {
+		return -1
+	}
+	return 1
+}
+
+// recompute rebuilds the neighbour table from the current neighbours, the
+// fingers and the verified peers in add (§10.7.1, §10.7.3): the
+// Successors closest peers clockwise and the Predecessors closest
+// counter-clockwise, never this node itself.
+func (c *Chord) recompute(add ...wire.NodeID) {
+	cand := make([]wire.NodeID, 0, len(c.succ)+len(c.pred)+len(c.fingers)+len(add))
+	push := func(n wire.NodeID) {
+		if !n.Valid() || n.IsWildcard() || n == c.id || n.Len() != c.idLen || c.isDead(n) || slices.Contains(cand, n) {
+			return
+		}
+		cand = append(cand, n)
+	}
+	for _, n := range c.succ {
+		push(n)
+	}
+	for _, n := range c.pred {
+		push(n)
+	}
+	for _, n := range add {
+		push(n)
+	}
+	for _, n := range c.fingers {
+		push(n)
+	}
+	slices.SortFunc(cand, c.clockwise)
+	succ := slices.Clone(cand[:min(c.cfg.Successors, len(cand))])
+	pred := make([]wire.NodeID, 0, c.cfg.Predecessors)
+	for i := len(cand) - 1; i >= 0 && len(pred) < c.cfg.Predecessors; i-- {
+		pred = append(pred, cand[i])
+	}
+	c.setNeighbors(succ, pred)
+	for _, n := range add {
+		c.offerFinger(n)
+	}
+}
+
+// setNeighbors installs new neighbour sets and reports the differences as
+// events.
+func (c *Chord) setNeighbors(succ, pred []wire.NodeID) {
+	if slices.Equal(succ, c.succ) && slices.Equal(pred, c.pred) {
+		return
+	}
+	old := c.neighbors()
+	c.succ, c.pred = succ, pred
+	now := c.neighbors()
+	for _, n := range old {
+		if !slices.Contains(now, n) {
+			c.event(topology.Event{Type: topology.EventNeighborRemoved, Peer: n})
+		}
+	}
+	for _, n := range now {
+		if !slices.Contains(old, n) {
+			c.event(topology.Event{Type: topology.EventNeighborAdded, Peer: n})
+			c.offerFinger(n)
+		}
+	}
+	c.dirty = true
+}
+
+// offerFinger puts the verified peer n into every finger slot where it is
+// the closest known peer at or after the slot's start (§10.5: finger i is
+// the peer responsible for id + 2^(bits-i)).
+func (c *Chord) offerFinger(n wire.NodeID) {
+	if n == c.id || !n.Valid() || n.IsWildcard() || n.Len() != c.idLen {
+		return
+	}
+	for i, s := range c.fingerStart {
+		if closer(s, n, c.fingers[i]) {
+			c.fingers[i] = n
+		}
+	}
+}
+
+// closer reports whether n is nearer than cur at or after start, going
+// clockwise (a zero cur is farthest).
+func closer(start, n, cur wire.NodeID) bool {
+	return cur.IsZero() || (n != cur && cur != start && topology.InCO(start, n, cur))
+}
+
+// fingerValid reports whether slot i (0-based) holds a peer in its range
+// [start_i, start_{i-1}) (§10.7.4.2).
+func (c *Chord) fingerValid(i int) bool {
+	f := c.fingers[i]
+	if f.IsZero() {
+		return false
+	}
+	end := c.id
+	if i > 0 {
+		end = c.fingerStart[i-1]
+	}
+	return topology.InCO(c.fingerStart[i], f, end)
+}
+
+// refillFinger replaces slot i with the closest known peer at or after its
+// start (§10.7.2).
+func (c *Chord) refillFinger(i int) {
+	s := c.fingerStart[i]
+	var best wire.NodeID
+	try := func(n wire.NodeID) {
+		if n.IsZero() || n == c.id || c.isDead(n) {
+			return
+		}
+		if closer(s, n, best) {
+			best = n
+		}
+	}
+	for _, n := range c.fingers {
+		try(n)
+	}
+	for _, n := range c.succ {
+		try(n)
+	}
+	for _, n := range c.pred {
+		try(n)
+	}
+	c.fingers[i] = best
+}
+
+// failed handles the loss of peer n (§10.7.1, §10.7.2): it is removed from
+// every table, remembered as dead so gossip does not bring it back, the
+// neighbour table is refilled from the routing table, and in reactive mode
+// a search starts for each finger it held.
+func (c *Chord) failed(n wire.NodeID) {
+	if n == c.id || n.IsZero() {
+		return
+	}
+	c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == n })
+	if !c.isDead(n) {
+		c.dead = append(c.dead, expiring{id: n, until: c.now + 20*c.timeout})
+	}
+	delete(c.lastCorrect, n)
+	c.clients = slices.DeleteFunc(c.clients, func(x wire.NodeID) bool { return x == n })
+	if c.state == stateClient {
+		if c.peer == n {
+			c.peer = wire.NodeID{}
+			c.event(topology.Event{Type: topology.EventDetached, Peer: n})
+			c.attach()
+		}
+		return
+	}
+	if c.state != statePeer && c.state != stateJoining {
+		return
+	}
+	wasNeighbor := c.isNeighbor(n)
+	var lost []int
+	for i := range c.fingers {
+		if c.fingers[i] == n {
+			c.fingers[i] = wire.NodeID{}
+			lost = append(lost, i)
+		}
+	}
+	if wasNeighbor {
+		c.failureSeen = true
+		c.succ = slices.DeleteFunc(slices.Clone(c.succ), func(x wire.NodeID) bool { return x == n })
+		c.pred = slices.DeleteFunc(slices.Clone(c.pred), func(x wire.NodeID) bool { return x == n })
+		c.event(topology.Event{Type: topology.EventNeighborRemoved, Peer: n})
+		c.dirty = true
+		c.recompute()
+	}
+	for _, i := range lost {
+		c.refillFinger(i)
+		if c.cfg.Reactive && c.state == statePeer {
+			c.searchFinger(i, false)
+		}
+	}
+	if c.state == statePeer && len(c.succ) == 0 && len(c.pred) == 0 && wasNeighbor {
+		// §10.7.1: connectivity to every successor is lost.
+		c.event(topology.Event{Type: topology.EventDetached, Peer: n})
+		c.become(stateIdle)
+	}
+}
+
+// PeerFailed reports that the connection to id was lost (§10.7.1).
+func (c *Chord) PeerFailed(id wire.NodeID) {
+	c.failed(id)
+	c.finish()
+}
+
+// learn considers peers named in an Update or Leave from a neighbour
+// (§10.7.3): those that are not known and would enter the neighbour table
+// become candidates, and an Update is sent to each; they enter the table
+// when they answer.
+func (c *Chord) learn(ids []wire.NodeID) {
+	for _, n := range ids {
+		if n == c.id || n.Len() != c.idLen || !n.Valid() || n.IsWildcard() || c.isDead(n) || c.isNeighbor(n) || c.isPending(n) {
+			continue
+		}
+		if !c.wouldEnter(n) {
+			continue
+		}
+		if c.inTable(n) {
+			c.recompute(n) // a finger: already verified
+			continue
+		}
+		if len(c.pending) >= 2*(c.cfg.Successors+c.cfg.Predecessors) {
+			return
+		}
+		c.pending = append(c.pending, expiring{id: n, until: c.now + c.timeout})
+		c.sendUpdate(n, wire.ChordUpdateNeighbors, reqVerify)
+	}
+}
+
+// wouldEnter reports whether n is closer than the farthest successor or
+// predecessor (or a set has room).
+func (c *Chord) wouldEnter(n wire.NodeID) bool {
+	if len(c.succ) < c.cfg.Successors || len(c.pred) < c.cfg.Predecessors {
+		return true
+	}
+	if topology.InOO(c.id, n, c.succ[len(c.succ)-1]) {
+		return true
+	}
+	return topology.InOO(c.pred[len(c.pred)-1], n, c.id)
+}
+
+// verified makes n, which answered or spoke to us directly, a neighbour
+// candidate.
+func (c *Chord) verified(n wire.NodeID) {
+	if n == c.id || n.Len() != c.idLen || !n.Valid() {
+		return
+	}
+	c.alive(n)
+	c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == n })
+	c.recompute(n)
+}
+
+// shouldCorrect reports whether a peer that sent us its neighbour sets
+// (preds, succs) is missing a peer we know to be alive that belongs in
+// them, in which case we send it our sets.
+func (c *Chord) shouldCorrect(x wire.NodeID, preds, succs []wire.NodeID) bool {
+	known := append(c.neighbors(), c.id)
+	for _, m := range known {
+		if m == x {
+			continue
+		}
+		if !slices.Contains(succs, m) {
+			if len(succs) < c.cfg.Successors || topology.InOO(x, m, succs[len(succs)-1]) {
+				return true
+			}
+		}
+		if !slices.Contains(preds, m) {
+			if len(preds) < c.cfg.Predecessors || topology.InOO(preds[len(preds)-1], m, x) {
+				return true
+			}
+		}
+	}
+	return false
+}
