@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/transport/v5/stdnet"
 	"go.uber.org/goleak"
 
 	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
 )
 
@@ -232,5 +234,162 @@ func TestEngineRequestFailures(t *testing.T) {
 	a.Close()
 	if _, _, err := a.Ping(ctx, dests(idB)); !errors.Is(err, ErrClosed) {
 		t.Errorf("after close: %v", err)
+	}
+}
+
+// attachVia runs A — B — C (TLS links to B) with the Options edit for A
+// and C, attaches A to C through B, pings C directly and returns the new
+// link's type.
+func attachVia(t *testing.T, edit func(*Options)) transport.LinkType {
+	t.Helper()
+	a := startEngine(t, 1, &staticRouter{next: idB}, edit)
+	b := startEngine(t, 2, &staticRouter{}, nil)
+	c := startEngine(t, 3, &staticRouter{next: idB}, edit)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, e := range []*Engine{a, c} {
+		if _, err := e.DialTLS(ctx, tlsAddr(b), idB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return b.Table().Connected(idA) && b.Table().Connected(idC) })
+	link, err := a.Attach(ctx, dests(idC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return c.Table().Connected(idA) })
+	_, pans, err := a.Ping(ctx, dests(idC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pans.Via) != 0 {
+		t.Errorf("ping after attach went via %v", destIDs(pans.Via))
+	}
+	return link.Type()
+}
+
+// RFC 6940 §6.5.1.11, §6.6.6: Attach with a DTLS-UDP-SR-NO-ICE host
+// candidate; the requester is the DTLS server.
+func TestEngineAttachDTLSNoICE(t *testing.T) {
+	checkLeaks(t)
+	lt := attachVia(t, func(o *Options) {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.UDP = transport.NewMux(pc)
+		o.Config.NoICE = true
+		o.Config.OverlayLinkProtocols = []string{"DTLS"}
+	})
+	if lt != transport.LinkDTLSUDPSRNoICE {
+		t.Errorf("link type %v", lt)
+	}
+}
+
+// RFC 6940 §6.5.1.3–§6.5.1.14: Attach with ICE (loopback candidates) and
+// DTLS-UDP-SR; the requester is ICE-controlling and the DTLS server.
+func TestEngineAttachICE(t *testing.T) {
+	checkLeaks(t)
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt := attachVia(t, func(o *Options) {
+		o.ICE = &transport.ICEConfig{Net: n, IncludeLoopback: true, InterfaceFilter: func(name string) bool { return name == "lo" }}
+		o.Config.OverlayLinkProtocols = []string{"DTLS"}
+	})
+	if lt != transport.LinkDTLSUDPSR {
+		t.Errorf("link type %v", lt)
+	}
+}
+
+// A link that goes down leaves the connection table and is reported.
+func TestEngineLinkDownEvent(t *testing.T) {
+	checkLeaks(t)
+	events := make(chan LinkEvent, 8)
+	a := startEngine(t, 1, &staticRouter{}, func(o *Options) {
+		o.OnLinkEvent = func(ev LinkEvent) { events <- ev }
+	})
+	b := startEngine(t, 2, &staticRouter{}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.DialTLS(ctx, tlsAddr(b), idB); err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-events; !ev.Up || ev.NodeID != idB {
+		t.Fatalf("event %+v, want B up", ev)
+	}
+	b.Close()
+	select {
+	case ev := <-events:
+		if ev.Up || ev.NodeID != idB || ev.Err == nil {
+			t.Fatalf("event %+v, want B down", ev)
+		}
+	case <-ctx.Done():
+		t.Fatal("no link-down event")
+	}
+	if a.Table().Connected(idB) {
+		t.Error("B still in the table")
+	}
+}
+
+// RFC 6940 §6.3.2.1, §6.5.4: a destination with a newer configuration
+// answers an older requester with Error_Config_Too_Old and sends it a
+// ConfigUpdate (configuration_sequence 65535), which the requester checks
+// and applies; its next request is accepted.
+func TestEngineConfigUpdate(t *testing.T) {
+	checkLeaks(t)
+	signer := ident(t, 4)
+	v1 := func(o *Options) {
+		o.Config.Sequence = 1
+		o.Config.ConfigurationSigners = []string{idD.String()}
+	}
+	newDoc := testConfig(t)
+	newDoc.Sequence = 2
+	newDoc.ConfigurationSigners = []string{idD.String()}
+	newDoc.OverlayReliabilityTimer = 2 * time.Second
+	doc := &config.Document{Configurations: []*config.Configuration{newDoc}}
+	if err := doc.Sign(newDoc, signer, "ecdsa-sha256"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := doc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan *config.Configuration, 1)
+	a := startEngine(t, 1, &staticRouter{next: idB}, func(o *Options) {
+		v1(o)
+		o.OnConfig = func(c *config.Configuration) { applied <- c }
+	})
+	b := startEngine(t, 2, &staticRouter{}, v1)
+	c := startEngine(t, 3, &staticRouter{next: idB}, func(o *Options) {
+		parsed, err := config.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Config = parsed.Configuration(testOverlay)
+		o.ConfigDocument = data
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, e := range []*Engine{a, c} {
+		if _, err := e.DialTLS(ctx, tlsAddr(b), idB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return b.Table().Connected(idA) && b.Table().Connected(idC) })
+	if _, _, err := a.Ping(ctx, dests(idC)); !isCode(err, wire.ErrCodeConfigTooOld) {
+		t.Fatalf("ping with the old configuration: %v, want Error_Config_Too_Old", err)
+	}
+	select {
+	case got := <-applied:
+		if got.Sequence != 2 || got.OverlayReliabilityTimer != 2*time.Second {
+			t.Errorf("applied sequence %d timer %v", got.Sequence, got.OverlayReliabilityTimer)
+		}
+	case <-ctx.Done():
+		t.Fatal("ConfigUpdate never applied")
+	}
+	if _, _, err := a.Ping(ctx, dests(idC)); err != nil {
+		t.Fatalf("ping after the update: %v", err)
 	}
 }
