@@ -418,10 +418,15 @@ func (e *Engine) run() {
 			delete(e.waiters, txid)
 		}
 	}()
+	var tc <-chan time.Time
+	var armed time.Time
 	for {
-		var tc <-chan time.Time
-		if d := e.deadline(); !d.IsZero() {
-			tc = e.clock.After(d.Sub(e.clock.Now()))
+		// Arm a timer only when the earliest deadline changes.
+		if d := e.deadline(); !d.Equal(armed) {
+			armed, tc = d, nil
+			if !d.IsZero() {
+				tc = e.clock.After(d.Sub(e.clock.Now()))
+			}
 		}
 		select {
 		case <-e.ctx.Done():
@@ -431,6 +436,7 @@ func (e *Engine) run() {
 		case f := <-e.cmds:
 			f()
 		case <-tc:
+			armed, tc = time.Time{}, nil
 			e.tick()
 		}
 	}

@@ -393,3 +393,44 @@ func TestEngineConfigUpdate(t *testing.T) {
 		t.Fatalf("ping after the update: %v", err)
 	}
 }
+
+// Hostile bytes on a real link: B answers or drops each, never panics,
+// and keeps routing.
+func TestEngineHostileInput(t *testing.T) {
+	checkLeaks(t)
+	a, b, _ := threeNodes(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l, ok := a.Table().Lookup(idB)
+	if !ok {
+		t.Fatal("no link to B")
+	}
+	valid := request(t, 1, wire.CodePingReq, pingBody(), toC)
+	inputs := [][]byte{
+		[]byte("garbage"),
+		valid[:len(valid)/2],
+		request(t, 1, wire.CodePingReq, pingBody(), func(m *wire.Message) { toC(m); m.Header.TTL = 0 }),
+		request(t, 1, wire.CodePingReq, pingBody(), func(m *wire.Message) { toC(m); m.Header.Via = dests(idB) }),
+		request(t, 1, wire.CodePingReq, pingBody(), func(m *wire.Message) { m.Header.Destinations = nil }),
+		request(t, 1, wire.CodePingReq, pingBody(), func(m *wire.Message) {
+			m.Header.Destinations = dests(idB)
+			m.Contents.Body = []byte{0xff}
+		}),
+	}
+	for i := 0; i < 200; i++ {
+		b := append([]byte(nil), valid...)
+		b[i%len(b)] ^= byte(i*37 + 1)
+		inputs = append(inputs, b)
+	}
+	for _, in := range inputs {
+		if err := l.Send(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := a.Ping(ctx, dests(idC)); err != nil {
+		t.Fatalf("ping after hostile input: %v", err)
+	}
+	if !b.Table().Connected(idA) {
+		t.Error("B dropped A's link")
+	}
+}
