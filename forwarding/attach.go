@@ -1,0 +1,558 @@
+package forwarding
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/goreload/reload/transport"
+	"github.com/goreload/reload/wire"
+)
+
+// Roles of an AttachReqAns (§6.5.1.1): "passive" for the offerer, "active"
+// for the answerer.
+var (
+	rolePassive = []byte("passive")
+	roleActive  = []byte("active")
+)
+
+// ErrNoCandidate reports an Attach whose candidates offer no link type
+// this node can use.
+var ErrNoCandidate = errors.New("forwarding: no usable candidate in Attach")
+
+// CandidateToWire maps a transport candidate to the IceCandidate an
+// Attach carries (§6.5.1.1). A peer-reflexive candidate, which is never
+// sent (CandType 3 is reserved), maps to ok false.
+func CandidateToWire(c transport.Candidate) (wire.IceCandidate, bool) {
+	w := wire.IceCandidate{
+		AddrPort:    wire.IPAddressPortFrom(c.Addr),
+		OverlayLink: wire.OverlayLinkType(c.LinkType),
+		Foundation:  []byte(c.Foundation),
+		Priority:    c.Priority,
+		Type:        wire.CandType(c.Type),
+	}
+	if c.Type == transport.CandidatePrflx {
+		return w, false
+	}
+	if w.Type.HasRelAddr() {
+		w.RelAddrPort = wire.IPAddressPortFrom(c.Related)
+	}
+	return w, true
+}
+
+// CandidateFromWire maps an IceCandidate back to a transport candidate;
+// ok is false for an address that is not IPv4 or IPv6.
+func CandidateFromWire(w *wire.IceCandidate) (transport.Candidate, bool) {
+	ap, ok := w.AddrPort.AddrPort()
+	if !ok {
+		return transport.Candidate{}, false
+	}
+	c := transport.Candidate{
+		Addr: ap, Type: transport.CandidateType(w.Type), Foundation: string(w.Foundation),
+		Priority: w.Priority, LinkType: transport.LinkType(w.OverlayLink),
+	}
+	if w.Type.HasRelAddr() {
+		c.Related, _ = w.RelAddrPort.AddrPort()
+	}
+	return c, true
+}
+
+// offer is one side's part of an Attach.
+type offer struct {
+	ufrag, pwd string
+	cands      []wire.IceCandidate
+	ice        *transport.ICESession
+}
+
+func (e *Engine) useICE() bool { return e.opts.ICE != nil && !e.cfg.NoICE }
+
+// noICECandidates are this node's host candidates for the No-ICE link
+// types it can serve (§6.5.1.11), in the overlay's order of preference.
+func (e *Engine) noICECandidates() []wire.IceCandidate {
+	var out []wire.IceCandidate
+	for _, p := range e.cfg.LinkProtocols() {
+		var ap netip.AddrPort
+		var lt wire.OverlayLinkType
+		switch p {
+		case "TLS":
+			if e.opts.Listener == nil {
+				continue
+			}
+			ap = e.opts.AdvertiseTLS
+			if !ap.IsValid() {
+				ap = addrPort(e.opts.Listener.Addr())
+			}
+			lt = wire.OverlayLinkType(transport.LinkTLSTCPFHNoICE)
+		case "DTLS":
+			if e.opts.UDP == nil {
+				continue
+			}
+			ap = e.opts.AdvertiseUDP
+			if !ap.IsValid() {
+				ap = addrPort(e.opts.UDP.LocalAddr())
+			}
+			lt = wire.OverlayLinkType(transport.LinkDTLSUDPSRNoICE)
+		default:
+			continue
+		}
+		if !ap.IsValid() {
+			continue
+		}
+		out = append(out, wire.IceCandidate{
+			AddrPort: wire.IPAddressPortFrom(ap), OverlayLink: lt, Foundation: []byte{'1'},
+			Priority: 1 << 24, Type: wire.CandHost,
+		})
+	}
+	return out
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.AddrPort()
+	case *net.UDPAddr:
+		return a.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// makeOffer gathers this node's side of an Attach: ICE candidates and
+// credentials when ICE is in use, else the No-ICE host candidates.
+func (e *Engine) makeOffer(ctx context.Context, role transport.Role) (*offer, error) {
+	if e.useICE() {
+		s, err := transport.NewICESession(role, *e.opts.ICE)
+		if err != nil {
+			return nil, err
+		}
+		ufrag, pwd, cands, err := s.Gather(ctx)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		o := &offer{ufrag: ufrag, pwd: pwd, ice: s}
+		for _, c := range cands {
+			if w, ok := CandidateToWire(c); ok {
+				o.cands = append(o.cands, w)
+			}
+		}
+		return o, nil
+	}
+	return &offer{cands: e.noICECandidates()}, nil
+}
+
+// Attach opens a direct link to the node that dest leads to (§6.5.1): an
+// Attach request carrying this node's candidates goes through the overlay,
+// and the answerer's candidates come back; then ICE and DTLS (or, without
+// ICE, a TLS or DTLS handshake on the host candidates) set up the link, in
+// which this node, the requester, is ICE-controlling and the (D)TLS
+// server. The link is added to the connection table and returned. A node
+// already connected gets the existing link.
+func (e *Engine) Attach(ctx context.Context, dest []wire.Destination) (*transport.Link, error) {
+	if len(dest) == 1 {
+		if id, ok := dest[0].NodeID(); ok {
+			if l, ok := e.table.Lookup(id); ok {
+				return l, nil
+			}
+		}
+	}
+	o, err := e.makeOffer(ctx, transport.Requester)
+	if err != nil {
+		return nil, err
+	}
+	if o.ice != nil {
+		defer func() {
+			if o.ice != nil {
+				o.ice.Close()
+			}
+		}()
+	}
+	if len(o.cands) == 0 {
+		return nil, ErrNoCandidate
+	}
+	req := wire.AttachReqAns{Ufrag: []byte(o.ufrag), Password: []byte(o.pwd), Role: rolePassive, Candidates: o.cands}
+	body, err := req.Append(nil)
+	if err != nil {
+		return nil, err
+	}
+	var target wire.NodeID
+	if id, ok := dest[len(dest)-1].NodeID(); ok {
+		target = id
+		e.setAttaching(id, false)
+		defer e.clearAttaching(id)
+	}
+	a, err := e.Request(ctx, dest, wire.CodeAttachReq, body)
+	var pe *wire.ProtocolError
+	if errors.As(err, &pe) && pe.Code == wire.ErrCodeInProgress && !target.IsZero() {
+		// §6.5.1.2: the peer is attaching to us at the same time and won
+		// the tie-break; its link will arrive.
+		return e.waitLink(ctx, target)
+	}
+	if err != nil {
+		return nil, err
+	}
+	peer := a.Signer.NodeID
+	e.setAttaching(peer, true)
+	defer e.clearAttaching(peer)
+	var ans wire.AttachReqAns
+	if _, err := ans.Decode(a.Body); err != nil {
+		return nil, err
+	}
+	return e.connect(ctx, o, &ans, peer, transport.Requester)
+}
+
+// connect finishes an Attach on either side with the peer's candidates.
+func (e *Engine) connect(ctx context.Context, o *offer, theirs *wire.AttachReqAns, peer wire.NodeID, role transport.Role) (*transport.Link, error) {
+	if o.ice != nil {
+		var remote []transport.Candidate
+		for i := range theirs.Candidates {
+			if c, ok := CandidateFromWire(&theirs.Candidates[i]); ok && !wire.OverlayLinkType(c.LinkType).NoICE() {
+				remote = append(remote, c)
+			}
+		}
+		s := o.ice
+		o.ice = nil // the link owns the session now, even on failure
+		l, err := transport.NewICELink(ctx, s, string(theirs.Ufrag), string(theirs.Password), remote, peer, &e.linkCfg)
+		if err != nil {
+			return nil, err
+		}
+		e.AddLink(l)
+		return l, nil
+	}
+	c, ok := e.pickNoICE(theirs.Candidates)
+	if !ok {
+		return nil, ErrNoCandidate
+	}
+	switch c.LinkType {
+	case transport.LinkTLSTCPFHNoICE:
+		if role == transport.Requester {
+			// The answerer connects to our listener; we are the TLS
+			// server (§6.5.1.13) and wait for its link.
+			return e.waitLink(ctx, peer)
+		}
+		conn, err := e.opts.Dial(ctx, "tcp", c.Addr.String())
+		if err != nil {
+			return nil, err
+		}
+		l, err := transport.NewTLSLink(ctx, conn, role, peer, &e.linkCfg)
+		if err != nil {
+			return nil, err
+		}
+		e.AddLink(l)
+		return l, nil
+	case transport.LinkDTLSUDPSRNoICE:
+		raddr := net.UDPAddrFromAddrPort(c.Addr)
+		pc, err := e.opts.UDP.Conn(raddr)
+		if err != nil {
+			return nil, err
+		}
+		l, err := transport.NewDTLSLink(ctx, pc, raddr, role, peer, &e.linkCfg)
+		if err != nil {
+			pc.Close()
+			return nil, err
+		}
+		e.AddLink(l)
+		return l, nil
+	}
+	return nil, ErrNoCandidate
+}
+
+// pickNoICE is the first No-ICE candidate whose link type this node
+// serves, in the peer's order.
+func (e *Engine) pickNoICE(ws []wire.IceCandidate) (transport.Candidate, bool) {
+	for i := range ws {
+		c, ok := CandidateFromWire(&ws[i])
+		if !ok {
+			continue
+		}
+		switch c.LinkType {
+		case transport.LinkTLSTCPFHNoICE:
+			return c, true
+		case transport.LinkDTLSUDPSRNoICE:
+			if e.opts.UDP != nil {
+				return c, true
+			}
+		}
+	}
+	return transport.Candidate{}, false
+}
+
+// waitLink waits for a link from peer to enter the connection table.
+func (e *Engine) waitLink(ctx context.Context, peer wire.NodeID) (*transport.Link, error) {
+	ch := make(chan *transport.Link, 1)
+	e.mu.Lock()
+	if l, ok := e.table.Lookup(peer); ok {
+		e.mu.Unlock()
+		return l, nil
+	}
+	e.linkWaiters[peer] = append(e.linkWaiters[peer], ch)
+	e.mu.Unlock()
+	select {
+	case l := <-ch:
+		return l, nil
+	case <-ctx.Done():
+	case <-e.ctx.Done():
+	}
+	e.mu.Lock()
+	ws := e.linkWaiters[peer]
+	if i := slices.Index(ws, ch); i >= 0 {
+		e.linkWaiters[peer] = slices.Delete(ws, i, i+1)
+	}
+	e.mu.Unlock()
+	select {
+	case l := <-ch:
+		return l, nil
+	default:
+	}
+	if e.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	return nil, ctx.Err()
+}
+
+func (e *Engine) setAttaching(id wire.NodeID, answered bool) {
+	e.mu.Lock()
+	e.attaching[id] = answered
+	e.mu.Unlock()
+}
+
+func (e *Engine) clearAttaching(id wire.NodeID) {
+	e.mu.Lock()
+	delete(e.attaching, id)
+	e.mu.Unlock()
+}
+
+// handleAttach answers an Attach request (§6.5.1.2) and then sets up the
+// link as the answerer: ICE-controlled and (D)TLS client.
+func (e *Engine) handleAttach(ctx context.Context, in *Incoming) ([]byte, error) {
+	var req wire.AttachReqAns
+	if _, err := req.Decode(in.Body); err != nil {
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed attach"), Err: err}
+	}
+	peer := in.Signer.NodeID
+	e.mu.Lock()
+	answered, mine := e.attaching[peer]
+	e.mu.Unlock()
+	// §6.5.1.2: an Attach of ours to this peer is under way: once it was
+	// answered, or when our Node-ID is the larger, Error_In_Progress.
+	if mine && (answered || e.Self().Compare(peer) > 0) {
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeInProgress, Info: []byte("attach in progress")}
+	}
+	ice := false
+	for i := range req.Candidates {
+		if !req.Candidates[i].OverlayLink.NoICE() {
+			ice = true
+		}
+	}
+	var o *offer
+	var err error
+	switch {
+	case ice && e.useICE():
+		o, err = e.makeOffer(ctx, transport.Responder)
+		if err != nil {
+			return nil, err
+		}
+	case !ice:
+		if _, ok := e.pickNoICE(req.Candidates); !ok {
+			return nil, &wire.ProtocolError{Code: wire.ErrCodeIncompatibleWithOverlay, Info: []byte("no common link type")}
+		}
+		o = &offer{cands: e.noICECandidates()}
+	default:
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeIncompatibleWithOverlay, Info: []byte("ICE not supported")}
+	}
+	ans := wire.AttachReqAns{Ufrag: []byte(o.ufrag), Password: []byte(o.pwd), Role: roleActive, Candidates: o.cands}
+	body, err := ans.Append(nil)
+	if err != nil {
+		if o.ice != nil {
+			o.ice.Close()
+		}
+		return nil, err
+	}
+	theirs := req.Clone()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+		defer cancel()
+		if _, err := e.connect(ctx, o, &theirs, peer, transport.Responder); err != nil {
+			e.log.Debug("attach (answerer) failed", "peer", peer.String(), "err", err)
+		}
+		if o.ice != nil {
+			o.ice.Close()
+		}
+	}()
+	return body, nil
+}
+
+// AppAttach opens a connection for application app to the node dest leads
+// to (§6.5.2). With ICE the connection is the selected ICE pair; without,
+// this node listens (role passive) and the answerer connects to it. The
+// application secures the connection itself.
+func (e *Engine) AppAttach(ctx context.Context, dest []wire.Destination, app uint16) (net.Conn, wire.NodeID, error) {
+	var ln net.Listener
+	var o *offer
+	if e.useICE() {
+		var err error
+		if o, err = e.makeOffer(ctx, transport.Requester); err != nil {
+			return nil, wire.NodeID{}, err
+		}
+		defer o.ice.Close()
+	} else {
+		var err error
+		if ln, err = e.opts.ListenApp(ctx); err != nil {
+			return nil, wire.NodeID{}, err
+		}
+		defer ln.Close()
+		o = &offer{cands: []wire.IceCandidate{{
+			AddrPort: wire.IPAddressPortFrom(addrPort(ln.Addr())), OverlayLink: wire.OverlayLinkType(transport.LinkTLSTCPFHNoICE),
+			Foundation: []byte{'1'}, Priority: 1 << 24, Type: wire.CandHost,
+		}}}
+	}
+	req := wire.AppAttachReq{Ufrag: []byte(o.ufrag), Password: []byte(o.pwd), Application: app, Role: rolePassive, Candidates: o.cands}
+	body, err := req.Append(nil)
+	if err != nil {
+		return nil, wire.NodeID{}, err
+	}
+	a, err := e.Request(ctx, dest, wire.CodeAppAttachReq, body)
+	if err != nil {
+		return nil, wire.NodeID{}, err
+	}
+	peer := a.Signer.NodeID
+	var ans wire.AppAttachAns
+	if _, err := ans.Decode(a.Body); err != nil {
+		return nil, peer, err
+	}
+	if o.ice != nil {
+		s := o.ice
+		o.ice = nil
+		conn, err := s.Connect(ctx, string(ans.Ufrag), string(ans.Password), remoteICE(ans.Candidates))
+		if err != nil {
+			s.Close()
+			return nil, peer, err
+		}
+		return &iceConn{Conn: conn, s: s}, peer, nil
+	}
+	conn, err := acceptCtx(ctx, ln)
+	return conn, peer, err
+}
+
+func remoteICE(ws []wire.IceCandidate) []transport.Candidate {
+	var out []transport.Candidate
+	for i := range ws {
+		if c, ok := CandidateFromWire(&ws[i]); ok && !wire.OverlayLinkType(c.LinkType).NoICE() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// iceConn closes its ICE session with the connection.
+type iceConn struct {
+	net.Conn
+	s *transport.ICESession
+}
+
+func (c *iceConn) Close() error {
+	err := c.Conn.Close()
+	c.s.Close()
+	return err
+}
+
+func acceptCtx(ctx context.Context, ln net.Listener) (net.Conn, error) {
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-ctx.Done():
+		ln.Close()
+		r := <-ch
+		if r.c != nil {
+			r.c.Close()
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// handleAppAttach answers an AppAttach (§6.5.2.2): Error_Not_Found for an
+// Application-ID nobody registered; otherwise the answer, then the
+// connection is made and handed to the application's handler.
+func (e *Engine) handleAppAttach(ctx context.Context, in *Incoming) ([]byte, error) {
+	var req wire.AppAttachReq
+	if _, err := req.Decode(in.Body); err != nil {
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed app attach"), Err: err}
+	}
+	e.mu.Lock()
+	h := e.apps[req.Application]
+	e.mu.Unlock()
+	if h == nil {
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeNotFound, Info: []byte("application not supported")}
+	}
+	peer := in.Signer.NodeID
+	theirs := req.Clone()
+	ice := len(remoteICE(theirs.Candidates)) > 0
+	var o *offer
+	switch {
+	case ice && e.useICE():
+		var err error
+		if o, err = e.makeOffer(ctx, transport.Responder); err != nil {
+			return nil, err
+		}
+	case !ice:
+		o = &offer{}
+	default:
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeIncompatibleWithOverlay, Info: []byte("ICE not supported")}
+	}
+	ans := wire.AppAttachAns{Ufrag: []byte(o.ufrag), Password: []byte(o.pwd), Application: req.Application, Role: roleActive, Candidates: o.cands}
+	body, err := ans.Append(nil)
+	if err != nil {
+		if o.ice != nil {
+			o.ice.Close()
+		}
+		return nil, err
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+		defer cancel()
+		var conn net.Conn
+		var err error
+		if o.ice != nil {
+			var c net.Conn
+			c, err = o.ice.Connect(ctx, string(theirs.Ufrag), string(theirs.Password), remoteICE(theirs.Candidates))
+			if err != nil {
+				o.ice.Close()
+			} else {
+				conn = &iceConn{Conn: c, s: o.ice}
+			}
+		} else {
+			err = ErrNoCandidate
+			for i := range theirs.Candidates {
+				c, ok := CandidateFromWire(&theirs.Candidates[i])
+				if !ok {
+					continue
+				}
+				if conn, err = e.opts.Dial(ctx, "tcp", c.Addr.String()); err == nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			e.log.Debug("app attach (answerer) failed", "peer", peer.String(), "err", err)
+			return
+		}
+		h(peer, conn)
+	}()
+	return body, nil
+}

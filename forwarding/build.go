@@ -1,0 +1,102 @@
+package forwarding
+
+import (
+	"github.com/goreload/reload/wire"
+)
+
+// builder makes the messages a node originates: requests, answers and
+// error responses, each signed by the node's identity (§6.3.4: "All RELOAD
+// messages MUST be signed").
+type builder struct{ local *Local }
+
+// seal encodes MessageContents{code, body} and its SecurityBlock signed
+// over overlay || transaction_id || MessageContents || SignerIdentity, and
+// appends them to b: the part of a message after the forwarding header.
+func (b builder) seal(dst []byte, overlay uint32, txid uint64, code wire.MessageCode, body []byte) ([]byte, error) {
+	mc := wire.MessageContents{Code: code, Body: body}
+	start := len(dst)
+	dst, err := mc.Append(dst)
+	if err != nil {
+		return nil, err
+	}
+	var sb wire.SecurityBlock
+	if err := b.local.Identity.SignMessage(&sb, overlay, txid, dst[start:]); err != nil {
+		return nil, err
+	}
+	return sb.Append(dst)
+}
+
+// requestHeader is the header of a new request (§6.2.1): via list empty,
+// TTL initial-ttl, the configuration sequence of this node.
+func (b builder) requestHeader(txid uint64, dests []wire.Destination, maxResponse uint32) wire.ForwardingHeader {
+	return wire.ForwardingHeader{
+		Overlay:           b.local.Overlay,
+		ConfigSequence:    b.local.ConfigSequence,
+		Version:           wire.Version10,
+		TTL:               b.local.ttl(),
+		Fragment:          wire.FragmentUnfragmed,
+		TransactionID:     txid,
+		MaxResponseLength: maxResponse,
+		Destinations:      dests,
+	}
+}
+
+// answerHeader is the header of an answer to the request whose header is
+// req, received from the neighbour from (§6.2.2, §6.1.2): the destination
+// list is from followed by the reversed via list; options with
+// RESPONSE_COPY are copied with the three flags cleared (§6.3.2.3);
+// max_response_length is zero.
+func (b builder) answerHeader(req *wire.ForwardingHeader, from wire.NodeID) wire.ForwardingHeader {
+	dests := make([]wire.Destination, 0, 1+len(req.Via))
+	f := from
+	dests = append(dests, wire.NodeDest(&f))
+	for i := len(req.Via) - 1; i >= 0; i-- {
+		dests = append(dests, req.Via[i])
+	}
+	var opts []wire.ForwardingOption
+	for _, o := range req.Options {
+		if o.ResponseCopy() {
+			o.Flags &^= wire.FlagResponseCopy | wire.FlagForwardCritical | wire.FlagDestinationCritical
+			opts = append(opts, o)
+		}
+	}
+	return wire.ForwardingHeader{
+		Overlay:        req.Overlay,
+		ConfigSequence: b.local.ConfigSequence,
+		Version:        wire.Version10,
+		TTL:            b.local.ttl(),
+		Fragment:       wire.FragmentUnfragmed,
+		TransactionID:  req.TransactionID,
+		Destinations:   dests,
+		Options:        opts,
+	}
+}
+
+// message appends a whole message: h followed by rest.
+func (b builder) message(dst []byte, h *wire.ForwardingHeader, rest []byte) ([]byte, error) {
+	return h.AppendMessage(dst, rest)
+}
+
+// errorAnswer builds a whole, signed error response to req.
+func (b builder) errorAnswer(dst []byte, req *wire.ForwardingHeader, from wire.NodeID, pe *wire.ProtocolError) ([]byte, error) {
+	h := b.answerHeader(req, from)
+	rest, err := b.errorRest(h.Overlay, h.TransactionID, pe)
+	if err != nil {
+		return nil, err
+	}
+	return b.message(dst, &h, rest)
+}
+
+// errorRest is the signed contents and security block of an error
+// response.
+func (b builder) errorRest(overlay uint32, txid uint64, pe *wire.ProtocolError) ([]byte, error) {
+	er := pe.Response()
+	if len(er.Info) > 0xffff {
+		er.Info = er.Info[:0xffff]
+	}
+	body, err := er.Append(nil)
+	if err != nil {
+		return nil, err
+	}
+	return b.seal(nil, overlay, txid, wire.CodeError, body)
+}

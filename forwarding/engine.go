@@ -1,0 +1,801 @@
+package forwarding
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/security"
+	"github.com/goreload/reload/transport"
+	"github.com/goreload/reload/wire"
+)
+
+// Clock is the shell's source of time. Only the shell reads it; the
+// values it drives take now as an argument.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Handler answers one request: the body of the answer (the answer code is
+// the request's plus one), or an error. A *wire.ProtocolError is answered
+// with its code; ErrNoAnswer sends nothing; any other error is answered
+// with Error_Invalid_Message. ctx ends when the engine closes or the
+// request lifetime (15 s) passes.
+type Handler func(ctx context.Context, req *Incoming) ([]byte, error)
+
+// ErrNoAnswer, returned by a Handler, leaves the request unanswered.
+var ErrNoAnswer = errors.New("forwarding: no answer")
+
+// AppHandler receives the connection an AppAttach opened (§6.5.2) for
+// its Application-ID, and the Node-ID of the peer. It owns conn.
+type AppHandler func(peer wire.NodeID, conn net.Conn)
+
+// LinkEvent reports a link entering or leaving the connection table.
+type LinkEvent struct {
+	NodeID wire.NodeID
+	Link   *transport.Link
+	Up     bool
+	Err    error // why a link went down
+}
+
+// ErrClosed reports that the engine was closed.
+var ErrClosed = errors.New("forwarding: engine closed")
+
+// Options configure an Engine. Identity, Config and Router are required.
+type Options struct {
+	// Identity is this node's credential; it signs every message the
+	// node originates and authenticates its links.
+	Identity *security.Identity
+	// Verifier checks signatures and peer certificates; nil builds one
+	// from Config.Trust().
+	Verifier *security.Verifier
+	// Config is the current overlay configuration; ConfigDocument the
+	// signed document that holds it, sent in ConfigUpdate requests to
+	// nodes with an older one (§6.3.2.1; nil to send none).
+	Config         *config.Configuration
+	ConfigDocument []byte
+	// Router is the topology plugin's next-hop function.
+	Router Router
+	// Clock and Rand default to the real clock and crypto/rand.
+	Clock Clock
+	Rand  io.Reader
+	// CompressVia turns on via-list compression (§6.1.2).
+	CompressVia bool
+	// KnownOption and KnownExtension name the forwarding options and
+	// message extensions this node understands (none by default).
+	KnownOption    func(wire.ForwardingOptionType) bool
+	KnownExtension func(wire.MessageExtensionType) bool
+
+	// Link is the template for the links this engine opens; Certificate
+	// and Verifier are filled in from Identity and Verifier.
+	Link transport.Config
+	// Listener accepts TLS-TCP-FH-NO-ICE links (§6.6.5): this node is
+	// the TLS server on them, as the sender of an Attach request must be
+	// (§6.5.1.13). Its address is the host candidate offered in Attach
+	// (override with AdvertiseTLS). The engine owns it.
+	Listener     net.Listener
+	AdvertiseTLS netip.AddrPort
+	// Dial opens TCP connections (nil: a net.Dialer).
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// UDP carries DTLS-UDP-SR-NO-ICE links (§6.6.6); its address is the
+	// host candidate offered (override with AdvertiseUDP). The engine
+	// owns it.
+	UDP          *transport.Mux
+	AdvertiseUDP netip.AddrPort
+	// ICE, when set and the overlay does not say no-ice, makes Attach
+	// use ICE and DTLS-UDP-SR (§6.5.1.3–§6.5.1.14).
+	ICE *transport.ICEConfig
+	// ListenApp opens a listener for the connection of one AppAttach
+	// this node requests without ICE (nil: TCP on 127.0.0.1; §6.5.2).
+	ListenApp func(ctx context.Context) (net.Listener, error)
+
+	// OnLinkEvent, OnConfig and OnKinds are called (from the engine's
+	// goroutines, not concurrently with themselves) when links come and
+	// go and when a ConfigUpdate replaced the configuration or kinds.
+	OnLinkEvent func(LinkEvent)
+	OnConfig    func(*config.Configuration)
+	OnKinds     func(config.Kinds)
+	// OnCertificateNeeded is told of requests dropped because the
+	// signer's certificate is unknown (§6.3.4): fetch it, add it with
+	// Verifier.AddCertificate, and the retransmission will verify.
+	OnCertificateNeeded func(*security.CertificateNeededError)
+	Logger              *slog.Logger
+}
+
+// Engine is the forwarding shell: it owns the links and the goroutines,
+// runs the routing core and the end-to-end layer on one goroutine with a
+// real (injectable) clock, answers Ping and ConfigUpdate, opens links with
+// Attach and application connections with AppAttach, and dispatches the
+// other requests to the handlers registered for their codes.
+type Engine struct {
+	opts    Options
+	clock   Clock
+	log     *slog.Logger
+	table   *ConnTable
+	linkCfg transport.Config
+	ctx     context.Context
+	cancel  context.CancelFunc
+	inbox   chan inbound
+	cmds    chan func()
+	wg      sync.WaitGroup
+	once    sync.Once
+
+	// Owned by the loop goroutine.
+	core    *Core
+	tx      *Transactions
+	local   Local
+	cfg     *config.Configuration
+	cfgDoc  []byte
+	kinds   config.Kinds
+	waiters map[uint64]chan result
+	sendBuf []byte
+	evs     []TxEvent
+
+	mu          sync.Mutex
+	handlers    map[wire.MessageCode]Handler
+	apps        map[uint16]AppHandler
+	linkWaiters map[wire.NodeID][]chan *transport.Link
+	attaching   map[wire.NodeID]bool // outgoing Attach: answered?
+	events      sync.Mutex           // serialises OnLinkEvent
+}
+
+type inbound struct {
+	link *transport.Link
+	from wire.NodeID
+	data []byte
+}
+
+type result struct {
+	ans *Answer
+	err error
+}
+
+// New starts an engine.
+func New(opts Options) (*Engine, error) {
+	if opts.Identity == nil || opts.Config == nil || opts.Router == nil {
+		return nil, errors.New("forwarding: Options.Identity, Config and Router are required")
+	}
+	if opts.Verifier == nil {
+		tr, err := opts.Config.Trust()
+		if err != nil {
+			return nil, err
+		}
+		opts.Verifier = security.NewVerifier(tr, 0)
+	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if opts.Dial == nil {
+		var d net.Dialer
+		opts.Dial = d.DialContext
+	}
+	if opts.ListenApp == nil {
+		opts.ListenApp = func(ctx context.Context) (net.Listener, error) {
+			var lc net.ListenConfig
+			return lc.Listen(ctx, "tcp", "127.0.0.1:0")
+		}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		opts:        opts,
+		clock:       opts.Clock,
+		log:         log.With("node", opts.Identity.NodeID().String()),
+		table:       NewConnTable(opts.Rand),
+		inbox:       make(chan inbound, 256),
+		cmds:        make(chan func(), 64),
+		waiters:     make(map[uint64]chan result),
+		handlers:    make(map[wire.MessageCode]Handler),
+		apps:        make(map[uint16]AppHandler),
+		linkWaiters: make(map[wire.NodeID][]chan *transport.Link),
+		attaching:   make(map[wire.NodeID]bool),
+		cfg:         opts.Config,
+		cfgDoc:      opts.ConfigDocument,
+	}
+	e.kinds, _ = opts.Config.Kinds()
+	e.local = e.localFor(opts.Config)
+	var err error
+	e.core, err = NewCore(CoreConfig{
+		Local: e.local, Router: opts.Router, Neighbors: e.table, CompressVia: opts.CompressVia,
+		KnownOption: opts.KnownOption, KnownExtension: opts.KnownExtension,
+		Reassembly: transport.ReassemblyConfig{MaxMessage: int(opts.Config.MaxMessageSize)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.tx, err = NewTransactions(TxConfig{Local: e.local, Verifier: opts.Verifier, Rand: opts.Rand, Timer: opts.Config.OverlayReliabilityTimer})
+	if err != nil {
+		return nil, err
+	}
+	e.linkCfg = opts.Link
+	cert := opts.Identity.TLSCertificate()
+	e.linkCfg.Certificate = &cert
+	e.linkCfg.Verifier = peerVerifier{v: opts.Verifier, clock: opts.Clock}
+	e.handlers[wire.CodePingReq] = e.handlePing
+	e.handlers[wire.CodeConfigUpdateReq] = e.handleConfigUpdate
+	e.handlers[wire.CodeAttachReq] = e.handleAttach
+	e.handlers[wire.CodeAppAttachReq] = e.handleAppAttach
+
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.wg.Add(1)
+	go e.run()
+	if opts.Listener != nil {
+		e.wg.Add(1)
+		go e.acceptLoop(opts.Listener)
+	}
+	return e, nil
+}
+
+func (e *Engine) localFor(c *config.Configuration) Local {
+	return Local{
+		Identity: e.opts.Identity, Overlay: c.OverlayHash(), ConfigSequence: c.Sequence,
+		InitialTTL: c.InitialTTL, NodeIDLength: c.NodeIDLength,
+	}
+}
+
+// Self is this node's Node-ID.
+func (e *Engine) Self() wire.NodeID { return e.opts.Identity.NodeID() }
+
+// Table is the connection table.
+func (e *Engine) Table() *ConnTable { return e.table }
+
+// Verifier is the signature verifier (add fetched certificates to it).
+func (e *Engine) Verifier() *security.Verifier { return e.opts.Verifier }
+
+// Handle registers h for requests with message code code, replacing any
+// handler before it (the built-in Ping, ConfigUpdate, Attach and AppAttach
+// handlers included).
+func (e *Engine) Handle(code wire.MessageCode, h Handler) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if h == nil {
+		delete(e.handlers, code)
+		return
+	}
+	e.handlers[code] = h
+}
+
+// HandleApp registers h for AppAttach requests for Application-ID app.
+func (e *Engine) HandleApp(app uint16, h AppHandler) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if h == nil {
+		delete(e.apps, app)
+		return
+	}
+	e.apps[app] = h
+}
+
+// Close stops the engine: pending requests fail with ErrClosed, links and
+// the listener are closed, and every goroutine has ended when it returns.
+func (e *Engine) Close() error {
+	e.once.Do(func() {
+		e.cancel()
+		if e.opts.Listener != nil {
+			e.opts.Listener.Close()
+		}
+		if e.opts.UDP != nil {
+			e.opts.UDP.Close()
+		}
+		for _, l := range e.table.Links() {
+			l.Close()
+		}
+		e.wg.Wait()
+		// Links added while closing.
+		for _, l := range e.table.Links() {
+			l.Close()
+		}
+	})
+	return nil
+}
+
+// post runs f on the loop goroutine; false when the engine is closed.
+func (e *Engine) post(f func()) bool {
+	select {
+	case e.cmds <- f:
+		return true
+	case <-e.ctx.Done():
+		return false
+	}
+}
+
+// AddLink puts an authenticated link in the connection table under its
+// peer's Node-IDs and starts reading from it. The engine owns it from then
+// on. A link already there for the same peer is closed.
+func (e *Engine) AddLink(l *transport.Link) {
+	ids := l.PeerNodeIDs()
+	if e.ctx.Err() != nil {
+		l.Close()
+		return
+	}
+	for _, old := range e.table.Add(ids, l) {
+		old.Close()
+	}
+	e.wg.Add(1)
+	go e.readLoop(l, ids[0])
+	e.event(LinkEvent{NodeID: ids[0], Link: l, Up: true})
+	e.mu.Lock()
+	for _, id := range ids {
+		for _, ch := range e.linkWaiters[id] {
+			ch <- l
+		}
+		delete(e.linkWaiters, id)
+	}
+	e.mu.Unlock()
+}
+
+func (e *Engine) event(ev LinkEvent) {
+	if e.opts.OnLinkEvent == nil {
+		return
+	}
+	e.events.Lock()
+	defer e.events.Unlock()
+	e.opts.OnLinkEvent(ev)
+}
+
+func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
+	defer e.wg.Done()
+	for {
+		b, err := l.Receive(e.ctx)
+		if err != nil {
+			if e.table.Remove(l) {
+				e.log.Debug("link down", "peer", peer.String(), "err", err)
+				e.event(LinkEvent{NodeID: peer, Link: l, Err: err})
+			}
+			l.Close()
+			return
+		}
+		select {
+		case e.inbox <- inbound{link: l, from: peer, data: b}:
+		case <-e.ctx.Done():
+			return
+		}
+	}
+}
+
+func (e *Engine) acceptLoop(ln net.Listener) {
+	defer e.wg.Done()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			// §6.5.1.13: the sender of the Attach request is the TLS
+			// server; a node accepting a connection is that sender (or a
+			// bootstrap node accepting a joining node).
+			l, err := transport.NewTLSLink(e.ctx, conn, transport.Requester, wire.NodeID{}, &e.linkCfg)
+			if err != nil {
+				e.log.Debug("inbound TLS link failed", "err", err)
+				return
+			}
+			e.AddLink(l)
+		}()
+	}
+}
+
+// DialTLS opens a TLS-TCP-FH-NO-ICE link to address as the TLS client (a
+// joining node connecting to a bootstrap node, §11.5) and adds it to the
+// table. When expect is not zero the peer's certificate must carry it.
+func (e *Engine) DialTLS(ctx context.Context, address string, expect wire.NodeID) (*transport.Link, error) {
+	conn, err := e.opts.Dial(ctx, "tcp", address)
+	if err != nil {
+		return nil, err
+	}
+	l, err := transport.NewTLSLink(ctx, conn, transport.Responder, expect, &e.linkCfg)
+	if err != nil {
+		return nil, err
+	}
+	e.AddLink(l)
+	return l, nil
+}
+
+// run is the loop goroutine: every use of the core and the end-to-end
+// layer happens here.
+func (e *Engine) run() {
+	defer e.wg.Done()
+	defer func() {
+		for txid, ch := range e.waiters {
+			ch <- result{err: ErrClosed}
+			delete(e.waiters, txid)
+		}
+	}()
+	var tc <-chan time.Time
+	var armed time.Time
+	for {
+		// Arm a timer only when the earliest deadline changes.
+		if d := e.deadline(); !d.Equal(armed) {
+			armed, tc = d, nil
+			if !d.IsZero() {
+				tc = e.clock.After(d.Sub(e.clock.Now()))
+			}
+		}
+		select {
+		case <-e.ctx.Done():
+			return
+		case in := <-e.inbox:
+			e.receive(in)
+		case f := <-e.cmds:
+			f()
+		case <-tc:
+			armed, tc = time.Time{}, nil
+			e.tick()
+		}
+	}
+}
+
+func (e *Engine) deadline() time.Time {
+	d := e.tx.Deadline()
+	if r := e.core.ReassemblyDeadline(); !r.IsZero() && (d.IsZero() || r.Before(d)) {
+		d = r
+	}
+	return d
+}
+
+func (e *Engine) tick() {
+	now := e.clock.Now()
+	e.core.Expire(now)
+	e.evs = e.tx.Tick(now, e.evs[:0])
+	for _, ev := range e.evs {
+		if ev.Err != nil {
+			e.complete(ev.TxID, nil, ev.Err)
+			continue
+		}
+		if err := e.originate(ev.Resend); err != nil {
+			e.log.Debug("retransmission not routed", "txid", ev.TxID, "err", err)
+		}
+	}
+}
+
+func (e *Engine) receive(in inbound) {
+	a := e.core.Process(in.from, in.data, e.clock.Now())
+	e.act(a)
+}
+
+func (e *Engine) act(a Action) {
+	switch a.Kind {
+	case ActForward, ActAnswer:
+		if a.Kind == ActAnswer {
+			e.log.Debug("answering with error", "to", a.To.String(), "err", a.Err)
+		}
+		e.send(a.To, a.Head, a.Rest)
+	case ActDeliver:
+		e.deliver(a)
+	case ActDrop:
+		e.log.Debug("dropped", "err", a.Err)
+	}
+}
+
+func (e *Engine) send(to wire.NodeID, head, rest []byte) {
+	l, ok := e.table.Lookup(to)
+	if !ok {
+		e.log.Debug("no link", "to", to.String())
+		return
+	}
+	e.sendBuf = append(append(e.sendBuf[:0], head...), rest...)
+	if err := l.Send(e.ctx, e.sendBuf); err != nil {
+		e.log.Debug("send failed", "to", to.String(), "err", err)
+	}
+}
+
+// originate routes a message this node built.
+func (e *Engine) originate(msg []byte) error {
+	a := e.core.Originate(msg, e.clock.Now())
+	switch a.Kind {
+	case ActFail, ActDrop:
+		return a.Err
+	case ActForward:
+		if !e.table.Connected(a.To) {
+			return fmt.Errorf("%w: next hop %v not connected", ErrNoRoute, a.To)
+		}
+	}
+	e.act(a)
+	return nil
+}
+
+func (e *Engine) deliver(a Action) {
+	now := e.clock.Now()
+	d := e.tx.Receive(&a, now)
+	switch d.Kind {
+	case DeliverAnswer:
+		var err error
+		if d.Answer.Code == wire.CodeError {
+			err = answerError(d.Answer)
+		}
+		e.complete(d.TxID, d.Answer, err)
+	case DeliverFailed:
+		e.complete(d.TxID, nil, d.Err)
+	case DeliverSend:
+		if err := e.originate(d.Send); err != nil {
+			e.log.Debug("answer not routed", "err", err)
+		}
+		if d.UpdatePath != nil {
+			e.sendConfigUpdate(d.UpdatePath)
+		}
+	case DeliverRequest:
+		e.dispatch(d.Request)
+	case DeliverDrop:
+		var need *security.CertificateNeededError
+		if errors.As(d.Err, &need) && e.opts.OnCertificateNeeded != nil {
+			e.opts.OnCertificateNeeded(need)
+		}
+		e.log.Debug("delivery dropped", "txid", d.TxID, "err", d.Err)
+	}
+}
+
+// answerError is the error an error response carries.
+func answerError(a *Answer) error {
+	var er wire.ErrorResponse
+	if _, err := er.Decode(a.Body); err != nil {
+		return &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed error response"), Err: err}
+	}
+	return &wire.ProtocolError{Code: er.Code, Info: clone(er.Info)}
+}
+
+func (e *Engine) complete(txid uint64, a *Answer, err error) {
+	ch, ok := e.waiters[txid]
+	if !ok {
+		return
+	}
+	delete(e.waiters, txid)
+	ch <- result{a, err}
+}
+
+func (e *Engine) dispatch(in *Incoming) {
+	e.mu.Lock()
+	h := e.handlers[in.Code]
+	e.mu.Unlock()
+	if h == nil {
+		e.respond(in, nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("unsupported request " + in.Code.String())})
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(e.ctx, DefaultRequestLifetime)
+		defer cancel()
+		body, err := h(ctx, in)
+		e.post(func() { e.respond(in, body, err) })
+	}()
+}
+
+func (e *Engine) respond(in *Incoming, body []byte, err error) {
+	if errors.Is(err, ErrNoAnswer) {
+		return
+	}
+	var msg []byte
+	var berr error
+	if err != nil {
+		var pe *wire.ProtocolError
+		if !errors.As(err, &pe) {
+			e.log.Debug("handler failed", "code", in.Code.String(), "err", err)
+			pe = &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("request failed")}
+		}
+		msg, berr = e.tx.RespondError(in, pe)
+	} else {
+		msg, berr = e.tx.Respond(in, in.Code.Answer(), body)
+	}
+	if berr != nil {
+		e.log.Debug("answer not built", "err", berr)
+		return
+	}
+	if err := e.originate(msg); err != nil {
+		e.log.Debug("answer not routed", "err", err)
+	}
+}
+
+// Request sends a request with message code code and body to the
+// destination list dest (§6.2.1) and waits for its answer. The request is
+// retransmitted on the overlay reliability timer and fails with a
+// *wire.ProtocolError of code Error_Request_Timeout after five
+// transmissions. An error response is returned as a *wire.ProtocolError
+// together with the Answer that carried it.
+func (e *Engine) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte) (*Answer, error) {
+	ch := make(chan result, 1)
+	var txid uint64
+	started := make(chan error, 1)
+	if !e.post(func() {
+		id, msg, err := e.tx.Start(dest, code, body, 0, e.clock.Now())
+		if err != nil {
+			started <- err
+			return
+		}
+		txid = id
+		e.waiters[id] = ch
+		if err := e.originate(msg); err != nil {
+			e.tx.Cancel(id)
+			delete(e.waiters, id)
+			started <- err
+			return
+		}
+		started <- nil
+	}) {
+		return nil, ErrClosed
+	}
+	select {
+	case err := <-started:
+		if err != nil {
+			return nil, err
+		}
+	case <-e.ctx.Done():
+		return nil, ErrClosed
+	}
+	select {
+	case r := <-ch:
+		return r.ans, r.err
+	case <-ctx.Done():
+		e.post(func() {
+			e.tx.Cancel(txid)
+			delete(e.waiters, txid)
+		})
+		return nil, ctx.Err()
+	}
+}
+
+// Ping sends a Ping to dest (§6.5.3) and returns the answer.
+func (e *Engine) Ping(ctx context.Context, dest []wire.Destination) (*wire.PingAns, *Answer, error) {
+	p := wire.PingReq{}
+	body, err := p.Append(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := e.Request(ctx, dest, wire.CodePingReq, body)
+	if err != nil {
+		return nil, a, err
+	}
+	var pa wire.PingAns
+	if _, err := pa.Decode(a.Body); err != nil {
+		return nil, a, err
+	}
+	return &pa, a, nil
+}
+
+// handlePing answers a Ping (§6.5.3.2): a random response id and the time
+// in milliseconds.
+func (e *Engine) handlePing(ctx context.Context, req *Incoming) ([]byte, error) {
+	var p wire.PingReq
+	if _, err := p.Decode(req.Body); err != nil {
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed ping"), Err: err}
+	}
+	var id uint64
+	var rerr error
+	ok := e.call(ctx, func() { id, rerr = e.tx.Rand64() })
+	if !ok {
+		return nil, ErrNoAnswer
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	ans := wire.PingAns{ResponseID: id, Time: uint64(e.clock.Now().UnixMilli())}
+	return ans.Append(nil)
+}
+
+// call runs f on the loop goroutine and waits for it.
+func (e *Engine) call(ctx context.Context, f func()) bool {
+	done := make(chan struct{})
+	if !e.post(func() { f(); close(done) }) {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// handleConfigUpdate applies a ConfigUpdate (§6.5.4.2): a newer, correctly
+// signed configuration document, or kinds signed by a kind-signer.
+func (e *Engine) handleConfigUpdate(ctx context.Context, req *Incoming) ([]byte, error) {
+	var cu wire.ConfigUpdateReq
+	if _, err := cu.Decode(req.Body); err != nil {
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed config update"), Err: err}
+	}
+	now := e.clock.Now()
+	var err error
+	ok := e.call(ctx, func() {
+		switch cu.Type {
+		case wire.ConfigUpdateConfig:
+			var nc *config.Configuration
+			if _, nc, err = config.AcceptConfigUpdate(e.cfg, cu.ConfigData, now); err != nil {
+				return
+			}
+			e.applyConfig(nc, clone(cu.ConfigData))
+		case wire.ConfigUpdateKind:
+			var k config.Kinds
+			if k, err = config.AcceptKindUpdate(e.cfg, e.kinds, cu.Kinds, now); err != nil {
+				return
+			}
+			e.kinds = k
+			if e.opts.OnKinds != nil {
+				e.opts.OnKinds(k)
+			}
+		default:
+			err = &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("unknown config update type")}
+		}
+	})
+	if !ok {
+		return nil, ErrNoAnswer
+	}
+	if err != nil {
+		return nil, err
+	}
+	return (&wire.ConfigUpdateAns{}).Append(nil)
+}
+
+// applyConfig switches to a new configuration (on the loop goroutine).
+func (e *Engine) applyConfig(c *config.Configuration, doc []byte) {
+	e.cfg, e.cfgDoc = c, doc
+	e.local = e.localFor(c)
+	e.core.SetLocal(e.local)
+	e.tx.SetLocal(e.local)
+	e.tx.SetTimer(c.OverlayReliabilityTimer)
+	if k, err := c.Kinds(); err == nil {
+		e.kinds = k
+	}
+	if e.opts.OnConfig != nil {
+		e.opts.OnConfig(c)
+	}
+}
+
+// sendConfigUpdate sends this node's configuration document to a node
+// whose request carried an older sequence number (§6.3.2.1, §6.5.4), with
+// configuration_sequence 65535 so that it is accepted whatever the
+// receiver's sequence. It runs on the loop goroutine and does not wait for
+// the answer.
+func (e *Engine) sendConfigUpdate(path []wire.Destination) {
+	if len(e.cfgDoc) == 0 {
+		return
+	}
+	cu := wire.ConfigUpdateReq{Type: wire.ConfigUpdateConfig, ConfigData: e.cfgDoc}
+	body, err := cu.Append(nil)
+	if err != nil {
+		return
+	}
+	l := e.local
+	l.ConfigSequence = config.SequenceUpdate
+	e.tx.SetLocal(l)
+	txid, msg, err := e.tx.Start(path, wire.CodeConfigUpdateReq, body, 0, e.clock.Now())
+	e.tx.SetLocal(e.local)
+	if err != nil {
+		return
+	}
+	if err := e.originate(msg); err != nil {
+		e.tx.Cancel(txid)
+	}
+}
+
+// peerVerifier checks a (D)TLS peer's chain against the overlay's trust
+// (RFC 6940 §11.3) and caches the validated certificate for the
+// signature checks that follow.
+type peerVerifier struct {
+	v     *security.Verifier
+	clock Clock
+}
+
+func (p peerVerifier) VerifyPeer(chain []*x509.Certificate) ([]wire.NodeID, error) {
+	nc, err := p.v.Trust().VerifyChain(chain, p.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	p.v.Cache().Add(nc)
+	return nc.NodeIDs, nil
+}

@@ -1,0 +1,501 @@
+package forwarding
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/security"
+	"github.com/goreload/reload/wire"
+)
+
+// Defaults of the end-to-end layer (RFC 6940 §6.2.1).
+const (
+	DefaultReliabilityTimer = config.DefaultOverlayReliabilityTimer // 3000 ms
+	DefaultTransmissions    = 5                                     // "up to 4 times, for a total of 5 messages"
+	DefaultRequestLifetime  = 15 * time.Second                      // the maximum request lifetime
+)
+
+// TxConfig configures Transactions.
+type TxConfig struct {
+	Local Local
+	// Verifier checks the signature of every message delivered to this
+	// node (§6.3.4).
+	Verifier *security.Verifier
+	// Rand supplies transaction ids (§6.3.2: "they MUST be randomly
+	// generated"); nil means crypto/rand.
+	Rand io.Reader
+	// Timer is the overlay-reliability-timer (3000 ms).
+	Timer time.Duration
+	// Transmissions is the number of times a request is sent before it
+	// fails with Error_Request_Timeout (5).
+	Transmissions int
+	// Lifetime is how long an answer is kept to answer a retransmitted
+	// request (15 s, the maximum request lifetime).
+	Lifetime time.Duration
+}
+
+// Transactions is the end-to-end layer of symmetric recursive routing
+// (§6.2): it originates requests and retransmits them, matches answers,
+// verifies signatures at this destination, and answers retransmitted
+// requests from a cache. It is a value used by one goroutine at a time;
+// it reads no clock.
+type Transactions struct {
+	cfg     TxConfig
+	pending map[uint64]*txn
+	timers  []timer // deadlines in order (every timer has the same length)
+	seen    map[reqKey]*seenReq
+	expiry  []seenExpiry
+	rbuf    [8]byte
+}
+
+type txn struct {
+	msg      []byte
+	expect   wire.NodeID
+	sent     int
+	deadline time.Time
+}
+
+type timer struct {
+	txid     uint64
+	deadline time.Time
+}
+
+// reqKey identifies a request for duplicate detection: its transaction id
+// and a digest of its contents and security block, so that only the very
+// same signed request gets the cached answer.
+type reqKey struct {
+	txid uint64
+	sum  [sha256.Size]byte
+}
+
+type seenReq struct {
+	rest []byte // signed contents and security block of the answer; nil while in progress
+}
+
+type seenExpiry struct {
+	key reqKey
+	at  time.Time
+}
+
+// NewTransactions returns an empty end-to-end layer.
+func NewTransactions(cfg TxConfig) (*Transactions, error) {
+	if cfg.Local.Identity == nil {
+		return nil, errors.New("forwarding: TxConfig.Local.Identity is required")
+	}
+	if cfg.Verifier == nil {
+		return nil, errors.New("forwarding: TxConfig.Verifier is required")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Timer <= 0 {
+		cfg.Timer = DefaultReliabilityTimer
+	}
+	if cfg.Transmissions <= 0 {
+		cfg.Transmissions = DefaultTransmissions
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = DefaultRequestLifetime
+	}
+	return &Transactions{cfg: cfg, pending: make(map[uint64]*txn), seen: make(map[reqKey]*seenReq)}, nil
+}
+
+// SetLocal replaces the node's overlay parameters (after a ConfigUpdate).
+func (t *Transactions) SetLocal(l Local) { t.cfg.Local = l }
+
+// SetTimer changes the overlay-reliability-timer for new transmissions.
+func (t *Transactions) SetTimer(d time.Duration) {
+	if d > 0 {
+		t.cfg.Timer = d
+	}
+}
+
+// Pending is the number of requests waiting for an answer.
+func (t *Transactions) Pending() int { return len(t.pending) }
+
+// Rand64 draws a random 64-bit value from the configured source.
+func (t *Transactions) Rand64() (uint64, error) {
+	if _, err := io.ReadFull(t.cfg.Rand, t.rbuf[:]); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(t.rbuf[:]), nil
+}
+
+// Start originates a request to dests: a fresh random transaction id, the
+// message built and signed, the retransmission timer armed at now. Route
+// the returned message with Core.Originate. maxResponse is the
+// max_response_length to ask for (0 for none).
+func (t *Transactions) Start(dests []wire.Destination, code wire.MessageCode, body []byte, maxResponse uint32, now time.Time) (uint64, []byte, error) {
+	if !code.IsRequest() {
+		return 0, nil, errors.New("forwarding: " + code.String() + " is not a request code")
+	}
+	if len(dests) == 0 {
+		return 0, nil, errors.New("forwarding: empty destination list")
+	}
+	var txid uint64
+	for {
+		v, err := t.Rand64()
+		if err != nil {
+			return 0, nil, err
+		}
+		if _, dup := t.pending[v]; !dup {
+			txid = v
+			break
+		}
+	}
+	b := builder{local: &t.cfg.Local}
+	h := b.requestHeader(txid, dests, maxResponse)
+	rest, err := b.seal(nil, h.Overlay, txid, code, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	msg, err := b.message(nil, &h, rest)
+	if err != nil {
+		return 0, nil, err
+	}
+	// §6.3.4: the response to a message sent to a Node-ID MUST have been
+	// sent by that Node-ID unless it was sent to the wildcard.
+	var expect wire.NodeID
+	if last := &dests[len(dests)-1]; last.Type == wire.DestNode && !last.Compressed && !isWildcard(last.ID) {
+		expect, _ = last.NodeID()
+	}
+	tx := &txn{msg: msg, expect: expect, sent: 1, deadline: now.Add(t.cfg.Timer)}
+	t.pending[txid] = tx
+	t.timers = append(t.timers, timer{txid, tx.deadline})
+	return txid, msg, nil
+}
+
+// Cancel forgets a pending request (its caller gave up).
+func (t *Transactions) Cancel(txid uint64) { delete(t.pending, txid) }
+
+// Deadline is when Tick next has work: the earliest retransmission or
+// cache expiry; zero when none.
+func (t *Transactions) Deadline() time.Time {
+	var d time.Time
+	k := 0
+	for ; k < len(t.timers); k++ {
+		tm := t.timers[k]
+		if tx, ok := t.pending[tm.txid]; ok && tx.deadline.Equal(tm.deadline) {
+			d = tm.deadline
+			break
+		}
+	}
+	t.timers = t.timers[k:] // drop answered and cancelled requests' timers
+	if len(t.expiry) > 0 && (d.IsZero() || t.expiry[0].at.Before(d)) {
+		d = t.expiry[0].at
+	}
+	return d
+}
+
+// TxEvent is what a timer produced: a retransmission (Resend, the same
+// message with the same transaction id, §6.2.1) or a failure (Err).
+type TxEvent struct {
+	TxID   uint64
+	Resend []byte
+	Err    error
+}
+
+// ErrRequestTimeout is the failure of a request whose fifth transmission
+// went unanswered (§6.2.1).
+var ErrRequestTimeout = &wire.ProtocolError{Code: wire.ErrCodeRequestTimeout, Info: []byte("no answer after 5 transmissions")}
+
+// Tick runs the timers due at now and appends their events to ev.
+func (t *Transactions) Tick(now time.Time, ev []TxEvent) []TxEvent {
+	i := 0
+	for ; i < len(t.timers); i++ {
+		tm := t.timers[i]
+		tx, ok := t.pending[tm.txid]
+		if !ok || !tx.deadline.Equal(tm.deadline) {
+			continue // answered, cancelled or rearmed
+		}
+		if tm.deadline.After(now) {
+			break
+		}
+		if tx.sent >= t.cfg.Transmissions {
+			delete(t.pending, tm.txid)
+			ev = append(ev, TxEvent{TxID: tm.txid, Err: ErrRequestTimeout})
+			continue
+		}
+		tx.sent++
+		tx.deadline = now.Add(t.cfg.Timer)
+		t.timers = append(t.timers, timer{tm.txid, tx.deadline})
+		ev = append(ev, TxEvent{TxID: tm.txid, Resend: tx.msg})
+	}
+	t.timers = compactTimers(t.timers, i)
+	j := 0
+	for ; j < len(t.expiry) && !t.expiry[j].at.After(now); j++ {
+		delete(t.seen, t.expiry[j].key)
+	}
+	if j > 0 {
+		t.expiry = append(t.expiry[:0], t.expiry[j:]...)
+	}
+	return ev
+}
+
+func compactTimers(ts []timer, i int) []timer {
+	if i == 0 {
+		return ts
+	}
+	return append(ts[:0], ts[i:]...)
+}
+
+// DeliveryKind says what Receive made of a delivered message.
+type DeliveryKind uint8
+
+// Delivery kinds.
+const (
+	// DeliverDrop: nothing to do; Err says why.
+	DeliverDrop DeliveryKind = iota
+	// DeliverAnswer: Answer completes the pending request TxID.
+	DeliverAnswer
+	// DeliverFailed: the pending request TxID failed with Err (a
+	// *security.CertificateNeededError for an answer whose signer's
+	// certificate is unknown).
+	DeliverFailed
+	// DeliverRequest: Request is a new, verified request to dispatch;
+	// answer it with Respond.
+	DeliverRequest
+	// DeliverSend: route Send with Core.Originate (a cached answer to a
+	// retransmitted request, or an error answer).
+	DeliverSend
+)
+
+// Delivery is the result of Receive.
+type Delivery struct {
+	Kind    DeliveryKind
+	TxID    uint64
+	Answer  *Answer
+	Request *Incoming
+	Send    []byte
+	// UpdatePath, when set with DeliverSend, is the destination list of a
+	// requester whose configuration is too old: §6.3.2.1 says this node
+	// MUST send it a ConfigUpdate.
+	UpdatePath []wire.Destination
+	Err        error
+}
+
+// Answer is a verified answer to a request this node sent. Its fields do
+// not alias the message.
+type Answer struct {
+	TxID   uint64
+	Code   wire.MessageCode
+	Body   []byte
+	Signer security.Signer
+	// Via is the via list the answer collected (the path back).
+	Via []wire.Destination
+}
+
+// Incoming is a verified request for this node. Its fields do not alias
+// the message.
+type Incoming struct {
+	TxID uint64
+	Code wire.MessageCode
+	Body []byte
+	// Extensions of the request's MessageContents.
+	Extensions []wire.MessageExtension
+	// From is the neighbour that delivered it; Signer the origin.
+	From   wire.NodeID
+	Signer security.Signer
+	// Via is the request's via list; Header its forwarding header (with
+	// Via and the destination list as received).
+	Via    []wire.Destination
+	Header wire.ForwardingHeader
+
+	key reqKey
+}
+
+// Receive takes a message the core delivered to this node (ActDeliver)
+// at now.
+func (t *Transactions) Receive(a *Action, now time.Time) Delivery {
+	m := a.Msg
+	h := &m.Header
+	if m.Contents.Code.IsAnswer() {
+		return t.receiveAnswer(m, now)
+	}
+	// A request. A retransmission of one already seen gets the same
+	// answer (§6.2.1) without being processed again.
+	key := reqKey{txid: h.TransactionID, sum: sha256.Sum256(m.Payload)}
+	if s, ok := t.seen[key]; ok {
+		if s.rest == nil {
+			return Delivery{Kind: DeliverDrop, TxID: key.txid, Err: errInProgress}
+		}
+		b := builder{local: &t.cfg.Local}
+		ah := b.answerHeader(h, a.From)
+		msg, err := b.message(nil, &ah, s.rest)
+		if err != nil {
+			return Delivery{Kind: DeliverDrop, Err: err}
+		}
+		return Delivery{Kind: DeliverSend, TxID: key.txid, Send: msg}
+	}
+	// §6.3.4: the destination MUST verify the signature; a request is
+	// signed by its origin, the first via-list entry (or the neighbour
+	// itself when the via list is empty).
+	var want security.Expect
+	if len(h.Via) == 0 {
+		want.NodeID = a.From
+	} else if id, ok := h.Via[0].NodeID(); ok {
+		want.NodeID = id
+	}
+	signer, err := t.cfg.Verifier.Verify(m, want, now)
+	if err != nil {
+		// "If the signature fails, the implementation SHOULD simply drop
+		// the message"; a missing certificate is surfaced as is.
+		return Delivery{Kind: DeliverDrop, TxID: key.txid, Err: err}
+	}
+	in := &Incoming{
+		TxID:       h.TransactionID,
+		Code:       m.Contents.Code,
+		Body:       clone(m.Contents.Body),
+		Extensions: cloneExtensions(m.Contents.Extensions),
+		From:       a.From,
+		Signer:     signer,
+		Header:     cloneHeader(h),
+		key:        key,
+	}
+	in.Via = in.Header.Via
+	t.remember(key, now)
+	// §6.3.2.1: the destination MUST check the configuration sequence.
+	sendUpdate, err := config.CheckSequence(t.cfg.Local.ConfigSequence, h.ConfigSequence, m.Contents.Code)
+	if err != nil {
+		var pe *wire.ProtocolError
+		errors.As(err, &pe)
+		msg, berr := t.RespondError(in, pe)
+		if berr != nil {
+			return Delivery{Kind: DeliverDrop, Err: berr}
+		}
+		d := Delivery{Kind: DeliverSend, TxID: in.TxID, Send: msg, Err: err}
+		if sendUpdate {
+			bh := builder{local: &t.cfg.Local}.answerHeader(&in.Header, in.From)
+			d.UpdatePath = bh.Destinations
+		}
+		return d
+	}
+	return Delivery{Kind: DeliverRequest, TxID: in.TxID, Request: in}
+}
+
+var errInProgress = errors.New("forwarding: retransmitted request still being processed")
+
+// ErrUnexpectedAnswer reports an answer to no pending request (late, or a
+// duplicate of one already matched).
+var ErrUnexpectedAnswer = errors.New("forwarding: answer to no pending request")
+
+func (t *Transactions) receiveAnswer(m *wire.Message, now time.Time) Delivery {
+	txid := m.Header.TransactionID
+	tx, ok := t.pending[txid]
+	if !ok {
+		return Delivery{Kind: DeliverDrop, TxID: txid, Err: ErrUnexpectedAnswer}
+	}
+	signer, err := t.cfg.Verifier.Verify(m, security.Expect{NodeID: tx.expect}, now)
+	if err != nil {
+		var need *security.CertificateNeededError
+		if errors.As(err, &need) {
+			delete(t.pending, txid)
+			return Delivery{Kind: DeliverFailed, TxID: txid, Err: err}
+		}
+		// A forged or misdirected answer: drop it and let the
+		// retransmission find the real one.
+		return Delivery{Kind: DeliverDrop, TxID: txid, Err: err}
+	}
+	delete(t.pending, txid)
+	return Delivery{Kind: DeliverAnswer, TxID: txid, Answer: &Answer{
+		TxID: txid, Code: m.Contents.Code, Body: clone(m.Contents.Body), Signer: signer,
+		Via: cloneDests(m.Header.Via),
+	}}
+}
+
+func (t *Transactions) remember(key reqKey, now time.Time) {
+	t.seen[key] = &seenReq{}
+	t.expiry = append(t.expiry, seenExpiry{key, now.Add(t.cfg.Lifetime)})
+}
+
+// Respond builds the signed answer to in (code in.Code+1, or CodeError with
+// an ErrorResponse body), remembers it for retransmissions of in, and
+// returns the whole message to route with Core.Originate. §6.3.2: when the
+// request set max_response_length and the answer would exceed it, the
+// answer is an error instead (see errResponseTooLarge).
+func (t *Transactions) Respond(in *Incoming, code wire.MessageCode, body []byte) ([]byte, error) {
+	b := builder{local: &t.cfg.Local}
+	h := b.answerHeader(&in.Header, in.From)
+	rest, err := b.seal(nil, h.Overlay, h.TransactionID, code, body)
+	if err != nil {
+		return nil, err
+	}
+	if max := in.Header.MaxResponseLength; max != 0 && int64(h.Len()+len(rest)) > int64(max) {
+		rest, err = b.errorRest(h.Overlay, h.TransactionID, errResponseTooLarge)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s, ok := t.seen[in.key]; ok {
+		s.rest = rest
+	}
+	return b.message(nil, &h, rest)
+}
+
+// RespondError answers in with an error response.
+func (t *Transactions) RespondError(in *Incoming, pe *wire.ProtocolError) ([]byte, error) {
+	er := pe.Response()
+	body, err := er.Append(nil)
+	if err != nil {
+		return nil, err
+	}
+	return t.Respond(in, wire.CodeError, body)
+}
+
+// errResponseTooLarge answers a request whose answer would exceed its
+// max_response_length. RFC 6940 disagrees with itself here: §6.3.2 says
+// responding peers "MUST check that any response would not exceed it and
+// if so generate an Error_Incompatible_with_Overlay value", while §6.3.3.1
+// defines Error_Response_Too_Large as exactly this case ("A node would
+// have generated a response that is too large per the
+// max_response_length field") and §14.9 registers it. This package sends
+// the code whose definition names the condition, Error_Response_Too_Large;
+// §6.3.2's Error_Incompatible_with_Overlay reads as a leftover, that code
+// being defined (§6.3.3.1) for a peer "using a different overlay, overlay
+// algorithm, or hash algorithm".
+var errResponseTooLarge = &wire.ProtocolError{Code: wire.ErrCodeResponseTooLarge, Info: []byte("response exceeds max_response_length")}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func cloneDests(ds []wire.Destination) []wire.Destination {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]wire.Destination, len(ds))
+	for i, d := range ds {
+		out[i] = wire.Destination{Type: d.Type, ID: clone(d.ID), Compressed: d.Compressed}
+	}
+	return out
+}
+
+func cloneExtensions(es []wire.MessageExtension) []wire.MessageExtension {
+	if len(es) == 0 {
+		return nil
+	}
+	out := make([]wire.MessageExtension, len(es))
+	for i, e := range es {
+		out[i] = wire.MessageExtension{Type: e.Type, Critical: e.Critical, Contents: clone(e.Contents)}
+	}
+	return out
+}
+
+func cloneHeader(h *wire.ForwardingHeader) wire.ForwardingHeader {
+	c := *h
+	c.Via = cloneDests(h.Via)
+	c.Destinations = cloneDests(h.Destinations)
+	c.Options = nil
+	for _, o := range h.Options {
+		c.Options = append(c.Options, wire.ForwardingOption{Type: o.Type, Flags: o.Flags, Value: clone(o.Value)})
+	}
+	return c
+}
