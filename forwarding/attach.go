@@ -23,43 +23,6 @@ var (
 // this node can use.
 var ErrNoCandidate = errors.New("forwarding: no usable candidate in Attach")
 
-// CandidateToWire maps a transport candidate to the IceCandidate an
-// Attach carries (§6.5.1.1). A peer-reflexive candidate, which is never
-// sent (CandType 3 is reserved), maps to ok false.
-func CandidateToWire(c transport.Candidate) (wire.IceCandidate, bool) {
-	w := wire.IceCandidate{
-		AddrPort:    wire.IPAddressPortFrom(c.Addr),
-		OverlayLink: wire.OverlayLinkType(c.LinkType),
-		Foundation:  []byte(c.Foundation),
-		Priority:    c.Priority,
-		Type:        wire.CandType(c.Type),
-	}
-	if c.Type == transport.CandidatePrflx {
-		return w, false
-	}
-	if w.Type.HasRelAddr() {
-		w.RelAddrPort = wire.IPAddressPortFrom(c.Related)
-	}
-	return w, true
-}
-
-// CandidateFromWire maps an IceCandidate back to a transport candidate;
-// ok is false for an address that is not IPv4 or IPv6.
-func CandidateFromWire(w *wire.IceCandidate) (transport.Candidate, bool) {
-	ap, ok := w.AddrPort.AddrPort()
-	if !ok {
-		return transport.Candidate{}, false
-	}
-	c := transport.Candidate{
-		Addr: ap, Type: transport.CandidateType(w.Type), Foundation: string(w.Foundation),
-		Priority: w.Priority, LinkType: transport.LinkType(w.OverlayLink),
-	}
-	if w.Type.HasRelAddr() {
-		c.Related, _ = w.RelAddrPort.AddrPort()
-	}
-	return c, true
-}
-
 // offer is one side's part of an Attach.
 type offer struct {
 	ufrag, pwd string
@@ -135,7 +98,7 @@ func (e *Engine) makeOffer(ctx context.Context, role transport.Role) (*offer, er
 		}
 		o := &offer{ufrag: ufrag, pwd: pwd, ice: s}
 		for _, c := range cands {
-			if w, ok := CandidateToWire(c); ok {
+			if w, err := c.WireCandidate(); err == nil {
 				o.cands = append(o.cands, w)
 			}
 		}
@@ -209,7 +172,7 @@ func (e *Engine) connect(ctx context.Context, o *offer, theirs *wire.AttachReqAn
 	if o.ice != nil {
 		var remote []transport.Candidate
 		for i := range theirs.Candidates {
-			if c, ok := CandidateFromWire(&theirs.Candidates[i]); ok && !wire.OverlayLinkType(c.LinkType).NoICE() {
+			if c, ok := candidateFromWire(&theirs.Candidates[i]); ok && !wire.OverlayLinkType(c.LinkType).NoICE() {
 				remote = append(remote, c)
 			}
 		}
@@ -264,7 +227,7 @@ func (e *Engine) connect(ctx context.Context, o *offer, theirs *wire.AttachReqAn
 // serves, in the peer's order.
 func (e *Engine) pickNoICE(ws []wire.IceCandidate) (transport.Candidate, bool) {
 	for i := range ws {
-		c, ok := CandidateFromWire(&ws[i])
+		c, ok := candidateFromWire(&ws[i])
 		if !ok {
 			continue
 		}
@@ -442,7 +405,7 @@ func (e *Engine) AppAttach(ctx context.Context, dest []wire.Destination, app uin
 func remoteICE(ws []wire.IceCandidate) []transport.Candidate {
 	var out []transport.Candidate
 	for i := range ws {
-		if c, ok := CandidateFromWire(&ws[i]); ok && !wire.OverlayLinkType(c.LinkType).NoICE() {
+		if c, ok := candidateFromWire(&ws[i]); ok && !wire.OverlayLinkType(c.LinkType).NoICE() {
 			out = append(out, c)
 		}
 	}
@@ -539,7 +502,7 @@ func (e *Engine) handleAppAttach(ctx context.Context, in *Incoming) ([]byte, err
 		} else {
 			err = ErrNoCandidate
 			for i := range theirs.Candidates {
-				c, ok := CandidateFromWire(&theirs.Candidates[i])
+				c, ok := candidateFromWire(&theirs.Candidates[i])
 				if !ok {
 					continue
 				}
@@ -555,4 +518,11 @@ func (e *Engine) handleAppAttach(ctx context.Context, in *Incoming) ([]byte, err
 		h(peer, conn)
 	}()
 	return body, nil
+}
+
+// candidateFromWire is transport.CandidateFromWire with a flag for
+// "usable".
+func candidateFromWire(w *wire.IceCandidate) (transport.Candidate, bool) {
+	c, err := transport.CandidateFromWire(w)
+	return c, err == nil
 }

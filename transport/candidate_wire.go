@@ -7,8 +7,8 @@ import (
 )
 
 // WireCandidate maps c to the IceCandidate an Attach carries (RFC 6940
-// §6.5.1.1). A peer-reflexive candidate is sent as srflx: RFC 6940 keeps
-// CandType 3 reserved, so prflx never appears on the wire.
+// §6.5.1.1). A peer-reflexive candidate is never sent (it is learnt during
+// the checks, and CandType 3 is reserved), so it is ErrBadCandidate.
 func (c Candidate) WireCandidate() (wire.IceCandidate, error) {
 	out := wire.IceCandidate{
 		AddrPort:    wire.IPAddressPortFrom(c.Addr),
@@ -19,7 +19,7 @@ func (c Candidate) WireCandidate() (wire.IceCandidate, error) {
 	switch c.Type {
 	case CandidateHost:
 		out.Type = wire.CandHost
-	case CandidateSrflx, CandidatePrflx:
+	case CandidateSrflx:
 		out.Type = wire.CandSrflx
 	case CandidateRelay:
 		out.Type = wire.CandRelay

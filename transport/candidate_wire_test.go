@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -55,10 +56,9 @@ func TestCandidateWireRoundTrip(t *testing.T) {
 			t.Fatalf("round trip %+v, want %+v", got[0], c)
 		}
 	}
-	// prflx is sent as srflx: CandType 3 is reserved (RFC 6940 §6.5.1.1).
-	w, err := Candidate{Addr: mustAddrPort("192.0.2.1:1"), Type: CandidatePrflx, Related: mustAddrPort("192.0.2.1:2")}.WireCandidate()
-	if err != nil || w.Type != wire.CandSrflx {
-		t.Fatalf("prflx: %v %v", w.Type, err)
+	// prflx is never sent: CandType 3 is reserved (RFC 6940 §6.5.1.1).
+	if _, err := (Candidate{Addr: mustAddrPort("192.0.2.1:1"), Type: CandidatePrflx}).WireCandidate(); !errors.Is(err, ErrBadCandidate) {
+		t.Fatalf("prflx: %v", err)
 	}
 }
 
