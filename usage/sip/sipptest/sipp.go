@@ -251,3 +251,85 @@ func Summarize(d []time.Duration) Summary {
 func (s Summary) String() string {
 	return fmt.Sprintf("n=%d p50=%v p99=%v max=%v", s.N, s.P50, s.P99, s.Max)
 }
+
+// ReadSetupFromMessages computes call set-up times (first INVITE sent to
+// first 200 for it received, per Call-ID) from the message log of a UAC
+// sipp run with -trace_msg, whose timestamps have microsecond resolution
+// where -trace_rtt has only milliseconds (and sipp's clock ticks coarser
+// still on some kernels).
+func ReadSetupFromMessages(r io.Reader) ([]time.Duration, error) {
+	const layout = "2006-01-02 15:04:05.000000"
+	type call struct {
+		invite, ok time.Time
+	}
+	calls := map[string]*call{}
+	var order []string
+	var (
+		ts       time.Time
+		dir      string // "sent" or "received"
+		first    string
+		inHeader bool
+	)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "----"):
+			stamp := strings.TrimSpace(strings.TrimLeft(line, "- "))
+			t, err := time.ParseInLocation(layout, stamp, time.Local)
+			if err != nil {
+				return nil, fmt.Errorf("sipptest: message log timestamp %q: %w", stamp, err)
+			}
+			ts, dir, first, inHeader = t, "", "", false
+		case dir == "" && strings.Contains(line, "message sent"):
+			dir = "sent"
+		case dir == "" && strings.Contains(line, "message received"):
+			dir = "received"
+		case dir != "" && first == "" && line != "":
+			first, inHeader = line, true
+		case inHeader && line == "":
+			inHeader = false
+		case inHeader && (strings.HasPrefix(strings.ToLower(line), "call-id:") || strings.HasPrefix(strings.ToLower(line), "i:")):
+			_, id, _ := strings.Cut(line, ":")
+			id = strings.TrimSpace(id)
+			c := calls[id]
+			if c == nil {
+				c = &call{}
+				calls[id] = c
+				order = append(order, id)
+			}
+			switch {
+			case dir == "sent" && strings.HasPrefix(first, "INVITE ") && c.invite.IsZero():
+				c.invite = ts
+			case dir == "received" && strings.HasPrefix(first, "SIP/2.0 200") && c.ok.IsZero() && !c.invite.IsZero():
+				c.ok = ts // the 200 of the INVITE: the BYE's comes later
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	var out []time.Duration
+	for _, id := range order {
+		if c := calls[id]; !c.invite.IsZero() && !c.ok.IsZero() {
+			out = append(out, c.ok.Sub(c.invite))
+		}
+	}
+	return out, nil
+}
+
+// WaitUDP waits until something (a sipp just started) has bound the UDP
+// port on 127.0.0.1, or the timeout passes.
+func WaitUDP(port int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			return true
+		}
+		c.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
