@@ -68,7 +68,10 @@ func NormalizeAOR(s string) (string, error) {
 	if i := strings.IndexByte(user, ':'); i >= 0 { // user:password
 		user = user[:i]
 	}
-	host = stripPort(host)
+	host, ok := stripPort(host)
+	if !ok {
+		return "", fmt.Errorf("%w: bad host or port in %q", ErrBadAOR, s)
+	}
 	u, err := url.PathUnescape(user)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadAOR, err)
@@ -77,24 +80,41 @@ func NormalizeAOR(s string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadAOR, err)
 	}
-	if u == "" || h == "" || strings.ContainsAny(h, "@ \t\r\n<>") || strings.ContainsAny(u, " \t\r\n") {
+	if u == "" || h == "" || strings.ContainsAny(h, "@ <>;?") || strings.ContainsAny(u, "@ ") ||
+		strings.ContainsFunc(u+h, isControl) {
 		return "", fmt.Errorf("%w: %q", ErrBadAOR, s)
 	}
 	return u + "@" + strings.ToLower(h), nil
 }
 
-// stripPort removes a ":port" suffix, keeping IPv6 references intact.
-func stripPort(host string) string {
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// stripPort removes a ":port" suffix, keeping IPv6 references intact. ok
+// is false for a malformed host or port.
+func stripPort(host string) (string, bool) {
+	rest := ""
 	if strings.HasPrefix(host, "[") {
-		if i := strings.IndexByte(host, ']'); i >= 0 {
-			return host[:i+1]
+		i := strings.IndexByte(host, ']')
+		if i < 0 || strings.ContainsAny(host[1:i], "[]") {
+			return "", false
 		}
-		return host
+		host, rest = host[:i+1], host[i+1:]
+		if rest != "" && rest[0] != ':' {
+			return "", false
+		}
+	} else if i := strings.IndexByte(host, ':'); i >= 0 {
+		host, rest = host[:i], host[i:]
 	}
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		return host[:i]
+	if rest != "" {
+		port := rest[1:]
+		if port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+			return "", false
+		}
 	}
-	return host
+	if !strings.HasPrefix(host, "[") && strings.ContainsAny(host, "[]:") {
+		return "", false
+	}
+	return host, true
 }
 
 // AORDomain is the domain part of a normalised AOR.

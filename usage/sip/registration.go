@@ -27,8 +27,8 @@ type Registration struct {
 	// Type is the form of the entry. For a type this package does not
 	// know, Raw holds the data.
 	Type wire.SipRegistrationType
-	// URI is the target AOR of a sip_registration_uri (normalised when it
-	// parses as an AOR, otherwise as stored).
+	// URI is the target of a sip_registration_uri: an AOR, normalised
+	// when it parses as one, or a GRUU or other string as stored.
 	URI string
 	// ContactPrefs and Destinations are the data of a
 	// sip_registration_route.
@@ -104,8 +104,10 @@ func DecodeRegistration(v *wire.StoredDataValue) (r Registration, ok bool, err e
 	switch s.Type {
 	case wire.SipRegistrationURI:
 		r.URI = string(s.URI)
-		if n, err := NormalizeAOR(r.URI); err == nil {
-			r.URI = n
+		if _, isGRUU, _ := ParseGRUU(r.URI); !isGRUU {
+			if n, err := NormalizeAOR(r.URI); err == nil {
+				r.URI = n
+			}
 		}
 	case wire.SipRegistrationRoute:
 		r.ContactPrefs = string(s.ContactPrefs)

@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -218,17 +217,4 @@ func prefRank(prefs string, sips bool) int {
 		return 2
 	}
 	return 1
-}
-
-// equalDests reports whether two destination lists are the same.
-func equalDests(a, b []wire.Destination) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Type != b[i].Type || !bytes.Equal(a[i].ID, b[i].ID) {
-			return false
-		}
-	}
-	return true
 }

@@ -111,6 +111,10 @@ func (f *Frontend) writeLoop(s *stream) {
 	for {
 		select {
 		case b := <-s.out:
+			if b == nil { // close after what was queued before
+				f.removeStream(s)
+				return
+			}
 			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if _, err := s.conn.Write(b); err != nil {
 				f.log.Debug("sip: stream write", "stream", s.id, "err", err)
@@ -141,8 +145,10 @@ func (f *Frontend) readLoop(s *stream) {
 				if out := badRequestRaw(buf); out != nil {
 					_ = s.send(out)
 				}
-				// The framing is lost; drop the connection after the 400.
-				time.AfterFunc(100*time.Millisecond, s.close)
+				// The framing is lost: drop the connection once the 400
+				// is written.
+				_ = s.send(nil)
+				<-s.done
 				return
 			}
 			if n == 0 {
@@ -257,6 +263,13 @@ func (f *Frontend) acceptTCP() {
 // receive parses one message and hands it on. A request that does not
 // parse, or lacks what RFC 3261 §8.1.1 requires, is answered with 400.
 func (f *Frontend) receive(data []byte, src source) {
+	defer func() {
+		// Defence in depth: a parser bug on hostile input must not take
+		// the node down.
+		if r := recover(); r != nil {
+			f.log.Error("sip: panic handling message", "src", src.addr, "panic", r)
+		}
+	}()
 	msg, err := f.parser.ParseSIP(data)
 	if err != nil {
 		f.log.Debug("sip: parse", "src", src.addr, "err", err)
@@ -311,13 +324,13 @@ func checkRequest(r *sip.Request) error {
 	case r.CSeq() == nil:
 		return errors.New("no CSeq")
 	case r.CSeq().MethodName != r.Method:
-		return errors.New("CSeq method differs from request method")
+		return errors.New("the CSeq method differs from the request method")
 	case r.Recipient.Scheme != "sip" && r.Recipient.Scheme != "sips":
 		return fmt.Errorf("unsupported Request-URI scheme %q", r.Recipient.Scheme)
 	case r.Recipient.Host == "":
-		return errors.New("Request-URI without host")
+		return errors.New("request-URI without host")
 	case !r.Via().Params.Has("branch"):
-		return errors.New("Via without branch")
+		return errors.New("top Via without branch")
 	}
 	if h := r.GetHeader("Max-Forwards"); h != nil && r.MaxForwards() == nil {
 		return errors.New("bad Max-Forwards")
