@@ -183,20 +183,8 @@ func (f *Frontend) register(ctx context.Context, req *sip.Request, src source) {
 		}
 		cur[key] = b
 	}
-	if len(contacts) > 0 {
-		if err := f.storeBindings(ctx, aor, cur, now); err != nil {
-			f.log.Info("sip: store registration", "aor", aor, "err", err)
-			f.reply(req, src, 500, "Server Internal Error")
-			return
-		}
-		f.mu.Lock()
-		if len(cur) == 0 {
-			delete(f.bindings, aor)
-		} else {
-			f.bindings[aor] = cur
-		}
-		f.mu.Unlock()
-	}
+	// The answer lists the bindings (RFC 3261 §10.3 step 8); build it
+	// before cur is shared with the janitor.
 	var hdrs []sip.Header
 	keys := make([]string, 0, len(cur))
 	for k := range cur {
@@ -211,6 +199,20 @@ func (f *Frontend) register(ctx context.Context, req *sip.Request, src source) {
 			p.Add("pub-gruu", strconv.Quote(b.GRUU))
 		}
 		hdrs = append(hdrs, &sip.ContactHeader{Address: *b.contact.Clone(), Params: p})
+	}
+	if len(contacts) > 0 {
+		if err := f.storeBindings(ctx, aor, cur, now); err != nil {
+			f.log.Info("sip: store registration", "aor", aor, "err", err)
+			f.reply(req, src, 500, "Server Internal Error")
+			return
+		}
+		f.mu.Lock()
+		if len(cur) == 0 {
+			delete(f.bindings, aor)
+		} else {
+			f.bindings[aor] = cur
+		}
+		f.mu.Unlock()
 	}
 	hdrs = append(hdrs, sip.NewHeader("Date", now.UTC().Format(time.RFC1123)))
 	f.reply(req, src, 200, "OK", hdrs...)

@@ -121,8 +121,11 @@ func TestSipp100SequentialCalls(t *testing.T) {
 	if fail, _ := st.Int("FailedCall(C)"); fail != 0 {
 		t.Fatalf("FailedCall = %d", fail)
 	}
-	if fx.n.attachs != 1 {
-		t.Errorf("AppAttach calls = %d, want 1 (the SIP connection is reused, RFC 7904 §5.1)", fx.n.attachs)
+	fx.n.mu.Lock()
+	attachs := fx.n.attachs
+	fx.n.mu.Unlock()
+	if attachs != 1 {
+		t.Errorf("AppAttach calls = %d, want 1 (the SIP connection is reused, RFC 7904 §5.1)", attachs)
 	}
 }
 
