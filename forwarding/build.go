@@ -12,8 +12,8 @@ type builder struct{ local *Local }
 // seal encodes MessageContents{code, body} and its SecurityBlock signed
 // over overlay || transaction_id || MessageContents || SignerIdentity, and
 // appends them to b: the part of a message after the forwarding header.
-func (b builder) seal(dst []byte, overlay uint32, txid uint64, code wire.MessageCode, body []byte) ([]byte, error) {
-	mc := wire.MessageContents{Code: code, Body: body}
+func (b builder) seal(dst []byte, overlay uint32, txid uint64, code wire.MessageCode, body []byte, exts ...wire.MessageExtension) ([]byte, error) {
+	mc := wire.MessageContents{Code: code, Body: body, Extensions: exts}
 	start := len(dst)
 	dst, err := mc.Append(dst)
 	if err != nil {

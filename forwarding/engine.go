@@ -591,7 +591,7 @@ func (e *Engine) respond(in *Incoming, body []byte, err error) {
 		}
 		msg, berr = e.tx.RespondError(in, pe)
 	} else {
-		msg, berr = e.tx.Respond(in, in.Code.Answer(), body)
+		msg, berr = e.tx.RespondWith(in, in.Code.Answer(), body, in.ReplyExtensions)
 	}
 	if berr != nil {
 		e.log.Debug("answer not built", "err", berr)
@@ -609,11 +609,17 @@ func (e *Engine) respond(in *Incoming, body []byte, err error) {
 // transmissions. An error response is returned as a *wire.ProtocolError
 // together with the Answer that carried it.
 func (e *Engine) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte) (*Answer, error) {
+	return e.RequestWith(ctx, dest, code, body, nil)
+}
+
+// RequestWith is Request with message extensions in the request's
+// MessageContents (for example RFC 7851's Diagnostic_Ping).
+func (e *Engine) RequestWith(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, exts []wire.MessageExtension) (*Answer, error) {
 	ch := make(chan result, 1)
 	var txid uint64
 	started := make(chan error, 1)
 	if !e.post(func() {
-		id, msg, err := e.tx.Start(dest, code, body, 0, e.clock.Now())
+		id, msg, err := e.tx.StartWith(dest, code, body, exts, 0, e.clock.Now())
 		if err != nil {
 			started <- err
 			return

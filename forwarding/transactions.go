@@ -131,6 +131,12 @@ func (t *Transactions) Rand64() (uint64, error) {
 // the returned message with Core.Originate. maxResponse is the
 // max_response_length to ask for (0 for none).
 func (t *Transactions) Start(dests []wire.Destination, code wire.MessageCode, body []byte, maxResponse uint32, now time.Time) (uint64, []byte, error) {
+	return t.StartWith(dests, code, body, nil, maxResponse, now)
+}
+
+// StartWith is Start with message extensions in the request's
+// MessageContents (§6.3.3).
+func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode, body []byte, exts []wire.MessageExtension, maxResponse uint32, now time.Time) (uint64, []byte, error) {
 	if !code.IsRequest() {
 		return 0, nil, errors.New("forwarding: " + code.String() + " is not a request code")
 	}
@@ -150,7 +156,7 @@ func (t *Transactions) Start(dests []wire.Destination, code wire.MessageCode, bo
 	}
 	b := builder{local: &t.cfg.Local}
 	h := b.requestHeader(txid, dests, maxResponse)
-	rest, err := b.seal(nil, h.Overlay, txid, code, body)
+	rest, err := b.seal(nil, h.Overlay, txid, code, body, exts...)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -286,6 +292,9 @@ type Answer struct {
 	Code   wire.MessageCode
 	Body   []byte
 	Signer security.Signer
+	// Extensions of the answer's MessageContents (RFC 7851 puts the
+	// diagnostics of a Ping answer there).
+	Extensions []wire.MessageExtension
 	// Via is the via list the answer collected (the path back).
 	Via []wire.Destination
 }
@@ -301,6 +310,9 @@ type Incoming struct {
 	// From is the neighbour that delivered it; Signer the origin.
 	From   wire.NodeID
 	Signer security.Signer
+	// ReplyExtensions, set by the handler, go into the answer's
+	// MessageContents.
+	ReplyExtensions []wire.MessageExtension
 	// Via is the request's via list; Header its forwarding header (with
 	// Via and the destination list as received).
 	Via    []wire.Destination
@@ -404,7 +416,7 @@ func (t *Transactions) receiveAnswer(m *wire.Message, now time.Time) Delivery {
 	delete(t.pending, txid)
 	return Delivery{Kind: DeliverAnswer, TxID: txid, Answer: &Answer{
 		TxID: txid, Code: m.Contents.Code, Body: clone(m.Contents.Body), Signer: signer,
-		Via: cloneDests(m.Header.Via),
+		Extensions: cloneExtensions(m.Contents.Extensions), Via: cloneDests(m.Header.Via),
 	}}
 }
 
@@ -419,9 +431,14 @@ func (t *Transactions) remember(key reqKey, now time.Time) {
 // request set max_response_length and the answer would exceed it, the
 // answer is an error instead (see errResponseTooLarge).
 func (t *Transactions) Respond(in *Incoming, code wire.MessageCode, body []byte) ([]byte, error) {
+	return t.RespondWith(in, code, body, nil)
+}
+
+// RespondWith is Respond with message extensions in the answer.
+func (t *Transactions) RespondWith(in *Incoming, code wire.MessageCode, body []byte, exts []wire.MessageExtension) ([]byte, error) {
 	b := builder{local: &t.cfg.Local}
 	h := b.answerHeader(&in.Header, in.From)
-	rest, err := b.seal(nil, h.Overlay, h.TransactionID, code, body)
+	rest, err := b.seal(nil, h.Overlay, h.TransactionID, code, body, exts...)
 	if err != nil {
 		return nil, err
 	}
