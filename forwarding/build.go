@@ -13,7 +13,15 @@ type builder struct{ local *Local }
 // over overlay || transaction_id || MessageContents || SignerIdentity, and
 // appends them to b: the part of a message after the forwarding header.
 func (b builder) seal(dst []byte, overlay uint32, txid uint64, code wire.MessageCode, body []byte, exts ...wire.MessageExtension) ([]byte, error) {
-	mc := wire.MessageContents{Code: code, Body: body, Extensions: exts}
+	return b.sealWith(dst, overlay, txid, code, body, RequestOptions{Extensions: exts})
+}
+
+// sealWith is seal with extensions and extra certificates (RFC 6940
+// §6.3.4: the bucket carries every certificate needed to verify the
+// signatures inside the message, such as those of stored values). The
+// signature does not cover the certificates.
+func (b builder) sealWith(dst []byte, overlay uint32, txid uint64, code wire.MessageCode, body []byte, opt RequestOptions) ([]byte, error) {
+	mc := wire.MessageContents{Code: code, Body: body, Extensions: opt.Extensions}
 	start := len(dst)
 	dst, err := mc.Append(dst)
 	if err != nil {
@@ -23,7 +31,28 @@ func (b builder) seal(dst []byte, overlay uint32, txid uint64, code wire.Message
 	if err := b.local.Identity.SignMessage(&sb, overlay, txid, dst[start:]); err != nil {
 		return nil, err
 	}
+	for _, c := range opt.Certificates {
+		if !hasCert(sb.Certificates, c.Certificate) {
+			sb.Certificates = append(sb.Certificates, c)
+		}
+	}
 	return sb.Append(dst)
+}
+
+func hasCert(list []wire.GenericCertificate, der []byte) bool {
+	for _, c := range list {
+		if string(c.Certificate) == string(der) {
+			return true
+		}
+	}
+	return false
+}
+
+// RequestOptions add to a request: message extensions (§6.3.3) and
+// certificates for its SecurityBlock beyond the sender's own.
+type RequestOptions struct {
+	Extensions   []wire.MessageExtension
+	Certificates []wire.GenericCertificate
 }
 
 // requestHeader is the header of a new request (§6.2.1): via list empty,

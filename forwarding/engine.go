@@ -609,17 +609,18 @@ func (e *Engine) respond(in *Incoming, body []byte, err error) {
 // transmissions. An error response is returned as a *wire.ProtocolError
 // together with the Answer that carried it.
 func (e *Engine) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte) (*Answer, error) {
-	return e.RequestWith(ctx, dest, code, body, nil)
+	return e.RequestWith(ctx, dest, code, body, RequestOptions{})
 }
 
 // RequestWith is Request with message extensions in the request's
-// MessageContents (for example RFC 7851's Diagnostic_Ping).
-func (e *Engine) RequestWith(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, exts []wire.MessageExtension) (*Answer, error) {
+// MessageContents (for example RFC 7851's Diagnostic_Ping) and extra
+// certificates in its SecurityBlock.
+func (e *Engine) RequestWith(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions) (*Answer, error) {
 	ch := make(chan result, 1)
 	var txid uint64
 	started := make(chan error, 1)
 	if !e.post(func() {
-		id, msg, err := e.tx.StartWith(dest, code, body, exts, 0, e.clock.Now())
+		id, msg, err := e.tx.StartWith(dest, code, body, opt, 0, e.clock.Now())
 		if err != nil {
 			started <- err
 			return

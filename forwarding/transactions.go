@@ -131,12 +131,12 @@ func (t *Transactions) Rand64() (uint64, error) {
 // the returned message with Core.Originate. maxResponse is the
 // max_response_length to ask for (0 for none).
 func (t *Transactions) Start(dests []wire.Destination, code wire.MessageCode, body []byte, maxResponse uint32, now time.Time) (uint64, []byte, error) {
-	return t.StartWith(dests, code, body, nil, maxResponse, now)
+	return t.StartWith(dests, code, body, RequestOptions{}, maxResponse, now)
 }
 
 // StartWith is Start with message extensions in the request's
-// MessageContents (§6.3.3).
-func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode, body []byte, exts []wire.MessageExtension, maxResponse uint32, now time.Time) (uint64, []byte, error) {
+// MessageContents (§6.3.3) and extra certificates in its SecurityBlock.
+func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions, maxResponse uint32, now time.Time) (uint64, []byte, error) {
 	if !code.IsRequest() {
 		return 0, nil, errors.New("forwarding: " + code.String() + " is not a request code")
 	}
@@ -156,7 +156,7 @@ func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode
 	}
 	b := builder{local: &t.cfg.Local}
 	h := b.requestHeader(txid, dests, maxResponse)
-	rest, err := b.seal(nil, h.Overlay, txid, code, body, exts...)
+	rest, err := b.sealWith(nil, h.Overlay, txid, code, body, opt)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -310,6 +310,9 @@ type Incoming struct {
 	// From is the neighbour that delivered it; Signer the origin.
 	From   wire.NodeID
 	Signer security.Signer
+	// Certificates of the request's SecurityBlock (the signers of stored
+	// values among them).
+	Certificates []wire.GenericCertificate
 	// ReplyExtensions, set by the handler, go into the answer's
 	// MessageContents.
 	ReplyExtensions []wire.MessageExtension
@@ -360,14 +363,15 @@ func (t *Transactions) Receive(a *Action, now time.Time) Delivery {
 		return Delivery{Kind: DeliverDrop, TxID: key.txid, Err: err}
 	}
 	in := &Incoming{
-		TxID:       h.TransactionID,
-		Code:       m.Contents.Code,
-		Body:       clone(m.Contents.Body),
-		Extensions: cloneExtensions(m.Contents.Extensions),
-		From:       a.From,
-		Signer:     signer,
-		Header:     cloneHeader(h),
-		key:        key,
+		TxID:         h.TransactionID,
+		Code:         m.Contents.Code,
+		Body:         clone(m.Contents.Body),
+		Extensions:   cloneExtensions(m.Contents.Extensions),
+		Certificates: cloneCerts(m.Security.Certificates),
+		From:         a.From,
+		Signer:       signer,
+		Header:       cloneHeader(h),
+		key:          key,
 	}
 	in.Via = in.Header.Via
 	t.remember(key, now)
@@ -515,4 +519,15 @@ func cloneHeader(h *wire.ForwardingHeader) wire.ForwardingHeader {
 		c.Options = append(c.Options, wire.ForwardingOption{Type: o.Type, Flags: o.Flags, Value: clone(o.Value)})
 	}
 	return c
+}
+
+func cloneCerts(cs []wire.GenericCertificate) []wire.GenericCertificate {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]wire.GenericCertificate, len(cs))
+	for i, c := range cs {
+		out[i] = wire.GenericCertificate{Type: c.Type, Certificate: clone(c.Certificate)}
+	}
+	return out
 }
