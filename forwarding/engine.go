@@ -806,3 +806,11 @@ func (p peerVerifier) VerifyPeer(chain []*x509.Certificate) ([]wire.NodeID, erro
 	p.v.Cache().Add(nc)
 	return nc.NodeIDs, nil
 }
+
+// ListenAddr is the address of the TLS listener ("" without one).
+func (e *Engine) ListenAddr() string {
+	if e.opts.Listener == nil {
+		return ""
+	}
+	return e.opts.Listener.Addr().String()
+}

@@ -1,0 +1,201 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/goreload/reload/forwarding"
+	"github.com/goreload/reload/storage"
+	"github.com/goreload/reload/usage/diag"
+	"github.com/goreload/reload/wire"
+)
+
+// Request sends a request to a destination list and waits for the answer
+// (RFC 6940 §6.2). An error answer is returned as a *wire.ProtocolError
+// with the Answer that carried it.
+func (n *Node) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte) (*forwarding.Answer, error) {
+	n.sent.Add(1)
+	return n.eng.Request(ctx, dest, code, body)
+}
+
+// Handle registers the handler for requests with message code code (a
+// usage's own messages).
+func (n *Node) Handle(code wire.MessageCode, h forwarding.Handler) { n.eng.Handle(code, h) }
+
+// HandleApp registers the receiver of AppAttach connections for an
+// Application-ID (RFC 6940 §6.5.2).
+func (n *Node) HandleApp(app uint16, h forwarding.AppHandler) { n.eng.HandleApp(app, h) }
+
+// PingResult is the outcome of a Ping.
+type PingResult struct {
+	From wire.NodeID
+	RTT  time.Duration
+	Hops int
+	Ans  wire.PingAns
+}
+
+// Ping sends a Ping to dest and measures the round trip (RFC 6940 §6.5.3).
+func (n *Node) Ping(ctx context.Context, dest wire.Destination) (PingResult, error) {
+	start := time.Now()
+	n.sent.Add(1)
+	pa, ans, err := n.eng.Ping(ctx, []wire.Destination{dest})
+	if err != nil {
+		return PingResult{}, err
+	}
+	r := PingResult{RTT: time.Since(start), Ans: *pa}
+	if ans != nil {
+		r.From = ans.Signer.NodeID
+		r.Hops = len(ans.Via)
+	}
+	return r, nil
+}
+
+// Store signs values as this node and stores them at resource under kind
+// (RFC 6940 §7.4.1); lifetime 0 means one hour.
+func (n *Node) Store(ctx context.Context, resource wire.ResourceID, kind wire.KindID, values []wire.StoredDataValue, lifetime time.Duration) (*wire.StoreAns, error) {
+	if lifetime <= 0 {
+		lifetime = time.Hour
+	}
+	now := uint64(time.Now().UnixMilli())
+	kd := wire.StoreKindData{Kind: kind}
+	for i, v := range values {
+		sd := wire.StoredData{StorageTime: now + uint64(i)*0, Lifetime: uint32(lifetime / time.Second), Value: v}
+		if err := storage.Sign(n.cfg.Identity, resource, kind, &sd); err != nil {
+			return nil, err
+		}
+		kd.Values = append(kd.Values, sd)
+	}
+	req := wire.StoreReq{Resource: resource, KindData: []wire.StoreKindData{kd}}
+	body, err := req.Append(nil)
+	if err != nil {
+		return nil, err
+	}
+	ans, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, wire.CodeStoreReq, body)
+	if err != nil {
+		return nil, err
+	}
+	self := n.ID()
+	sa := wire.StoreAns{IDLen: self.Len()}
+	if _, err := sa.Decode(ans.Body); err != nil {
+		return nil, err
+	}
+	return &sa, nil
+}
+
+// Fetch fetches values of kinds at resource (RFC 6940 §7.4.2); specs nil
+// fetches everything of each kind in kinds.
+func (n *Node) Fetch(ctx context.Context, resource wire.ResourceID, specs []wire.StoredDataSpecifier) (*wire.FetchAns, error) {
+	req := wire.FetchReq{Resource: resource, Specifiers: specs}
+	body, err := req.Append(nil)
+	if err != nil {
+		return nil, err
+	}
+	ans, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, wire.CodeFetchReq, body)
+	if err != nil {
+		return nil, err
+	}
+	fa := wire.FetchAns{Models: n.kinds}
+	if _, err := fa.Decode(ans.Body); err != nil {
+		return nil, err
+	}
+	return &fa, nil
+}
+
+// FetchAll is Fetch of every value of kind at resource.
+func (n *Node) FetchAll(ctx context.Context, resource wire.ResourceID, kind wire.KindID) (*wire.FetchAns, error) {
+	model, ok := n.kinds.Model(kind)
+	if !ok {
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeUnknownKind}
+	}
+	spec := wire.StoredDataSpecifier{Kind: kind, Model: model}
+	if model == wire.ModelArray {
+		spec.Indices = []wire.ArrayRange{{First: 0, Last: 0xffffffff}}
+	}
+	return n.Fetch(ctx, resource, []wire.StoredDataSpecifier{spec})
+}
+
+// Diag is a client for RFC 7851 diagnostics (ping with diagnostics and
+// traceroute) through this node.
+func (n *Node) Diag() diag.Overlay { return diagOverlay{n} }
+
+type diagOverlay struct{ n *Node }
+
+func (o diagOverlay) NextHop(d wire.Destination) (wire.NodeID, bool, error) {
+	return diagRouter(o).NextHop(d)
+}
+
+func (o diagOverlay) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, exts []wire.MessageExtension) (diag.Answer, error) {
+	o.n.sent.Add(1)
+	ans, err := o.n.eng.RequestWith(ctx, dest, code, body, forwarding.RequestOptions{Extensions: exts})
+	var pe *wire.ProtocolError
+	if ans == nil || (err != nil && !errors.As(err, &pe)) {
+		return diag.Answer{}, err
+	}
+	return diag.Answer{From: ans.Signer.NodeID, Code: ans.Code, Body: ans.Body, Extensions: ans.Extensions}, nil
+}
+
+// Status is a snapshot of the node for `reload status`.
+type Status struct {
+	NodeID       string   `json:"node_id"`
+	Overlay      string   `json:"overlay"`
+	Joined       bool     `json:"joined"`
+	Client       bool     `json:"client"`
+	Listen       string   `json:"listen"`
+	Predecessors []string `json:"predecessors"`
+	Successors   []string `json:"successors"`
+	Fingers      []string `json:"fingers"`
+	Links        []Link   `json:"links"`
+	Range        string   `json:"responsible_range,omitempty"`
+	Uptime       string   `json:"uptime"`
+	Sent         uint64   `json:"requests_sent"`
+	Received     uint64   `json:"requests_received"`
+}
+
+// Link describes one link of the connection table.
+type Link struct {
+	NodeID string `json:"node_id"`
+	Type   string `json:"type"`
+	Remote string `json:"remote"`
+}
+
+// Status returns the node's state.
+func (n *Node) Status() Status {
+	s := Status{NodeID: n.ID().String(), Overlay: n.cfg.Overlay.InstanceName, Client: n.cfg.Client, Listen: n.listenAddr(),
+		Uptime: time.Since(n.start).Round(time.Second).String(), Sent: n.sent.Load(), Received: n.rcvd.Load()}
+	n.mu.Lock()
+	s.Joined = n.ch.Joined()
+	s.Predecessors = ids(n.ch.Predecessors())
+	s.Successors = ids(n.ch.Successors())
+	s.Fingers = ids(n.ch.Fingers())
+	if r, ok := n.ch.ResponsibleRange(); ok {
+		s.Range = r.String()
+	}
+	n.mu.Unlock()
+	for _, l := range n.eng.Table().Links() {
+		var remote string
+		if a := l.RemoteAddr(); a != nil {
+			remote = a.String()
+		}
+		s.Links = append(s.Links, Link{NodeID: l.PeerNodeID().String(), Type: l.Type().String(), Remote: remote})
+	}
+	slices.SortFunc(s.Links, func(a, b Link) int {
+		if a.NodeID < b.NodeID {
+			return -1
+		}
+		if a.NodeID > b.NodeID {
+			return 1
+		}
+		return 0
+	})
+	return s
+}
+
+func ids(l []wire.NodeID) []string {
+	out := make([]string, len(l))
+	for i, id := range l {
+		out[i] = id.String()
+	}
+	return out
+}

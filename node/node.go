@@ -1,0 +1,580 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/transport/v5/stdnet"
+
+	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/forwarding"
+	"github.com/goreload/reload/security"
+	"github.com/goreload/reload/storage"
+	"github.com/goreload/reload/storage/bolt"
+	"github.com/goreload/reload/storage/mem"
+	"github.com/goreload/reload/topology"
+	"github.com/goreload/reload/topology/chord"
+	"github.com/goreload/reload/transport"
+	"github.com/goreload/reload/usage/diag"
+	"github.com/goreload/reload/wire"
+)
+
+// Config configures a Node. Overlay and Identity are required.
+type Config struct {
+	// Overlay is the overlay configuration (RFC 6940 §11.1);
+	// ConfigDocument the signed document holding it, pushed to peers with
+	// an older one (nil: none).
+	Overlay        *config.Configuration
+	ConfigDocument []byte
+	// Identity is this node's enrolled credential.
+	Identity *security.Identity
+
+	// ListenTLS is the TCP address on which this node accepts
+	// TLS-TCP-FH-NO-ICE links: from joining nodes that bootstrap through
+	// it, and from Attach answerers (default "127.0.0.1:0").
+	ListenTLS string
+	// ICE makes Attach use ICE and DTLS-UDP-SR links (RFC 6940 §6.5.1),
+	// gathering host candidates on the interfaces ICEInterfaces names
+	// (all when nil) and server-reflexive ones from STUN.
+	ICE           bool
+	ICELoopback   bool
+	ICEInterfaces func(name string) bool
+	STUN          []string
+	// UDP, when set (and ICE is off), carries DTLS-UDP-SR-NO-ICE links on
+	// this address.
+	ListenUDP string
+
+	// Bootstrap lists the addresses (host:port) of bootstrap peers
+	// (default: the configuration's bootstrap-node elements). A node with
+	// no bootstrap, or Seed set, starts a new ring.
+	Bootstrap []string
+	Seed      bool
+	// Client makes the node a client (RFC 6940 §3.2): it attaches to its
+	// responsible peer and does not route.
+	Client bool
+
+	// DataDir, when set, keeps stored data in DataDir/storage.db (bbolt),
+	// so a restarted node with the same identity still holds it; else
+	// data is kept in memory.
+	DataDir string
+	// TickLength is the topology plugin's clock tick (default 100 ms).
+	TickLength time.Duration
+	// DiagPolicy decides who may ask for which diagnostics (RFC 7851
+	// §7); nil derives it from the configuration, allowing every kind.
+	DiagPolicy *diag.Policy
+
+	Logger *slog.Logger
+}
+
+// Node is one RELOAD node: forwarding, CHORD-RELOAD, storage and the
+// diagnostics usage composed over real links.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	eng   *forwarding.Engine
+	store *storage.Store
+	kinds *storage.KindTable
+	diag  *diag.Server
+	stats *diag.LocalStats
+	start time.Time
+
+	mu      sync.Mutex // guards ch and the fields below
+	ch      *chord.Chord
+	waiters map[uint64]chan topology.Outgoing
+	rng     topology.Range
+	replica []wire.NodeID
+	joined  chan struct{}
+	jonce   sync.Once
+	boot    []wire.NodeID
+
+	token   atomic.Uint64
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closeMu sync.Once
+
+	sent, rcvd atomic.Uint64
+}
+
+// New creates a node and starts its links; call Start to join.
+func New(cfg Config) (*Node, error) {
+	if cfg.Overlay == nil || cfg.Identity == nil {
+		return nil, errors.New("node: Config.Overlay and Config.Identity are required")
+	}
+	if cfg.TickLength == 0 {
+		cfg.TickLength = 100 * time.Millisecond
+	}
+	if cfg.ListenTLS == "" {
+		cfg.ListenTLS = "127.0.0.1:0"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, log: log, waiters: map[uint64]chan topology.Outgoing{}, joined: make(chan struct{}), start: time.Now()}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+
+	kinds, err := cfg.Overlay.Kinds()
+	if err != nil {
+		return nil, fmt.Errorf("node: kinds: %w", err)
+	}
+	if n.kinds, err = storage.KindTableFromConfig(kinds); err != nil {
+		return nil, fmt.Errorf("node: kinds: %w", err)
+	}
+
+	var seed [16]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, err
+	}
+	ccfg := chord.DefaultConfig(cfg.Identity.NodeID(), mrand.New(mrand.NewPCG(binary.BigEndian.Uint64(seed[:8]), binary.BigEndian.Uint64(seed[8:]))))
+	ccfg.Client = cfg.Client
+	ccfg.TickLength = cfg.TickLength
+	ccfg.Reactive = cfg.Overlay.ChordReactive
+	if cfg.Overlay.ChordUpdateInterval > 0 {
+		ccfg.UpdateInterval = cfg.Overlay.ChordUpdateInterval
+	}
+	if cfg.Overlay.ChordPingInterval > 0 {
+		ccfg.PingInterval = cfg.Overlay.ChordPingInterval
+	}
+	ccfg.RequestTimeout = 3 * cfg.Overlay.OverlayReliabilityTimer
+	if ccfg.RequestTimeout == 0 {
+		ccfg.RequestTimeout = 9 * time.Second
+	}
+	ccfg.NumResources = func() uint32 { return 0 }
+	if n.ch, err = chord.New(ccfg); err != nil {
+		return nil, fmt.Errorf("node: chord: %w", err)
+	}
+
+	tr, err := cfg.Overlay.Trust()
+	if err != nil {
+		return nil, fmt.Errorf("node: trust: %w", err)
+	}
+	verifier := security.NewVerifier(tr, 0)
+
+	var backend storage.Backend
+	if cfg.DataDir != "" {
+		b, err := bolt.Open(cfg.DataDir+"/storage.db", nil)
+		if err != nil {
+			return nil, fmt.Errorf("node: storage: %w", err)
+		}
+		backend = b
+	} else {
+		backend = mem.New()
+	}
+	if n.store, err = storage.New(storage.Config{Kinds: n.kinds, Backend: backend, Verifier: verifier, Topology: storageTopology{n}}); err != nil {
+		return nil, fmt.Errorf("node: storage: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.ListenTLS)
+	if err != nil {
+		return nil, fmt.Errorf("node: listen: %w", err)
+	}
+	opts := forwarding.Options{
+		Identity: cfg.Identity, Verifier: verifier, Config: cfg.Overlay, ConfigDocument: cfg.ConfigDocument,
+		Router: router{n}, Listener: ln, Logger: log,
+		KnownExtension: func(t wire.MessageExtensionType) bool { return t == wire.ExtDiagnosticPing },
+		OnLinkEvent:    n.onLinkEvent,
+	}
+	if cfg.ICE {
+		nw, err := stdnet.NewNet()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		opts.ICE = &transport.ICEConfig{Net: nw, STUN: cfg.STUN, IncludeLoopback: cfg.ICELoopback, InterfaceFilter: cfg.ICEInterfaces}
+	} else if cfg.ListenUDP != "" {
+		pc, err := net.ListenPacket("udp", cfg.ListenUDP)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		opts.UDP = transport.NewMux(pc)
+	}
+	if n.eng, err = forwarding.New(opts); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	n.stats = diag.NewLocalStats(diag.LocalConfig{
+		Start:            n.start,
+		RoutingTableSize: func() int { s := n.Status(); return len(s.Successors) + len(s.Predecessors) + len(s.Fingers) },
+		Addresses: func() []netip.AddrPort {
+			if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
+				return []netip.AddrPort{ap}
+			}
+			return nil
+		},
+	})
+	policy := diag.Policy{Default: diag.Allow, DiscloseNodeIDs: true}
+	if cfg.DiagPolicy != nil {
+		policy = *cfg.DiagPolicy
+	} else if len(cfg.Overlay.DiagnosticKinds) > 0 {
+		var acc []diag.KindAccess
+		for _, dk := range cfg.Overlay.DiagnosticKinds {
+			acc = append(acc, diag.KindAccess(dk))
+		}
+		if p, err := diag.NewPolicy(acc); err == nil {
+			p.Default, p.DiscloseNodeIDs = diag.Allow, true
+			policy = p
+		}
+	}
+	if n.diag, err = diag.NewServer(diag.ServerConfig{Self: n.ID(), Router: diagRouter{n}, Stats: n.stats, Policy: policy}); err != nil {
+		n.eng.Close()
+		return nil, err
+	}
+
+	for _, c := range []wire.MessageCode{wire.CodeJoinReq, wire.CodeLeaveReq, wire.CodeUpdateReq, wire.CodeRouteQueryReq, wire.CodeProbeReq} {
+		n.eng.Handle(c, n.handleTopology)
+	}
+	n.eng.Handle(wire.CodeStoreReq, n.handleStore)
+	n.eng.Handle(wire.CodeFetchReq, n.handleFetch)
+	n.eng.Handle(wire.CodeStatReq, n.handleStat)
+	n.eng.Handle(wire.CodeFindReq, n.handleFind)
+	n.eng.Handle(wire.CodePingReq, n.handlePing)
+	n.eng.Handle(wire.CodePathTrackReq, n.handlePathTrack)
+	return n, nil
+}
+
+// ID is this node's Node-ID.
+func (n *Node) ID() wire.NodeID { return n.cfg.Identity.NodeID() }
+
+// Addr is the address this node accepts TLS links on (give it to other
+// nodes as their bootstrap address).
+func (n *Node) Addr() string { return n.listenAddr() }
+
+func (n *Node) listenAddr() string {
+	if ln := n.eng; ln != nil {
+		return n.eng.ListenAddr()
+	}
+	return ""
+}
+
+// Engine is the forwarding engine, for custom handlers (Handle,
+// HandleApp) and raw requests.
+func (n *Node) Engine() *forwarding.Engine { return n.eng }
+
+// Storage is the local data store.
+func (n *Node) Storage() *storage.Store { return n.store }
+
+// Kinds is the overlay's kind table.
+func (n *Node) Kinds() *storage.KindTable { return n.kinds }
+
+// Joined is closed once the node is part of the ring (or, for a client,
+// attached to its responsible peer).
+func (n *Node) Joined() <-chan struct{} { return n.joined }
+
+// Start joins the overlay: a seed node starts a new ring; others connect
+// to a bootstrap peer over TLS and join through it (RFC 6940 §10.5,
+// §11.4). Start returns when the join has begun; wait on Joined.
+func (n *Node) Start(ctx context.Context) error {
+	boot := n.cfg.Bootstrap
+	if len(boot) == 0 && !n.cfg.Seed {
+		for _, b := range n.cfg.Overlay.BootstrapNodes {
+			boot = append(boot, net.JoinHostPort(b.Address, fmt.Sprint(b.Port)))
+		}
+	}
+	self := n.listenAddr()
+	boot = slices.DeleteFunc(slices.Clone(boot), func(a string) bool { return a == self })
+	n.wg.Add(1)
+	go n.tickLoop()
+	if n.cfg.Seed || len(boot) == 0 {
+		if n.cfg.Client {
+			return errors.New("node: a client needs a bootstrap peer")
+		}
+		n.mu.Lock()
+		err := n.ch.Start()
+		n.process()
+		n.mu.Unlock()
+		return err
+	}
+	var vias []wire.NodeID
+	var errs []error
+	for _, addr := range boot {
+		l, err := n.eng.DialTLS(ctx, addr, wire.NodeID{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+			continue
+		}
+		vias = append(vias, l.PeerNodeID())
+	}
+	if len(vias) == 0 {
+		return fmt.Errorf("node: no bootstrap peer reachable: %w", errors.Join(errs...))
+	}
+	n.mu.Lock()
+	n.boot = vias
+	err := n.ch.Join(vias...)
+	n.process()
+	n.mu.Unlock()
+	return err
+}
+
+// Close leaves nothing behind: it stops the node's goroutines and links
+// without a Leave (use Leave first for a graceful exit).
+func (n *Node) Close() error {
+	var err error
+	n.closeMu.Do(func() {
+		n.cancel()
+		err = n.eng.Close()
+		n.wg.Wait()
+		err = errors.Join(err, closeBackend(n.store.Backend()))
+	})
+	return err
+}
+
+// Leave tells the neighbours that this node leaves (RFC 6940 §10.9),
+// hands its data to its successor, and closes the node.
+func (n *Node) Leave(ctx context.Context) error {
+	n.mu.Lock()
+	err := n.ch.Leave()
+	n.process()
+	n.mu.Unlock()
+	if err == nil {
+		select {
+		case <-time.After(2 * n.cfg.TickLength):
+		case <-ctx.Done():
+		}
+	}
+	return errors.Join(err, n.Close())
+}
+
+func (n *Node) tickLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.TickLength)
+	defer t.Stop()
+	expire := time.NewTicker(10 * time.Second)
+	defer expire.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+			n.mu.Lock()
+			n.ch.Tick()
+			n.process()
+			n.mu.Unlock()
+		case now := <-expire.C:
+			if _, err := n.store.Expire(now); err != nil {
+				n.log.Debug("expire", "err", err)
+			}
+		}
+	}
+}
+
+func (n *Node) onLinkEvent(ev forwarding.LinkEvent) {
+	if ev.Up {
+		return
+	}
+	if _, still := n.eng.Table().Lookup(ev.NodeID); still {
+		return
+	}
+	n.mu.Lock()
+	n.ch.PeerFailed(ev.NodeID)
+	n.process()
+	n.mu.Unlock()
+}
+
+// process drains the plugin's Ready (RFC 6940 §10 state machine output):
+// events first, then messages. Called with n.mu held.
+func (n *Node) process() {
+	for n.ch.HasReady() {
+		rd := n.ch.Ready()
+		for _, ev := range rd.Events {
+			n.handleEvent(ev)
+		}
+		for _, m := range rd.Messages {
+			if m.Answer {
+				if w, ok := n.waiters[m.Token]; ok {
+					delete(n.waiters, m.Token)
+					w <- m
+				}
+				continue
+			}
+			n.wg.Add(1)
+			go n.sendTopology(m)
+		}
+		n.ch.Advance()
+	}
+}
+
+func (n *Node) handleEvent(ev topology.Event) {
+	n.log.Debug("topology", "event", ev.Type.String(), "peer", ev.Peer.String())
+	now := time.Now()
+	switch ev.Type {
+	case topology.EventJoined:
+		n.jonce.Do(func() { close(n.joined) })
+		if r, ok := n.ch.ResponsibleRange(); ok {
+			n.rng = r
+		}
+	case topology.EventTransfer:
+		outs, err := n.store.JoinTransfer(ev.Peer, func(id wire.ResourceID) bool { return ev.Range.Contains(id) }, now)
+		n.sendStores(outs, err)
+	case topology.EventResponsibilityChanged:
+		old := n.rng
+		n.rng = ev.Range
+		if !old.IsZero() {
+			outs, err := n.store.RangeGained(func(id wire.ResourceID) bool { return ev.Range.Contains(id) && !old.Contains(id) }, now)
+			n.sendStores(outs, err)
+		}
+	case topology.EventReplicaSetChanged:
+		succ := n.ch.Successors()
+		if len(succ) > 2 {
+			succ = succ[:2]
+		}
+		var added []wire.NodeID
+		for _, s := range succ {
+			if !slices.Contains(n.replica, s) {
+				added = append(added, s)
+			}
+		}
+		n.replica = succ
+		if len(added) > 0 {
+			outs, err := n.store.ReplicaSetChanged(added, now)
+			n.sendStores(outs, err)
+		}
+	case topology.EventDetached:
+		if len(n.boot) > 0 {
+			if err := n.ch.Join(n.boot...); err != nil {
+				n.log.Debug("rejoin", "err", err)
+			}
+		}
+	}
+}
+
+func (n *Node) sendStores(outs []storage.OutgoingStore, err error) {
+	if err != nil {
+		n.log.Debug("handover", "err", err)
+	}
+	for _, o := range outs {
+		n.wg.Add(1)
+		go func(o storage.OutgoingStore) {
+			defer n.wg.Done()
+			body, err := o.Req.Append(nil)
+			if err != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+			defer cancel()
+			if err := n.ensureLink(ctx, o.To); err != nil {
+				n.log.Debug("replica store: attach", "to", o.To.String(), "err", err)
+				return
+			}
+			id := o.To
+			if _, err := n.eng.RequestWith(ctx, []wire.Destination{wire.NodeDest(&id)}, wire.CodeStoreReq, body,
+				forwarding.RequestOptions{Certificates: o.Certificates}); err != nil {
+				n.log.Debug("replica store", "to", o.To.String(), "err", err)
+			}
+		}(o)
+	}
+}
+
+// ensureLink Attaches to id through the overlay when there is no direct
+// link yet (RFC 6940 §10.6: neighbours are connected).
+func (n *Node) ensureLink(ctx context.Context, id wire.NodeID) error {
+	if id == n.ID() || n.eng.Table().Connected(id) {
+		return nil
+	}
+	_, err := n.eng.Attach(ctx, []wire.Destination{wire.NodeDest(&id)})
+	return err
+}
+
+// sendTopology sends one request of the plugin and steps its answer in.
+func (n *Node) sendTopology(m topology.Outgoing) {
+	defer n.wg.Done()
+	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+	defer cancel()
+	var dest []wire.Destination
+	switch {
+	case m.Code == wire.CodeJoinReq && m.Routed():
+		// RFC 6940 §10.5 steps 2 and 5: Attach to the admitting peer
+		// through Resource-ID n+1, then send it the Join directly.
+		self := n.ID()
+		next := topology.Add(self, oneID(n.cfg.Overlay.NodeIDLength))
+		d := []wire.Destination{wire.ResourceDest(wire.ResourceID(slices.Clone(next.Bytes())))}
+		if !m.Via.IsZero() {
+			via := m.Via
+			d = append([]wire.Destination{wire.NodeDest(&via)}, d...)
+		}
+		l, err := n.eng.Attach(ctx, d)
+		if err != nil {
+			n.log.Debug("join: attach to admitting peer", "err", err)
+			return
+		}
+		ap := l.PeerNodeID()
+		dest = []wire.Destination{wire.NodeDest(&ap)}
+	case m.Routed():
+		dest = []wire.Destination{m.Dest}
+		if !m.Via.IsZero() {
+			via := m.Via
+			dest = append([]wire.Destination{wire.NodeDest(&via)}, dest...)
+		}
+	default:
+		if err := n.ensureLink(ctx, m.To); err != nil {
+			n.log.Debug("topology: attach", "to", m.To.String(), "err", err)
+			return
+		}
+		to := m.To
+		dest = []wire.Destination{wire.NodeDest(&to)}
+	}
+	n.sent.Add(1)
+	ans, err := n.eng.Request(ctx, dest, m.Code, m.Body)
+	if ans == nil {
+		n.log.Debug("topology request", "code", m.Code.String(), "err", err)
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.ch.Step(topology.Incoming{From: ans.Signer.NodeID, Code: ans.Code, Body: ans.Body, Token: m.Token}); err != nil {
+		n.log.Debug("topology answer", "code", ans.Code.String(), "err", err)
+	}
+	n.process()
+}
+
+func oneID(idLen int) wire.NodeID {
+	b := make([]byte, idLen)
+	b[idLen-1] = 1
+	id, _ := wire.NodeIDFromBytes(b)
+	return id
+}
+
+// handleTopology hands a topology request to the plugin and waits for its
+// answer.
+func (n *Node) handleTopology(ctx context.Context, in *forwarding.Incoming) ([]byte, error) {
+	n.rcvd.Add(1)
+	tok := n.token.Add(1) | 1<<63
+	w := make(chan topology.Outgoing, 1)
+	n.mu.Lock()
+	n.waiters[tok] = w
+	err := n.ch.Step(topology.Incoming{From: in.Signer.NodeID, Code: in.Code, Body: in.Body, Token: tok})
+	n.process()
+	n.mu.Unlock()
+	if err != nil {
+		n.log.Debug("topology request", "code", in.Code.String(), "err", err)
+	}
+	select {
+	case m := <-w:
+		if m.Code == wire.CodeError {
+			var er wire.ErrorResponse
+			if _, err := er.Decode(m.Body); err != nil {
+				return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage}
+			}
+			return nil, &wire.ProtocolError{Code: er.Code, Info: er.Info}
+		}
+		return m.Body, nil
+	case <-ctx.Done():
+		n.mu.Lock()
+		delete(n.waiters, tok)
+		n.mu.Unlock()
+		return nil, forwarding.ErrNoAnswer
+	}
+}

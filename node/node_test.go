@@ -1,0 +1,153 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/goreload/reload/node/nodetest"
+	"github.com/goreload/reload/wire"
+)
+
+type cluster struct {
+	ov    *nodetest.Overlay
+	nodes []*Node
+}
+
+// startCluster starts n nodes on loopback: the first seeds the ring, the
+// others join through it.
+func startCluster(t *testing.T, n int, mod func(i int, c *Config)) *cluster {
+	t.Helper()
+	ov, err := nodetest.NewOverlay("test.example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ov.Identities(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log *slog.Logger
+	if os.Getenv("NODE_DEBUG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	c := &cluster{ov: ov}
+	t.Cleanup(func() {
+		for _, nd := range c.nodes {
+			nd.Close()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range n {
+		cfg := Config{Overlay: ov.Config, Identity: ids[i], TickLength: 50 * time.Millisecond, Logger: log}
+		if i == 0 {
+			cfg.Seed = true
+		} else {
+			cfg.Bootstrap = []string{c.nodes[0].Addr()}
+		}
+		if mod != nil {
+			mod(i, &cfg)
+		}
+		nd, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.nodes = append(c.nodes, nd)
+		if err := nd.Start(ctx); err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		select {
+		case <-nd.Joined():
+		case <-ctx.Done():
+			t.Fatalf("node %d did not join", i)
+		}
+	}
+	return c
+}
+
+// converged reports whether every node's first successor and predecessor
+// match the sorted ring.
+func (c *cluster) converged() error {
+	ids := make([]wire.NodeID, len(c.nodes))
+	for i, nd := range c.nodes {
+		ids[i] = nd.ID()
+	}
+	slices.SortFunc(ids, func(a, b wire.NodeID) int { return a.Compare(b) })
+	for _, nd := range c.nodes {
+		st := nd.Status()
+		i := slices.Index(ids, nd.ID())
+		succ := ids[(i+1)%len(ids)].String()
+		pred := ids[(i+len(ids)-1)%len(ids)].String()
+		if len(st.Successors) == 0 || st.Successors[0] != succ || len(st.Predecessors) == 0 || st.Predecessors[0] != pred {
+			return fmt.Errorf("node %s: succ %v pred %v, want %s / %s", st.NodeID, st.Successors, st.Predecessors, succ, pred)
+		}
+	}
+	return nil
+}
+
+func (c *cluster) waitConverged(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = c.converged(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("ring did not converge: %v", err)
+}
+
+func TestRingOverTLS(t *testing.T) {
+	c := startCluster(t, 6, nil)
+	c.waitConverged(t, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, a := range c.nodes {
+		for _, b := range c.nodes {
+			id := b.ID()
+			r, err := a.Ping(ctx, wire.NodeDest(&id))
+			if err != nil {
+				t.Fatalf("%s -> %s: %v", a.ID(), id, err)
+			}
+			if r.From != id {
+				t.Fatalf("answer from %s, want %s", r.From, id)
+			}
+		}
+	}
+}
+
+func iceLoopback(_ int, c *Config) {
+	c.ICE, c.ICELoopback = true, true
+	c.ICEInterfaces = func(name string) bool { return name == "lo" }
+}
+
+func TestRingOverDTLSICE(t *testing.T) {
+	c := startCluster(t, 8, iceLoopback)
+	c.waitConverged(t, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dtls := 0
+	for _, nd := range c.nodes {
+		for _, l := range nd.Status().Links {
+			if l.Type == "DTLS-UDP-SR" {
+				dtls++
+			}
+		}
+	}
+	if dtls == 0 {
+		t.Fatal("no DTLS-UDP-SR links")
+	}
+	for _, a := range c.nodes {
+		for _, b := range c.nodes {
+			id := b.ID()
+			if r, err := a.Ping(ctx, wire.NodeDest(&id)); err != nil || r.From != id {
+				t.Fatalf("%s -> %s: %v %v", a.ID(), id, r.From, err)
+			}
+		}
+	}
+}
