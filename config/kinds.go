@@ -125,3 +125,16 @@ func (c *Configuration) Kinds() (Kinds, error) {
 	}
 	return NewKinds(infos...), nil
 }
+
+// StandardKinds are the kinds of RFC 6940 and RFC 7904 with the limits
+// that `reload overlay init` writes into a new configuration:
+// CERTIFICATE_BY_NODE and CERTIFICATE_BY_USER (§8), SIP-REGISTRATION
+// (RFC 7904 §7) and TURN-SERVICE (§9). The blocks are unsigned.
+func StandardKinds() []KindBlock {
+	return []KindBlock{
+		{Kind: Kind{Name: "CERTIFICATE_BY_NODE", DataModel: DataModelArray, AccessControl: AccessNodeMatch, MaxCount: 4, MaxSize: 8192}},
+		{Kind: Kind{Name: "CERTIFICATE_BY_USER", DataModel: DataModelArray, AccessControl: AccessUserMatch, MaxCount: 4, MaxSize: 8192}},
+		{Kind: Kind{Name: "SIP-REGISTRATION", DataModel: DataModelDictionary, AccessControl: AccessUserNodeMatch, MaxCount: 16, MaxSize: 4096}},
+		{Kind: Kind{Name: "TURN-SERVICE", DataModel: DataModelSingle, AccessControl: AccessNodeMultiple, MaxNodeMultiple: 20, MaxCount: 1, MaxSize: 256}},
+	}
+}

@@ -417,14 +417,18 @@ func (n *Node) handleEvent(ev topology.Event) {
 			n.rng = r
 		}
 	case topology.EventTransfer:
-		outs, err := n.store.JoinTransfer(ev.Peer, func(id wire.ResourceID) bool { return ev.Range.Contains(id) }, now)
-		n.sendStores(outs, err)
+		n.async(func() {
+			outs, err := n.store.JoinTransfer(ev.Peer, func(id wire.ResourceID) bool { return ev.Range.Contains(id) }, now)
+			n.sendStores(outs, err)
+		})
 	case topology.EventResponsibilityChanged:
 		old := n.rng
 		n.rng = ev.Range
 		if !old.IsZero() {
-			outs, err := n.store.RangeGained(func(id wire.ResourceID) bool { return ev.Range.Contains(id) && !old.Contains(id) }, now)
-			n.sendStores(outs, err)
+			n.async(func() {
+				outs, err := n.store.RangeGained(func(id wire.ResourceID) bool { return ev.Range.Contains(id) && !old.Contains(id) }, now)
+				n.sendStores(outs, err)
+			})
 		}
 	case topology.EventReplicaSetChanged:
 		succ := n.ch.Successors()
@@ -439,8 +443,10 @@ func (n *Node) handleEvent(ev topology.Event) {
 		}
 		n.replica = succ
 		if len(added) > 0 {
-			outs, err := n.store.ReplicaSetChanged(added, now)
-			n.sendStores(outs, err)
+			n.async(func() {
+				outs, err := n.store.ReplicaSetChanged(added, now)
+				n.sendStores(outs, err)
+			})
 		}
 	case topology.EventDetached:
 		if len(n.boot) > 0 {
@@ -449,6 +455,17 @@ func (n *Node) handleEvent(ev topology.Event) {
 			}
 		}
 	}
+}
+
+// async runs f on its own goroutine: storage calls back into the
+// topology (responsibility, replica sets), which takes the node's lock, so
+// events that need storage are handled outside it.
+func (n *Node) async(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
 }
 
 func (n *Node) sendStores(outs []storage.OutgoingStore, err error) {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -149,5 +150,69 @@ func TestRingOverDTLSICE(t *testing.T) {
 				t.Fatalf("%s -> %s: %v %v", a.ID(), id, r.From, err)
 			}
 		}
+	}
+}
+
+// 32 peers on loopback over DTLS (ICE) form a ring; every peer pings
+// every other through the overlay; a killed peer is routed around.
+func TestRing32(t *testing.T) {
+	if testing.Short() {
+		t.Skip("32 peers")
+	}
+	c := startCluster(t, 32, iceLoopback)
+	c.waitConverged(t, 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	pingAll := func(nodes []*Node) {
+		t.Helper()
+		for _, a := range nodes {
+			for _, b := range nodes {
+				id := b.ID()
+				if r, err := a.Ping(ctx, wire.NodeDest(&id)); err != nil || r.From != id {
+					t.Fatalf("%s -> %s: %v %v", a.ID(), id, r.From, err)
+				}
+			}
+		}
+	}
+	pingAll(c.nodes)
+	// Kill one peer abruptly; the others route around it.
+	victim := c.nodes[7]
+	victim.Close()
+	rest := append(slices.Clone(c.nodes[:7]), c.nodes[8:]...)
+	c.nodes = rest
+	c.waitConverged(t, 60*time.Second)
+	pingAll(rest)
+}
+
+func TestStoreFetchThroughOverlay(t *testing.T) {
+	c := startCluster(t, 6, nil)
+	c.waitConverged(t, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := c.nodes[1], c.nodes[4]
+	// CERTIFICATE_BY_NODE-like array kind? Use SIP-REGISTRATION: a
+	// dictionary keyed by the storing Node-ID under the AOR's Resource-ID
+	// (USER-NODE-MATCH: the resource is the hash of the user name).
+	user := "node2@test.example.org"
+	res := wire.ResourceIDFromName(user)
+	aid := a.ID()
+	val := wire.DictionaryValue(aid.Bytes(), []byte("sip:node2@127.0.0.1:5060"))
+	if _, err := a.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{val}, time.Hour); err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	fa, err := b.FetchAll(ctx, res, wire.KindSIPRegistration)
+	if err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	if len(fa.KindResponses) != 1 || len(fa.KindResponses[0].Values) != 1 ||
+		string(fa.KindResponses[0].Values[0].Value.Value.Value) != "sip:node2@127.0.0.1:5060" {
+		t.Fatalf("fetched %+v", fa)
+	}
+	// Another node may not write under node2's name: Error_Forbidden.
+	bid := b.ID()
+	_, err = b.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{wire.DictionaryValue(bid.Bytes(), []byte("x"))}, time.Hour)
+	var pe *wire.ProtocolError
+	if !errors.As(err, &pe) || pe.Code != wire.ErrCodeForbidden {
+		t.Fatalf("store under another user's name: %v", err)
 	}
 }

@@ -332,12 +332,7 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 		c.RootCerts = [][]byte{ca.Cert.Raw}
 		c.EnrollmentServers = []string{o.enrollURL}
 	}
-	c.RequiredKinds = []config.KindBlock{
-		{Kind: config.Kind{Name: "CERTIFICATE_BY_NODE", DataModel: config.DataModelArray, AccessControl: config.AccessNodeMatch, MaxCount: 4, MaxSize: 8192}},
-		{Kind: config.Kind{Name: "CERTIFICATE_BY_USER", DataModel: config.DataModelArray, AccessControl: config.AccessUserMatch, MaxCount: 4, MaxSize: 8192}},
-		{Kind: config.Kind{Name: "SIP-REGISTRATION", DataModel: config.DataModelDictionary, AccessControl: config.AccessUserNodeMatch, MaxCount: 16, MaxSize: 4096}},
-		{Kind: config.Kind{Name: "TURN-SERVICE", DataModel: config.DataModelSingle, AccessControl: config.AccessNodeMultiple, MaxNodeMultiple: 20, MaxCount: 1, MaxSize: 256}},
-	}
+	c.RequiredKinds = config.StandardKinds()
 	doc := &config.Document{Configurations: []*config.Configuration{c}}
 	for i := range c.RequiredKinds {
 		if err := doc.SignKind(c, &c.RequiredKinds[i], signer, ""); err != nil {

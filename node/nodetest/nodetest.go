@@ -38,6 +38,7 @@ func NewOverlay(name string, mutate func(*config.Configuration)) (*Overlay, erro
 	c := config.New(name)
 	c.RootCerts = [][]byte{ca.Cert.Raw}
 	c.ClientsPermitted = true
+	c.RequiredKinds = config.StandardKinds()
 	if mutate != nil {
 		mutate(c)
 	}
