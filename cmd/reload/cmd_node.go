@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/node"
+	"github.com/goreload/reload/security"
+	"github.com/goreload/reload/usage/diag"
+)
+
+// defaultControl is where `reload node` serves its control API and where
+// the client commands look for it.
+const defaultControl = "127.0.0.1:6090"
+
+func runNode(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("node", "[flags]\n\nRun a RELOAD peer (or client) of an overlay until interrupted.", stderr)
+	cfgPath := fs.String("config", "", "overlay configuration document (overlay.xml; required)")
+	idDir := fs.String("identity", "", "directory holding cert.pem and key.pem of this node (required)")
+	listen := fs.String("listen", "127.0.0.1:6084", "TCP address for TLS links (bootstrap and Attach)")
+	control := fs.String("control", defaultControl, "loopback address of the control API used by reload status, ping, traceroute, store, fetch")
+	var boot stringList
+	fs.Var(&boot, "bootstrap", "bootstrap peer host:port (repeatable; default: the configuration's bootstrap nodes)")
+	seed := fs.Bool("seed", false, "start a new ring instead of joining through a bootstrap peer")
+	client := fs.Bool("client", false, "run as a client (RFC 6940 §3.2): attach to the responsible peer, do not route")
+	useICE := fs.Bool("ice", false, "use ICE and DTLS-UDP-SR for Attach (host candidates of all interfaces)")
+	dataDir := fs.String("data", "", "directory for durable storage (default: in memory)")
+	verbose := fs.Bool("v", false, "log debug messages")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if *cfgPath == "" || *idDir == "" {
+		return usageError(fs, "--config and --identity are required")
+	}
+	raw, err := os.ReadFile(*cfgPath)
+	if err != nil {
+		return failure(stderr, "node", err)
+	}
+	doc, err := config.Parse(raw)
+	if err != nil {
+		return failure(stderr, "node", fmt.Errorf("%s: %w", *cfgPath, err))
+	}
+	if len(doc.Configurations) == 0 {
+		return failure(stderr, "node", fmt.Errorf("%s holds no configuration", *cfgPath))
+	}
+	certPEM, err := os.ReadFile(filepath.Join(*idDir, "cert.pem"))
+	if err != nil {
+		return failure(stderr, "node", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(*idDir, "key.pem"))
+	if err != nil {
+		return failure(stderr, "node", err)
+	}
+	id, err := security.LoadIdentity(certPEM, keyPEM)
+	if err != nil {
+		return failure(stderr, "node", err)
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg := node.Config{
+		Overlay: doc.Configurations[0], ConfigDocument: raw, Identity: id, ListenTLS: *listen,
+		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, DataDir: *dataDir, Logger: log,
+	}
+	n, err := node.New(cfg)
+	if err != nil {
+		return failure(stderr, "node", err)
+	}
+	defer n.Close()
+	ln, err := net.Listen("tcp", *control)
+	if err != nil {
+		return failure(stderr, "node", fmt.Errorf("control API: %w", err))
+	}
+	srv := &http.Server{Handler: n.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "node %s of %s\n  links    %s (TLS)\n  control  http://%s\n", id.NodeID(), cfg.Overlay.InstanceName, n.Addr(), ln.Addr())
+	if err := n.Start(ctx); err != nil {
+		return failure(stderr, "node", err)
+	}
+	select {
+	case <-n.Joined():
+		fmt.Fprintln(stdout, "joined the overlay")
+	case <-ctx.Done():
+		return exitOK
+	case <-time.After(2 * time.Minute):
+		return failure(stderr, "node", errors.New("did not join within 2 minutes; check --bootstrap and that the peers share the configuration"))
+	}
+	<-ctx.Done()
+	lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.Leave(lctx); err != nil {
+		log.Debug("leave", "err", err)
+	}
+	return exitOK
+}
+
+// controlClient talks to a running node's control API.
+type controlClient struct {
+	base string
+	http *http.Client
+}
+
+func newControl(addr string) *controlClient {
+	return &controlClient{base: "http://" + addr, http: &http.Client{Timeout: 60 * time.Second}}
+}
+
+func (c *controlClient) do(method, path string, q url.Values, body []byte, out any) error {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("no node answers at %s (start one with 'reload node', or give --control): %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error, Code, Info string }
+		_ = json.Unmarshal(b, &e)
+		msg := e.Error
+		if msg == "" {
+			msg = strings.TrimSpace(string(b))
+		}
+		return errors.New(msg)
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = b
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+func printJSON(w io.Writer, raw json.RawMessage) {
+	var v any
+	if json.Unmarshal(raw, &v) == nil {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(w, "%s\n", raw)
+}
+
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("status", "[flags]\n\nShow the Node-ID, neighbours, fingers and links of a running node.", stderr)
+	control := fs.String("control", defaultControl, "control API address of the node")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	var st node.Status
+	var raw json.RawMessage
+	if err := newControl(*control).do("GET", "/status", nil, nil, &raw); err != nil {
+		return failure(stderr, "status", err)
+	}
+	if *asJSON {
+		printJSON(stdout, raw)
+		return exitOK
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return failure(stderr, "status", err)
+	}
+	joined := "not joined"
+	if st.Joined {
+		joined = "joined"
+	}
+	role := "peer"
+	if st.Client {
+		role = "client"
+	}
+	fmt.Fprintf(stdout, "node %s (%s, %s) of %s, up %s\n", st.NodeID, role, joined, st.Overlay, st.Uptime)
+	fmt.Fprintf(stdout, "  listen        %s\n", st.Listen)
+	if st.Range != "" {
+		fmt.Fprintf(stdout, "  responsible   %s\n", st.Range)
+	}
+	list := func(name string, ids []string) {
+		fmt.Fprintf(stdout, "  %-13s", name)
+		if len(ids) == 0 {
+			fmt.Fprintln(stdout, " (none)")
+			return
+		}
+		for i, id := range ids {
+			if i > 0 {
+				fmt.Fprintf(stdout, "  %-13s", "")
+			}
+			fmt.Fprintf(stdout, " %s\n", id)
+		}
+	}
+	list("predecessors", st.Predecessors)
+	list("successors", st.Successors)
+	list("fingers", st.Fingers)
+	fmt.Fprintf(stdout, "  links         %d\n", len(st.Links))
+	for _, l := range st.Links {
+		fmt.Fprintf(stdout, "                %s %s %s\n", l.NodeID, l.Type, l.Remote)
+	}
+	fmt.Fprintf(stdout, "  requests      %d sent, %d received\n", st.Sent, st.Received)
+	return exitOK
+}
+
+func runPing(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("ping", "[flags] DEST\n\nPing DEST through the overlay from a running node (RFC 6940 §6.5.3), with\nRFC 7851 diagnostics when --diag names kinds. DEST is a Node-ID in hex, node:HEX,\nresource:HEX, or a resource name.", stderr)
+	control := fs.String("control", defaultControl, "control API address of the node that sends the ping")
+	kinds := fs.String("diag", "", "diagnostic kinds to ask for: names or numbers, comma-separated, or all")
+	count := fs.Int("c", 1, "number of pings")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return usageError(fs, "give one destination")
+	}
+	if _, err := node.ParseDestination(fs.Arg(0)); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	if *kinds != "" {
+		if _, err := diag.ParseKinds(*kinds); err != nil {
+			return usageError(fs, "--diag: %v", err)
+		}
+	}
+	q := url.Values{"dest": {fs.Arg(0)}}
+	if *kinds != "" {
+		q.Set("diag", *kinds)
+	}
+	c := newControl(*control)
+	failed := 0
+	for i := range *count {
+		var raw json.RawMessage
+		if err := c.do("POST", "/ping", q, nil, &raw); err != nil {
+			fmt.Fprintf(stderr, "reload ping: %s: %v\n", fs.Arg(0), err)
+			failed++
+			continue
+		}
+		if *asJSON {
+			printJSON(stdout, raw)
+			continue
+		}
+		var r struct {
+			From   string  `json:"from"`
+			RTTms  float64 `json:"rtt_ms"`
+			Hops   int     `json:"hops"`
+			Values []struct {
+				Name  string `json:"name"`
+				Value any    `json:"value"`
+				Unit  string `json:"unit"`
+			} `json:"values"`
+		}
+		_ = json.Unmarshal(raw, &r)
+		fmt.Fprintf(stdout, "reply from %s: seq=%d hops=%d time=%.2f ms\n", r.From, i+1, r.Hops, r.RTTms)
+		for _, v := range r.Values {
+			fmt.Fprintf(stdout, "  %-22s %v %s\n", v.Name, v.Value, v.Unit)
+		}
+	}
+	if failed > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+func runTraceroute(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("traceroute", "[flags] DEST\n\nTrace the overlay path from a running node to DEST with PathTrack (RFC 7851 §4.3).", stderr)
+	control := fs.String("control", defaultControl, "control API address of the node that traces")
+	kinds := fs.String("diag", "", "diagnostic kinds to ask each hop for")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return usageError(fs, "give one destination")
+	}
+	if _, err := node.ParseDestination(fs.Arg(0)); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	q := url.Values{"dest": {fs.Arg(0)}}
+	if *kinds != "" {
+		q.Set("diag", *kinds)
+	}
+	var raw json.RawMessage
+	if err := newControl(*control).do("POST", "/traceroute", q, nil, &raw); err != nil {
+		return failure(stderr, "traceroute", err)
+	}
+	if *asJSON {
+		printJSON(stdout, raw)
+		return exitOK
+	}
+	var hops []map[string]any
+	if err := json.Unmarshal(raw, &hops); err != nil {
+		return failure(stderr, "traceroute", err)
+	}
+	fmt.Fprintf(stdout, "traceroute to %s, %d hops\n", fs.Arg(0), len(hops))
+	bad := false
+	for _, h := range hops {
+		fmt.Fprintf(stdout, "%3v  %v  %.2f ms", h["n"], h["node"], h["rtt_ms"])
+		if e, ok := h["error"]; ok && e != nil && e != "" {
+			fmt.Fprintf(stdout, "  !%v", e)
+			bad = true
+		}
+		fmt.Fprintln(stdout)
+	}
+	if bad {
+		return exitFail
+	}
+	return exitOK
+}
+
+func runStore(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("store", "[flags] RESOURCE KIND VALUE\n\nStore VALUE under the resource name RESOURCE (or resource:HEX) with KIND\n(SIP-REGISTRATION, TURN-SERVICE, CERTIFICATE_BY_NODE, CERTIFICATE_BY_USER or a\nnumber) through a running node, signed by it (RFC 6940 §7.4.1).", stderr)
+	control := fs.String("control", defaultControl, "control API address of the node that stores")
+	key := fs.String("key", "", "dictionary key in hex (default: the node's Node-ID)")
+	index := fs.String("index", "", "array index (default: append)")
+	lifetime := fs.Int("lifetime", 3600, "lifetime in seconds")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 3 {
+		return usageError(fs, "give RESOURCE KIND VALUE")
+	}
+	if _, err := node.ParseKind(fs.Arg(1)); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	q := url.Values{"resource": {fs.Arg(0)}, "kind": {fs.Arg(1)}, "lifetime": {fmt.Sprint(*lifetime)}}
+	if *key != "" {
+		q.Set("key", *key)
+	}
+	if *index != "" {
+		q.Set("index", *index)
+	}
+	var raw json.RawMessage
+	if err := newControl(*control).do("POST", "/store", q, []byte(fs.Arg(2)), &raw); err != nil {
+		return failure(stderr, "store", err)
+	}
+	if *asJSON {
+		printJSON(stdout, raw)
+		return exitOK
+	}
+	var r struct {
+		Resource string
+		Kinds    []struct {
+			Kind       string
+			Generation uint64
+			Replicas   []string
+		}
+	}
+	_ = json.Unmarshal(raw, &r)
+	for _, k := range r.Kinds {
+		fmt.Fprintf(stdout, "stored %s at %s: generation %d, replicas %s\n", k.Kind, r.Resource, k.Generation, strings.Join(k.Replicas, " "))
+	}
+	return exitOK
+}
+
+func runFetch(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("fetch", "[flags] RESOURCE KIND\n\nFetch every value of KIND under RESOURCE through a running node (RFC 6940 §7.4.2).", stderr)
+	control := fs.String("control", defaultControl, "control API address of the node that fetches")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 2 {
+		return usageError(fs, "give RESOURCE KIND")
+	}
+	if _, err := node.ParseKind(fs.Arg(1)); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	var raw json.RawMessage
+	if err := newControl(*control).do("GET", "/fetch", url.Values{"resource": {fs.Arg(0)}, "kind": {fs.Arg(1)}}, nil, &raw); err != nil {
+		return failure(stderr, "fetch", err)
+	}
+	if *asJSON {
+		printJSON(stdout, raw)
+		return exitOK
+	}
+	var r struct {
+		Resource, Kind string
+		Values         []struct {
+			Key    string
+			Index  *uint32
+			Exists bool
+			Value  string
+		}
+	}
+	_ = json.Unmarshal(raw, &r)
+	fmt.Fprintf(stdout, "%s at %s: %d values\n", r.Kind, r.Resource, len(r.Values))
+	for _, v := range r.Values {
+		where := "single"
+		if v.Key != "" {
+			where = "key " + v.Key
+		} else if v.Index != nil {
+			where = fmt.Sprintf("index %d", *v.Index)
+		}
+		if !v.Exists {
+			fmt.Fprintf(stdout, "  %s: (deleted)\n", where)
+			continue
+		}
+		fmt.Fprintf(stdout, "  %s: %q\n", where, v.Value)
+	}
+	return exitOK
+}

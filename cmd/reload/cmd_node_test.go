@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goreload/reload/node"
+	"github.com/goreload/reload/node/nodetest"
+)
+
+// threeNodes starts a small overlay and serves the control API of its
+// first node on loopback.
+func threeNodes(t *testing.T) (string, []*node.Node) {
+	t.Helper()
+	ov, err := nodetest.NewOverlay("cli.example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ov.Identities(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var nodes []*node.Node
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	})
+	for i, id := range ids {
+		cfg := node.Config{Overlay: ov.Config, Identity: id, TickLength: 50 * time.Millisecond, Seed: i == 0}
+		if i > 0 {
+			cfg.Bootstrap = []string{nodes[0].Addr()}
+		}
+		n, err := node.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-n.Joined():
+		case <-ctx.Done():
+			t.Fatal("join timed out")
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: nodes[1].ControlHandler()}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	// Let the ring settle.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ok := true
+		for _, n := range nodes {
+			if len(n.Status().Successors) < 2 {
+				ok = false
+			}
+		}
+		if ok {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return ln.Addr().String(), nodes
+}
+
+func TestNodeCommands(t *testing.T) {
+	ctl, nodes := threeNodes(t)
+	target := nodes[2].ID().String()
+
+	code, out, errs := runReload(t, "status", "--control", ctl)
+	if code != 0 || !strings.Contains(out, nodes[1].ID().String()) || !strings.Contains(out, "joined") {
+		t.Fatalf("status: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs = runReload(t, "status", "--control", ctl, "--json"); code != 0 || !strings.Contains(out, `"successors"`) {
+		t.Fatalf("status --json: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs = runReload(t, "ping", "--control", ctl, "--diag", "status_info,software_version,app_uptime", target); code != 0 ||
+		!strings.Contains(out, "reply from "+target) || !strings.Contains(out, "SOFTWARE_VERSION") {
+		t.Fatalf("ping: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs = runReload(t, "traceroute", "--control", ctl, target); code != 0 || !strings.Contains(out, target) {
+		t.Fatalf("traceroute: %d\n%s%s", code, out, errs)
+	}
+	user := "node2@cli.example.org" // nodes[1] is node2: SIP-REGISTRATION is USER-NODE-MATCH
+	if code, out, errs = runReload(t, "store", "--control", ctl, user, "SIP-REGISTRATION", "sip:node2@127.0.0.1"); code != 0 || !strings.Contains(out, "stored SIP-REGISTRATION") {
+		t.Fatalf("store: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs = runReload(t, "fetch", "--control", ctl, user, "SIP-REGISTRATION"); code != 0 || !strings.Contains(out, `"sip:node2@127.0.0.1"`) {
+		t.Fatalf("fetch: %d\n%s%s", code, out, errs)
+	}
+	// Refusals are readable and exit 1.
+	if code, _, errs = runReload(t, "store", "--control", ctl, "someone-else", "SIP-REGISTRATION", "x"); code != 1 || !strings.Contains(errs, "Forbidden") {
+		t.Fatalf("forbidden store: %d %s", code, errs)
+	}
+	if code, _, errs = runReload(t, "ping", "--control", "127.0.0.1:1", target); code != 1 || !strings.Contains(errs, "no node answers") {
+		t.Fatalf("no node: %d %s", code, errs)
+	}
+	if code, _, _ = runReload(t, "ping", "--control", ctl); code != 2 {
+		t.Fatal("ping without destination accepted")
+	}
+	if code, _, _ = runReload(t, "node"); code != 2 {
+		t.Fatal("node without --config accepted")
+	}
+}

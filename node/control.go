@@ -1,0 +1,289 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goreload/reload/usage/diag"
+	"github.com/goreload/reload/wire"
+)
+
+// ParseDestination reads a destination as the command line gives it: a
+// Node-ID in hex (node:HEX or HEX of 16 to 20 bytes), a Resource-ID in
+// hex (resource:HEX), or a resource name (anything else, or name:TEXT),
+// hashed as CHORD-RELOAD does (RFC 6940 §10.2).
+func ParseDestination(s string) (wire.Destination, error) {
+	switch {
+	case strings.HasPrefix(s, "node:"):
+		id, err := wire.ParseNodeID(s[5:])
+		if err != nil {
+			return wire.Destination{}, fmt.Errorf("bad Node-ID %q", s[5:])
+		}
+		return wire.NodeDest(&id), nil
+	case strings.HasPrefix(s, "resource:"):
+		b, err := hex.DecodeString(s[9:])
+		if err != nil || len(b) == 0 || len(b) > 254 {
+			return wire.Destination{}, fmt.Errorf("bad Resource-ID %q", s[9:])
+		}
+		return wire.ResourceDest(b), nil
+	case strings.HasPrefix(s, "name:"):
+		return wire.ResourceDest(wire.ResourceIDFromName(s[5:])), nil
+	}
+	if id, err := wire.ParseNodeID(s); err == nil {
+		return wire.NodeDest(&id), nil
+	}
+	if s == "" {
+		return wire.Destination{}, errors.New("empty destination")
+	}
+	return wire.ResourceDest(wire.ResourceIDFromName(s)), nil
+}
+
+// ControlHandler serves the node's local control API, for `reload status`,
+// `reload ping`, `reload traceroute`, `reload store` and `reload fetch`:
+//
+//	GET  /status
+//	POST /ping?dest=D[&diag=KINDS]
+//	POST /traceroute?dest=D[&diag=KINDS]
+//	POST /store?resource=NAME&kind=ID[&key=HEX][&index=N][&lifetime=S]  (body: the value)
+//	GET  /fetch?resource=NAME&kind=ID
+//
+// Answers are JSON; errors are {"error": "...", "code": "Error_..."} with
+// an HTTP status. Serve it on loopback only: it acts as this node.
+func (n *Node) ControlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.Status())
+	})
+	mux.HandleFunc("POST /ping", func(w http.ResponseWriter, r *http.Request) {
+		dest, kinds, ok := destAndKinds(w, r)
+		if !ok {
+			return
+		}
+		res, err := diag.Ping(r.Context(), n.Diag(), dest, kinds...)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+	mux.HandleFunc("POST /traceroute", func(w http.ResponseWriter, r *http.Request) {
+		dest, kinds, ok := destAndKinds(w, r)
+		if !ok {
+			return
+		}
+		hops, err := diag.Traceroute(r.Context(), n.Diag(), dest, kinds...)
+		if err != nil && len(hops) == 0 {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, hops)
+	})
+	mux.HandleFunc("POST /store", func(w http.ResponseWriter, r *http.Request) {
+		res, kind, ok := resourceAndKind(w, r)
+		if !ok {
+			return
+		}
+		model, known := n.kinds.Model(kind)
+		if !known {
+			writeErr(w, &wire.ProtocolError{Code: wire.ErrCodeUnknownKind, Info: []byte(kind.String())})
+			return
+		}
+		var value []byte
+		if r.ContentLength != 0 {
+			var err error
+			value, err = readAll(r)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+				return
+			}
+		}
+		var v wire.StoredDataValue
+		q := r.URL.Query()
+		switch model {
+		case wire.ModelSingle:
+			v = wire.SingleValue(value)
+		case wire.ModelArray:
+			idx := uint64(wire.ArrayAppendIndex)
+			if s := q.Get("index"); s != "" {
+				var err error
+				if idx, err = strconv.ParseUint(s, 0, 32); err != nil {
+					writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad index"})
+					return
+				}
+			}
+			v = wire.ArrayValue(uint32(idx), value)
+		default:
+			self := n.ID()
+			key := self.Bytes()
+			if s := q.Get("key"); s != "" {
+				var err error
+				if key, err = hex.DecodeString(s); err != nil {
+					writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad key"})
+					return
+				}
+			}
+			v = wire.DictionaryValue(key, value)
+		}
+		lifetime := time.Hour
+		if s := q.Get("lifetime"); s != "" {
+			sec, err := strconv.ParseUint(s, 10, 32)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad lifetime"})
+				return
+			}
+			lifetime = time.Duration(sec) * time.Second
+		}
+		ans, err := n.Store(r.Context(), res, kind, []wire.StoredDataValue{v}, lifetime)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		type kr struct {
+			Kind       string   `json:"kind"`
+			Generation uint64   `json:"generation"`
+			Replicas   []string `json:"replicas"`
+		}
+		out := struct {
+			Resource string `json:"resource"`
+			Kinds    []kr   `json:"kinds"`
+		}{Resource: hex.EncodeToString(res)}
+		for _, k := range ans.KindResponses {
+			out.Kinds = append(out.Kinds, kr{Kind: k.Kind.String(), Generation: k.Generation, Replicas: ids(k.Replicas)})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /fetch", func(w http.ResponseWriter, r *http.Request) {
+		res, kind, ok := resourceAndKind(w, r)
+		if !ok {
+			return
+		}
+		ans, err := n.FetchAll(r.Context(), res, kind)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		type val struct {
+			Key         string  `json:"key,omitempty"`
+			Index       *uint32 `json:"index,omitempty"`
+			Exists      bool    `json:"exists"`
+			Value       string  `json:"value"`
+			ValueHex    string  `json:"value_hex"`
+			StorageTime uint64  `json:"storage_time"`
+			Lifetime    uint32  `json:"lifetime"`
+			Signer      string  `json:"signer_identity"`
+		}
+		var out []val
+		for _, k := range ans.KindResponses {
+			for _, sd := range k.Values {
+				v := val{Exists: sd.Value.Value.Exists, Value: string(sd.Value.Value.Value), ValueHex: hex.EncodeToString(sd.Value.Value.Value),
+					StorageTime: sd.StorageTime, Lifetime: sd.Lifetime, Signer: sd.Signature.Identity.Type.String() + ":" + hex.EncodeToString(sd.Signature.Identity.Hash)}
+				switch sd.Value.Model {
+				case wire.ModelDictionary:
+					v.Key = hex.EncodeToString(sd.Value.Key)
+				case wire.ModelArray:
+					i := sd.Value.Index
+					v.Index = &i
+				}
+				out = append(out, v)
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "kind": kind.String(), "values": out})
+	})
+	return mux
+}
+
+func destAndKinds(w http.ResponseWriter, r *http.Request) (wire.Destination, []wire.DiagnosticKindID, bool) {
+	dest, err := ParseDestination(r.URL.Query().Get("dest"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return dest, nil, false
+	}
+	var kinds []wire.DiagnosticKindID
+	if s := r.URL.Query().Get("diag"); s != "" {
+		if kinds, err = diag.ParseKinds(s); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return dest, nil, false
+		}
+	}
+	return dest, kinds, true
+}
+
+// ParseKind reads a Kind-ID: an IANA name (SIP-REGISTRATION, ...) or a
+// number.
+func ParseKind(s string) (wire.KindID, error) {
+	for _, k := range []wire.KindID{wire.KindSIPRegistration, wire.KindTURNService, wire.KindCertificateByNode, wire.KindCertificateByUser} {
+		if strings.EqualFold(s, k.String()) {
+			return k, nil
+		}
+	}
+	v, err := strconv.ParseUint(s, 0, 32)
+	if err != nil {
+		return 0, fmt.Errorf("unknown kind %q", s)
+	}
+	return wire.KindID(v), nil
+}
+
+func resourceAndKind(w http.ResponseWriter, r *http.Request) (wire.ResourceID, wire.KindID, bool) {
+	q := r.URL.Query()
+	name := q.Get("resource")
+	if name == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "resource is required"})
+		return nil, 0, false
+	}
+	kind, err := ParseKind(q.Get("kind"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return nil, 0, false
+	}
+	res := wire.ResourceIDFromName(name)
+	if strings.HasPrefix(name, "resource:") {
+		b, err := hex.DecodeString(name[9:])
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad Resource-ID"})
+			return nil, 0, false
+		}
+		res = b
+	}
+	return res, kind, true
+}
+
+func readAll(r *http.Request) ([]byte, error) {
+	const max = 1 << 20
+	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err == nil && len(b) > max {
+		err = errors.New("value larger than 1 MiB")
+	}
+	return b, err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	var pe *wire.ProtocolError
+	status := http.StatusBadGateway
+	body := map[string]string{"error": err.Error()}
+	if errors.As(err, &pe) {
+		body["code"] = pe.Code.String()
+		if len(pe.Info) > 0 {
+			body["info"] = string(pe.Info)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		status = http.StatusGatewayTimeout
+	}
+	writeJSON(w, status, body)
+}
