@@ -29,6 +29,9 @@ type Config struct {
 	// Chord adjusts each node's chord.Config (which starts as
 	// chord.DefaultConfig with a node-specific Rand); nil keeps it.
 	Chord func(*chord.Config)
+	// DropEvents stops the simulator from keeping every event in
+	// Node.Events, which large runs do not need.
+	DropEvents bool
 }
 
 // Node is one simulated node.
@@ -194,7 +197,7 @@ func (s *Sim) Start(id wire.NodeID) error {
 	if err := n.Chord.Start(); err != nil {
 		return err
 	}
-	s.ring = nil
+	s.ringSync(n)
 	s.collect(n)
 	return nil
 }
@@ -215,7 +218,7 @@ func (s *Sim) Leave(id wire.NodeID) error {
 	if err := n.Chord.Leave(); err != nil {
 		return err
 	}
-	s.ring = nil
+	s.ringSync(n)
 	s.collect(n)
 	return nil
 }
@@ -229,7 +232,7 @@ func (s *Sim) Fail(id wire.NodeID) {
 		return
 	}
 	n.Alive = false
-	s.ring = nil
+	s.ringSync(n)
 	for _, o := range s.Nodes {
 		if o.Alive && s.knows(o, id) {
 			s.notifyFailure(o.ID, id)
@@ -321,10 +324,12 @@ func (s *Sim) send(e *envelope) {
 func (s *Sim) collect(n *Node) {
 	for n.Chord.HasReady() {
 		rd := n.Chord.Ready()
-		n.Events = append(n.Events, rd.Events...)
+		if !s.cfg.DropEvents {
+			n.Events = append(n.Events, rd.Events...)
+		}
 		for _, ev := range rd.Events {
 			if ev.Type == topology.EventJoined || ev.Type == topology.EventLeft || ev.Type == topology.EventDetached {
-				s.ring = nil
+				s.ringSync(n)
 			}
 		}
 		msgs := slices.Clone(rd.Messages)
@@ -509,7 +514,26 @@ func (s *Sim) Lookup(from wire.NodeID, key []byte) *Lookup {
 	return l
 }
 
+// ringSync keeps the cached ring in step with node n: n is in it exactly
+// when it is alive and a peer. It costs a binary search (and a move of
+// the tail of the ring when n enters or leaves), not a rebuild.
+func (s *Sim) ringSync(n *Node) {
+	if s.ring == nil {
+		return
+	}
+	in := n.Alive && n.Chord.State() == "peer"
+	i, found := slices.BinarySearchFunc(s.ring, n.ID, wire.NodeID.Compare)
+	switch {
+	case in && !found:
+		s.ring = slices.Insert(s.ring, i, n.ID)
+	case !in && found:
+		s.ring = slices.Delete(s.ring, i, i+1)
+	}
+}
+
 // Peers returns the live peers of the ring in ascending Node-ID order.
+// The slice is the simulator's cache: it changes as peers come and go, so
+// clone it to keep it.
 func (s *Sim) Peers() []wire.NodeID {
 	if s.ring == nil {
 		s.ring = []wire.NodeID{}
