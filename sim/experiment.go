@@ -156,7 +156,8 @@ type ChurnReport struct {
 	// After is measured on the repaired ring.
 	After LookupReport `json:"after"`
 	// Timeline buckets the lookups by the tick their first attempt
-	// started, relative to the failures.
+	// started, relative to the failures, Bucket ticks a sample.
+	Bucket   int64    `json:"bucket_ticks"`
 	Timeline []Sample `json:"timeline"`
 }
 
@@ -351,7 +352,7 @@ type attempt struct {
 // churn fails a fraction of the peers and measures lookups and repair.
 func (r *runner) churn() *ChurnReport {
 	e, s := r.e, r.s
-	cr := &ChurnReport{}
+	cr := &ChurnReport{Bucket: e.Bucket}
 	peers := slices.Clone(s.Peers())
 	s.Rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
 	victims := peers[:int(math.Round(e.Churn*float64(len(peers))))]
