@@ -148,6 +148,9 @@ type ChurnReport struct {
 	Reconverged bool    `json:"reconverged"`
 	RepairTicks int64   `json:"repair_ticks"`
 	RepairWall  float64 `json:"repair_wall_s"`
+	// Repair999Ticks is when at least 99.9% of the survivors first had
+	// the brute-force sets (-1: never seen).
+	Repair999Ticks int64 `json:"repair_999_ticks"`
 	// RepairHops is the number of protocol message hops (lookups
 	// excluded) from the failures to reconvergence, RepairOriginated the
 	// messages.
@@ -224,6 +227,9 @@ type runner struct {
 	e     Experiment
 	s     *Sim
 	start time.Time
+	// onCheck, when set, sees the number of converged peers at each check
+	// of settle.
+	onCheck func(ok int)
 }
 
 func (r *runner) progress(p Progress) {
@@ -246,6 +252,9 @@ func (r *runner) settle(phase string, target int, t0, max int64) bool {
 	s := r.s
 	for end := s.Now + max; ; {
 		done, ok := r.converged()
+		if r.onCheck != nil {
+			r.onCheck(ok)
+		}
 		if done {
 			return true
 		}
@@ -352,7 +361,7 @@ type attempt struct {
 // churn fails a fraction of the peers and measures lookups and repair.
 func (r *runner) churn() *ChurnReport {
 	e, s := r.e, r.s
-	cr := &ChurnReport{Bucket: e.Bucket}
+	cr := &ChurnReport{Bucket: e.Bucket, Repair999Ticks: -1}
 	peers := slices.Clone(s.Peers())
 	s.Rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
 	victims := peers[:int(math.Round(e.Churn*float64(len(peers))))]
@@ -418,6 +427,9 @@ func (r *runner) churn() *ChurnReport {
 			return
 		}
 		conv, ok := r.converged()
+		if cr.Repair999Ticks < 0 && 1000*ok >= 999*cr.Survivors {
+			cr.Repair999Ticks = s.Now - t0
+		}
 		if conv {
 			cr.Reconverged, cr.RepairTicks = true, s.Now-t0
 			cr.RepairWall = time.Since(wall0).Seconds()
@@ -449,7 +461,14 @@ func (r *runner) churn() *ChurnReport {
 		checkRepair()
 	}
 	if !cr.Reconverged {
-		if r.settle("repair", cr.Survivors, t0, e.MaxTicks) {
+		r.onCheck = func(ok int) {
+			if cr.Repair999Ticks < 0 && 1000*ok >= 999*cr.Survivors {
+				cr.Repair999Ticks = s.Now - t0
+			}
+		}
+		ok := r.settle("repair", cr.Survivors, t0, e.MaxTicks)
+		r.onCheck = nil
+		if ok {
 			cr.Reconverged, cr.RepairTicks = true, s.Now-t0
 			cr.RepairWall = time.Since(wall0).Seconds()
 			cr.RepairHops = s.Stats.Sent - s.Stats.Probes - hops0

@@ -211,6 +211,9 @@ func printSimReport(w io.Writer, res *simResult) {
 			d.Lookups, pct(d.Success), pct(d.FirstTrySuccess), d.WrongPeer)
 		fmt.Fprintf(w, "  repaired:       %s, %d ticks after the failures (%.1f s virtual), %.1f s wall; %d message hops (%d messages)\n",
 			yes(c.Reconverged), c.RepairTicks, sec(c.RepairTicks), c.RepairWall, c.RepairHops, c.RepairOriginated)
+		if c.Repair999Ticks >= 0 {
+			fmt.Fprintf(w, "  99.9%% repaired: %d ticks after the failures (%.1f s virtual)\n", c.Repair999Ticks, sec(c.Repair999Ticks))
+		}
 		printLookups(w, "  after repair:   ", c.After)
 	}
 	if len(res.Sweep) > 0 {
