@@ -294,8 +294,11 @@ func writePlots(dir string, res *simResult) ([]string, error) {
 			},
 			VLines: []svgplot.VLine{{X: 0, Label: "failures", Color: "#d62728"}},
 		}
+		if c.Repair999Ticks > 0 && c.Repair999Ticks < c.RepairTicks {
+			ch.VLines = append(ch.VLines, svgplot.VLine{X: sec(c.Repair999Ticks), Label: "99.9% of survivors repaired", Color: "#2ca02c"})
+		}
 		if c.Reconverged && c.RepairTicks > 0 {
-			ch.VLines = append(ch.VLines, svgplot.VLine{X: sec(c.RepairTicks), Label: "ring repaired", Color: "#2ca02c"})
+			ch.VLines = append(ch.VLines, svgplot.VLine{X: sec(c.RepairTicks), Label: "all survivors repaired", Color: "#2ca02c"})
 		}
 		if err := write("churn.svg", ch); err != nil {
 			return nil, err

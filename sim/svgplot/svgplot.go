@@ -156,7 +156,7 @@ func (c *Chart) SVG() []byte {
 	// Clip the data to the plot area.
 	fmt.Fprintf(&b, `<clipPath id="plot"><rect x="%d" y="%d" width="%.1f" height="%.1f"/></clipPath>`+"\n", marginLeft, marginTop, pw, ph)
 	b.WriteString(`<g clip-path="url(#plot)">` + "\n")
-	for _, v := range c.VLines {
+	for i, v := range c.VLines {
 		if !finite(v.X) || v.X < xmin || v.X > xmax {
 			continue
 		}
@@ -166,7 +166,13 @@ func (c *Chart) SVG() []byte {
 		}
 		x := px(v.X)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="3 3"/>`+"\n", x, marginTop, x, marginTop+ph, col)
-		text(x+4, marginTop+14, "start", fmt.Sprintf(` fill="%s" font-size="12" stroke="white" stroke-width="3" paint-order="stroke"`, col), v.Label)
+		// Labels go right of their line, or left of it in the right part
+		// of the plot, one row each so that close lines stay legible.
+		lx, anchor := x+4, "start"
+		if x > marginLeft+0.6*pw {
+			lx, anchor = x-4, "end"
+		}
+		text(lx, marginTop+14+16*float64(i), anchor, fmt.Sprintf(` fill="%s" font-size="12" stroke="white" stroke-width="3" paint-order="stroke"`, col), v.Label)
 	}
 	for i, s := range c.Series {
 		col := s.Color
