@@ -19,5 +19,13 @@
 // ring; Lookup and Lookups measure routing and hop counts; Request
 // injects a request (Probe, RouteQuery) and captures its answer.
 //
+// Experiment runs a measured scenario (joins until the ring converges,
+// lookups, then optionally a fraction of the peers failing at once while
+// lookups with retries go on, until the survivors reconverge) and returns
+// a Report: convergence time, messages per join, memory per peer, hop
+// counts, lookup success over time. Sweep measures hops for several ring
+// sizes. "reload sim" is the command-line front end; 10,000 peers take
+// well under a minute on two cores.
+//
 // Layering: sim may import any package and is imported by none.
 package sim

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/goreload/reload/topology"
 	"github.com/goreload/reload/topology/chord"
@@ -29,6 +30,9 @@ type Config struct {
 	// Chord adjusts each node's chord.Config (which starts as
 	// chord.DefaultConfig with a node-specific Rand); nil keeps it.
 	Chord func(*chord.Config)
+	// DropEvents stops the simulator from keeping every event in
+	// Node.Events, which large runs do not need.
+	DropEvents bool
 }
 
 // Node is one simulated node.
@@ -56,9 +60,15 @@ type Lookup struct {
 	Lost string
 }
 
-// Stats counts what happened on the bus.
+// Stats counts what happened on the bus. Sent counts hops (a message
+// routed over three hops is sent three times), lookups included; Probes
+// is the lookups' share of Sent. Originated counts the plugins' messages
+// once each, requests and answers (including the Ping answers the
+// simulator gives for forwarding). Delivered and ByCode count requests
+// handed to a plugin.
 type Stats struct {
 	Sent, Delivered, Dropped, Lost, TTLExceeded, Unroutable int
+	Probes, Originated                                      int
 	ByCode                                                  map[wire.MessageCode]int
 }
 
@@ -185,6 +195,19 @@ func (s *Sim) Add(id wire.NodeID) (*Node, error) {
 	return n, nil
 }
 
+// TickLength is the virtual time of one tick: the plugins' configured
+// chord.Config.TickLength.
+func (s *Sim) TickLength() time.Duration {
+	c := chord.DefaultConfig(wire.NodeID{}, nil)
+	if s.cfg.Chord != nil {
+		s.cfg.Chord(&c)
+	}
+	if c.TickLength <= 0 {
+		return chord.DefaultTickLength
+	}
+	return c.TickLength
+}
+
 // Node returns the node with Node-ID id.
 func (s *Sim) Node(id wire.NodeID) *Node { return s.byID[id] }
 
@@ -194,7 +217,7 @@ func (s *Sim) Start(id wire.NodeID) error {
 	if err := n.Chord.Start(); err != nil {
 		return err
 	}
-	s.ring = nil
+	s.ringSync(n)
 	s.collect(n)
 	return nil
 }
@@ -215,7 +238,7 @@ func (s *Sim) Leave(id wire.NodeID) error {
 	if err := n.Chord.Leave(); err != nil {
 		return err
 	}
-	s.ring = nil
+	s.ringSync(n)
 	s.collect(n)
 	return nil
 }
@@ -229,11 +252,47 @@ func (s *Sim) Fail(id wire.NodeID) {
 		return
 	}
 	n.Alive = false
-	s.ring = nil
+	s.ringSync(n)
 	for _, o := range s.Nodes {
 		if o.Alive && s.knows(o, id) {
 			s.notifyFailure(o.ID, id)
 		}
+	}
+}
+
+// FailMany crashes the nodes ids at once, like Fail for each, with one
+// pass over the live nodes' tables instead of one per failed node.
+func (s *Sim) FailMany(ids []wire.NodeID) {
+	failed := make(map[wire.NodeID]bool, len(ids))
+	for _, id := range ids {
+		if n := s.byID[id]; n != nil && n.Alive {
+			n.Alive = false
+			s.ringSync(n)
+			failed[id] = true
+		}
+	}
+	var seen []wire.NodeID
+	for _, o := range s.Nodes {
+		if !o.Alive {
+			continue
+		}
+		seen = seen[:0]
+		note := func(id wire.NodeID) {
+			if failed[id] && !slices.Contains(seen, id) {
+				seen = append(seen, id)
+				s.notifyFailure(o.ID, id)
+			}
+		}
+		for _, id := range o.Chord.Successors() {
+			note(id)
+		}
+		for _, id := range o.Chord.Predecessors() {
+			note(id)
+		}
+		for _, id := range o.Chord.FingerTable() {
+			note(id)
+		}
+		note(o.Chord.AttachedPeer())
 	}
 }
 
@@ -293,6 +352,9 @@ func (s *Sim) linkUp(a, b wire.NodeID) bool {
 // send moves e one hop, from e.from to e.to.
 func (s *Sim) send(e *envelope) {
 	s.Stats.Sent++
+	if e.lookup != nil {
+		s.Stats.Probes++
+	}
 	if !s.linkUp(e.from, e.to) {
 		s.Stats.Lost++
 		if e.lookup != nil {
@@ -321,10 +383,12 @@ func (s *Sim) send(e *envelope) {
 func (s *Sim) collect(n *Node) {
 	for n.Chord.HasReady() {
 		rd := n.Chord.Ready()
-		n.Events = append(n.Events, rd.Events...)
+		if !s.cfg.DropEvents {
+			n.Events = append(n.Events, rd.Events...)
+		}
 		for _, ev := range rd.Events {
 			if ev.Type == topology.EventJoined || ev.Type == topology.EventLeft || ev.Type == topology.EventDetached {
-				s.ring = nil
+				s.ringSync(n)
 			}
 		}
 		msgs := slices.Clone(rd.Messages)
@@ -339,6 +403,7 @@ func (s *Sim) dispatch(n *Node, m *topology.Outgoing) {
 	if !n.Alive {
 		return
 	}
+	s.Stats.Originated++
 	switch {
 	case m.Answer:
 		pa, ok := s.answers[m.Token]
@@ -509,7 +574,26 @@ func (s *Sim) Lookup(from wire.NodeID, key []byte) *Lookup {
 	return l
 }
 
+// ringSync keeps the cached ring in step with node n: n is in it exactly
+// when it is alive and a peer. It costs a binary search (and a move of
+// the tail of the ring when n enters or leaves), not a rebuild.
+func (s *Sim) ringSync(n *Node) {
+	if s.ring == nil {
+		return
+	}
+	in := n.Alive && n.Chord.State() == "peer"
+	i, found := slices.BinarySearchFunc(s.ring, n.ID, wire.NodeID.Compare)
+	switch {
+	case in && !found:
+		s.ring = slices.Insert(s.ring, i, n.ID)
+	case !in && found:
+		s.ring = slices.Delete(s.ring, i, i+1)
+	}
+}
+
 // Peers returns the live peers of the ring in ascending Node-ID order.
+// The slice is the simulator's cache: it changes as peers come and go, so
+// clone it to keep it.
 func (s *Sim) Peers() []wire.NodeID {
 	if s.ring == nil {
 		s.ring = []wire.NodeID{}

@@ -107,6 +107,9 @@ type Chord struct {
 
 	upd   wire.ChordUpdate
 	leave wire.ChordLeaveData
+
+	key       ringKey   // ringKeyOf(id)
+	fingerKey []ringKey // ringKeyOf(fingerStart[i])
 }
 
 var _ topology.Plugin = (*Chord)(nil)
@@ -117,7 +120,7 @@ func New(cfg Config) (*Chord, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c := &Chord{cfg: cfg, id: cfg.ID, idLen: cfg.ID.Len(), replicaDue: -1}
+	c := &Chord{cfg: cfg, id: cfg.ID, idLen: cfg.ID.Len(), replicaDue: -1, key: ringKeyOf(cfg.ID)}
 	c.updateEvery = cfg.ticks(cfg.UpdateInterval)
 	c.pingEvery = cfg.ticks(cfg.PingInterval)
 	c.timeout = cfg.ticks(cfg.RequestTimeout)
@@ -128,6 +131,10 @@ func New(cfg Config) (*Chord, error) {
 	bits := 8 * c.idLen
 	for i := range c.fingerStart {
 		c.fingerStart[i] = topology.AddPow2(c.id, bits-(i+1))
+	}
+	c.fingerKey = make([]ringKey, cfg.Fingers)
+	for i, s := range c.fingerStart {
+		c.fingerKey[i] = ringKeyOf(s)
 	}
 	c.upd.IDLen = c.idLen
 	c.leave.IDLen = c.idLen

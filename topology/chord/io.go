@@ -170,18 +170,31 @@ func (c *Chord) finish() {
 // stabilisation (§10.7.4) and finger refresh.
 func (c *Chord) Tick() {
 	c.now++
-	c.dead = slices.DeleteFunc(c.dead, func(d expiring) bool { return d.until <= c.now })
-	c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.until < c.now })
-	var expired []request
-	c.reqs = slices.DeleteFunc(c.reqs, func(r request) bool {
-		if r.deadline <= c.now {
-			expired = append(expired, r)
-			return true
+	// Most ticks of most peers change nothing: the checks below are
+	// cheap, and finish (which compares the range and replica set) runs
+	// only when something may have changed or the replica hold-down is
+	// running. Every other input ends with finish, so an idle tick
+	// cannot leave work for it.
+	busy := c.state != statePeer || c.replicaDue >= 0
+	if len(c.dead) > 0 {
+		c.dead = slices.DeleteFunc(c.dead, func(d expiring) bool { return d.until <= c.now })
+	}
+	if len(c.pending) > 0 {
+		c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.until < c.now })
+	}
+	if len(c.reqs) > 0 {
+		var expired []request
+		c.reqs = slices.DeleteFunc(c.reqs, func(r request) bool {
+			if r.deadline <= c.now {
+				expired = append(expired, r)
+				return true
+			}
+			return false
+		})
+		for _, r := range expired {
+			busy = true
+			c.expire(r)
 		}
-		return false
-	})
-	for _, r := range expired {
-		c.expire(r)
 	}
 	switch c.state {
 	case stateJoining:
@@ -193,14 +206,16 @@ func (c *Chord) Tick() {
 		}
 	case statePeer:
 		if c.now >= c.nextUpdate {
+			busy = true
 			c.nextUpdate = c.now + c.updateEvery
 			c.stabilize()
 		}
 		if c.now >= c.nextPing {
+			busy = true
 			c.nextPing = c.now + c.pingEvery
 			c.refreshFingers()
 		}
-		if c.now%c.timeout == 0 {
+		if len(c.lastCorrect) > 0 && c.now%c.timeout == 0 {
 			for n, t := range c.lastCorrect {
 				if t+c.timeout <= c.now {
 					delete(c.lastCorrect, n)
@@ -208,7 +223,9 @@ func (c *Chord) Tick() {
 			}
 		}
 	}
-	c.finish()
+	if busy || c.dirty || c.mustUpdate {
+		c.finish()
+	}
 }
 
 // expire handles a request that got no answer in time.

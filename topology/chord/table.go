@@ -1,6 +1,8 @@
 package chord
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"slices"
 
 	"github.com/goreload/reload/topology"
@@ -31,29 +33,25 @@ func (c *Chord) isPending(n wire.NodeID) bool {
 	return false
 }
 
-// clockwise orders a before b when a is reached first going clockwise from
-// this node.
-func (c *Chord) clockwise(a, b wire.NodeID) int {
-	if a == b {
-		return 0
-	}
-	if topology.InOO(c.id, a, b) {
-		return -1
-	}
-	return 1
-}
-
 // recompute rebuilds the neighbour table from the current neighbours, the
 // fingers and the verified peers in add (§10.7.1, §10.7.3): the
 // Successors closest peers clockwise and the Predecessors closest
 // counter-clockwise, never this node itself.
 func (c *Chord) recompute(add ...wire.NodeID) {
-	cand := make([]wire.NodeID, 0, len(c.succ)+len(c.pred)+len(c.fingers)+len(add))
+	// Candidates are ranked by their clockwise distance from this node,
+	// computed once each: the Successors smallest distances are the
+	// successors, the Predecessors largest the predecessors (a sort by
+	// pairwise ring comparisons dominated large simulations). Equal
+	// distances are equal Node-IDs, which is how duplicates are dropped.
+	lo := make([]candidate, 0, c.cfg.Successors+1)
+	hi := make([]candidate, 0, c.cfg.Predecessors+1)
 	push := func(n wire.NodeID) {
-		if !n.Valid() || n.IsWildcard() || n == c.id || n.Len() != c.idLen || c.isDead(n) || slices.Contains(cand, n) {
+		if n == c.id || n.Len() != c.idLen || !n.Valid() || n.IsWildcard() || c.isDead(n) {
 			return
 		}
-		cand = append(cand, n)
+		x := candidate{dist: ringKeyOf(n).sub(c.key), id: n}
+		lo = rankInsert(lo, x, c.cfg.Successors, 1)
+		hi = rankInsert(hi, x, c.cfg.Predecessors, -1)
 	}
 	for _, n := range c.succ {
 		push(n)
@@ -67,16 +65,82 @@ func (c *Chord) recompute(add ...wire.NodeID) {
 	for _, n := range c.fingers {
 		push(n)
 	}
-	slices.SortFunc(cand, c.clockwise)
-	succ := slices.Clone(cand[:min(c.cfg.Successors, len(cand))])
-	pred := make([]wire.NodeID, 0, c.cfg.Predecessors)
-	for i := len(cand) - 1; i >= 0 && len(pred) < c.cfg.Predecessors; i-- {
-		pred = append(pred, cand[i])
+	succ := make([]wire.NodeID, len(lo))
+	for i := range lo {
+		succ[i] = lo[i].id
+	}
+	pred := make([]wire.NodeID, len(hi))
+	for i := range hi {
+		pred[i] = hi[i].id
 	}
 	c.setNeighbors(succ, pred)
 	for _, n := range add {
 		c.offerFinger(n)
 	}
+}
+
+// rankInsert inserts x into r, which holds at most max candidates ordered
+// by distance (ascending for dir 1, descending for dir -1), unless x is
+// already there or ranks beyond max.
+func rankInsert(r []candidate, x candidate, max, dir int) []candidate {
+	i := 0
+	for ; i < len(r); i++ {
+		d := dir * x.dist.compare(r[i].dist)
+		if d == 0 {
+			return r // the same Node-ID
+		}
+		if d < 0 {
+			break
+		}
+	}
+	if i >= max {
+		return r
+	}
+	r = slices.Insert(r, i, x)
+	if len(r) > max {
+		r = r[:max]
+	}
+	return r
+}
+
+// candidate is a neighbour candidate with its clockwise distance.
+type candidate struct {
+	dist ringKey
+	id   wire.NodeID
+}
+
+// ringKey is a Node-ID of up to 24 bytes as a 192-bit big-endian number,
+// padded on the right with zero bytes. Subtracting two keys of Node-IDs
+// of one length gives their distance on the ring of that length, scaled
+// by the same power of two, so keys compare as the distances do.
+type ringKey [3]uint64
+
+func ringKeyOf(n wire.NodeID) ringKey {
+	var b [24]byte
+	copy(b[:], n.Bytes())
+	return ringKey{binary.BigEndian.Uint64(b[0:]), binary.BigEndian.Uint64(b[8:]), binary.BigEndian.Uint64(b[16:])}
+}
+
+// sub is k - o modulo 2^192.
+func (k ringKey) sub(o ringKey) ringKey {
+	var r ringKey
+	var borrow uint64
+	r[2], borrow = bits.Sub64(k[2], o[2], 0)
+	r[1], borrow = bits.Sub64(k[1], o[1], borrow)
+	r[0], _ = bits.Sub64(k[0], o[0], borrow)
+	return r
+}
+
+func (k ringKey) compare(o ringKey) int {
+	for i := range k {
+		if k[i] != o[i] {
+			if k[i] < o[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
 }
 
 // setNeighbors installs new neighbour sets and reports the differences as
@@ -109,8 +173,11 @@ func (c *Chord) offerFinger(n wire.NodeID) {
 	if n == c.id || !n.Valid() || n.IsWildcard() || n.Len() != c.idLen {
 		return
 	}
-	for i, s := range c.fingerStart {
-		if closer(s, n, c.fingers[i]) {
+	kn := ringKeyOf(n)
+	for i, s := range c.fingerKey {
+		// closer(fingerStart[i], n, fingers[i]), by distances from the
+		// slot's start.
+		if cur := c.fingers[i]; cur.IsZero() || kn.sub(s).compare(ringKeyOf(cur).sub(s)) < 0 {
 			c.fingers[i] = n
 		}
 	}
