@@ -1329,7 +1329,12 @@ func (r *runner) summary(res *Result, what string, bad func(a *answerRecord) str
 	}
 	res.Got = fmt.Sprintf("%d answers, %d at fault", len(r.answers), len(faults))
 	if len(faults) > 0 {
-		fail(res, "%s", strings.Join(faults, "; "))
+		more := ""
+		if len(faults) > 3 {
+			more = fmt.Sprintf("; and %d more", len(faults)-3)
+			faults = faults[:3]
+		}
+		fail(res, "%s%s", strings.Join(faults, "; "), more)
 		return
 	}
 	pass(res, "%s in all %d answers", what, len(r.answers))

@@ -106,6 +106,9 @@ type runner struct {
 	conns     uint64              // frameConn ids
 }
 
+// fragmentOffset is where the fragment field sits in a forwarding header.
+const fragmentOffset = 12
+
 // answerRecord is one answer to a request of ours, kept for the fh.* and
 // sec.* summary checks.
 type answerRecord struct {
@@ -380,7 +383,13 @@ func (r *runner) exchange(fc *frameConn, check, what string, direct bool, raw []
 			continue
 		}
 		var pieces []uint32
-		if h.IsFragment() {
+		if h.Fragment&wire.FragmentHistoric == 0 {
+			// §6.7: without the historic bit a receiver that accepts the
+			// message ignores the other bits. fh.fragment reports it.
+			pieces = []uint32{h.Fragment}
+			p.raw = append([]byte(nil), rec.msg...)
+			binary.BigEndian.PutUint32(p.raw[fragmentOffset:], wire.FragmentUnfragmed)
+		} else if h.IsFragment() {
 			// §6.7: the destination reassembles.
 			whole, err := r.reasm.Add(fc.id, rec.msg, time.Now())
 			r.pieces[txid] = append(r.pieces[txid], h.Fragment)
