@@ -5,9 +5,15 @@ import (
 	"context"
 	"crypto/x509"
 	"net"
+	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/forwarding"
@@ -325,4 +331,65 @@ func TestOwnPeer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The capture of a DTLS run holds the datagrams both ways, and the key
+// log the DTLS secrets Wireshark needs to decrypt them.
+func TestCaptureDTLS(t *testing.T) {
+	tg := startTarget(t, true)
+	var pcap, keys bytes.Buffer
+	capture, err := NewCapture(&pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Options{
+		Target: tg.addr, Transport: DTLS, Config: testConfig(true), Identity: ident(t, testerID),
+		Timeout: 2 * time.Second, Network: tg.net, Capture: capture, KeyLog: &keys, Checks: []string{"ping.answer"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed() {
+		t.Fatalf("%+v", rep.Results)
+	}
+	if err := capture.Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := pcapgo.NewReader(&pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, in int
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if !ok {
+			t.Fatal("a packet without UDP")
+		}
+		if int(u.DstPort) == portOf(t, tg.addr) {
+			out++
+		} else {
+			in++
+		}
+	}
+	if out < 3 || in < 3 {
+		t.Errorf("%d datagrams to the target, %d from it", out, in)
+	}
+	if !strings.Contains(keys.String(), "CLIENT_RANDOM") {
+		t.Errorf("key log %q", keys.String())
+	}
+}
+
+func portOf(t *testing.T, addr string) int {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(ap.Port())
 }
