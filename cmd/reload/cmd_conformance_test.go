@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/forwarding"
+	"github.com/goreload/reload/wire"
+)
+
+// oneNodeRouter: the target knows no other node.
+type oneNodeRouter struct{}
+
+func (oneNodeRouter) Route(*wire.Destination) (wire.NodeID, bool, error) {
+	return wire.NodeID{}, false, &wire.ProtocolError{Code: wire.ErrCodeNotFound}
+}
+
+// conformanceBed makes an overlay with two nodes and starts node1 as a
+// forwarding engine on loopback; it returns the overlay directory and the
+// engine's address.
+func conformanceBed(t *testing.T) (dir, addr string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "ov")
+	if code, out, errs := runCmd(t, runOverlay, "init", "--dir", dir, "--name", "conf.example.org", "--nodes", "2"); code != 0 {
+		t.Fatalf("overlay init: %d\n%s%s", code, out, errs)
+	}
+	doc, err := config.Parse(readFile(t, filepath.Join(dir, fileConfig)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := forwarding.New(forwarding.Options{
+		Identity: loadIdentity(t, filepath.Join(dir, dirNodes, "node1")), Config: doc.Configurations[0],
+		Router: oneNodeRouter{}, Listener: ln,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return dir, ln.Addr().String()
+}
+
+func TestConformanceCommand(t *testing.T) {
+	dir, addr := conformanceBed(t)
+	node1 := loadIdentity(t, filepath.Join(dir, dirNodes, "node1")).NodeID()
+	pcap := filepath.Join(t.TempDir(), "run.pcap")
+	base := []string{"--target", addr, "--config", filepath.Join(dir, fileConfig),
+		"--identity", filepath.Join(dir, dirNodes, "node2"), "--timeout", "2s", "--quiet", "300ms"}
+
+	args := append(append([]string(nil), base...), "--expect-node-id", node1.String(), "--json", "--pcap", pcap,
+		"--checks", "link.cert,ping.,fh.,frame.")
+	code, out, errs := runCmd(t, runConformance, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	var rep struct {
+		PeerNodeID string `json:"peer_node_id"`
+		Results    []struct {
+			ID, Status, Section string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("JSON report: %v\n%s", err, out)
+	}
+	if rep.PeerNodeID != node1.String() || len(rep.Results) < 8 {
+		t.Errorf("report for %s with %d results", rep.PeerNodeID, len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		if r.Status == "fail" || r.Section == "" {
+			t.Errorf("%s: %s (section %q)", r.ID, r.Status, r.Section)
+		}
+	}
+	// The capture holds the TLS connections; the key log their secrets.
+	f, err := os.Open(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		if _, _, err := pr.ReadPacketData(); err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		n++
+	}
+	if n < 20 {
+		t.Errorf("%d packets captured", n)
+	}
+	if keys := readFile(t, pcap+".keys"); !bytes.Contains(keys, []byte("CLIENT_")) {
+		t.Errorf("key log %q", keys)
+	}
+
+	// A wrong expected Node-ID fails link.cert: exit 1, table output.
+	args = append(append([]string(nil), base...), "--expect-node-id", strings.Repeat("ab", 16), "--checks", "link.cert")
+	code, out, _ = runCmd(t, runConformance, args...)
+	if code != 1 || !strings.Contains(out, "link.cert") || !strings.Contains(out, "FAIL") {
+		t.Errorf("wrong Node-ID: exit %d\n%s", code, out)
+	}
+}
+
+func TestConformanceUsage(t *testing.T) {
+	if code, _, _ := runCmd(t, runConformance, "--help"); code != 0 {
+		t.Errorf("--help: exit %d", code)
+	}
+	for _, args := range [][]string{
+		{},
+		{"--target", "127.0.0.1:1", "--config", "x.xml"},
+		{"--target", "127.0.0.1:1", "--config", "x.xml", "--identity", "d", "--transport", "udp"},
+		{"--target", "127.0.0.1:1", "--config", "x.xml", "--identity", "d", "--keylog", "k"},
+		{"--target", "127.0.0.1:1", "--config", "x.xml", "--identity", "d", "--expect-node-id", "zz"},
+		{"stray"},
+	} {
+		if code, _, _ := runCmd(t, runConformance, args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+// Package conformance is the interop test kit of "reload conformance": it
+// connects to a peer of another RELOAD implementation as a node of the same
+// overlay and runs a catalogue of checks against it, each citing the RFC
+// section it tests (RFC 6940 unless noted).
+//
+// The tester opens its (D)TLS connection itself, with crypto/tls or pion
+// dtls and the tester's enrolled identity, and speaks FramedMessage
+// (§6.6.2) directly, so that it chooses its own sequence numbers, can
+// withhold ACKs and sees every frame the target sends. It signs every
+// message with its identity (§6.3.4) and verifies every answer.
+//
+// # Catalogue
+//
+//	id                        RFC                              what it checks
+//	link.cert                 6940 §6.6, §11.3, §13.3          the target presents a node certificate of the overlay CA with a Node-ID (the --expect-node-id one, if given)
+//	link.reject-untrusted     6940 §11.3, §13.3                a link with a certificate from a foreign CA is refused (handshake failure or close)
+//	link.require-client-cert  6940 §13.3                       a link without a client certificate is refused
+//	ping.answer               6940 §6.5.3                      Ping is answered with a PingAns signed by the target
+//	ping.wildcard             6940 §6.1.1, §6.5.3              a Ping to the wildcard Node-ID is answered by the target
+//	probe.answer              6940 §6.4.2.5                    Probe returns only the requested information, in order
+//	attach.answer             6940 §6.5.1                      Attach is answered with role "active" and the target's candidates
+//	fh.forward                6940 §6.1.1, §6.1.2, §6.3.2      destination list [target, tester]: the target removes its entry, decrements TTL by one, appends the previous hop to the via list (or keeps state, or compresses), and forwards the rest untouched
+//	err.ttl-above-initial     6940 §6.3.2                      TTL above initial-ttl → Error_TTL_Exceeded
+//	err.ttl-zero              6940 §6.3.2                      TTL 0 for a destination beyond the target → not forwarded, Error_TTL_Exceeded
+//	err.forward-critical      6940 §6.3.2.3                    unknown FORWARD_CRITICAL option on a transit message → Error_Unsupported_Forwarding_Option
+//	err.destination-critical  6940 §6.3.2.3                    unknown DESTINATION_CRITICAL option → Error_Unsupported_Forwarding_Option
+//	err.unknown-extension     6940 §6.3.3                      unknown critical message extension → Error_Unknown_Extension
+//	err.unknown-node          6940 §6.1.1, §6.1.2              Ping to an absent Node-ID gets no PingAns: dropped (responsible peer) or an error
+//	err.invalid-body          6940 §6.3.3.1, §6.5.3.1          a truncated PingReq body → Error_Invalid_Message
+//	err.truncated-contents    6940 §6.3.3, §6.3.3.1            MessageContents cut short → Error_Invalid_Message or dropped, never answered
+//	sec.bad-signature         6940 §6.3.4                      a request whose signature does not verify is dropped or refused, never answered
+//	store.roundtrip           6940 §7.4.1, §7.4.2, §8          Store of the tester's certificate (CERTIFICATE_BY_NODE) and Fetch of it back, signature intact
+//	store.forbidden           6940 §7.3.2, §6.3.3.1            a Store under the target's Node-ID resource (NODE-MATCH) → Error_Forbidden
+//	diag.ping                 7851 §4.2, §5.2, §6.3            Ping with Diagnostic_Ping returns a DiagnosticsResponse (timestamps echoed, only requested kinds)
+//	frame.seq                 6940 §6.6.2                      the target's data frames are numbered from 0, up by exactly one
+//	frame.ack                 6940 §6.6.2, §6.6.3              each of the tester's data frames is ACKed with its sequence number
+//	frame.ack-mask            6940 §6.6.2                      the received bitmask reflects the previous sequence numbers (on DTLS with one deliberately skipped); every bit order the RFC's wording admits is accepted, and the one used is reported
+//	frame.retransmit          6940 §6.6.3.1                    DTLS only: with ACKs withheld, the target retransmits under a new, higher sequence number
+//	err.too-large             6940 §6.6, §6.3.3.1              TLS only: a message above max-message-size → Error_Message_Too_Large and/or the link closed
+//	fh.version                6940 §6.3.2                      every answer: relo_token, the overlay hash, version 0x0a, length field
+//	fh.fragment               6940 §6.3.2, §6.7                every answer: fragment 0xC0000000 (historic bit set in fragments)
+//	fh.ttl                    6940 §6.3.2                      every answer: TTL no larger than initial-ttl
+//	fh.txid                   6940 §6.3.2                      every answer echoes its request's transaction id
+//	fh.destination            6940 §6.2.2, §6.1.2              every answer's destination list leads back to the tester
+//	sec.answer-signature      6940 §6.3.4                      every answer is signed by a valid overlay certificate (the target's, for requests addressed to it)
+//
+// A check that does not apply is skipped with the reason, never failed:
+// frame.retransmit on TLS (TLS-TCP-FH does not retransmit, §6.6.5),
+// err.too-large on DTLS (an oversize message arrives only as §6.7
+// fragments), store.* when the target answers a Store with
+// Error_Unknown_Kind, Error_Invalid_Message or Error_Not_Found, diag.ping
+// when the PingAns carries no Diagnostic_Ping extension (RFC 7851 not
+// implemented). Where the RFC admits several reactions (silence or an
+// error, an error and/or a closed link), each is accepted and the one seen
+// is reported.
+//
+// Options.Capture writes the traffic as a pcap file with synthetic
+// Ethernet/IP/TCP or UDP headers, and Options.KeyLog the (D)TLS secrets,
+// so that Wireshark decrypts the capture.
+//
+// Layering: conformance is a tool above every layer (like cmd/reload): it
+// imports wire, security, config, transport and storage, and nothing
+// imports it.
+package conformance
