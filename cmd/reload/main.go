@@ -18,15 +18,17 @@ type command struct {
 
 // commands lists the subcommands.
 var commands = map[string]command{
-	"dissect":    {"decode RELOAD messages from captures, hex or raw bytes", runDissect},
-	"overlay":    {"create an overlay (CA, configuration, identities) or serve its configuration and enrollment", runOverlay},
-	"enroll":     {"obtain a node identity from an enrollment server", runEnroll},
-	"node":       {"run a peer or client of an overlay", runNode},
-	"status":     {"show a running node's Node-ID, neighbours, fingers and links", runStatus},
-	"ping":       {"ping a destination through the overlay, with RFC 7851 diagnostics", runPing},
-	"traceroute": {"trace the overlay path to a destination (RFC 7851 PathTrack)", runTraceroute},
-	"store":      {"store a value through a running node", runStore},
-	"fetch":      {"fetch values through a running node", runFetch},
+	"dissect":     {"decode RELOAD messages from captures, hex or raw bytes", runDissect},
+	"overlay":     {"create an overlay (CA, configuration, identities) or serve its configuration and enrollment", runOverlay},
+	"enroll":      {"obtain a node identity from an enrollment server", runEnroll},
+	"node":        {"run a peer or client of an overlay", runNode},
+	"status":      {"show a running node's Node-ID, neighbours, fingers and links", runStatus},
+	"ping":        {"ping a destination through the overlay, with RFC 7851 diagnostics", runPing},
+	"traceroute":  {"trace the overlay path to a destination (RFC 7851 PathTrack)", runTraceroute},
+	"store":       {"store a value through a running node", runStore},
+	"fetch":       {"fetch values through a running node", runFetch},
+	"sim":         {"simulate a CHORD-RELOAD overlay (joins, churn, hop counts, plots)", runSim},
+	"conformance": {"run the interop test kit against a peer of another implementation", runConformance},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
