@@ -29,7 +29,7 @@ import (
 const defaultControl = "127.0.0.1:6090"
 
 func runNode(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("node", "[flags]\n\nRun a RELOAD peer (or client) of an overlay until interrupted.", stderr)
+	fs := newFlagSet("node", "reload node [flags]\n\nRun a RELOAD peer (or client) of an overlay until interrupted.", stderr)
 	cfgPath := fs.String("config", "", "overlay configuration document (overlay.xml; required)")
 	idDir := fs.String("identity", "", "directory holding cert.pem and key.pem of this node (required)")
 	listen := fs.String("listen", "127.0.0.1:6084", "TCP address for TLS links (bootstrap and Attach)")
@@ -170,7 +170,7 @@ func printJSON(w io.Writer, raw json.RawMessage) {
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("status", "[flags]\n\nShow the Node-ID, neighbours, fingers and links of a running node.", stderr)
+	fs := newFlagSet("status", "reload status [flags]\n\nShow the Node-ID, neighbours, fingers and links of a running node.", stderr)
 	control := fs.String("control", defaultControl, "control API address of the node")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if code := parseFlags(fs, args); code >= 0 {
@@ -226,12 +226,12 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func runPing(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ping", "[flags] DEST\n\nPing DEST through the overlay from a running node (RFC 6940 §6.5.3), with\nRFC 7851 diagnostics when --diag names kinds. DEST is a Node-ID in hex, node:HEX,\nresource:HEX, or a resource name.", stderr)
+	fs := newFlagSet("ping", "reload ping [flags] DEST\n\nPing DEST through the overlay from a running node (RFC 6940 §6.5.3), with\nRFC 7851 diagnostics when --diag names kinds. DEST is a Node-ID in hex, node:HEX,\nresource:HEX, or a resource name.", stderr)
 	control := fs.String("control", defaultControl, "control API address of the node that sends the ping")
 	kinds := fs.String("diag", "", "diagnostic kinds to ask for: names or numbers, comma-separated, or all")
 	count := fs.Int("c", 1, "number of pings")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := parseArgs(fs, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -285,11 +285,11 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 }
 
 func runTraceroute(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("traceroute", "[flags] DEST\n\nTrace the overlay path from a running node to DEST with PathTrack (RFC 7851 §4.3).", stderr)
+	fs := newFlagSet("traceroute", "reload traceroute [flags] DEST\n\nTrace the overlay path from a running node to DEST with PathTrack (RFC 7851 §4.3).", stderr)
 	control := fs.String("control", defaultControl, "control API address of the node that traces")
 	kinds := fs.String("diag", "", "diagnostic kinds to ask each hop for")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := parseArgs(fs, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -331,13 +331,13 @@ func runTraceroute(args []string, stdout, stderr io.Writer) int {
 }
 
 func runStore(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("store", "[flags] RESOURCE KIND VALUE\n\nStore VALUE under the resource name RESOURCE (or resource:HEX) with KIND\n(SIP-REGISTRATION, TURN-SERVICE, CERTIFICATE_BY_NODE, CERTIFICATE_BY_USER or a\nnumber) through a running node, signed by it (RFC 6940 §7.4.1).", stderr)
+	fs := newFlagSet("store", "reload store [flags] RESOURCE KIND VALUE\n\nStore VALUE under the resource name RESOURCE (or resource:HEX) with KIND\n(SIP-REGISTRATION, TURN-SERVICE, CERTIFICATE_BY_NODE, CERTIFICATE_BY_USER or a\nnumber) through a running node, signed by it (RFC 6940 §7.4.1).", stderr)
 	control := fs.String("control", defaultControl, "control API address of the node that stores")
 	key := fs.String("key", "", "dictionary key in hex (default: the node's Node-ID)")
 	index := fs.String("index", "", "array index (default: append)")
 	lifetime := fs.Int("lifetime", 3600, "lifetime in seconds")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := parseArgs(fs, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() != 3 {
@@ -377,10 +377,10 @@ func runStore(args []string, stdout, stderr io.Writer) int {
 }
 
 func runFetch(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("fetch", "[flags] RESOURCE KIND\n\nFetch every value of KIND under RESOURCE through a running node (RFC 6940 §7.4.2).", stderr)
+	fs := newFlagSet("fetch", "reload fetch [flags] RESOURCE KIND\n\nFetch every value of KIND under RESOURCE through a running node (RFC 6940 §7.4.2).", stderr)
 	control := fs.String("control", defaultControl, "control API address of the node that fetches")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code := parseFlags(fs, args); code >= 0 {
+	if code := parseArgs(fs, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() != 2 {
