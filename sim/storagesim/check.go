@@ -115,7 +115,8 @@ func (s *Sim) Audit(vals []Value) Report {
 
 // FetchReport is the result of FetchAll.
 type FetchReport struct {
-	Fetches, Answered, Values, Found int
+	// Retried counts Fetches sent again after being lost on a dead hop.
+	Fetches, Retried, Answered, Values, Found int
 	// Missing values were not in the answer of the responsible peer,
 	// Corrupt ones were there with another content or signature.
 	Missing, Corrupt int
@@ -123,14 +124,18 @@ type FetchReport struct {
 }
 
 func (r FetchReport) String() string {
-	return fmt.Sprintf("%d fetches (%d answered): %d/%d values found, %d missing, %d corrupt",
-		r.Fetches, r.Answered, r.Found, r.Values, r.Missing, r.Corrupt)
+	return fmt.Sprintf("%d fetches (%d retried, %d answered): %d/%d values found, %d missing, %d corrupt",
+		r.Fetches, r.Retried, r.Answered, r.Found, r.Values, r.Missing, r.Corrupt)
 }
+
+// fetchTries is how many times FetchAll sends a Fetch that gets lost.
+const fetchTries = 3
 
 // FetchAll fetches every value of vals through the overlay, one Fetch per
 // Resource-ID from a random live peer, routed to the responsible peer
-// (§7.4.2), runs until every answer is back (at most max ticks) and
-// compares the values answered with vals.
+// (§7.4.2), runs until every answer is back (at most max ticks per
+// attempt; a lost Fetch is sent again, fetchTries in all) and compares
+// the values answered with vals.
 func (s *Sim) FetchAll(vals []Value, max int64) FetchReport {
 	type group struct {
 		res  wire.ResourceID
@@ -150,10 +155,10 @@ func (s *Sim) FetchAll(vals []Value, max int64) FetchReport {
 		g.vals = append(g.vals, &vals[i])
 	}
 	r := FetchReport{Values: len(vals)}
-	live := s.LivePeers()
+	reqs := make(map[string]*wire.FetchReq, len(groups))
 	for _, k := range order {
 		g := groups[k]
-		req := wire.FetchReq{Resource: g.res}
+		req := &wire.FetchReq{Resource: g.res}
 		for _, v := range g.vals {
 			if slices.ContainsFunc(req.Specifiers, func(sp wire.StoredDataSpecifier) bool { return sp.Kind == v.Kind }) {
 				continue
@@ -164,22 +169,46 @@ func (s *Sim) FetchAll(vals []Value, max int64) FetchReport {
 			}
 			req.Specifiers = append(req.Specifiers, sp)
 		}
-		op, err := s.Get(live[s.Rand.IntN(len(live))], &req)
-		if err != nil {
-			r.Examples = append(r.Examples, err.Error())
-			continue
-		}
-		g.op = op
-		r.Fetches++
+		reqs[k] = req
 	}
-	s.RunUntil(max, 1, func() bool {
-		for _, g := range groups {
-			if g.op != nil && !g.op.Done && !g.op.Lost {
-				return false
+	// A Fetch lost on a dead hop (a finger that left or failed and that
+	// the sender has not noticed yet) is sent again, as a client would
+	// after its transaction timed out, once the hop's failure is known.
+	for attempt := range fetchTries {
+		live := s.LivePeers()
+		sent := 0
+		for _, k := range order {
+			g := groups[k]
+			if g.op != nil && !g.op.Lost {
+				continue
+			}
+			if attempt > 0 {
+				r.Retried++
+			}
+			op, err := s.Get(live[s.Rand.IntN(len(live))], reqs[k])
+			if err != nil {
+				r.Examples = append(r.Examples, err.Error())
+				continue
+			}
+			g.op = op
+			sent++
+			if attempt == 0 {
+				r.Fetches++
 			}
 		}
-		return true
-	})
+		if sent == 0 {
+			break
+		}
+		s.RunUntil(max, 1, func() bool {
+			for _, g := range groups {
+				if g.op != nil && !g.op.Done && !g.op.Lost {
+					return false
+				}
+			}
+			return true
+		})
+		s.Run(s.cfg.DetectDelay)
+	}
 	note := func(format string, a ...any) {
 		if len(r.Examples) < 5 {
 			r.Examples = append(r.Examples, fmt.Sprintf(format, a...))

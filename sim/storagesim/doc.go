@@ -18,8 +18,11 @@
 //     HandleStore answers and returns the replica Stores (§10.4) it sends;
 //   - replica and handover Stores (replica_number > 0) go straight to their
 //     target (node Attaches first, §10.6) and are handled by its
-//     HandleStore, which checks the sender with AcceptReplica: a
-//     predecessor or successor of the receiver, as node's adapter does;
+//     HandleStore, which checks the sender with the plugin's
+//     AcceptReplica: a neighbour, or one that has just left or failed
+//     (Config.NeighborsOnly restricts it to the current neighbours, as
+//     node's adapter does, under which a leaving peer's transfer that
+//     arrives after its Leave is refused);
 //   - request bodies travel encoded and are decoded with the overlay's Kind
 //     table at the receiver, so the Store messages and bytes counted are
 //     those a real overlay would carry. Message signatures are not

@@ -47,6 +47,11 @@ type Config struct {
 	// StoresFirst sends the handover Stores an event calls for before
 	// the plugin's messages of the same Ready instead of after them.
 	StoresFirst bool
+	// NeighborsOnly makes AcceptReplica accept replica Stores only from
+	// the current predecessors and successors, as node's adapter does,
+	// instead of asking chord.Chord.AcceptReplica (which also accepts the
+	// transfer of a peer that has just left).
+	NeighborsOnly bool
 }
 
 // Purpose says why a Store was sent.
@@ -73,9 +78,11 @@ func (p Purpose) Handover() bool { return p >= Transfer }
 type StoreStats struct {
 	Sent, Bytes, Values int
 	// OK and Failed count answers; Lost counts Stores that never reached
-	// a live handler (dead target, dropped, died in flight).
-	OK, Lost int
-	Failed   map[wire.ErrorCode]int
+	// a live handler (dead target, dropped, died in flight), Unanswered
+	// those handled whose answer was lost (a leaving peer's transfers
+	// are often answered after it has gone).
+	OK, Lost, Unanswered int
+	Failed               map[wire.ErrorCode]int
 }
 
 // Stats counts what happened on the bus.
@@ -112,9 +119,11 @@ type Peer struct {
 	replica []wire.NodeID
 }
 
-// peerTopology is what storage asks of the plugin, as node's adapter
-// answers it.
-type peerTopology struct{ p *Peer }
+// peerTopology is what storage asks of the plugin.
+type peerTopology struct {
+	p             *Peer
+	neighborsOnly bool
+}
 
 func (t peerTopology) Responsible(res wire.ResourceID) bool { return t.p.Chord.Responsible(res) }
 
@@ -122,11 +131,12 @@ func (t peerTopology) ReplicaSet(res wire.ResourceID) []wire.NodeID {
 	return t.p.Chord.ReplicaSet(res)
 }
 
-// AcceptReplica accepts replica and transfer Stores from the peer's
-// neighbours (replicas come from the responsible peer, a predecessor;
-// transfers from the admitting peer or a leaving neighbour).
-func (t peerTopology) AcceptReplica(_ wire.ResourceID, from wire.NodeID) bool {
-	return slices.Contains(t.p.Chord.Predecessors(), from) || slices.Contains(t.p.Chord.Successors(), from)
+// AcceptReplica is the plugin's, or node's neighbours-only check.
+func (t peerTopology) AcceptReplica(res wire.ResourceID, from wire.NodeID) bool {
+	if t.neighborsOnly {
+		return slices.Contains(t.p.Chord.Predecessors(), from) || slices.Contains(t.p.Chord.Successors(), from)
+	}
+	return t.p.Chord.AcceptReplica(res, from)
 }
 
 type envKind uint8
@@ -278,7 +288,8 @@ func (s *Sim) Add(id wire.NodeID) (*Peer, error) {
 		return nil, err
 	}
 	p := &Peer{ID: id, Chord: c, Alive: true, Backend: mem.New(), signer: s.cfg.Signer(id)}
-	p.Store, err = storage.New(storage.Config{Kinds: s.cfg.Kinds, Backend: p.Backend, Verifier: s.cfg.Verifier(id), Topology: peerTopology{p}})
+	p.Store, err = storage.New(storage.Config{Kinds: s.cfg.Kinds, Backend: p.Backend, Verifier: s.cfg.Verifier(id),
+		Topology: peerTopology{p, s.cfg.NeighborsOnly}})
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +389,7 @@ func (s *Sim) send(e *envelope) {
 func (s *Sim) lost(e *envelope) {
 	s.Stats.Lost++
 	tok := e.msg.Token
-	if e.kind == envAnswer || tok&hostBit == 0 {
+	if tok&hostBit == 0 {
 		return
 	}
 	if hr, ok := s.host[tok]; ok {
@@ -386,7 +397,11 @@ func (s *Sim) lost(e *envelope) {
 		if hr.op != nil {
 			hr.op.Lost = true
 		}
-		if !hr.fetch {
+		switch {
+		case hr.fetch:
+		case e.kind == envAnswer:
+			s.Stats.Stores[hr.purpose].Unanswered++
+		default:
 			s.Stats.Stores[hr.purpose].Lost++
 		}
 	}

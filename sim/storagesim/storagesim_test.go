@@ -83,10 +83,13 @@ type world struct {
 
 // newWorld builds a ring of n peers and lets it converge. real gives
 // every peer a certificate from the test PKI and a real Verifier.
-func newWorld(t *testing.T, seed uint64, n int, real bool) *world {
+func newWorld(t *testing.T, seed uint64, n int, real bool, adjust ...func(*Config)) *world {
 	t.Helper()
 	w := &world{peers: make(map[wire.NodeID]*security.Identity)}
 	cfg := Config{Seed: seed, Kinds: st.Kinds(t)}
+	for _, f := range adjust {
+		f(&cfg)
+	}
 	if real {
 		w.pki = st.NewPKI(t)
 		cfg.Verifier = func(wire.NodeID) storage.Verifier { return w.pki.Verifier() }
@@ -250,8 +253,8 @@ func (w *world) logStores(t *testing.T, what string, before Stats) {
 		for _, n := range b.Failed {
 			failed -= n
 		}
-		t.Logf("%s: %-12v Stores %6d (%8d bytes, %6d values): %d ok, %d failed, %d lost",
-			what, p, a.Sent-b.Sent, a.Bytes-b.Bytes, a.Values-b.Values, a.OK-b.OK, failed, a.Lost-b.Lost)
+		t.Logf("%s: %-12v Stores %6d (%8d bytes, %6d values): %d ok, %d failed, %d lost, %d unanswered",
+			what, p, a.Sent-b.Sent, a.Bytes-b.Bytes, a.Values-b.Values, a.OK-b.OK, failed, a.Lost-b.Lost, a.Unanswered-b.Unanswered)
 	}
 }
 
@@ -277,10 +280,10 @@ func handover(a, b Stats) (sent, bytes, values int) {
 
 // stored builds a 100-peer ring holding 10,000 replicated values (1,000
 // users, 3,000 Resource-IDs).
-func stored(t *testing.T, seed uint64, real bool) *world {
+func stored(t *testing.T, seed uint64, real bool, adjust ...func(*Config)) *world {
 	t.Helper()
 	start := time.Now()
-	w := newWorld(t, seed, 100, real)
+	w := newWorld(t, seed, 100, real, adjust...)
 	w.makeData(t, 1000)
 	t.Logf("ring of %d converged at tick %d; %d values at %d Resource-IDs prepared (%v)",
 		len(w.s.LivePeers()), w.s.Now, len(w.vals), len(w.reqs), time.Since(start).Round(time.Millisecond))
@@ -334,4 +337,113 @@ func TestFailTwoSuccessors_Sec10_4_Sec10_7_1(t *testing.T) {
 		t.Errorf("storage errors: %v", w.s.Errors[:min(5, len(w.s.Errors))])
 	}
 	t.Logf("%d messages in all; %v", w.s.Stats.Messages, time.Since(start).Round(time.Millisecond))
+}
+
+// TestJoinTransfer_Sec10_5: after the 10,000 values are stored, 20 new
+// peers join one after the other. Each admitting peer sends the joining
+// node the data of its new range (§10.5 step 6), the joining node's
+// predecessors add it to their replica sets (§10.7.3); nothing is lost
+// and every value is again on its responsible peer and the next two.
+func TestJoinTransfer_Sec10_5(t *testing.T) {
+	w := stored(t, 2, true)
+	before := snapshot(w.s.Stats)
+	t0 := w.s.Now
+	ids, err := w.s.Grow(20, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks := w.replicate(t, 5000)
+	moved := 0
+	for i := range w.vals {
+		if slices.Contains(ids, w.s.ReplicaPeers(w.vals[i].Resource, 0)[0]) {
+			moved++
+		}
+	}
+	t.Logf("%d peers joined over %d ticks; every value on 3 live peers %d ticks after the first join; %d values now at a new peer",
+		len(ids), 5*len(ids), w.s.Now-t0, moved)
+	_ = ticks
+	if moved == 0 {
+		t.Error("no value moved to a joining peer")
+	}
+	w.logStores(t, "joins", before)
+	sent, by, vals := handover(w.s.Stats, before)
+	t.Logf("handover after joins: %d Stores, %d bytes, %d values", sent, by, vals)
+	w.check(t, "after joins")
+	if len(w.s.Errors) > 0 {
+		t.Errorf("storage errors: %v", w.s.Errors[:min(5, len(w.s.Errors))])
+	}
+}
+
+// TestGracefulLeave_Sec10_9: after the 10,000 values are stored, 20
+// random peers leave one after the other, 10 ticks apart, each handing
+// its range to its successor (§10.9), whose widened range is then
+// replicated (§10.7.1). Nothing is lost, although some leave right after
+// both their successors left, whose replica sets the predecessor only
+// refreshes after the hold-down.
+func TestGracefulLeave_Sec10_9(t *testing.T) {
+	w := stored(t, 3, true)
+	before := snapshot(w.s.Stats)
+	t0 := w.leave(t, 20)
+	w.replicate(t, 5000)
+	t.Logf("20 peers left over 200 ticks; every value on 3 live peers %d ticks after the first Leave", w.s.Now-t0)
+	w.logStores(t, "leaves", before)
+	sent, by, vals := handover(w.s.Stats, before)
+	t.Logf("handover after leaves: %d Stores, %d bytes, %d values", sent, by, vals)
+	w.check(t, "after leaves")
+	if len(w.s.Errors) > 0 {
+		t.Errorf("storage errors: %v", w.s.Errors[:min(5, len(w.s.Errors))])
+	}
+}
+
+// TestLeaveTransferRefusedByNeighborsOnly is the same run with node's
+// neighbours-only AcceptReplica: a successor that has processed the
+// Leave refuses the transfer that follows it, and the values of a peer
+// whose two successors left just before are lost.
+func TestLeaveTransferRefusedByNeighborsOnly(t *testing.T) {
+	w := stored(t, 3, false, func(c *Config) { c.NeighborsOnly = true })
+	before := snapshot(w.s.Stats)
+	w.leave(t, 20)
+	w.s.Run(1000)
+	w.logStores(t, "leaves", before)
+	rep := w.s.Audit(w.vals)
+	t.Logf("neighbours-only AcceptReplica: %v", rep)
+	if rep.Lost == 0 {
+		t.Error("expected the refused transfers to lose values")
+	}
+}
+
+// leave makes n random peers leave, 10 ticks apart, and returns the tick
+// of the first Leave.
+func (w *world) leave(t *testing.T, n int) int64 {
+	t.Helper()
+	t0 := w.s.Now
+	ring := slices.Clone(w.s.LivePeers())
+	w.s.Rand.Shuffle(len(ring), func(i, j int) { ring[i], ring[j] = ring[j], ring[i] })
+	for _, id := range ring[:n] {
+		if err := w.s.Leave(id); err != nil {
+			t.Fatal(err)
+		}
+		w.s.Run(10)
+	}
+	return t0
+}
+
+// TestDeterministic: the same seed gives the same run, message for
+// message.
+func TestDeterministic(t *testing.T) {
+	run := func() (Stats, int64) {
+		w := newWorld(t, 9, 30, false, func(c *Config) { c.MaxLatency = 3 })
+		w.makeData(t, 50)
+		w.storeAll(t, 10)
+		ring := w.s.LivePeers()
+		w.s.Fail(ring[3])
+		w.s.Fail(ring[4])
+		w.replicate(t, 3000)
+		return w.s.Stats, w.s.Now
+	}
+	a, at := run()
+	b, bt := run()
+	if a.Messages != b.Messages || at != bt || a.Stores[RangeGained].Sent != b.Stores[RangeGained].Sent {
+		t.Fatalf("runs differ: %d/%d messages, %d/%d ticks", a.Messages, b.Messages, at, bt)
+	}
 }
