@@ -44,7 +44,14 @@
 // plugin's tick length. Audit compares every peer's backend with a ledger
 // of the values stored: a value is intact when the responsible peer of the
 // brute-force live ring holds it with the same content and signature, and
-// replicated when the next two live peers hold it too (§10.4).
+// replicated when the next two live peers hold it too (§10.4). FetchAll
+// fetches every value through the overlay, sending a Fetch lost on a dead
+// hop again as a client would after a timeout.
+//
+// The tests store 10,000 values signed with real certificates of the
+// storagetest PKI (every Store verifies every value) on 100 peers, then
+// crash adjacent pairs, add peers or make peers leave, and require that
+// no value is lost and that every value is back on three live peers.
 //
 // RFC 6940 sections: §7 (storage), §10.4 (replication), §10.5 (joining),
 // §10.6 (routing attaches), §10.7 (updates, failures, stabilisation),

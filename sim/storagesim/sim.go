@@ -83,6 +83,8 @@ type StoreStats struct {
 	// are often answered after it has gone).
 	OK, Lost, Unanswered int
 	Failed               map[wire.ErrorCode]int
+	// Refused counts the Stores their handler refused, answered or not.
+	Refused int
 }
 
 // Stats counts what happened on the bus.
@@ -645,6 +647,9 @@ func (s *Sim) handleStore(p *Peer, e *envelope) (wire.MessageCode, []byte) {
 	}
 	res, err := p.Store.HandleStore(&req, from, s.Time())
 	if err != nil {
+		if hr, ok := s.host[e.msg.Token]; ok {
+			s.Stats.Stores[hr.purpose].Refused++
+		}
 		return errorBody(err)
 	}
 	for i := range res.Replicas {

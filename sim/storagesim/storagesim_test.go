@@ -253,8 +253,8 @@ func (w *world) logStores(t *testing.T, what string, before Stats) {
 		for _, n := range b.Failed {
 			failed -= n
 		}
-		t.Logf("%s: %-12v Stores %6d (%8d bytes, %6d values): %d ok, %d failed, %d lost, %d unanswered",
-			what, p, a.Sent-b.Sent, a.Bytes-b.Bytes, a.Values-b.Values, a.OK-b.OK, failed, a.Lost-b.Lost, a.Unanswered-b.Unanswered)
+		t.Logf("%s: %-12v Stores %6d (%8d bytes, %6d values): %d ok, %d failed, %d lost, %d unanswered; %d refused",
+			what, p, a.Sent-b.Sent, a.Bytes-b.Bytes, a.Values-b.Values, a.OK-b.OK, failed, a.Lost-b.Lost, a.Unanswered-b.Unanswered, a.Refused-b.Refused)
 	}
 }
 
