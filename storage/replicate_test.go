@@ -299,3 +299,53 @@ func TestCertificateLookup(t *testing.T) {
 		t.Error("MatchCertificate matched the wrong certificate")
 	}
 }
+
+// TestTransferToResponsibleIsReplicated: RFC 6940 §10.4, §10.9. A
+// replica or transfer Store that gives the responsible peer data it did
+// not have (a leaving predecessor's transfer arriving after its Leave) is
+// replicated to the replica set, but not back to its sender, with the
+// replica numbers of the set; repeating it changes nothing and sends
+// nothing.
+func TestTransferToResponsibleIsReplicated(t *testing.T) {
+	e := newEnv(t)
+	owner := st.NodeID(0x81)
+	leaver := e.pki.Identity(t, "", st.NodeID(0x90))
+	r1, r2 := st.NodeID(0x91), st.NodeID(0x92)
+	id := e.pki.Identity(t, "owner@"+st.Overlay, owner)
+	res := nodeRes(owner)
+	sd := st.Signed(t, id, res, wire.KindCertificateByNode, ms(0), 100, st.Array(0, string(id.Cert.Cert.Raw)))
+	req := st.Req(res, wire.KindCertificateByNode, 1, sd)
+	req.ReplicaNumber = 1
+	rq := st.Requester(leaver)
+	rq.Certificates = append(rq.Certificates, id.Certificates()...)
+	e.ring.Senders = []wire.NodeID{leaver.NodeID()}
+
+	// Not responsible: a plain replica, nothing onward.
+	e.ring.Owns = func(wire.ResourceID) bool { return false }
+	e.ring.Replicas = []wire.NodeID{r1, r2}
+	got, err := e.s.HandleStore(req, rq, now)
+	if err != nil || len(got.Replicas) != 0 {
+		t.Fatalf("replica at a non-responsible peer: %v, %d onward stores", err, len(got.Replicas))
+	}
+
+	// Responsible, with the sender in the replica set: onward to the
+	// other replica only, numbered by its place in the set.
+	e2 := newEnv(t)
+	e2.ring.Senders = []wire.NodeID{leaver.NodeID()}
+	e2.ring.Replicas = []wire.NodeID{leaver.NodeID(), r2}
+	got, err = e2.s.HandleStore(req, rq, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Replicas) != 1 || got.Replicas[0].To != r2 || got.Replicas[0].Req.ReplicaNumber != 2 ||
+		len(got.Replicas[0].Req.KindData) != 1 || got.Replicas[0].Req.KindData[0].Generation != 1 {
+		t.Fatalf("onward stores %+v", got.Replicas)
+	}
+	if len(got.Answer.KindResponses[0].Replicas) != 0 {
+		t.Errorf("replica answer lists replicas %v", got.Answer.KindResponses[0].Replicas)
+	}
+	got, err = e2.s.HandleStore(req, rq, now)
+	if err != nil || len(got.Replicas) != 0 {
+		t.Errorf("repeated transfer: %v, %d onward stores", err, len(got.Replicas))
+	}
+}

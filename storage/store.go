@@ -121,7 +121,9 @@ type OutgoingStore struct {
 
 // StoreResult is the outcome of a successful Store: the answer to send
 // back and, for an original Store that changed data, the replica Stores
-// to send (RFC 6940 §10.4).
+// to send (RFC 6940 §10.4); also for a replica Store that changed data
+// of a resource this peer is responsible for (to the replica set but the
+// sender).
 type StoreResult struct {
 	Answer   wire.StoreAns
 	Replicas []OutgoingStore
@@ -259,6 +261,14 @@ func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (
 	for i := range work {
 		out.Answer.KindResponses[i] = wire.StoreKindResponse{IDLen: idLen, Kind: work[i].kind.ID, Generation: work[i].gen, Replicas: replicas}
 	}
+	if replica && s.topo.Responsible(res) {
+		// A replica or transfer Store that brings the responsible peer
+		// data it lacked (a leaving predecessor's transfer that arrives
+		// after the Leave, a late replica after a range change): the
+		// data is replicated as if stored here (§10.4), except back to
+		// its sender, so that it does not rest on this copy alone.
+		replicas = s.topo.ReplicaSet(res)
+	}
 	if len(replicas) > 0 {
 		var kd []wire.StoreKindData
 		var certs [][]byte
@@ -279,6 +289,9 @@ func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (
 			for n, to := range replicas {
 				if n >= math.MaxUint8 {
 					break
+				}
+				if replica && to == from.Signer.NodeID {
+					continue
 				}
 				out.Replicas = append(out.Replicas, OutgoingStore{
 					To:           to,

@@ -255,6 +255,27 @@ func (c *Chord) ReplicaSet(id []byte) []wire.NodeID {
 	return slices.Clone(c.replicaSet())
 }
 
+// AcceptReplica reports whether a replica or transfer Store
+// (replica_number > 0) signed by from is plausible, as storage's
+// Topology asks (RFC 6940 §7.4.1.1, §10.4): from is a neighbour (replicas
+// come from the responsible peer, a predecessor; a joining node's data
+// from the admitting peer, a successor, §10.5 step 6), the admitting peer
+// of this joining node, or a peer removed from the tables within the last
+// 20 request timeouts, because a leaving peer's transfer of its range
+// (§10.9) may arrive after its Leave. The Resource-ID is not checked.
+func (c *Chord) AcceptReplica(_ []byte, from wire.NodeID) bool {
+	switch c.state {
+	case statePeer:
+	case stateJoining:
+		if from == c.ap && !from.IsZero() {
+			return true
+		}
+	default:
+		return false
+	}
+	return c.isNeighbor(from) || c.isDead(from)
+}
+
 func (c *Chord) replicaSet() []wire.NodeID {
 	return c.succ[:min(c.cfg.Replicas, len(c.succ))]
 }

@@ -3,8 +3,10 @@ package chord_test
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
+	"github.com/goreload/reload/sim"
 	"github.com/goreload/reload/topology"
 	"github.com/goreload/reload/topology/chord"
 	"github.com/goreload/reload/wire"
@@ -247,5 +249,35 @@ func TestJoiningIgnoresInvalidNodeIDs(t *testing.T) {
 		if !n.Valid() || n.IsWildcard() {
 			t.Fatalf("invalid neighbour %v", n)
 		}
+	}
+}
+
+// TestAcceptReplicaFromLeavingPeer_Sec10_9: a peer that has processed a
+// Leave from its predecessor still accepts the Store transferring the
+// leaving peer's range, which may arrive after the Leave (§10.9, §10.4),
+// and never accepts one from a stranger.
+func TestAcceptReplicaFromLeavingPeer_Sec10_9(t *testing.T) {
+	s := sim.New(sim.Config{Seed: 7})
+	s.Grow(8, 1)
+	if !s.Settle(3, 3, 5000) {
+		t.Fatal("ring did not converge")
+	}
+	ring := s.Peers()
+	leaver, succ := ring[2], s.Node(ring[3]).Chord
+	if !succ.AcceptReplica(nil, leaver) {
+		t.Fatal("predecessor's Store refused")
+	}
+	if err := s.Leave(leaver); err != nil {
+		t.Fatal(err)
+	}
+	s.Run(5)
+	if slices.Contains(succ.Predecessors(), leaver) {
+		t.Fatal("Leave not processed")
+	}
+	if !succ.AcceptReplica(nil, leaver) {
+		t.Error("leaving peer's transfer refused after its Leave")
+	}
+	if succ.AcceptReplica(nil, nid(0x42)) {
+		t.Error("Store from a stranger accepted")
 	}
 }
