@@ -71,23 +71,13 @@ func (t storageTopology) ReplicaSet(res wire.ResourceID) []wire.NodeID {
 	return t.n.ch.ReplicaSet(res)
 }
 
-// AcceptReplica accepts replica and transfer Stores from this node's
-// neighbours (RFC 6940 §10.4: replicas come from the responsible peer, a
-// predecessor; transfers from the admitting peer or a leaving neighbour).
+// AcceptReplica accepts replica and transfer Stores from peers that may
+// send them (RFC 6940 §10.4, §10.5 step 6, §10.9): current neighbours,
+// recently departed ones, and this node's admitting peer.
 func (t storageTopology) AcceptReplica(res wire.ResourceID, from wire.NodeID) bool {
 	t.n.mu.Lock()
 	defer t.n.mu.Unlock()
-	for _, p := range t.n.ch.Predecessors() {
-		if p == from {
-			return true
-		}
-	}
-	for _, s := range t.n.ch.Successors() {
-		if s == from {
-			return true
-		}
-	}
-	return false
+	return t.n.ch.AcceptReplica(res, from)
 }
 
 func (n *Node) handleStore(ctx context.Context, in *forwarding.Incoming) ([]byte, error) {
