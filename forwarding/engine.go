@@ -324,12 +324,22 @@ func (e *Engine) AddLink(l *transport.Link) {
 		l.Close()
 		return
 	}
-	for _, old := range e.table.Add(ids, l) {
-		old.Close()
-	}
 	e.wg.Add(1)
 	go e.readLoop(l, ids[0])
-	e.event(LinkEvent{NodeID: ids[0], Link: l, Up: true})
+	if old, ok := e.table.Lookup(ids[0]); ok && old != l && !e.prefer(l, old) {
+		// Both ends opened a link at once: keep the one both agree on and
+		// retire this one once what is in flight on it has arrived.
+		e.retire(l)
+	} else {
+		for _, old := range e.table.Add(ids, l) {
+			if old.Role() != l.Role() {
+				e.retire(old)
+			} else {
+				old.Close()
+			}
+		}
+		e.event(LinkEvent{NodeID: ids[0], Link: l, Up: true})
+	}
 	e.mu.Lock()
 	for _, id := range ids {
 		for _, ch := range e.linkWaiters[id] {
@@ -338,6 +348,35 @@ func (e *Engine) AddLink(l *transport.Link) {
 		delete(e.linkWaiters, id)
 	}
 	e.mu.Unlock()
+}
+
+// prefer reports whether link a is the one to keep over b when both join
+// this node to the same peer: when they were opened from opposite ends
+// (simultaneous Attaches), both ends keep the link whose (D)TLS client is
+// the node with the smaller Node-ID, so they agree without talking; a
+// link opened from the same end as b replaces it.
+func (e *Engine) prefer(a, b *transport.Link) bool {
+	if a.Role() == b.Role() {
+		return true
+	}
+	self, peer := e.Self(), a.PeerNodeID()
+	smallerIsSelf := self.Compare(peer) < 0
+	aClientIsSelf := a.Role() == transport.Responder
+	return aClientIsSelf == smallerIsSelf
+}
+
+// retire closes a link that lost to another one to the same peer after a
+// grace period, so that messages already sent on it are still read.
+func (e *Engine) retire(l *transport.Link) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		select {
+		case <-time.After(2 * time.Second):
+		case <-e.ctx.Done():
+		}
+		l.Close()
+	}()
 }
 
 func (e *Engine) event(ev LinkEvent) {

@@ -299,6 +299,7 @@ func (d *datagramIO) write(b []byte) error {
 // All methods are safe for concurrent use.
 type Link struct {
 	typ     LinkType
+	role    Role
 	peer    []wire.NodeID
 	conn    net.Conn
 	io      frameIO
@@ -327,6 +328,7 @@ type LinkStats struct {
 // linkParams are what the constructors decide for newLink.
 type linkParams struct {
 	typ     LinkType
+	role    Role
 	peer    []wire.NodeID
 	conn    net.Conn
 	io      frameIO
@@ -343,6 +345,7 @@ func newLink(p linkParams, cfg *Config) *Link {
 	}
 	l := &Link{
 		typ:     p.typ,
+		role:    p.role,
 		peer:    p.peer,
 		conn:    p.conn,
 		io:      p.io,
@@ -366,6 +369,10 @@ func newLink(p linkParams, cfg *Config) *Link {
 
 // Type is the overlay link type.
 func (l *Link) Type() LinkType { return l.typ }
+
+// Role is this node's side of the link: Requester for the (D)TLS server,
+// Responder for the (D)TLS client.
+func (l *Link) Role() Role { return l.role }
 
 // PeerNodeIDs are the Node-IDs in the peer's authenticated certificate.
 func (l *Link) PeerNodeIDs() []wire.NodeID { return append([]wire.NodeID(nil), l.peer...) }

@@ -68,6 +68,7 @@ func NewTLSLink(ctx context.Context, conn net.Conn, role Role, expect wire.NodeI
 	}
 	return newLink(linkParams{
 		typ:    LinkTLSTCPFHNoICE,
+		role:   role,
 		peer:   peer,
 		conn:   tlsConn,
 		io:     &streamIO{c: tlsConn, r: bufio.NewReaderSize(tlsConn, 16<<10), max: cfg.maxMessage()},
@@ -145,6 +146,7 @@ func newDTLSLink(ctx context.Context, pc net.PacketConn, raddr net.Addr, role Ro
 	}
 	maxMsg := cfg.mtu() - dtlsOverhead - frameOverhead
 	return newLink(linkParams{
+		role:    role,
 		typ:     typ,
 		peer:    peer,
 		conn:    conn,
