@@ -27,6 +27,7 @@ import (
 	"github.com/goreload/reload/topology/chord"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/usage/diag"
+	"github.com/goreload/reload/usage/sip"
 	"github.com/goreload/reload/wire"
 )
 
@@ -73,6 +74,8 @@ type Config struct {
 	// DiagPolicy decides who may ask for which diagnostics (RFC 7851
 	// §7); nil derives it from the configuration, allowing every kind.
 	DiagPolicy *diag.Policy
+	// SIP, when set, runs the SIP usage's front end (RFC 7904).
+	SIP *SIPConfig
 
 	Logger *slog.Logger
 }
@@ -87,6 +90,7 @@ type Node struct {
 	kinds *storage.KindTable
 	diag  *diag.Server
 	stats *diag.LocalStats
+	sip   *sip.Frontend
 	start time.Time
 
 	mu      sync.Mutex // guards ch and the fields below
@@ -147,9 +151,9 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Overlay.ChordPingInterval > 0 {
 		ccfg.PingInterval = cfg.Overlay.ChordPingInterval
 	}
-	ccfg.RequestTimeout = 3 * cfg.Overlay.OverlayReliabilityTimer
+	ccfg.RequestTimeout = cfg.Overlay.OverlayReliabilityTimer
 	if ccfg.RequestTimeout == 0 {
-		ccfg.RequestTimeout = 9 * time.Second
+		ccfg.RequestTimeout = 3 * time.Second
 	}
 	ccfg.NumResources = func() uint32 { return 0 }
 	if n.ch, err = chord.New(ccfg); err != nil {
@@ -243,6 +247,12 @@ func New(cfg Config) (*Node, error) {
 	n.eng.Handle(wire.CodeFindReq, n.handleFind)
 	n.eng.Handle(wire.CodePingReq, n.handlePing)
 	n.eng.Handle(wire.CodePathTrackReq, n.handlePathTrack)
+	if cfg.SIP != nil {
+		if err := n.startSIP(cfg.SIP); err != nil {
+			n.eng.Close()
+			return nil, fmt.Errorf("node: SIP front end: %w", err)
+		}
+	}
 	return n, nil
 }
 
@@ -325,7 +335,10 @@ func (n *Node) Close() error {
 	var err error
 	n.closeMu.Do(func() {
 		n.cancel()
-		err = n.eng.Close()
+		if n.sip != nil {
+			err = n.sip.Close()
+		}
+		err = errors.Join(err, n.eng.Close())
 		n.wg.Wait()
 		err = errors.Join(err, closeBackend(n.store.Backend()))
 	})

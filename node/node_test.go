@@ -21,7 +21,7 @@ type cluster struct {
 
 // startCluster starts n nodes on loopback: the first seeds the ring, the
 // others join through it.
-func startCluster(t *testing.T, n int, mod func(i int, c *Config)) *cluster {
+func startCluster(t testing.TB, n int, mod func(i int, c *Config)) *cluster {
 	t.Helper()
 	ov, err := nodetest.NewOverlay("test.example.org", nil)
 	if err != nil {
@@ -90,7 +90,7 @@ func (c *cluster) converged() error {
 	return nil
 }
 
-func (c *cluster) waitConverged(t *testing.T, d time.Duration) {
+func (c *cluster) waitConverged(t testing.TB, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var err error

@@ -40,6 +40,8 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	client := fs.Bool("client", false, "run as a client (RFC 6940 §3.2): attach to the responsible peer, do not route")
 	useICE := fs.Bool("ice", false, "use ICE and DTLS-UDP-SR for Attach (host candidates of all interfaces)")
 	dataDir := fs.String("data", "", "directory for durable storage (default: in memory)")
+	sipUDP := fs.String("sip-udp", "", "run the SIP front end (RFC 7904) for local user agents on this UDP address")
+	sipTCP := fs.String("sip-tcp", "", "run the SIP front end on this TCP address")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -78,6 +80,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	cfg := node.Config{
 		Overlay: doc.Configurations[0], ConfigDocument: raw, Identity: id, ListenTLS: *listen,
 		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, DataDir: *dataDir, Logger: log,
+	}
+	if *sipUDP != "" || *sipTCP != "" {
+		cfg.SIP = &node.SIPConfig{UDPAddr: *sipUDP, TCPAddr: *sipTCP}
 	}
 	n, err := node.New(cfg)
 	if err != nil {

@@ -77,6 +77,9 @@ type Chord struct {
 	mustUpdate  bool // an Update to all neighbours is due regardless of mode
 	except      wire.NodeID
 	lastCorrect map[wire.NodeID]int64
+	// deferredCorrect holds the peers owed a correction that the rate
+	// limit held back; Tick sends it when the limit runs out.
+	deferredCorrect map[wire.NodeID]bool
 
 	resp        topology.Range // last announced responsible range
 	replicas    []wire.NodeID  // last announced replica set
@@ -139,6 +142,7 @@ func New(cfg Config) (*Chord, error) {
 	c.upd.IDLen = c.idLen
 	c.leave.IDLen = c.idLen
 	c.lastCorrect = make(map[wire.NodeID]int64)
+	c.deferredCorrect = make(map[wire.NodeID]bool)
 	c.become(stateIdle)
 	return c, nil
 }

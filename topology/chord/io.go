@@ -215,6 +215,20 @@ func (c *Chord) Tick() {
 			c.nextPing = c.now + c.pingEvery
 			c.refreshFingers()
 		}
+		if len(c.deferredCorrect) > 0 {
+			for _, n := range sortedIDs(c.deferredCorrect) {
+				if t, ok := c.lastCorrect[n]; ok && c.now < t+c.timeout {
+					continue
+				}
+				delete(c.deferredCorrect, n)
+				if c.isDead(n) {
+					continue
+				}
+				busy = true
+				c.lastCorrect[n] = c.now
+				c.sendUpdate(n, wire.ChordUpdateNeighbors, reqInfo)
+			}
+		}
 		if len(c.lastCorrect) > 0 && c.now%c.timeout == 0 {
 			for n, t := range c.lastCorrect {
 				if t+c.timeout <= c.now {
@@ -290,4 +304,15 @@ func (c *Chord) Advance() {
 	clear(c.events[n:])
 	c.events = c.events[:n]
 	c.nMsgs, c.nEvts = 0, 0
+}
+
+// sortedIDs returns the keys of m in ring order, so that iteration is
+// deterministic.
+func sortedIDs(m map[wire.NodeID]bool) []wire.NodeID {
+	out := make([]wire.NodeID, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, func(a, b wire.NodeID) int { return a.Compare(b) })
+	return out
 }

@@ -324,13 +324,18 @@ func (c *Chord) onUpdate(in *topology.Incoming) error {
 	if c.dirty && c.cfg.Reactive && c.isNeighbor(in.From) {
 		return nil // the reactive Update reaches it anyway
 	}
-	if t, ok := c.lastCorrect[in.From]; ok && c.now < t+c.timeout {
+	if !c.shouldCorrect(in.From, c.upd.Predecessors, c.upd.Successors) {
 		return nil
 	}
-	if c.shouldCorrect(in.From, c.upd.Predecessors, c.upd.Successors) {
-		c.lastCorrect[in.From] = c.now
-		c.sendUpdate(in.From, wire.ChordUpdateNeighbors, reqInfo)
+	if t, ok := c.lastCorrect[in.From]; ok && c.now < t+c.timeout {
+		// Rate-limited: send the correction when the limit runs out
+		// instead of dropping it, or the sender may wait for periodic
+		// stabilisation (chord-update-interval) to learn its neighbours.
+		c.deferredCorrect[in.From] = true
+		return nil
 	}
+	c.lastCorrect[in.From] = c.now
+	c.sendUpdate(in.From, wire.ChordUpdateNeighbors, reqInfo)
 	return nil
 }
 

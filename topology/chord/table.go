@@ -241,6 +241,7 @@ func (c *Chord) failed(n wire.NodeID) {
 		c.dead = append(c.dead, expiring{id: n, until: c.now + 20*c.timeout})
 	}
 	delete(c.lastCorrect, n)
+	delete(c.deferredCorrect, n)
 	c.clients = slices.DeleteFunc(c.clients, func(x wire.NodeID) bool { return x == n })
 	if c.state == stateClient {
 		if c.peer == n {
