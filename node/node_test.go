@@ -180,7 +180,9 @@ func TestRing32(t *testing.T) {
 	victim.Close()
 	rest := append(slices.Clone(c.nodes[:7]), c.nodes[8:]...)
 	c.nodes = rest
-	c.waitConverged(t, 60*time.Second)
+	// The survivors notice the failure (link closed, or ICE consent and
+	// keepalives time out) and repair the ring (RFC 6940 §10.7.2).
+	c.waitConverged(t, 120*time.Second)
 	pingAll(rest)
 }
 
