@@ -39,6 +39,14 @@ func (r router) Route(d *wire.Destination) (wire.NodeID, bool, error) {
 			best, found = id, true
 		}
 	}
+	if !found && r.n.cfg.Client {
+		// A client sends everything through a peer it is connected to
+		// (its bootstrap peer until it has attached to its responsible
+		// peer, RFC 6940 §3.2).
+		if nb := r.n.eng.Table().Neighbors(); len(nb) > 0 {
+			return nb[0], false, nil
+		}
+	}
 	if !found {
 		return next, false, err
 	}

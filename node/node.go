@@ -543,7 +543,15 @@ func (n *Node) sendTopology(m topology.Outgoing) {
 		ap := l.PeerNodeID()
 		dest = []wire.Destination{wire.NodeDest(&ap)}
 	case m.Routed():
-		dest = []wire.Destination{m.Dest}
+		d := m.Dest
+		self := n.ID()
+		if d.Type == wire.DestNode && string(d.ID) == string(self.Bytes()) {
+			// §6.1.1: "the peer that controls region X" is reached
+			// through Resource-ID X, not Node-ID X (a client's
+			// RouteQuery for its own Node-ID).
+			d = wire.ResourceDest(wire.ResourceID(slices.Clone(self.Bytes())))
+		}
+		dest = []wire.Destination{d}
 		if !m.Via.IsZero() {
 			via := m.Via
 			dest = append([]wire.Destination{wire.NodeDest(&via)}, dest...)
@@ -561,6 +569,12 @@ func (n *Node) sendTopology(m topology.Outgoing) {
 	if ans == nil {
 		n.log.Debug("topology request", "code", m.Code.String(), "err", err)
 		return
+	}
+	if n.cfg.Client && m.Code == wire.CodeRouteQueryReq && err == nil {
+		// §3.2: a client keeps a connection to its responsible peer.
+		if err := n.ensureLink(ctx, ans.Signer.NodeID); err != nil {
+			n.log.Debug("client: attach to responsible peer", "err", err)
+		}
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -218,3 +218,57 @@ func TestStoreFetchThroughOverlay(t *testing.T) {
 		t.Fatalf("store under another user's name: %v", err)
 	}
 }
+
+// A client (RFC 6940 §3.2) attaches to its responsible peer, does not
+// route, and can still store, fetch and ping.
+func TestClient(t *testing.T) {
+	c := startCluster(t, 5, nil)
+	c.waitConverged(t, 30*time.Second)
+	id, err := c.ov.Identity("client1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := New(Config{Overlay: c.ov.Config, Identity: id, Client: true, TickLength: 50 * time.Millisecond,
+		Bootstrap: []string{c.nodes[0].Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cl.Joined():
+	case <-ctx.Done():
+		t.Fatal("client did not attach")
+	}
+	if st := cl.Status(); !st.Client || len(st.Successors) != 0 {
+		t.Fatalf("client status %+v", st)
+	}
+	for _, p := range c.nodes {
+		pid := p.ID()
+		if r, err := cl.Ping(ctx, wire.NodeDest(&pid)); err != nil || r.From != pid {
+			t.Fatalf("client ping %s: %v %v", pid, r.From, err)
+		}
+	}
+	res := wire.ResourceIDFromName("client1@" + c.ov.Name)
+	cid := cl.ID()
+	if _, err := cl.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{wire.DictionaryValue(cid.Bytes(), []byte("sip:client1@127.0.0.1"))}, time.Hour); err != nil {
+		t.Fatalf("client store: %v", err)
+	}
+	fa, err := c.nodes[3].FetchAll(ctx, res, wire.KindSIPRegistration)
+	if err != nil || len(fa.KindResponses) == 0 || len(fa.KindResponses[0].Values) != 1 {
+		t.Fatalf("fetch of the client's value: %+v %v", fa, err)
+	}
+	// The peers do not route through the client: it is in nobody's ring.
+	for _, p := range c.nodes {
+		st := p.Status()
+		for _, s := range append(st.Successors, st.Predecessors...) {
+			if s == cid.String() {
+				t.Fatalf("client %s in the ring of %s", cid, st.NodeID)
+			}
+		}
+	}
+}
