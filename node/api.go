@@ -199,3 +199,49 @@ func ids(l []wire.NodeID) []string {
 	}
 	return out
 }
+
+// Stat returns the metadata of every value of kind at resource (RFC 6940
+// §7.4.3).
+func (n *Node) Stat(ctx context.Context, resource wire.ResourceID, kind wire.KindID) (*wire.StatAns, error) {
+	model, ok := n.kinds.Model(kind)
+	if !ok {
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeUnknownKind}
+	}
+	spec := wire.StoredDataSpecifier{Kind: kind, Model: model}
+	if model == wire.ModelArray {
+		spec.Indices = []wire.ArrayRange{{First: 0, Last: 0xffffffff}}
+	}
+	req := wire.StatReq{Resource: resource, Specifiers: []wire.StoredDataSpecifier{spec}}
+	body, err := req.Append(nil)
+	if err != nil {
+		return nil, err
+	}
+	ans, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, wire.CodeStatReq, body)
+	if err != nil {
+		return nil, err
+	}
+	sa := wire.StatAns{Models: n.kinds}
+	if _, err := sa.Decode(ans.Body); err != nil {
+		return nil, err
+	}
+	return &sa, nil
+}
+
+// Find asks the peer responsible for resource for the closest
+// Resource-ID it stores of each kind (RFC 6940 §7.4.4).
+func (n *Node) Find(ctx context.Context, resource wire.ResourceID, kinds []wire.KindID) (*wire.FindAns, error) {
+	req := wire.FindReq{Resource: resource, Kinds: kinds}
+	body, err := req.Append(nil)
+	if err != nil {
+		return nil, err
+	}
+	ans, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, wire.CodeFindReq, body)
+	if err != nil {
+		return nil, err
+	}
+	var fa wire.FindAns
+	if _, err := fa.Decode(ans.Body); err != nil {
+		return nil, err
+	}
+	return &fa, nil
+}

@@ -54,6 +54,8 @@ func ParseDestination(s string) (wire.Destination, error) {
 //	POST /traceroute?dest=D[&diag=KINDS]
 //	POST /store?resource=NAME&kind=ID[&key=HEX][&index=N][&lifetime=S]  (body: the value)
 //	GET  /fetch?resource=NAME&kind=ID
+//	GET  /stat?resource=NAME&kind=ID
+//	GET  /find?resource=NAME&kind=ID
 //
 // Answers are JSON; errors are {"error": "...", "code": "Error_..."} with
 // an HTTP status. Serve it on loopback only: it acts as this node.
@@ -196,6 +198,61 @@ func (n *Node) ControlHandler() http.Handler {
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "kind": kind.String(), "values": out})
+	})
+	mux.HandleFunc("GET /stat", func(w http.ResponseWriter, r *http.Request) {
+		res, kind, ok := resourceAndKind(w, r)
+		if !ok {
+			return
+		}
+		ans, err := n.Stat(r.Context(), res, kind)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		type meta struct {
+			Key         string  `json:"key,omitempty"`
+			Index       *uint32 `json:"index,omitempty"`
+			Exists      bool    `json:"exists"`
+			ValueLength uint32  `json:"value_length"`
+			Hash        string  `json:"hash"`
+			StorageTime uint64  `json:"storage_time"`
+			Lifetime    uint32  `json:"lifetime"`
+		}
+		var out []meta
+		var gen uint64
+		for _, k := range ans.KindResponses {
+			gen = k.Generation
+			for _, m := range k.Values {
+				v := meta{Exists: m.Metadata.Value.Exists, ValueLength: m.Metadata.Value.ValueLength,
+					Hash:        m.Metadata.Value.HashAlgorithm.String() + ":" + hex.EncodeToString(m.Metadata.Value.HashValue),
+					StorageTime: m.StorageTime, Lifetime: m.Lifetime}
+				switch m.Metadata.Model {
+				case wire.ModelDictionary:
+					v.Key = hex.EncodeToString(m.Metadata.Key)
+				case wire.ModelArray:
+					i := m.Metadata.Index
+					v.Index = &i
+				}
+				out = append(out, v)
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "kind": kind.String(), "generation": gen, "values": out})
+	})
+	mux.HandleFunc("GET /find", func(w http.ResponseWriter, r *http.Request) {
+		res, kind, ok := resourceAndKind(w, r)
+		if !ok {
+			return
+		}
+		ans, err := n.Find(r.Context(), res, []wire.KindID{kind})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		out := map[string]string{}
+		for _, k := range ans.Results {
+			out[k.Kind.String()] = hex.EncodeToString(k.Closest)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "closest": out})
 	})
 	return mux
 }

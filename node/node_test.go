@@ -272,3 +272,43 @@ func TestClient(t *testing.T) {
 		}
 	}
 }
+
+// A peer restarted with the same identity and data directory still holds
+// what it stored (durable backend).
+func TestRestartKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	ov, err := nodetest.NewOverlay("restart.example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := ov.Identity("node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res := wire.ResourceIDFromName("node1@" + ov.Name)
+	self := id.NodeID()
+	start := func() *Node {
+		n, err := New(Config{Overlay: ov.Config, Identity: id, Seed: true, DataDir: dir, TickLength: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		<-n.Joined()
+		return n
+	}
+	n := start()
+	if _, err := n.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{wire.DictionaryValue(self.Bytes(), []byte("kept"))}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	n = start()
+	defer n.Close()
+	fa, err := n.FetchAll(ctx, res, wire.KindSIPRegistration)
+	if err != nil || len(fa.KindResponses) != 1 || len(fa.KindResponses[0].Values) != 1 || string(fa.KindResponses[0].Values[0].Value.Value.Value) != "kept" {
+		t.Fatalf("after restart: %+v %v", fa, err)
+	}
+}

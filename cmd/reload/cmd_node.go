@@ -428,3 +428,33 @@ func runFetch(args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+func runStat(args []string, stdout, stderr io.Writer) int {
+	return runQuery("stat", "/stat", "reload stat [flags] RESOURCE KIND\n\nShow the metadata (sizes, hashes, times) of every value of KIND under RESOURCE (RFC 6940 §7.4.3).", args, stdout, stderr)
+}
+
+func runFind(args []string, stdout, stderr io.Writer) int {
+	return runQuery("find", "/find", "reload find [flags] RESOURCE KIND\n\nAsk the peer responsible for RESOURCE for the closest Resource-ID it stores of KIND (RFC 6940 §7.4.4).", args, stdout, stderr)
+}
+
+// runQuery is a read-only control API call printed as JSON.
+func runQuery(name, path, synopsis string, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet(name, synopsis, stderr)
+	control := fs.String("control", defaultControl, "control API address of the node that asks")
+	fs.Bool("json", true, "print JSON (the only output form of this command)")
+	if code := parseArgs(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 2 {
+		return usageError(fs, "give RESOURCE KIND")
+	}
+	if _, err := node.ParseKind(fs.Arg(1)); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	var raw json.RawMessage
+	if err := newControl(*control).do("GET", path, url.Values{"resource": {fs.Arg(0)}, "kind": {fs.Arg(1)}}, nil, &raw); err != nil {
+		return failure(stderr, name, err)
+	}
+	printJSON(stdout, raw)
+	return exitOK
+}

@@ -100,6 +100,12 @@ func TestNodeCommands(t *testing.T) {
 	if code, out, errs = runReload(t, "fetch", "--control", ctl, user, "SIP-REGISTRATION"); code != 0 || !strings.Contains(out, `"sip:node2@127.0.0.1"`) {
 		t.Fatalf("fetch: %d\n%s%s", code, out, errs)
 	}
+	if code, out, errs = runReload(t, "stat", "--control", ctl, user, "SIP-REGISTRATION"); code != 0 || !strings.Contains(out, `"value_length"`) || !strings.Contains(out, "sha256:") {
+		t.Fatalf("stat: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs = runReload(t, "find", "--control", ctl, user, "SIP-REGISTRATION"); code != 0 || !strings.Contains(out, `"closest"`) {
+		t.Fatalf("find: %d\n%s%s", code, out, errs)
+	}
 	// Refusals are readable and exit 1.
 	if code, _, errs = runReload(t, "store", "--control", ctl, "someone-else", "SIP-REGISTRATION", "x"); code != 1 || !strings.Contains(errs, "Forbidden") {
 		t.Fatalf("forbidden store: %d %s", code, errs)

@@ -27,6 +27,8 @@ var commands = map[string]command{
 	"traceroute":  {"trace the overlay path to a destination (RFC 7851 PathTrack)", runTraceroute},
 	"store":       {"store a value through a running node", runStore},
 	"fetch":       {"fetch values through a running node", runFetch},
+	"stat":        {"show the metadata of stored values through a running node", runStat},
+	"find":        {"find the closest stored Resource-ID of a kind through a running node", runFind},
 	"sim":         {"simulate a CHORD-RELOAD overlay (joins, churn, hop counts, plots)", runSim},
 	"conformance": {"run the interop test kit against a peer of another implementation", runConformance},
 }
