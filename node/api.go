@@ -60,44 +60,55 @@ func (n *Node) Store(ctx context.Context, resource wire.ResourceID, kind wire.Ki
 	}
 	now := uint64(time.Now().UnixMilli())
 	kd := wire.StoreKindData{Kind: kind}
-	for i, v := range values {
-		sd := wire.StoredData{StorageTime: now + uint64(i)*0, Lifetime: uint32(lifetime / time.Second), Value: v}
+	for _, v := range values {
+		sd := wire.StoredData{StorageTime: now, Lifetime: uint32(lifetime / time.Second), Value: v}
 		if err := storage.Sign(n.cfg.Identity, resource, kind, &sd); err != nil {
 			return nil, err
 		}
 		kd.Values = append(kd.Values, sd)
 	}
-	req := wire.StoreReq{Resource: resource, KindData: []wire.StoreKindData{kd}}
-	body, err := req.Append(nil)
-	if err != nil {
-		return nil, err
-	}
-	ans, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, wire.CodeStoreReq, body)
-	if err != nil {
-		return nil, err
-	}
 	self := n.ID()
 	sa := wire.StoreAns{IDLen: self.Len()}
-	if _, err := sa.Decode(ans.Body); err != nil {
+	if err := n.resourceRequest(ctx, resource, wire.CodeStoreReq, &wire.StoreReq{Resource: resource, KindData: []wire.StoreKindData{kd}}, &sa); err != nil {
 		return nil, err
 	}
 	return &sa, nil
 }
 
-// Fetch fetches values of kinds at resource (RFC 6940 §7.4.2); specs nil
-// fetches everything of each kind in kinds.
-func (n *Node) Fetch(ctx context.Context, resource wire.ResourceID, specs []wire.StoredDataSpecifier) (*wire.FetchAns, error) {
-	req := wire.FetchReq{Resource: resource, Specifiers: specs}
+// resourceRequest sends req to the peer responsible for resource and
+// decodes its answer into ans.
+func (n *Node) resourceRequest(ctx context.Context, resource wire.ResourceID, code wire.MessageCode, req, ans wire.Body) error {
 	body, err := req.Append(nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ans, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, wire.CodeFetchReq, body)
+	a, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, code, body)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	_, err = ans.Decode(a.Body)
+	return err
+}
+
+// allOf is the specifier of every value of kind (RFC 6940 §7.4.2.1: all
+// indices of an array, all keys of a dictionary).
+func (n *Node) allOf(kind wire.KindID) (wire.StoredDataSpecifier, error) {
+	model, ok := n.kinds.Model(kind)
+	if !ok {
+		return wire.StoredDataSpecifier{}, &wire.ProtocolError{Code: wire.ErrCodeUnknownKind}
+	}
+	spec := wire.StoredDataSpecifier{Kind: kind, Model: model}
+	if model == wire.ModelArray {
+		spec.Indices = []wire.ArrayRange{{First: 0, Last: 0xffffffff}}
+	}
+	return spec, nil
+}
+
+// Fetch fetches the values that specs select at resource (RFC 6940
+// §7.4.2).
+func (n *Node) Fetch(ctx context.Context, resource wire.ResourceID, specs []wire.StoredDataSpecifier) (*wire.FetchAns, error) {
 	fa := wire.FetchAns{Models: n.kinds}
-	if _, err := fa.Decode(ans.Body); err != nil {
+	if err := n.resourceRequest(ctx, resource, wire.CodeFetchReq, &wire.FetchReq{Resource: resource, Specifiers: specs}, &fa); err != nil {
 		return nil, err
 	}
 	return &fa, nil
@@ -105,13 +116,9 @@ func (n *Node) Fetch(ctx context.Context, resource wire.ResourceID, specs []wire
 
 // FetchAll is Fetch of every value of kind at resource.
 func (n *Node) FetchAll(ctx context.Context, resource wire.ResourceID, kind wire.KindID) (*wire.FetchAns, error) {
-	model, ok := n.kinds.Model(kind)
-	if !ok {
-		return nil, &wire.ProtocolError{Code: wire.ErrCodeUnknownKind}
-	}
-	spec := wire.StoredDataSpecifier{Kind: kind, Model: model}
-	if model == wire.ModelArray {
-		spec.Indices = []wire.ArrayRange{{First: 0, Last: 0xffffffff}}
+	spec, err := n.allOf(kind)
+	if err != nil {
+		return nil, err
 	}
 	return n.Fetch(ctx, resource, []wire.StoredDataSpecifier{spec})
 }
@@ -203,25 +210,12 @@ func ids(l []wire.NodeID) []string {
 // Stat returns the metadata of every value of kind at resource (RFC 6940
 // §7.4.3).
 func (n *Node) Stat(ctx context.Context, resource wire.ResourceID, kind wire.KindID) (*wire.StatAns, error) {
-	model, ok := n.kinds.Model(kind)
-	if !ok {
-		return nil, &wire.ProtocolError{Code: wire.ErrCodeUnknownKind}
-	}
-	spec := wire.StoredDataSpecifier{Kind: kind, Model: model}
-	if model == wire.ModelArray {
-		spec.Indices = []wire.ArrayRange{{First: 0, Last: 0xffffffff}}
-	}
-	req := wire.StatReq{Resource: resource, Specifiers: []wire.StoredDataSpecifier{spec}}
-	body, err := req.Append(nil)
-	if err != nil {
-		return nil, err
-	}
-	ans, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, wire.CodeStatReq, body)
+	spec, err := n.allOf(kind)
 	if err != nil {
 		return nil, err
 	}
 	sa := wire.StatAns{Models: n.kinds}
-	if _, err := sa.Decode(ans.Body); err != nil {
+	if err := n.resourceRequest(ctx, resource, wire.CodeStatReq, &wire.StatReq{Resource: resource, Specifiers: []wire.StoredDataSpecifier{spec}}, &sa); err != nil {
 		return nil, err
 	}
 	return &sa, nil
@@ -230,17 +224,8 @@ func (n *Node) Stat(ctx context.Context, resource wire.ResourceID, kind wire.Kin
 // Find asks the peer responsible for resource for the closest
 // Resource-ID it stores of each kind (RFC 6940 §7.4.4).
 func (n *Node) Find(ctx context.Context, resource wire.ResourceID, kinds []wire.KindID) (*wire.FindAns, error) {
-	req := wire.FindReq{Resource: resource, Kinds: kinds}
-	body, err := req.Append(nil)
-	if err != nil {
-		return nil, err
-	}
-	ans, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, wire.CodeFindReq, body)
-	if err != nil {
-		return nil, err
-	}
 	var fa wire.FindAns
-	if _, err := fa.Decode(ans.Body); err != nil {
+	if err := n.resourceRequest(ctx, resource, wire.CodeFindReq, &wire.FindReq{Resource: resource, Kinds: kinds}, &fa); err != nil {
 		return nil, err
 	}
 	return &fa, nil
