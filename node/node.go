@@ -190,6 +190,8 @@ func New(cfg Config) (*Node, error) {
 		KnownExtension: func(t wire.MessageExtensionType) bool { return t == wire.ExtDiagnosticPing },
 		OnLinkEvent:    n.onLinkEvent,
 	}
+	// §6.6, §11.1 max-message-size: a link refuses larger messages.
+	opts.Link.MaxMessageSize = int(cfg.Overlay.MaxMessageSize)
 	if cfg.ICE {
 		nw, err := stdnet.NewNet()
 		if err != nil {

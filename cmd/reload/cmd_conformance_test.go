@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -9,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/forwarding"
+	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/wire"
 )
 
@@ -132,5 +135,45 @@ func TestConformanceUsage(t *testing.T) {
 		if code, _, _ := runCmd(t, runConformance, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// The whole catalogue against a real node of this stack (node package:
+// forwarding, CHORD-RELOAD, storage, diagnostics) over TLS: nothing fails.
+func TestConformanceAgainstNode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ov")
+	if code, out, errs := runCmd(t, runOverlay, "init", "--dir", dir, "--name", "conf.example.org", "--nodes", "2"); code != 0 {
+		t.Fatalf("overlay init: %d\n%s%s", code, out, errs)
+	}
+	raw := readFile(t, filepath.Join(dir, fileConfig))
+	doc, err := config.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(node.Config{Overlay: doc.Configurations[0], ConfigDocument: raw, Seed: true,
+		Identity: loadIdentity(t, filepath.Join(dir, dirNodes, "node1"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-n.Joined()
+	code, out, errs := runCmd(t, runConformance, "--target", n.Addr(), "--config", filepath.Join(dir, fileConfig),
+		"--identity", filepath.Join(dir, dirNodes, "node2"), "--timeout", "3s", "--quiet", "300ms", "--json")
+	var rep struct {
+		Results []struct{ ID, Status, Detail, Reason, Got string }
+	}
+	_ = json.Unmarshal([]byte(out), &rep)
+	for _, r := range rep.Results {
+		if r.Status == "fail" {
+			t.Errorf("%s failed: %s %s %s", r.ID, r.Detail, r.Reason, r.Got)
+		}
+	}
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 }
