@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/node/nodetest"
+	"github.com/goreload/reload/usage/diag"
 	"github.com/goreload/reload/wire"
 )
 
@@ -310,5 +311,50 @@ func TestRestartKeepsData(t *testing.T) {
 	fa, err := n.FetchAll(ctx, res, wire.KindSIPRegistration)
 	if err != nil || len(fa.KindResponses) != 1 || len(fa.KindResponses[0].Values) != 1 || string(fa.KindResponses[0].Values[0].Value.Value.Value) != "kept" {
 		t.Fatalf("after restart: %+v %v", fa, err)
+	}
+}
+
+// RFC 7851 §4.3: the traceroute path equals the route the topology
+// computes hop by hop, on a real ring.
+func TestTracerouteFollowsRoute(t *testing.T) {
+	c := startCluster(t, 10, nil)
+	c.waitConverged(t, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	byID := map[wire.NodeID]*Node{}
+	for _, n := range c.nodes {
+		byID[n.ID()] = n
+	}
+	for _, a := range c.nodes[:3] {
+		for _, b := range c.nodes {
+			dest := wire.ResourceDest(wire.ResourceIDFromName("trace-" + b.ID().String()))
+			// The route as the topology computes it, hop by hop.
+			var want []wire.NodeID
+			cur := a
+			for range 20 {
+				next, local, err := router{cur}.Route(&dest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if local {
+					break
+				}
+				want = append(want, next)
+				cur = byID[next]
+			}
+			hops, err := diag.Traceroute(ctx, a.Diag(), dest)
+			if err != nil {
+				t.Fatalf("traceroute: %v", err)
+			}
+			var got []wire.NodeID
+			for _, h := range hops {
+				if h.Node != a.ID() {
+					got = append(got, h.Node)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("traceroute from %s: %v, route %v", a.ID(), got, want)
+			}
+		}
 	}
 }
