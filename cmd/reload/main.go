@@ -19,6 +19,7 @@ type command struct {
 // commands lists the subcommands.
 var commands = map[string]command{
 	"dissect":     {"decode RELOAD messages from captures, hex or raw bytes", runDissect},
+	"demo":        {"start a local overlay with its own CA and exercise it: ring, storage, diagnostics, a SIP call", runDemo},
 	"overlay":     {"create an overlay (CA, configuration, identities) or serve its configuration and enrollment", runOverlay},
 	"enroll":      {"obtain a node identity from an enrollment server", runEnroll},
 	"node":        {"run a peer or client of an overlay", runNode},

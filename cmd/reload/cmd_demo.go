@@ -1,0 +1,460 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/enroll"
+	"github.com/goreload/reload/node"
+	"github.com/goreload/reload/security"
+	"github.com/goreload/reload/usage/diag"
+	"github.com/goreload/reload/wire"
+)
+
+// demoStep is one line of the demo's report.
+type demoStep struct {
+	Name   string  `json:"step"`
+	OK     bool    `json:"ok"`
+	Ms     float64 `json:"ms"`
+	Detail string  `json:"detail"`
+}
+
+type demoReport struct {
+	Overlay string     `json:"overlay"`
+	Nodes   int        `json:"nodes"`
+	Links   string     `json:"links"`
+	Dir     string     `json:"dir"`
+	Steps   []demoStep `json:"steps"`
+	Ring    []string   `json:"ring"`
+	OK      bool       `json:"ok"`
+}
+
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("demo", "reload demo [flags]\n\nStart a local RELOAD overlay with its own CA, configuration and enrollment\nserver, join N peers on loopback, and exercise it: ring, store and fetch,\ndiagnostic ping, traceroute, and a SIP call with sipp when it is installed.\nExits 0 only when every step worked.", stderr)
+	nodes := fs.Int("nodes", 8, "number of peers")
+	useICE := fs.Bool("ice", false, "links between peers over DTLS with ICE instead of TLS (the SIP call's AppAttach does not work over ICE yet)")
+	keep := fs.Bool("keep", false, "leave the overlay running until interrupted and print how to reach it")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if *nodes < 2 || *nodes > 64 {
+		return usageError(fs, "--nodes must be between 2 and 64")
+	}
+	progress := stderr
+	if *asJSON {
+		progress = io.Discard
+	}
+	rep, nodesUp, cleanup := demo(*nodes, *useICE, progress)
+	defer cleanup()
+	if *asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		printDemo(stdout, rep)
+	}
+	if *keep && rep.OK {
+		fmt.Fprintf(stdout, "\nThe overlay keeps running (Ctrl-C to stop). Its files are in %s.\n", rep.Dir)
+		for i, n := range nodesUp {
+			fmt.Fprintf(stdout, "  peer %d  %s  links %s  control %s\n", i+1, n.node.ID(), n.node.Addr(), n.control)
+		}
+		fmt.Fprintf(stdout, "Try: reload status --control %s\n", nodesUp[0].control)
+		waitInterrupt()
+	}
+	if !rep.OK {
+		return exitFail
+	}
+	return exitOK
+}
+
+type demoNode struct {
+	node    *node.Node
+	control string
+}
+
+// demo runs the steps; it never stops early on a failed step it can go
+// past, so the report shows everything that worked.
+func demo(count int, useICE bool, progress io.Writer) (*demoReport, []demoNode, func()) {
+	var closers []func()
+	cleanup := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	rep := &demoReport{Overlay: "demo.reload.test", Nodes: count, Links: "TLS"}
+	if useICE {
+		rep.Links = "DTLS over ICE"
+	}
+	step := func(name string, f func() (string, error)) bool {
+		fmt.Fprintf(progress, "  %-28s", name+" ...")
+		t0 := time.Now()
+		detail, err := f()
+		s := demoStep{Name: name, OK: err == nil, Ms: float64(time.Since(t0).Microseconds()) / 1000, Detail: detail}
+		if err != nil {
+			s.Detail = err.Error()
+		}
+		rep.Steps = append(rep.Steps, s)
+		if err != nil {
+			fmt.Fprintf(progress, " FAILED: %v\n", err)
+		} else {
+			fmt.Fprintf(progress, " ok (%s)\n", time.Since(t0).Round(time.Millisecond))
+		}
+		return err == nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	closers = append(closers, cancel)
+
+	dir, err := os.MkdirTemp("", "reload-demo-")
+	if err != nil {
+		rep.Steps = append(rep.Steps, demoStep{Name: "temporary directory", Detail: err.Error()})
+		return rep, nil, cleanup
+	}
+	rep.Dir = dir
+	closers = append(closers, func() { os.RemoveAll(dir) })
+	ovDir := filepath.Join(dir, "overlay")
+	var running *enroll.Running
+	var doc *config.Document
+	var conf *config.Configuration
+	var ids []*security.Identity
+
+	ok := step("CA and configuration", func() (string, error) {
+		o := &initOptions{dir: ovDir, name: rep.Overlay, nodes: count, days: 2, algo: security.KeyECDSAP256,
+			configAlg: config.AlgorithmRSASHA1, enrollURL: "https://127.0.0.1/enroll"}
+		if err := initOverlay(o, time.Now(), io.Discard); err != nil {
+			return "", err
+		}
+		return "enrollment CA, signed configuration, " + strconv.Itoa(count) + " accounts", nil
+	})
+	ok = ok && step("enrollment server", func() (string, error) {
+		r, _, err := startOverlayServer(ovDir, "127.0.0.1:0", log.New(io.Discard, "", 0))
+		if err != nil {
+			return "", err
+		}
+		running = r
+		closers = append(closers, func() { r.Close() })
+		return r.URL, nil
+	})
+	ok = ok && step("fetch configuration", func() (string, error) {
+		caPEM, err := os.ReadFile(filepath.Join(ovDir, fileCA))
+		if err != nil {
+			return "", err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		d, _, err := enroll.NewClient(pool, "").FetchConfig(ctx, running.URL)
+		if err != nil {
+			return "", err
+		}
+		doc, conf = d, d.Configurations[0]
+		return "over HTTPS (/.well-known/reload-config), sequence " + strconv.Itoa(int(conf.Sequence)), nil
+	})
+	ok = ok && step("enroll peers", func() (string, error) {
+		caPEM, _ := os.ReadFile(filepath.Join(ovDir, fileCA))
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		cl := enroll.NewClient(pool, "")
+		pw, err := readPasswords(filepath.Join(ovDir, filePasswords))
+		if err != nil {
+			return "", err
+		}
+		for i := range count {
+			user := "node" + strconv.Itoa(i+1)
+			key, err := security.GenerateKey(security.KeyECDSAP256)
+			if err != nil {
+				return "", err
+			}
+			id, err := cl.EnrollIdentity(ctx, conf, running.URL+enroll.DefaultEnrollPath, user, pw[user], 1, key, time.Now())
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", user, err)
+			}
+			ids = append(ids, id)
+		}
+		return strconv.Itoa(count) + " certificates with Node-IDs chosen by the server", nil
+	})
+	_ = doc
+	if !ok {
+		return rep, nil, cleanup
+	}
+	// Stabilise every 5 s instead of every 10 minutes: a small, fast demo.
+	conf.ChordUpdateInterval = 5 * time.Second
+
+	sipp, _ := exec.LookPath("sipp")
+	var up []demoNode
+	ok = step("start and join peers", func() (string, error) {
+		for i, id := range ids {
+			cfg := node.Config{Overlay: conf, Identity: id, TickLength: 50 * time.Millisecond, Seed: i == 0}
+			if useICE {
+				cfg.ICE, cfg.ICELoopback = true, true
+				cfg.ICEInterfaces = func(name string) bool { return name == "lo" }
+			}
+			if i > 0 {
+				cfg.Bootstrap = []string{up[0].node.Addr()}
+			}
+			if sipp != "" {
+				cfg.SIP = &node.SIPConfig{UDPAddr: "127.0.0.1:0"}
+			}
+			n, err := node.New(cfg)
+			if err != nil {
+				return "", err
+			}
+			closers = append(closers, func() { n.Close() })
+			if err := n.Start(ctx); err != nil {
+				return "", err
+			}
+			select {
+			case <-n.Joined():
+			case <-ctx.Done():
+				return "", fmt.Errorf("peer %d did not join", i+1)
+			}
+			ctl, err := serveControl(n)
+			if err != nil {
+				return "", err
+			}
+			closers = append(closers, ctl.close)
+			up = append(up, demoNode{node: n, control: ctl.addr})
+			fmt.Fprintf(progress, "\n    peer %2d  %s joined", i+1, n.ID())
+		}
+		fmt.Fprintln(progress)
+		return strconv.Itoa(count) + " peers, " + rep.Links, nil
+	})
+	if !ok {
+		return rep, up, cleanup
+	}
+	step("ring converged", func() (string, error) {
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			ring, err := demoRing(up)
+			if err == nil {
+				rep.Ring = ring
+				return "every successor and predecessor is the next and previous peer of the sorted ring", nil
+			}
+			if time.Now().After(deadline) {
+				return "", err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	a, b := up[0].node, up[len(up)-1].node
+	step("store and fetch", func() (string, error) {
+		user := "node1@" + rep.Overlay
+		res := wire.ResourceIDFromName(user)
+		self := a.ID()
+		if _, err := a.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{wire.DictionaryValue(self.Bytes(), []byte("hello from node1"))}, time.Hour); err != nil {
+			return "", err
+		}
+		fa, err := b.FetchAll(ctx, res, wire.KindSIPRegistration)
+		if err != nil {
+			return "", err
+		}
+		if len(fa.KindResponses) != 1 || len(fa.KindResponses[0].Values) != 1 || string(fa.KindResponses[0].Values[0].Value.Value.Value) != "hello from node1" {
+			return "", errors.New("the fetched value differs")
+		}
+		return "stored by peer 1 under " + user + ", fetched by peer " + strconv.Itoa(len(up)), nil
+	})
+	step("diagnostic ping", func() (string, error) {
+		id := b.ID()
+		kinds, _ := diag.ParseKinds("status_info,software_version,app_uptime,memory_footprint")
+		r, err := diag.Ping(ctx, a.Diag(), wire.NodeDest(&id), kinds...)
+		if err != nil {
+			return "", err
+		}
+		if !r.Diagnostics || len(r.Values) == 0 {
+			return "", errors.New("no diagnostics in the answer")
+		}
+		return fmt.Sprintf("%d hops, %s, %d diagnostic values", r.Hops, r.RTT.Round(time.Microsecond), len(r.Values)), nil
+	})
+	step("traceroute", func() (string, error) {
+		dest := wire.ResourceDest(wire.ResourceIDFromName("somewhere"))
+		hops, err := diag.Traceroute(ctx, a.Diag(), dest)
+		if err != nil {
+			return "", err
+		}
+		parts := make([]string, len(hops))
+		for i, h := range hops {
+			parts[i] = h.Node.String()[:8]
+		}
+		return fmt.Sprintf("%d hops: %s", len(hops), strings.Join(parts, " → ")), nil
+	})
+	if sipp != "" {
+		step("SIP call (sipp)", func() (string, error) { return demoCall(ctx, dir, up, rep.Overlay) })
+	} else {
+		rep.Steps = append(rep.Steps, demoStep{Name: "SIP call", OK: true, Detail: "skipped: sipp (Debian package sip-tester) is not installed"})
+	}
+	rep.OK = true
+	for _, s := range rep.Steps {
+		rep.OK = rep.OK && s.OK
+	}
+	return rep, up, cleanup
+}
+
+func readPasswords(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if user, pw, ok := strings.Cut(sc.Text(), " "); ok {
+			out[user] = pw
+		}
+	}
+	return out, sc.Err()
+}
+
+func demoRing(up []demoNode) ([]string, error) {
+	ids := make([]string, len(up))
+	for i, n := range up {
+		ids[i] = n.node.ID().String()
+	}
+	slices.Sort(ids)
+	for _, n := range up {
+		st := n.node.Status()
+		i := slices.Index(ids, st.NodeID)
+		succ, pred := ids[(i+1)%len(ids)], ids[(i+len(ids)-1)%len(ids)]
+		if len(st.Successors) == 0 || st.Successors[0] != succ || len(st.Predecessors) == 0 || st.Predecessors[0] != pred {
+			return nil, fmt.Errorf("peer %s has not found its neighbours yet", st.NodeID)
+		}
+	}
+	return ids, nil
+}
+
+// demoCall registers a sipp UAS at the first peer and calls it with a
+// sipp UAC from the last one (RFC 7904).
+func demoCall(ctx context.Context, dir string, up []demoNode, domain string) (string, error) {
+	scen := filepath.Join(dir, "sipp")
+	if err := writeSippScenarios(scen); err != nil {
+		return "", err
+	}
+	callee, caller := up[0].node.SIP(), up[len(up)-1].node.SIP()
+	uasPort, err := freeUDPPort()
+	if err != nil {
+		return "", err
+	}
+	uas := exec.CommandContext(ctx, "sipp", "-sf", filepath.Join(scen, "uas.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(uasPort),
+		"-m", "1", "-timeout", "30s", "-timeout_error")
+	uas.Dir = scen
+	if err := uas.Start(); err != nil {
+		return "", err
+	}
+	defer func() { _ = uas.Process.Kill(); _ = uas.Wait() }()
+	sipp := func(args ...string) error {
+		p, err := freeUDPPort()
+		if err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, "sipp", append([]string{"-i", "127.0.0.1", "-p", strconv.Itoa(p), "-m", "1", "-timeout", "30s", "-timeout_error"}, args...)...)
+		cmd.Dir = scen
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("sipp: %v: %s", err, lastLine(out))
+		}
+		return nil
+	}
+	if err := sipp("-sf", filepath.Join(scen, "register.xml"), "-key", "user", "node1", "-key", "domain", domain,
+		"-key", "contact_port", strconv.Itoa(uasPort), "-key", "expires", "300", callee.UDPAddr().String()); err != nil {
+		return "", fmt.Errorf("REGISTER: %w", err)
+	}
+	t0 := time.Now()
+	if err := sipp("-sf", filepath.Join(scen, "uac.xml"), "-s", "node1", "-key", "domain", domain, caller.UDPAddr().String()); err != nil {
+		return "", fmt.Errorf("call: %w", err)
+	}
+	return fmt.Sprintf("node1 registered at peer 1, called from peer %d: INVITE/100/180/200/ACK/BYE in %s", len(up), time.Since(t0).Round(time.Millisecond)), nil
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+func freeUDPPort() (int, error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer pc.Close()
+	return pc.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+func printDemo(w io.Writer, rep *demoReport) {
+	fmt.Fprintf(w, "\nRELOAD demo: overlay %s, %d peers on loopback, links %s\n\n", rep.Overlay, rep.Nodes, rep.Links)
+	for _, s := range rep.Steps {
+		mark := "ok  "
+		if !s.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %-24s %9.1f ms  %s\n", mark, s.Name, s.Ms, s.Detail)
+	}
+	if len(rep.Ring) > 0 {
+		fmt.Fprintf(w, "\nring (sorted Node-IDs):\n")
+		for _, id := range rep.Ring {
+			fmt.Fprintf(w, "  %s\n", id)
+		}
+	}
+	if rep.OK {
+		fmt.Fprintln(w, "\nevery step worked")
+	} else {
+		fmt.Fprintln(w, "\nsome steps failed")
+	}
+}
+
+//go:embed sipp/*.xml
+var sippScenarios embed.FS
+
+// writeSippScenarios writes the sipp scenarios of the demo call into dir.
+func writeSippScenarios(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{"uas.xml", "uac.xml", "register.xml"} {
+		b, err := sippScenarios.ReadFile("sipp/" + name)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type controlServer struct {
+	addr  string
+	close func()
+}
+
+// serveControl serves a node's control API on a loopback port.
+func serveControl(n *node.Node) (controlServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return controlServer{}, err
+	}
+	srv := &http.Server{Handler: n.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return controlServer{addr: ln.Addr().String(), close: func() { srv.Close() }}, nil
+}
+
+func waitInterrupt() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+}
