@@ -362,7 +362,13 @@ func (e *Engine) AppAttach(ctx context.Context, dest []wire.Destination, app uin
 		if o, err = e.makeOffer(ctx, transport.Requester); err != nil {
 			return nil, wire.NodeID{}, err
 		}
-		defer o.ice.Close()
+		// Closed on failure only: once connected, the session belongs to
+		// the returned connection (o.ice is then nil).
+		defer func() {
+			if o.ice != nil {
+				o.ice.Close()
+			}
+		}()
 	} else {
 		var err error
 		if ln, err = e.opts.ListenApp(ctx); err != nil {
@@ -515,6 +521,10 @@ func (e *Engine) handleAppAttach(ctx context.Context, in *Incoming) ([]byte, err
 			e.log.Debug("app attach (answerer) failed", "peer", peer.String(), "err", err)
 			return
 		}
+		// The engine's Close ends the application connections it handed
+		// out, so that it never waits on a handler blocked in a read.
+		stop := context.AfterFunc(e.ctx, func() { conn.Close() })
+		defer stop()
 		h(peer, conn)
 	}()
 	return body, nil

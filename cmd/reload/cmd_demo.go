@@ -51,7 +51,7 @@ type demoReport struct {
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo", "reload demo [flags]\n\nStart a local RELOAD overlay with its own CA, configuration and enrollment\nserver, join N peers on loopback, and exercise it: ring, store and fetch,\ndiagnostic ping, traceroute, and a SIP call with sipp when it is installed.\nExits 0 only when every step worked.", stderr)
 	nodes := fs.Int("nodes", 8, "number of peers")
-	useICE := fs.Bool("ice", false, "links between peers over DTLS with ICE instead of TLS (the SIP call's AppAttach does not work over ICE yet)")
+	useICE := fs.Bool("ice", true, "links between peers over DTLS with ICE (false: TLS)")
 	keep := fs.Bool("keep", false, "leave the overlay running until interrupted and print how to reach it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if code := parseFlags(fs, args); code >= 0 {
