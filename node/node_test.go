@@ -161,7 +161,7 @@ func TestRing32(t *testing.T) {
 		t.Skip("32 peers")
 	}
 	c := startCluster(t, 32, iceLoopback)
-	c.waitConverged(t, 60*time.Second)
+	c.waitConverged(t, 120*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	pingAll := func(nodes []*Node) {
