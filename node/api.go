@@ -169,7 +169,7 @@ type Link struct {
 
 // Status returns the node's state.
 func (n *Node) Status() Status {
-	s := Status{NodeID: n.ID().String(), Overlay: n.cfg.Overlay.InstanceName, Client: n.cfg.Client, Listen: n.listenAddr(),
+	s := Status{NodeID: n.ID().String(), Overlay: n.cfg.Overlay.InstanceName, Client: n.cfg.Client, Listen: n.Addr(),
 		Uptime: time.Since(n.start).Round(time.Second).String(), Sent: n.sent.Load(), Received: n.rcvd.Load()}
 	n.mu.Lock()
 	s.Joined = n.ch.Joined()

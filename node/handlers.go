@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"io"
 	"time"
 
@@ -176,6 +175,3 @@ func closeBackend(b storage.Backend) error {
 	}
 	return nil
 }
-
-// ErrNotJoined reports a request made before the node joined.
-var ErrNotJoined = errors.New("node: not joined")

@@ -263,14 +263,7 @@ func (n *Node) ID() wire.NodeID { return n.cfg.Identity.NodeID() }
 
 // Addr is the address this node accepts TLS links on (give it to other
 // nodes as their bootstrap address).
-func (n *Node) Addr() string { return n.listenAddr() }
-
-func (n *Node) listenAddr() string {
-	if ln := n.eng; ln != nil {
-		return n.eng.ListenAddr()
-	}
-	return ""
-}
+func (n *Node) Addr() string { return n.eng.ListenAddr() }
 
 // Engine is the forwarding engine, for custom handlers (Handle,
 // HandleApp) and raw requests.
@@ -296,7 +289,7 @@ func (n *Node) Start(ctx context.Context) error {
 			boot = append(boot, net.JoinHostPort(b.Address, fmt.Sprint(b.Port)))
 		}
 	}
-	self := n.listenAddr()
+	self := n.Addr()
 	boot = slices.DeleteFunc(slices.Clone(boot), func(a string) bool { return a == self })
 	n.wg.Add(1)
 	go n.tickLoop()
