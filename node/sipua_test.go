@@ -1,0 +1,53 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/goreload/reload/usage/sip/sipua"
+)
+
+// TestBuiltinPhonesCall: two built-in SIP user agents register at two
+// peers of a 6-peer overlay and one calls the other through the overlay
+// (RFC 7904): INVITE, 180, 200, ACK and BYE, with no external tool.
+func TestBuiltinPhonesCall(t *testing.T) {
+	c := startCluster(t, 6, func(i int, cfg *Config) {
+		cfg.SIP = &SIPConfig{UDPAddr: "127.0.0.1:0"}
+	})
+	c.waitConverged(t, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	domain := c.ov.Name
+	phone := func(i int) *sipua.Phone {
+		p, err := sipua.New(sipua.Config{User: "node" + string(rune('1'+i)), Domain: domain, Proxy: c.nodes[i].SIP().UDPAddr().String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		if err := p.Register(ctx, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	callee, caller := phone(0), phone(5)
+	call, err := caller.Call(ctx, "node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(call.Responses, 180) || call.Responses[len(call.Responses)-1] != 200 {
+		t.Errorf("responses %v, want 180 then 200", call.Responses)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for callee.Ended() < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if callee.Answered() != 1 || callee.Ended() != 1 {
+		t.Errorf("callee answered %d, ended %d; want 1 and 1", callee.Answered(), callee.Ended())
+	}
+	if _, err := caller.Call(ctx, "nobody"); err == nil {
+		t.Error("call to an AOR with no registration succeeded")
+	}
+	t.Logf("setup %v, total %v, responses %v", call.Setup, call.Total, call.Responses)
+}
