@@ -14,7 +14,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("report: %v\n%s\n%s", err, out, errs)
 	}
 	want := []string{"CA and configuration", "enrollment server", "fetch configuration", "enroll peers",
-		"start and join peers", "ring converged", "store and fetch", "diagnostic ping", "traceroute"}
+		"start and join peers", "ring converged", "store and fetch", "diagnostic ping", "traceroute", "SIP call"}
 	if _, err := exec.LookPath("sipp"); err == nil {
 		want = append(want, "SIP call (sipp)")
 	}
