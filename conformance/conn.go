@@ -126,11 +126,7 @@ func (r *runner) dialTLS(ctx context.Context, cert *tls.Certificate) (*frameConn
 	if err != nil {
 		return nil, err
 	}
-	conn := raw
-	if r.o.Capture != nil {
-		r.o.Capture.tcpOpen(raw.LocalAddr(), raw.RemoteAddr())
-		conn = &capConn{Conn: raw, cap: r.o.Capture}
-	}
+	conn := r.o.Capture.Conn(raw, true)
 	var chain [][]byte
 	tc := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
@@ -166,9 +162,7 @@ func (r *runner) dialDTLS(ctx context.Context, cert *tls.Certificate) (*frameCon
 		return nil, err
 	}
 	under := pc
-	if r.o.Capture != nil {
-		pc = &capPacketConn{PacketConn: pc, cap: r.o.Capture}
-	}
+	pc = r.o.Capture.PacketConn(pc)
 	var chain [][]byte
 	opts := []dtls.ClientOption{
 		dtls.WithInsecureSkipVerify(true), // checked by the link.cert check

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"github.com/goreload/reload/topology"
 	"github.com/goreload/reload/topology/chord"
 	"github.com/goreload/reload/transport"
+	"github.com/goreload/reload/transport/capture"
 	"github.com/goreload/reload/usage/diag"
 	"github.com/goreload/reload/usage/sip"
 	"github.com/goreload/reload/wire"
@@ -76,6 +78,13 @@ type Config struct {
 	DiagPolicy *diag.Policy
 	// SIP, when set, runs the SIP usage's front end (RFC 7904).
 	SIP *SIPConfig
+
+	// Capture, when set, records what this node's overlay links send
+	// (TCP, UDP and ICE sockets) as pcap; KeyLogWriter receives their
+	// (D)TLS secrets so that Wireshark can decrypt them (nil: the file
+	// SSLKEYLOGFILE names, if set).
+	Capture      *capture.Capture
+	KeyLogWriter io.Writer
 
 	Logger *slog.Logger
 }
@@ -186,26 +195,35 @@ func New(cfg Config) (*Node, error) {
 	}
 	opts := forwarding.Options{
 		Identity: cfg.Identity, Verifier: verifier, Config: cfg.Overlay, ConfigDocument: cfg.ConfigDocument,
-		Router: router{n}, Listener: ln, Logger: log,
+		Router: router{n}, Listener: cfg.Capture.Listener(ln), Logger: log,
 		KnownExtension: func(t wire.MessageExtensionType) bool { return t == wire.ExtDiagnosticPing },
 		OnLinkEvent:    n.onLinkEvent,
 	}
 	// §6.6, §11.1 max-message-size: a link refuses larger messages.
 	opts.Link.MaxMessageSize = int(cfg.Overlay.MaxMessageSize)
+	opts.Link.KeyLogWriter = cfg.KeyLogWriter
+	if cfg.Capture != nil {
+		opts.Dial = cfg.Capture.Dial((&net.Dialer{}).DialContext)
+		opts.ListenApp = func(ctx context.Context) (net.Listener, error) {
+			var lc net.ListenConfig
+			ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+			return cfg.Capture.Listener(ln), err
+		}
+	}
 	if cfg.ICE {
 		nw, err := stdnet.NewNet()
 		if err != nil {
 			ln.Close()
 			return nil, err
 		}
-		opts.ICE = &transport.ICEConfig{Net: nw, STUN: cfg.STUN, IncludeLoopback: cfg.ICELoopback, InterfaceFilter: cfg.ICEInterfaces}
+		opts.ICE = &transport.ICEConfig{Net: cfg.Capture.Net(nw), STUN: cfg.STUN, IncludeLoopback: cfg.ICELoopback, InterfaceFilter: cfg.ICEInterfaces}
 	} else if cfg.ListenUDP != "" {
 		pc, err := net.ListenPacket("udp", cfg.ListenUDP)
 		if err != nil {
 			ln.Close()
 			return nil, err
 		}
-		opts.UDP = transport.NewMux(pc)
+		opts.UDP = transport.NewMux(cfg.Capture.PacketConn(pc))
 	}
 	if n.eng, err = forwarding.New(opts); err != nil {
 		ln.Close()

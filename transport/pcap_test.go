@@ -9,55 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"go.uber.org/goleak"
+
+	"github.com/goreload/reload/transport/capture"
 )
-
-// pcapRecorder writes every datagram its connections send to a pcap file
-// with synthetic Ethernet/IPv4/UDP headers.
-type pcapRecorder struct {
-	mu  sync.Mutex
-	w   *pcapgo.Writer
-	err error
-}
-
-func (r *pcapRecorder) record(src, dst *net.UDPAddr, payload []byte) {
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2},
-		EthernetType: layers.EthernetTypeIPv4}
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.IP.To4(), DstIP: dst.IP.To4()}
-	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port), DstPort: layers.UDPPort(dst.Port)}
-	_ = udp.SetNetworkLayerForChecksum(ip)
-	buf := gopacket.NewSerializeBuffer()
-	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		eth, ip, udp, gopacket.Payload(payload))
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err == nil {
-		b := buf.Bytes()
-		err = r.w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Now(), CaptureLength: len(b), Length: len(b)}, b)
-	}
-	if r.err == nil {
-		r.err = err
-	}
-}
-
-// recordingConn records what it sends.
-type recordingConn struct {
-	net.PacketConn
-	rec *pcapRecorder
-}
-
-func (c *recordingConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	// Record first, so that the capture keeps cause before effect.
-	c.rec.record(c.LocalAddr().(*net.UDPAddr), addr.(*net.UDPAddr), p)
-	return c.PacketConn.WriteTo(p, addr)
-}
 
 // listenNear binds 127.0.0.1 at port, or any port when it is taken.
 func listenNear(t *testing.T, port int) net.PacketConn {
@@ -102,11 +60,11 @@ func TestDTLSCaptureOracle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65536, layers.LinkTypeEthernet); err != nil {
+	// Both ends are recorded, so what each sends is the whole exchange.
+	rec, err := capture.New(f, capture.Sent)
+	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &pcapRecorder{w: w}
 	var keys bytes.Buffer
 	kl := &syncWriter{w: &keys}
 
@@ -115,8 +73,8 @@ func TestDTLSCaptureOracle(t *testing.T) {
 	_, cfgA, cfgB := testConfigs(t)
 	cfgA.KeyLogWriter, cfgB.KeyLogWriter = kl, kl
 	pa, pb := listenNear(t, 6084), listenNear(t, 6094)
-	ma := NewMux(&recordingConn{PacketConn: pa, rec: rec})
-	mb := NewMux(&recordingConn{PacketConn: pb, rec: rec})
+	ma := NewMux(rec.PacketConn(pa))
+	mb := NewMux(rec.PacketConn(pb))
 	defer ma.Close()
 	defer mb.Close()
 	p, ea, eb := both(func() (*Link, error) {
@@ -138,8 +96,8 @@ func TestDTLSCaptureOracle(t *testing.T) {
 	}
 	exchange(t, ctx, p, 6, []int{16, 400, 3000})
 	p.close()
-	if rec.err != nil {
-		t.Fatal(rec.err)
+	if err := rec.Err(); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(keyPath, keys.Bytes(), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/goreload/reload/enroll"
 	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/security"
+	linkcapture "github.com/goreload/reload/transport/capture"
 	"github.com/goreload/reload/usage/diag"
 	"github.com/goreload/reload/wire"
 )
@@ -46,26 +49,95 @@ type demoReport struct {
 	Steps   []demoStep `json:"steps"`
 	Ring    []string   `json:"ring"`
 	OK      bool       `json:"ok"`
+	// Capture says where --pcap wrote the recording of the links.
+	Capture *demoCapture `json:"capture,omitempty"`
+}
+
+// demoCapture names the files of a recorded demo: the pcap file, the
+// (D)TLS key log, and a Wireshark Lua script that decodes the TCP ports
+// that carried TLS links (TLSPorts) as TLS with RELOAD framing inside (DTLS
+// over UDP Wireshark finds by itself). Wireshark is the command line that
+// opens them.
+type demoCapture struct {
+	Pcap      string   `json:"pcap"`
+	KeyLog    string   `json:"keylog"`
+	Lua       string   `json:"lua"`
+	TLSPorts  []uint16 `json:"tls_ports"`
+	Wireshark string   `json:"wireshark"`
+}
+
+// demoOptions are the demo's flags.
+type demoOptions struct {
+	nodes  int
+	useICE bool
+	// capture and keyLog record the overlay links (nil: not recorded).
+	capture *linkcapture.Capture
+	keyLog  io.Writer
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("demo", "reload demo [flags]\n\nStart a local RELOAD overlay with its own CA, configuration and enrollment\nserver, join N peers on loopback, and exercise it: ring, store and fetch,\ndiagnostic ping, traceroute, and a SIP call between two built-in phones\n(and another with sipp when it is installed).\nExits 0 only when every step worked.", stderr)
+	fs := newFlagSet("demo", "reload demo [flags]\n\nStart a local RELOAD overlay with its own CA, configuration and enrollment\nserver, join N peers on loopback, and exercise it: ring, store and fetch,\ndiagnostic ping, traceroute, and a SIP call between two built-in phones\n(and another with sipp when it is installed).\n\nWith --pcap FILE, the overlay links of every peer are recorded in FILE\n(pcap, encrypted as sent), their (D)TLS secrets in the key log FILE.keys\n(or --keylog), and FILE.lua tells Wireshark which TCP ports carry RELOAD\nover TLS; the report gives the command that opens them in Wireshark.\nExits 0 only when every step worked.", stderr)
 	nodes := fs.Int("nodes", 8, "number of peers")
 	useICE := fs.Bool("ice", true, "links between peers over DTLS with ICE (false: TLS)")
 	keep := fs.Bool("keep", false, "leave the overlay running until interrupted and print how to reach it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pcapPath := fs.String("pcap", "", "record the overlay links of all peers (encrypted, as sent) in this pcap file")
+	keylog := fs.String("keylog", "", "write the (D)TLS key log of the --pcap file here (default: the pcap file name + .keys)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
 	if *nodes < 2 || *nodes > 64 {
 		return usageError(fs, "--nodes must be between 2 and 64")
 	}
+	if *keylog != "" && *pcapPath == "" {
+		return usageError(fs, "--keylog goes with --pcap")
+	}
 	progress := stderr
 	if *asJSON {
 		progress = io.Discard
 	}
-	rep, nodesUp, cleanup := demo(*nodes, *useICE, progress)
-	defer cleanup()
+	o := demoOptions{nodes: *nodes, useICE: *useICE}
+	var pf *os.File
+	if *pcapPath != "" {
+		var err error
+		if pf, err = os.Create(*pcapPath); err != nil {
+			return failure(stderr, "demo", err)
+		}
+		defer pf.Close()
+		if o.capture, err = linkcapture.New(pf, linkcapture.Sent); err != nil {
+			return failure(stderr, "demo", err)
+		}
+		if *keylog == "" {
+			*keylog = *pcapPath + ".keys"
+		}
+		kf, err := os.OpenFile(*keylog, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return failure(stderr, "demo", err)
+		}
+		defer kf.Close()
+		o.keyLog = &lockedWriter{w: kf}
+	}
+	rep, nodesUp, cleanup := demo(o, progress)
+	if pf != nil {
+		c := &demoCapture{Pcap: absPath(pf.Name()), KeyLog: absPath(*keylog), Lua: absPath(pf.Name()) + ".lua",
+			TLSPorts: o.capture.ServerPorts()}
+		c.Wireshark = "wireshark -X lua_script:" + shellQuote(c.Lua) + " -o " + shellQuote("tls.keylog_file:"+c.KeyLog) + " " + shellQuote(c.Pcap)
+		err := o.capture.Err()
+		if err == nil {
+			err = os.WriteFile(c.Lua, []byte(wiresharkLua(c.TLSPorts)), 0o644)
+		}
+		if err != nil {
+			rep.Steps = append(rep.Steps, demoStep{Name: "capture", Detail: err.Error()})
+			rep.OK = false
+		}
+		rep.Capture = c
+	}
+	defer func() {
+		cleanup()
+		if err := o.capture.Err(); err != nil {
+			fmt.Fprintf(stderr, "demo: writing the capture: %v\n", err)
+		}
+	}()
 	if *asJSON {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
@@ -93,7 +165,8 @@ type demoNode struct {
 
 // demo runs the steps; it never stops early on a failed step it can go
 // past, so the report shows everything that worked.
-func demo(count int, useICE bool, progress io.Writer) (*demoReport, []demoNode, func()) {
+func demo(o demoOptions, progress io.Writer) (*demoReport, []demoNode, func()) {
+	count, useICE := o.nodes, o.useICE
 	var closers []func()
 	cleanup := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -201,7 +274,8 @@ func demo(count int, useICE bool, progress io.Writer) (*demoReport, []demoNode, 
 	var up []demoNode
 	ok = step("start and join peers", func() (string, error) {
 		for i, id := range ids {
-			cfg := node.Config{Overlay: conf, Identity: id, TickLength: 50 * time.Millisecond, Seed: i == 0}
+			cfg := node.Config{Overlay: conf, Identity: id, TickLength: 50 * time.Millisecond, Seed: i == 0,
+				Capture: o.capture, KeyLogWriter: o.keyLog}
 			if useICE {
 				cfg.ICE, cfg.ICELoopback = true, true
 				cfg.ICEInterfaces = func(name string) bool { return name == "lo" }
@@ -255,18 +329,24 @@ func demo(count int, useICE bool, progress io.Writer) (*demoReport, []demoNode, 
 	step("store and fetch", func() (string, error) {
 		user := "node1@" + rep.Overlay
 		res := wire.ResourceIDFromName(user)
+		// Fetch from the last peer that is not responsible for the
+		// resource, so that the Fetch crosses the overlay.
+		k := len(up) - 1
+		for k > 1 && up[k].node.ID().String() == responsible(rep.Ring, res) {
+			k--
+		}
 		self := a.ID()
 		if _, err := a.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{wire.DictionaryValue(self.Bytes(), []byte("hello from node1"))}, time.Hour); err != nil {
 			return "", err
 		}
-		fa, err := b.FetchAll(ctx, res, wire.KindSIPRegistration)
+		fa, err := up[k].node.FetchAll(ctx, res, wire.KindSIPRegistration)
 		if err != nil {
 			return "", err
 		}
 		if len(fa.KindResponses) != 1 || len(fa.KindResponses[0].Values) != 1 || string(fa.KindResponses[0].Values[0].Value.Value.Value) != "hello from node1" {
 			return "", errors.New("the fetched value differs")
 		}
-		return "stored by peer 1 under " + user + ", fetched by peer " + strconv.Itoa(len(up)), nil
+		return "stored by peer 1 under " + user + ", fetched by peer " + strconv.Itoa(k+1), nil
 	})
 	step("diagnostic ping", func() (string, error) {
 		id := b.ID()
@@ -281,7 +361,12 @@ func demo(count int, useICE bool, progress io.Writer) (*demoReport, []demoNode, 
 		return fmt.Sprintf("%d hops, %s, %d diagnostic values", r.Hops, r.RTT.Round(time.Microsecond), len(r.Values)), nil
 	})
 	step("traceroute", func() (string, error) {
-		dest := wire.ResourceDest(wire.ResourceIDFromName("somewhere"))
+		// A resource peer 1 is not responsible for: the path leaves it.
+		name := "somewhere"
+		for i := 2; i < 100 && responsible(rep.Ring, wire.ResourceIDFromName(name)) == a.ID().String(); i++ {
+			name = "somewhere" + strconv.Itoa(i)
+		}
+		dest := wire.ResourceDest(wire.ResourceIDFromName(name))
 		hops, err := diag.Traceroute(ctx, a.Diag(), dest)
 		if err != nil {
 			return "", err
@@ -303,6 +388,54 @@ func demo(count int, useICE bool, progress io.Writer) (*demoReport, []demoNode, 
 		rep.OK = rep.OK && s.OK
 	}
 	return rep, up, cleanup
+}
+
+// wiresharkLua is a Wireshark Lua script that decodes the TCP ports as
+// TLS and what TLS carries there as RELOAD framing (RFC 6940 §6.6.2):
+// Wireshark knows RELOAD on TCP only on port 6084 without TLS, and offers
+// no "Decode As" from TLS to RELOAD.
+func wiresharkLua(ports []uint16) string {
+	var b strings.Builder
+	b.WriteString("-- RELOAD over TLS on the TCP ports of a recorded reload demo.\n")
+	b.WriteString("local tls, framing = Dissector.get(\"tls\"), Dissector.get(\"reload-framing\")\n")
+	b.WriteString("for _, port in ipairs({")
+	for i, p := range ports {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(int(p)))
+	}
+	b.WriteString("}) do\n  DissectorTable.get(\"tcp.port\"):add(port, tls)\n  DissectorTable.get(\"tls.port\"):add(port, framing)\nend\n")
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,+@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// lockedWriter serialises the key log lines of all peers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func readPasswords(path string) (map[string]string, error) {
@@ -336,6 +469,20 @@ func demoRing(up []demoNode) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// responsible is the Node-ID (hex) of the peer of the sorted ring that is
+// responsible for res in CHORD-RELOAD: the first at or after it, wrapping
+// around (RFC 6940 §10.3). It is "" for an empty ring.
+func responsible(ring []string, res wire.ResourceID) string {
+	if len(ring) == 0 {
+		return ""
+	}
+	id := hex.EncodeToString(res)
+	if i, _ := slices.BinarySearch(ring, id); i < len(ring) {
+		return ring[i]
+	}
+	return ring[0]
 }
 
 // demoCall registers a sipp UAS at the first peer and calls it with a
@@ -408,6 +555,9 @@ func printDemo(w io.Writer, rep *demoReport) {
 		for _, id := range rep.Ring {
 			fmt.Fprintf(w, "  %s\n", id)
 		}
+	}
+	if c := rep.Capture; c != nil {
+		fmt.Fprintf(w, "\ncapture %s, key log %s; open it in Wireshark with: %s\n", c.Pcap, c.KeyLog, c.Wireshark)
 	}
 	if rep.OK {
 		fmt.Fprintln(w, "\nevery step worked")
