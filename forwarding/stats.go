@@ -138,6 +138,9 @@ func resultOf(err error) int {
 	if err == nil {
 		return resultOK
 	}
+	if pe, ok := err.(*wire.ProtocolError); ok { //nolint:errorlint // the common case, without errors.As's allocation
+		return errIndex(pe.Code)
+	}
 	var pe *wire.ProtocolError
 	if errors.As(err, &pe) {
 		return errIndex(pe.Code)

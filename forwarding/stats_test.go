@@ -74,3 +74,30 @@ func TestEngineStats(t *testing.T) {
 		t.Errorf("A established %d TLS links, want 1", n)
 	}
 }
+
+// Counting a message costs no allocation, an error answer's code included.
+func TestStatsZeroAlloc(t *testing.T) {
+	var s Stats
+	pe := error(&wire.ProtocolError{Code: wire.ErrCodeNotFound})
+	allocs := testing.AllocsPerRun(1000, func() {
+		s.sent(wire.CodeStoreReq, resultOK)
+		s.received(wire.CodeStoreAns, resultOf(pe))
+		s.hop(3)
+		s.Forwarded.Add(1)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per count, want 0", allocs)
+	}
+	if count(&s, false, "store_ans", "Error_Not_Found") == 0 || count(&s, true, "store_req", "ok") == 0 {
+		t.Errorf("counts %+v", s.Messages())
+	}
+}
+
+func BenchmarkStatsCount(b *testing.B) {
+	var s Stats
+	b.ReportAllocs()
+	for b.Loop() {
+		s.received(wire.CodePingReq, resultOK)
+		s.Forwarded.Add(1)
+	}
+}
