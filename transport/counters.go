@@ -17,7 +17,8 @@ import (
 type Counters struct {
 	// Established counts the (D)TLS handshakes that gave a link, by
 	// LinkType; HandshakeFailures those that did not (the peer's
-	// certificate refused included).
+	// certificate refused included), and for DTLS-UDP-SR the ICE
+	// connectivity checks that found no pair.
 	Established       [numLinkTypes]atomic.Uint64
 	HandshakeFailures [numLinkTypes]atomic.Uint64
 	// Closed counts the links that ended, by LinkType; Failed those of
