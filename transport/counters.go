@@ -93,6 +93,9 @@ var discard = slog.New(slog.DiscardHandler)
 
 // handshakeFailed counts and logs a (D)TLS handshake that gave no link.
 func (c *Config) handshakeFailed(t LinkType, remote net.Addr, err error) {
+	if c == nil {
+		return
+	}
 	c.Counters.handshake(t, err)
 	if log := c.logger(); log.Enabled(context.Background(), slog.LevelWarn) {
 		log.Warn("link handshake failed", "type", t.String(), "remote", addrString(remote), "err", err)
