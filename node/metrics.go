@@ -240,7 +240,11 @@ func (n *Node) logEvent(ev topology.Event) {
 	case topology.EventJoined, topology.EventLeft, topology.EventNeighborAdded, topology.EventNeighborRemoved:
 		lvl = slog.LevelInfo
 	case topology.EventDetached:
-		lvl = slog.LevelWarn
+		// Losing the ring is a failure, unless this node is leaving
+		// it (its neighbours may be leaving too).
+		if st := n.ch.State(); st != "leaving" && st != "left" {
+			lvl = slog.LevelWarn
+		}
 	}
 	if !n.log.Enabled(n.ctx, lvl) {
 		return
