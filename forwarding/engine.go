@@ -145,6 +145,8 @@ type Engine struct {
 	sendBuf []byte
 	evs     []TxEvent
 
+	stats Stats
+
 	mu          sync.Mutex
 	handlers    map[wire.MessageCode]Handler
 	apps        map[uint16]AppHandler
@@ -227,6 +229,9 @@ func New(opts Options) (*Engine, error) {
 	cert := opts.Identity.TLSCertificate()
 	e.linkCfg.Certificate = &cert
 	e.linkCfg.Verifier = peerVerifier{v: opts.Verifier, clock: opts.Clock}
+	if e.linkCfg.Logger == nil {
+		e.linkCfg.Logger = e.log
+	}
 	e.handlers[wire.CodePingReq] = e.handlePing
 	e.handlers[wire.CodeConfigUpdateReq] = e.handleConfigUpdate
 	e.handlers[wire.CodeAttachReq] = e.handleAttach
@@ -251,6 +256,9 @@ func (e *Engine) localFor(c *config.Configuration) Local {
 
 // Self is this node's Node-ID.
 func (e *Engine) Self() wire.NodeID { return e.opts.Identity.NodeID() }
+
+// Stats are the engine's message counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
 
 // Table is the connection table.
 func (e *Engine) Table() *ConnTable { return e.table }
@@ -338,6 +346,7 @@ func (e *Engine) AddLink(l *transport.Link) {
 				old.Close()
 			}
 		}
+		e.logLink("link up", l, nil)
 		e.event(LinkEvent{NodeID: ids[0], Link: l, Up: true})
 	}
 	e.mu.Lock()
@@ -394,7 +403,7 @@ func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
 		b, err := l.Receive(e.ctx)
 		if err != nil {
 			if e.table.Remove(l) {
-				e.log.Debug("link down", "peer", peer.String(), "err", err)
+				e.logLink("link down", l, err)
 				e.event(LinkEvent{NodeID: peer, Link: l, Err: err})
 			}
 			l.Close()
@@ -495,9 +504,11 @@ func (e *Engine) tick() {
 	e.evs = e.tx.Tick(now, e.evs[:0])
 	for _, ev := range e.evs {
 		if ev.Err != nil {
+			e.stats.Timeouts.Add(1)
 			e.complete(ev.TxID, nil, ev.Err)
 			continue
 		}
+		e.stats.Retransmissions.Add(1)
 		if err := e.originate(ev.Resend); err != nil {
 			e.log.Debug("retransmission not routed", "txid", ev.TxID, "err", err)
 		}
@@ -506,32 +517,45 @@ func (e *Engine) tick() {
 
 func (e *Engine) receive(in inbound) {
 	a := e.core.Process(in.from, in.data, e.clock.Now())
+	switch a.Kind {
+	case ActForward:
+		e.stats.Forwarded.Add(1)
+		e.stats.ForwardedBytes.Add(uint64(len(a.Head) + len(a.Rest)))
+	case ActDrop:
+		e.stats.Dropped.Add(1)
+	case ActAnswer:
+		e.stats.sent(wire.CodeError, resultOf(a.Err))
+	}
 	e.act(a)
 }
 
 func (e *Engine) act(a Action) {
 	switch a.Kind {
 	case ActForward, ActAnswer:
-		if a.Kind == ActAnswer {
+		if a.Kind == ActAnswer && e.log.Enabled(e.ctx, slog.LevelDebug) {
 			e.log.Debug("answering with error", "to", a.To.String(), "err", a.Err)
 		}
 		e.send(a.To, a.Head, a.Rest)
 	case ActDeliver:
 		e.deliver(a)
 	case ActDrop:
-		e.log.Debug("dropped", "err", a.Err)
+		if e.log.Enabled(e.ctx, slog.LevelDebug) {
+			e.log.Debug("dropped", "err", a.Err)
+		}
 	}
 }
 
 func (e *Engine) send(to wire.NodeID, head, rest []byte) {
 	l, ok := e.table.Lookup(to)
 	if !ok {
-		e.log.Debug("no link", "to", to.String())
+		if e.log.Enabled(e.ctx, slog.LevelDebug) {
+			e.log.Debug("no link", "to", to.String())
+		}
 		return
 	}
 	e.sendBuf = append(append(e.sendBuf[:0], head...), rest...)
-	if err := l.Send(e.ctx, e.sendBuf); err != nil {
-		e.log.Debug("send failed", "to", to.String(), "err", err)
+	if err := l.Send(e.ctx, e.sendBuf); err != nil && e.log.Enabled(e.ctx, slog.LevelDebug) {
+		e.log.Debug("send failed", "to", to.String(), "remote", addrString(l), "err", err)
 	}
 }
 
@@ -563,6 +587,10 @@ func (e *Engine) deliver(a Action) {
 	case DeliverFailed:
 		e.complete(d.TxID, nil, d.Err)
 	case DeliverSend:
+		// A retransmitted request answered from the cache, or one
+		// refused for its configuration sequence.
+		e.stats.received(a.Msg.Contents.Code, resultOK)
+		e.stats.sent(a.Msg.Contents.Code.Answer(), resultOf(d.Err))
 		if err := e.originate(d.Send); err != nil {
 			e.log.Debug("answer not routed", "err", err)
 		}
@@ -570,13 +598,21 @@ func (e *Engine) deliver(a Action) {
 			e.sendConfigUpdate(d.UpdatePath)
 		}
 	case DeliverRequest:
+		e.stats.received(d.Request.Code, resultOK)
+		if e.log.Enabled(e.ctx, slog.LevelDebug) {
+			e.log.Debug("request", "code", d.Request.Code.String(), "txid", d.TxID,
+				"from", d.Request.Signer.NodeID.String(), "via", len(d.Request.Via))
+		}
 		e.dispatch(d.Request)
 	case DeliverDrop:
+		e.stats.received(a.Msg.Contents.Code, resultDropped)
 		var need *security.CertificateNeededError
 		if errors.As(d.Err, &need) && e.opts.OnCertificateNeeded != nil {
 			e.opts.OnCertificateNeeded(need)
 		}
-		e.log.Debug("delivery dropped", "txid", d.TxID, "err", d.Err)
+		if e.log.Enabled(e.ctx, slog.LevelDebug) {
+			e.log.Debug("delivery dropped", "code", a.Msg.Contents.Code.String(), "txid", d.TxID, "err", d.Err)
+		}
 	}
 }
 
@@ -622,23 +658,29 @@ func (e *Engine) respond(in *Incoming, body []byte, err error) {
 	}
 	var msg []byte
 	var berr error
+	res := resultOK
 	if err != nil {
 		var pe *wire.ProtocolError
 		if !errors.As(err, &pe) {
-			e.log.Debug("handler failed", "code", in.Code.String(), "err", err)
+			e.log.Warn("handler failed", "code", in.Code.String(), "txid", in.TxID, "err", err)
 			pe = &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("request failed")}
 		}
+		res = errIndex(pe.Code)
 		msg, berr = e.tx.RespondError(in, pe)
 	} else {
 		msg, berr = e.tx.RespondWith(in, in.Code.Answer(), body, in.ReplyExtensions)
 	}
 	if berr != nil {
-		e.log.Debug("answer not built", "err", berr)
+		e.stats.sent(in.Code.Answer(), resultDropped)
+		e.log.Warn("answer not built", "code", in.Code.String(), "txid", in.TxID, "err", berr)
 		return
 	}
-	if err := e.originate(msg); err != nil {
-		e.log.Debug("answer not routed", "err", err)
+	if rerr := e.originate(msg); rerr != nil {
+		e.stats.sent(in.Code.Answer(), resultDropped)
+		e.log.Debug("answer not routed", "code", in.Code.String(), "txid", in.TxID, "err", rerr)
+		return
 	}
+	e.stats.sent(in.Code.Answer(), res)
 }
 
 // Request sends a request with message code code and body to the
@@ -667,11 +709,13 @@ func (e *Engine) RequestWith(ctx context.Context, dest []wire.Destination, code 
 		txid = id
 		e.waiters[id] = ch
 		if err := e.originate(msg); err != nil {
+			e.stats.sent(code, resultDropped)
 			e.tx.Cancel(id)
 			delete(e.waiters, id)
 			started <- err
 			return
 		}
+		e.stats.sent(code, resultOK)
 		started <- nil
 	}) {
 		return nil, ErrClosed
@@ -686,6 +730,13 @@ func (e *Engine) RequestWith(ctx context.Context, dest []wire.Destination, code 
 	}
 	select {
 	case r := <-ch:
+		if r.ans != nil {
+			e.stats.received(code.Answer(), resultOf(r.err))
+			e.stats.hop(len(r.ans.Via))
+		}
+		if e.log.Enabled(ctx, slog.LevelDebug) {
+			e.log.Debug("answer", "code", code.String(), "txid", txid, "err", r.err)
+		}
 		return r.ans, r.err
 	case <-ctx.Done():
 		e.post(func() {
@@ -826,7 +877,9 @@ func (e *Engine) sendConfigUpdate(path []wire.Destination) {
 	}
 	if err := e.originate(msg); err != nil {
 		e.tx.Cancel(txid)
+		return
 	}
+	e.stats.sent(wire.CodeConfigUpdateReq, resultOK)
 }
 
 // peerVerifier checks a (D)TLS peer's chain against the overlay's trust
@@ -852,4 +905,24 @@ func (e *Engine) ListenAddr() string {
 		return ""
 	}
 	return e.opts.Listener.Addr().String()
+}
+
+// logLink logs a link entering (err nil) or leaving the connection table
+// at Info.
+func (e *Engine) logLink(msg string, l *transport.Link, err error) {
+	if !e.log.Enabled(e.ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := []any{"peer", l.PeerNodeID().String(), "type", l.Type().String(), "remote", addrString(l)}
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	e.log.Info(msg, attrs...)
+}
+
+func addrString(l *transport.Link) string {
+	if a := l.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
 }

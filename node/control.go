@@ -50,6 +50,7 @@ func ParseDestination(s string) (wire.Destination, error) {
 // `reload ping`, `reload traceroute`, `reload store` and `reload fetch`:
 //
 //	GET  /status
+//	GET  /metrics  (Prometheus exposition format; see Metrics)
 //	POST /ping?dest=D[&diag=KINDS]
 //	POST /traceroute?dest=D[&diag=KINDS]
 //	POST /store?resource=NAME&kind=ID[&key=HEX][&index=N][&lifetime=S]  (body: the value)
@@ -64,6 +65,7 @@ func (n *Node) ControlHandler() http.Handler {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Status())
 	})
+	mux.Handle("GET /metrics", n.Metrics())
 	mux.HandleFunc("POST /ping", func(w http.ResponseWriter, r *http.Request) {
 		dest, kinds, ok := destAndKinds(w, r)
 		if !ok {

@@ -12,5 +12,13 @@
 // bootstrap peer over TLS, Attaches to the peer responsible for its
 // Node-ID+1 through it, and sends that admitting peer its Join.
 //
+// Observability: each Node has its own Prometheus registry (Metrics,
+// MetricsRegistry; the control API serves it at /metrics) whose collector
+// reads the counters of forwarding, transport, storage and the topology
+// plugin at scrape time, so the lower layers never import Prometheus.
+// Config.Logger is handed down to forwarding, the links and storage,
+// tagged with the node's Node-ID. docs/metrics.md lists the metrics and
+// the log records.
+//
 // Layering: node may import every layer; no layer imports node.
 package node

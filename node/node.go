@@ -101,6 +101,7 @@ type Node struct {
 	stats *diag.LocalStats
 	sip   *sip.Frontend
 	start time.Time
+	met   *metrics
 
 	mu      sync.Mutex // guards ch and the fields below
 	ch      *chord.Chord
@@ -135,8 +136,9 @@ func New(cfg Config) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, log: log, waiters: map[uint64]chan topology.Outgoing{}, joined: make(chan struct{}), start: time.Now()}
+	n := &Node{cfg: cfg, log: log.With("node", cfg.Identity.NodeID().String()), waiters: map[uint64]chan topology.Outgoing{}, joined: make(chan struct{}), start: time.Now()}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.met = newMetrics(n)
 
 	kinds, err := cfg.Overlay.Kinds()
 	if err != nil {
@@ -185,7 +187,7 @@ func New(cfg Config) (*Node, error) {
 	} else {
 		backend = mem.New()
 	}
-	if n.store, err = storage.New(storage.Config{Kinds: n.kinds, Backend: backend, Verifier: verifier, Topology: storageTopology{n}}); err != nil {
+	if n.store, err = storage.New(storage.Config{Kinds: n.kinds, Backend: backend, Verifier: verifier, Topology: storageTopology{n}, Logger: n.log}); err != nil {
 		return nil, fmt.Errorf("node: storage: %w", err)
 	}
 
@@ -210,6 +212,7 @@ func New(cfg Config) (*Node, error) {
 			return cfg.Capture.Listener(ln), err
 		}
 	}
+	opts.Link.Counters = &n.met.links
 	if cfg.ICE {
 		nw, err := stdnet.NewNet()
 		if err != nil {
@@ -390,8 +393,10 @@ func (n *Node) tickLoop() {
 			n.process()
 			n.mu.Unlock()
 		case now := <-expire.C:
-			if _, err := n.store.Expire(now); err != nil {
-				n.log.Debug("expire", "err", err)
+			if k, err := n.store.Expire(now); err != nil {
+				n.log.Warn("storage expiry failed", "err", err)
+			} else if k > 0 {
+				n.log.Debug("expired values removed", "count", k)
 			}
 		}
 	}
@@ -434,7 +439,7 @@ func (n *Node) process() {
 }
 
 func (n *Node) handleEvent(ev topology.Event) {
-	n.log.Debug("topology", "event", ev.Type.String(), "peer", ev.Peer.String())
+	n.logEvent(ev)
 	now := time.Now()
 	switch ev.Type {
 	case topology.EventJoined:

@@ -34,6 +34,7 @@ func (n *Node) startSIP(c *SIPConfig) error {
 	}
 	n.sip = fe
 	n.eng.HandleApp(sip.AppSIP, func(peer wire.NodeID, conn net.Conn) {
+		n.met.sipConnsIn.Add(1)
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -53,6 +54,13 @@ func (o sipOverlay) LocalNodeID() wire.NodeID { return o.n.ID() }
 
 func (o sipOverlay) Store(ctx context.Context, res wire.ResourceID, kind wire.KindID, values []wire.StoredDataValue, lifetime time.Duration) error {
 	_, err := o.n.Store(ctx, res, kind, values, lifetime)
+	if kind == sip.Kind {
+		if err != nil {
+			o.n.met.sipRegisterFailed.Add(1)
+		} else {
+			o.n.met.sipRegistered.Add(1)
+		}
+	}
 	return err
 }
 
@@ -77,5 +85,8 @@ func (o sipOverlay) Fetch(ctx context.Context, res wire.ResourceID, kind wire.Ki
 
 func (o sipOverlay) AppAttach(ctx context.Context, dest []wire.Destination, app uint16) (net.Conn, error) {
 	conn, _, err := o.n.eng.AppAttach(ctx, dest, app)
+	if err == nil && app == sip.AppSIP {
+		o.n.met.sipConnsOut.Add(1)
+	}
 	return conn, err
 }

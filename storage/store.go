@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
 	"time"
@@ -59,6 +60,9 @@ type Config struct {
 	Verifier Verifier   // required: checks every StoredData signature
 	Topology Topology   // nil means SingleNode
 	Hash     HashFunc   // the overlay's hash; nil means ChordHash
+	// Logger receives the Store's events: stores refused at Debug,
+	// expiry at Debug (nil: nothing is logged).
+	Logger *slog.Logger
 }
 
 // Requester is who sent a request: the verified signer of the message
@@ -80,6 +84,7 @@ type Store struct {
 	verifier Verifier
 	topo     Topology
 	hash     HashFunc
+	log      *slog.Logger
 
 	mu    sync.Mutex
 	buf   []byte // scratch for signature inputs
@@ -91,7 +96,7 @@ func New(c Config) (*Store, error) {
 	if c.Kinds == nil || c.Backend == nil || c.Verifier == nil {
 		return nil, errors.New("storage: Config needs Kinds, Backend and Verifier")
 	}
-	s := &Store{kinds: c.Kinds, backend: c.Backend, verifier: c.Verifier, topo: c.Topology, hash: c.Hash}
+	s := &Store{kinds: c.Kinds, backend: c.Backend, verifier: c.Verifier, topo: c.Topology, hash: c.Hash, log: c.Logger}
 	if s.topo == nil {
 		s.topo = SingleNode{}
 	}
@@ -168,9 +173,10 @@ type kindWork struct {
 // Store), Error_Invalid_Message. A *security.CertificateNeededError means
 // a value's signer certificate is neither in the request nor known here:
 // fetch it (CertificateResource), add it to the Verifier and call again.
-func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (StoreResult, error) {
+func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (_ StoreResult, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.logStore(req, &from, &err)
 	res := req.Resource
 	replica := req.ReplicaNumber > 0
 	if from.Signer.Cert == nil || from.Signer.NodeID.IsZero() {

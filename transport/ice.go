@@ -318,6 +318,7 @@ func NewICELink(ctx context.Context, s *ICESession, remoteUfrag, remotePwd strin
 	conn, err := s.Connect(ctx, remoteUfrag, remotePwd, remote)
 	if err != nil {
 		_ = s.Close()
+		cfg.handshakeFailed(LinkDTLSUDPSR, nil, err)
 		return nil, err
 	}
 	// ICE failure (no keepalive answers) ends the link too.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -104,6 +105,12 @@ type Config struct {
 	// HandshakeTimeout bounds the (D)TLS handshake when ctx has no
 	// deadline (30 s).
 	HandshakeTimeout time.Duration
+	// Counters, when set, add up the handshakes, link ends, frames and
+	// retransmissions of every link made with this Config.
+	Counters *Counters
+	// Logger receives the links' events: handshakes and link ends (nil:
+	// nothing is logged).
+	Logger *slog.Logger
 }
 
 // Defaults for Config.
@@ -316,6 +323,8 @@ type Link struct {
 	err     atomic.Pointer[error]
 	suspect atomic.Bool
 	stats   atomic.Pointer[LinkStats]
+	ctr     *Counters
+	log     *slog.Logger
 }
 
 // LinkStats counts a link's traffic.
@@ -355,7 +364,11 @@ func newLink(p linkParams, cfg *Config) *Link {
 		recvc:   make(chan []byte),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
+		ctr:     cfg.Counters,
+		log:     cfg.logger(),
 	}
+	l.ctr.handshake(p.typ, nil)
+	l.logUp()
 	l.stats.Store(&LinkStats{})
 	s := NewSender(cfg.Reliability, p.stream, time.Now())
 	s.SeedRTT(p.seedRTT)
@@ -501,6 +514,8 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 	defer func() {
 		timer.Stop()
 		l.setErr(final)
+		l.ctr.closed(l.typ, final)
+		l.logEnd(final)
 		l.closeMu.Do(func() { close(l.closing) })
 		_ = l.conn.Close()
 		l.wg.Done()
@@ -536,6 +551,7 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 			return
 		}
 		l.suspect.Store(s.Suspect())
+		l.ctr.frames(st.SenderStats, s.Stats())
 		st.SenderStats, st.RTO = s.Stats(), s.RTO()
 		sc := st
 		l.stats.Store(&sc)
@@ -565,6 +581,7 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 			switch f.Type {
 			case wire.FrameData:
 				st.Received++
+				l.ctr.received()
 				a := win.Ack(f.Sequence)
 				if err := write(&a); err != nil {
 					final = err

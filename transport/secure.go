@@ -64,7 +64,9 @@ func NewTLSLink(ctx context.Context, conn net.Conn, role Role, expect wire.NodeI
 	defer cancel()
 	if err := tlsConn.HandshakeContext(hctx); err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("transport: TLS handshake: %w", err)
+		err = fmt.Errorf("transport: TLS handshake: %w", err)
+		cfg.handshakeFailed(LinkTLSTCPFHNoICE, conn.RemoteAddr(), err)
+		return nil, err
 	}
 	return newLink(linkParams{
 		typ:    LinkTLSTCPFHNoICE,
@@ -127,6 +129,7 @@ func newDTLSLink(ctx context.Context, pc net.PacketConn, raddr net.Addr, role Ro
 		err = fmt.Errorf("transport: bad role %v", role)
 	}
 	fail := func(err error) (*Link, error) {
+		cfg.handshakeFailed(typ, raddr, err)
 		if conn != nil {
 			_ = conn.Close()
 		}

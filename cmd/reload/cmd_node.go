@@ -42,7 +42,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data", "", "directory for durable storage (default: in memory)")
 	sipUDP := fs.String("sip-udp", "", "run the SIP front end (RFC 7904) for local user agents on this UDP address")
 	sipTCP := fs.String("sip-tcp", "", "run the SIP front end on this TCP address")
+	metricsAddr := fs.String("metrics", "", "also serve the Prometheus metrics at http://ADDR/metrics (default: off; the control API serves them too)")
 	verbose := fs.Bool("v", false, "log debug messages")
+	logJSON := fs.Bool("log-json", false, "write logs as JSON lines instead of text")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -76,7 +78,11 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if *logJSON {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
 	cfg := node.Config{
 		Overlay: doc.Configurations[0], ConfigDocument: raw, Identity: id, ListenTLS: *listen,
 		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, DataDir: *dataDir, Logger: log,
@@ -96,10 +102,21 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	srv := &http.Server{Handler: n.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
+	var maddr net.Addr
+	if *metricsAddr != "" {
+		var msrv *http.Server
+		if msrv, maddr, err = serveMetrics(*metricsAddr, n.Metrics()); err != nil {
+			return failure(stderr, "node", fmt.Errorf("metrics: %w", err))
+		}
+		defer msrv.Close()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "node %s of %s\n  links    %s (TLS)\n  control  http://%s\n", id.NodeID(), cfg.Overlay.InstanceName, n.Addr(), ln.Addr())
+	if maddr != nil {
+		fmt.Fprintf(stdout, "  metrics  http://%s/metrics\n", maddr)
+	}
 	if err := n.Start(ctx); err != nil {
 		return failure(stderr, "node", err)
 	}
@@ -118,6 +135,19 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		log.Debug("leave", "err", err)
 	}
 	return exitOK
+}
+
+// serveMetrics serves h at /metrics on addr (and nothing else there).
+func serveMetrics(addr string, h http.Handler) (*http.Server, net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, ln.Addr(), nil
 }
 
 // controlClient talks to a running node's control API.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -118,5 +119,38 @@ func TestNodeCommands(t *testing.T) {
 	}
 	if code, _, _ = runReload(t, "node"); code != 2 {
 		t.Fatal("node without --config accepted")
+	}
+}
+
+// `reload node --metrics ADDR` serves the node's metrics at /metrics on
+// ADDR, and nothing else there.
+func TestServeMetrics(t *testing.T) {
+	_, nodes := threeNodes(t)
+	srv, addr, err := serveMetrics("127.0.0.1:0", nodes[0].Metrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr.String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "reload_ring_joined 1") ||
+		!strings.Contains(body, `reload_links{transport="TLS-TCP-FH-NO-ICE"}`) {
+		t.Fatalf("GET /metrics: %d\n%s", code, body)
+	}
+	if code, _ := get("/status"); code != http.StatusNotFound {
+		t.Errorf("GET /status on the metrics address: %d, want 404", code)
+	}
+	if _, _, err := serveMetrics("127.0.0.1:bad", nodes[0].Metrics()); err == nil {
+		t.Error("bad address accepted")
 	}
 }

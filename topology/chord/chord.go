@@ -113,6 +113,8 @@ type Chord struct {
 
 	key       ringKey   // ringKeyOf(id)
 	fingerKey []ringKey // ringKeyOf(fingerStart[i])
+
+	stats Stats
 }
 
 var _ topology.Plugin = (*Chord)(nil)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/goreload/reload/sim"
 	"github.com/goreload/reload/topology"
@@ -279,5 +280,38 @@ func TestAcceptReplicaFromLeavingPeer_Sec10_9(t *testing.T) {
 	}
 	if succ.AcceptReplica(nil, nid(0x42)) {
 		t.Error("Store from a stranger accepted")
+	}
+}
+
+// Stats counts the §10.7 maintenance: periodic stabilisation on the
+// update interval, Updates received, and peers declared failed.
+func TestStatsCountMaintenance(t *testing.T) {
+	cfg := chord.DefaultConfig(nid(0x40), rand.New(rand.NewPCG(1, 2)))
+	cfg.TickLength, cfg.UpdateInterval = time.Second, 10*time.Second
+	c, err := chord.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s != (chord.Stats{}) {
+		t.Fatalf("fresh stats %+v", s)
+	}
+	for range 2 * int(cfg.UpdateInterval/cfg.TickLength) {
+		c.Tick()
+		for c.HasReady() {
+			c.Ready()
+			c.Advance()
+		}
+	}
+	u := wire.ChordUpdate{Type: wire.ChordUpdateNeighbors, IDLen: 16, Predecessors: []wire.NodeID{nid(0x40)}, Successors: []wire.NodeID{nid(0x40)}}
+	if err := c.Step(topology.Incoming{From: nid(0x50), Code: wire.CodeUpdateReq, Body: enc(t, &u), Token: 1}); err != nil {
+		t.Fatal(err)
+	}
+	c.PeerFailed(nid(0x60))
+	s := c.Stats()
+	if s.Stabilizations < 1 || s.UpdatesReceived != 1 || s.PeerFailures != 1 {
+		t.Fatalf("stats %+v, want stabilisations, one Update received, one peer failure", s)
 	}
 }

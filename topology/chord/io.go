@@ -72,6 +72,7 @@ func (c *Chord) sendUpdate(n wire.NodeID, t wire.ChordUpdateType, kind reqKind) 
 		slices.SortFunc(u.Fingers, wire.NodeID.Compare)
 	}
 	c.request(topology.Outgoing{To: n, Code: wire.CodeUpdateReq, Body: encode(&u)}, kind, 0)
+	c.stats.UpdatesSent++
 }
 
 // updateNeighbors sends an Update (neighbors) to every neighbour but skip
@@ -265,6 +266,7 @@ func (c *Chord) expire(r request) {
 // stabilize is the periodic neighbour exchange (§10.7.4.1), plus a
 // peer_ready connectivity check of each finger that is not a neighbour.
 func (c *Chord) stabilize() {
+	c.stats.Stabilizations++
 	c.updateNeighbors(wire.NodeID{})
 	for _, f := range c.Fingers() {
 		if !c.isNeighbor(f) && !c.outstanding(reqPeerReady, f) {

@@ -312,6 +312,7 @@ func (c *Chord) onUpdate(in *topology.Incoming) error {
 	if err := c.decodeUpdate(in); err != nil {
 		return err
 	}
+	c.stats.UpdatesReceived++
 	c.answer(in, wire.CodeUpdateAns, &wire.UpdateAns{})
 	c.verified(in.From)
 	if c.upd.Type == wire.ChordUpdatePeerReady {

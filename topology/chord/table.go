@@ -237,6 +237,7 @@ func (c *Chord) failed(n wire.NodeID) {
 		return
 	}
 	c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == n })
+	c.stats.PeerFailures++
 	if !c.isDead(n) {
 		c.dead = append(c.dead, expiring{id: n, until: c.now + 20*c.timeout})
 	}

@@ -1,0 +1,19 @@
+package chord
+
+// Stats counts the ring maintenance work of a Chord since it was made
+// (RFC 6940 §10.7): for metrics and status reports. Like the Chord, it is
+// read by the goroutine that drives the Chord.
+type Stats struct {
+	// Stabilizations counts the periodic neighbour exchanges
+	// (§10.7.4.1, chord-update-interval).
+	Stabilizations uint64
+	// UpdatesSent and UpdatesReceived count Update requests (§10.7.3).
+	UpdatesSent     uint64
+	UpdatesReceived uint64
+	// PeerFailures counts the peers declared failed (§10.7.2): link
+	// failures and unanswered Updates.
+	PeerFailures uint64
+}
+
+// Stats returns the Chord's counters.
+func (c *Chord) Stats() Stats { return c.stats }
