@@ -390,9 +390,10 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 }
 
 func overlayServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("reload overlay serve", "reload overlay serve --dir DIR [--addr HOST:PORT]\n\nServe the overlay's configuration document (GET /.well-known/reload-config) and\nits enrollment server (RFC 6940 §11.2, §11.3) over HTTPS until interrupted.", stderr)
+	fs := newFlagSet("reload overlay serve", "reload overlay serve --dir DIR [--listen HOST:PORT]\n\nServe the overlay's configuration document (GET /.well-known/reload-config) and\nits enrollment server (RFC 6940 §11.2, §11.3) over HTTPS until interrupted.", stderr)
 	dir := fs.String("dir", "", "overlay directory made by \"reload overlay init\" (required)")
-	addr := fs.String("addr", "localhost:8443", "address to serve HTTPS on")
+	addr := fs.String("listen", "localhost:8443", "address to serve HTTPS on")
+	fs.StringVar(addr, "addr", "localhost:8443", "same as --listen")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -400,7 +401,7 @@ func overlayServe(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "--dir is required")
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return usageError(fs, "--addr: %v", err)
+		return usageError(fs, "--listen: %v", err)
 	}
 	run, _, err := startOverlayServer(*dir, *addr, log.New(stderr, "", log.LstdFlags))
 	if err != nil {
