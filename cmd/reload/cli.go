@@ -129,10 +129,9 @@ func failure(stderr io.Writer, cmd string, err error) int {
 // hint wraps err with advice on what to do about it.
 func hint(err error, advice string) error { return fmt.Errorf("%w\n  hint: %s", err, advice) }
 
-// readConfig reads an overlay configuration document and returns the
-// configuration of instance name overlay (the first when overlay is "")
-// and the raw document.
-func readConfig(path, overlay string) (*config.Configuration, []byte, error) {
+// readConfig reads and parses an overlay configuration document that
+// holds at least one configuration.
+func readConfig(path string) (*config.Document, []byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, hint(err, "--config names the overlay.xml made by 'reload overlay init' or fetched by 'reload enroll'")
@@ -144,13 +143,7 @@ func readConfig(path, overlay string) (*config.Configuration, []byte, error) {
 	if len(doc.Configurations) == 0 {
 		return nil, nil, fmt.Errorf("%s holds no configuration", path)
 	}
-	c := doc.Configurations[0]
-	if overlay != "" {
-		if c = doc.Configuration(overlay); c == nil {
-			return nil, nil, fmt.Errorf("%s holds no configuration for overlay %s", path, overlay)
-		}
-	}
-	return c, raw, nil
+	return doc, raw, nil
 }
 
 // readIdentity reads dir/cert.pem and dir/key.pem.

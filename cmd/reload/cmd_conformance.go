@@ -65,9 +65,15 @@ func runConformance(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	const name = "reload conformance"
-	var err error
-	if o.Config, _, err = readConfig(*cfgPath, *overlay); err != nil {
+	d, _, err := readConfig(*cfgPath)
+	if err != nil {
 		return failure(stderr, name, err)
+	}
+	o.Config = d.Configurations[0]
+	if *overlay != "" {
+		if o.Config = d.Configuration(*overlay); o.Config == nil {
+			return failure(stderr, name, fmt.Errorf("%s holds no configuration for overlay %s", *cfgPath, *overlay))
+		}
 	}
 	if o.Identity, err = readIdentity(*idDir); err != nil {
 		return failure(stderr, name, err)

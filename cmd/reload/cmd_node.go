@@ -46,7 +46,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if *cfgPath == "" || *idDir == "" {
 		return usageError(fs, "--config and --identity are required")
 	}
-	overlay, raw, err := readConfig(*cfgPath, "")
+	doc, raw, err := readConfig(*cfgPath)
 	if err != nil {
 		return failure(stderr, "node", err)
 	}
@@ -60,7 +60,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := node.Config{
-		Overlay: overlay, ConfigDocument: raw, Identity: id, ListenTLS: *listen,
+		Overlay: doc.Configurations[0], ConfigDocument: raw, Identity: id, ListenTLS: *listen,
 		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, DataDir: *dataDir, Logger: log,
 	}
 	if *sipUDP != "" || *sipTCP != "" {
