@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/conformance"
-	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/wire"
 )
 
@@ -68,16 +65,9 @@ func runConformance(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	const name = "reload conformance"
-	doc, err := os.ReadFile(*cfgPath)
+	d, _, err := readConfig(*cfgPath)
 	if err != nil {
 		return failure(stderr, name, err)
-	}
-	d, err := config.Parse(doc)
-	if err != nil {
-		return failure(stderr, name, fmt.Errorf("%s: %w", *cfgPath, err))
-	}
-	if len(d.Configurations) == 0 {
-		return failure(stderr, name, fmt.Errorf("%s holds no configuration", *cfgPath))
 	}
 	o.Config = d.Configurations[0]
 	if *overlay != "" {
@@ -85,16 +75,8 @@ func runConformance(args []string, stdout, stderr io.Writer) int {
 			return failure(stderr, name, fmt.Errorf("%s holds no configuration for overlay %s", *cfgPath, *overlay))
 		}
 	}
-	certPEM, err := os.ReadFile(filepath.Join(*idDir, "cert.pem"))
-	if err != nil {
+	if o.Identity, err = readIdentity(*idDir); err != nil {
 		return failure(stderr, name, err)
-	}
-	keyPEM, err := os.ReadFile(filepath.Join(*idDir, "key.pem"))
-	if err != nil {
-		return failure(stderr, name, err)
-	}
-	if o.Identity, err = security.LoadIdentity(certPEM, keyPEM); err != nil {
-		return failure(stderr, name, fmt.Errorf("identity %s: %w", *idDir, err))
 	}
 	if *pcapPath != "" {
 		pf, err := os.Create(*pcapPath)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,7 @@ import (
 // identity.
 func runEnroll(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload enroll",
-		"reload enroll --server URL --user U (--password P | --password-file FILE) --out DIR [--ca-cert FILE]", stderr)
+		"reload enroll --server URL --user U (--password P | --password-file FILE) --out DIR [--ca-cert FILE] [--json]\n\nFetch the overlay configuration from URL/.well-known/reload-config, check its\nsignature, obtain a certificate for a new key from the enrollment server\n(RFC 6940 §11.3; self-signed where the overlay allows it, §11.3.1) and write\ncert.pem, key.pem and overlay.xml into DIR, ready for 'reload node'.", stderr)
 	server := fs.String("server", "", "configuration server base URL, e.g. https://overlay.example.org (required)")
 	user := fs.String("user", "", "account name (required)")
 	password := fs.String("password", "", "account password")
@@ -33,6 +34,7 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 	serverName := fs.String("server-name", "", "name the servers' certificates must match (default: the URL's host)")
 	nodeIDs := fs.Int("nodeids", 1, "number of Node-IDs to request")
 	algo := fs.String("algo", "ecdsa", "key algorithm: ecdsa (P-256) or rsa (2048)")
+	asJSON := fs.Bool("json", false, "print the overlay, user, Node-IDs and files as JSON")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -76,7 +78,7 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 	}
 	e := enrollJob{
 		client: enroll.NewClient(roots, *serverName), server: *server, user: *user, password: pw, out: *out,
-		enrollURL: *enrollURL, overlay: *overlay, nodeIDs: *nodeIDs, algo: keyAlg,
+		enrollURL: *enrollURL, overlay: *overlay, nodeIDs: *nodeIDs, algo: keyAlg, json: *asJSON,
 	}
 	if err := e.run(context.Background(), time.Now(), stdout); err != nil {
 		return failure(stderr, "reload enroll", err)
@@ -89,12 +91,13 @@ type enrollJob struct {
 	server, user, password, out, enrollURL, overlay string
 	nodeIDs                                         int
 	algo                                            security.KeyAlgorithm
+	json                                            bool
 }
 
 func (e *enrollJob) run(ctx context.Context, now time.Time, stdout io.Writer) error {
 	doc, raw, err := e.client.FetchConfig(ctx, e.server)
 	if err != nil {
-		return fmt.Errorf("fetching the configuration: %w", err)
+		return hint(fmt.Errorf("fetching the configuration: %w", err), "check --server, and --ca-cert when the server's certificate comes from the overlay's own CA")
 	}
 	conf := doc.Configurations[0]
 	if e.overlay != "" {
@@ -138,7 +141,7 @@ func (e *enrollJob) run(ctx context.Context, now time.Time, stdout io.Writer) er
 		}
 	}
 	if _, err := os.Stat(filepath.Join(e.out, fileKey)); err == nil {
-		return fmt.Errorf("%s already holds an identity", e.out)
+		return hint(fmt.Errorf("%s already holds an identity", e.out), "choose another --out")
 	}
 	if err := writeIdentity(e.out, id); err != nil {
 		return err
@@ -149,6 +152,17 @@ func (e *enrollJob) run(ctx context.Context, now time.Time, stdout io.Writer) er
 	ids := make([]string, len(id.Cert.NodeIDs))
 	for i, n := range id.Cert.NodeIDs {
 		ids[i] = n.String()
+	}
+	if e.json {
+		b, err := json.MarshalIndent(map[string]any{
+			"overlay": conf.InstanceName, "user": id.Cert.User, "node_ids": ids, "dir": e.out,
+			"cert": filepath.Join(e.out, fileCert), "key": filepath.Join(e.out, fileKey), "config": filepath.Join(e.out, fileConfig),
+		}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
 	}
 	fmt.Fprintf(stdout, "enrolled in %s as %s\n  node-id  %s\n  files    %s\n", conf.InstanceName, id.Cert.User,
 		strings.Join(ids, ", "), e.out)

@@ -13,14 +13,11 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/node"
-	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/usage/diag"
 )
 
@@ -51,26 +48,11 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if *cfgPath == "" || *idDir == "" {
 		return usageError(fs, "--config and --identity are required")
 	}
-	raw, err := os.ReadFile(*cfgPath)
+	doc, raw, err := readConfig(*cfgPath)
 	if err != nil {
 		return failure(stderr, "node", err)
 	}
-	doc, err := config.Parse(raw)
-	if err != nil {
-		return failure(stderr, "node", fmt.Errorf("%s: %w", *cfgPath, err))
-	}
-	if len(doc.Configurations) == 0 {
-		return failure(stderr, "node", fmt.Errorf("%s holds no configuration", *cfgPath))
-	}
-	certPEM, err := os.ReadFile(filepath.Join(*idDir, "cert.pem"))
-	if err != nil {
-		return failure(stderr, "node", err)
-	}
-	keyPEM, err := os.ReadFile(filepath.Join(*idDir, "key.pem"))
-	if err != nil {
-		return failure(stderr, "node", err)
-	}
-	id, err := security.LoadIdentity(certPEM, keyPEM)
+	id, err := readIdentity(*idDir)
 	if err != nil {
 		return failure(stderr, "node", err)
 	}
@@ -264,13 +246,17 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ping", "reload ping [flags] DEST\n\nPing DEST through the overlay from a running node (RFC 6940 §6.5.3), with\nRFC 7851 diagnostics when --diag names kinds. DEST is a Node-ID in hex, node:HEX,\nresource:HEX, or a resource name.", stderr)
 	control := fs.String("control", defaultControl, "control API address of the node that sends the ping")
 	kinds := fs.String("diag", "", "diagnostic kinds to ask for: names or numbers, comma-separated, or all")
-	count := fs.Int("c", 1, "number of pings")
+	count := fs.Int("count", 1, "number of pings")
+	fs.IntVar(count, "c", 1, "short for --count")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if code := parseArgs(fs, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() != 1 {
 		return usageError(fs, "give one destination")
+	}
+	if *count < 1 {
+		return usageError(fs, "--count must be at least 1")
 	}
 	if _, err := node.ParseDestination(fs.Arg(0)); err != nil {
 		return usageError(fs, "%v", err)
@@ -289,7 +275,7 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	for i := range *count {
 		var raw json.RawMessage
 		if err := c.do("POST", "/ping", q, nil, &raw); err != nil {
-			fmt.Fprintf(stderr, "reload ping: %s: %v\n", fs.Arg(0), err)
+			failure(stderr, "ping", fmt.Errorf("%s: %w", fs.Arg(0), err))
 			failed++
 			continue
 		}
@@ -332,6 +318,11 @@ func runTraceroute(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := node.ParseDestination(fs.Arg(0)); err != nil {
 		return usageError(fs, "%v", err)
+	}
+	if *kinds != "" {
+		if _, err := diag.ParseKinds(*kinds); err != nil {
+			return usageError(fs, "--diag: %v", err)
+		}
 	}
 	q := url.Values{"dest": {fs.Arg(0)}}
 	if *kinds != "" {
@@ -377,6 +368,9 @@ func runStore(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() != 3 {
 		return usageError(fs, "give RESOURCE KIND VALUE")
+	}
+	if *lifetime < 1 {
+		return usageError(fs, "--lifetime must be at least 1 second")
 	}
 	if _, err := node.ParseKind(fs.Arg(1)); err != nil {
 		return usageError(fs, "%v", err)

@@ -5,8 +5,8 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -67,62 +67,6 @@ func runOverlay(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-// newFlagSet makes a FlagSet that reports to stderr with a usage text.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args; it returns -1 to go on, or the exit code (0 for
-// --help, 2 for a usage error).
-func parseFlags(fs *flag.FlagSet, args []string) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
-	return -1
-}
-
-// parseArgs is parseFlags for commands that take positional arguments.
-func parseArgs(fs *flag.FlagSet, args []string) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	return -1
-}
-
-func usageError(fs *flag.FlagSet, format string, args ...any) int {
-	fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
-	fs.Usage()
-	return 2
-}
-
-func failure(stderr io.Writer, cmd string, err error) int {
-	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
-	return 1
-}
-
 // initOptions are the flags of "reload overlay init".
 type initOptions struct {
 	dir, name, enrollURL, configAlg string
@@ -130,11 +74,33 @@ type initOptions struct {
 	algo                            security.KeyAlgorithm
 	selfSigned                      bool
 	bootstrap                       []config.BootstrapNode
+	json                            bool // print the result as JSON
+}
+
+// initResult is what "reload overlay init --json" prints.
+type initResult struct {
+	Overlay    string     `json:"overlay"`
+	Dir        string     `json:"dir"`
+	Config     string     `json:"config"`
+	Sequence   uint16     `json:"sequence"`
+	Signer     string     `json:"signer"`
+	CA         string     `json:"ca,omitempty"`
+	SelfSigned bool       `json:"self_signed"`
+	Users      string     `json:"users"`
+	Passwords  string     `json:"passwords"`
+	Nodes      []initNode `json:"nodes"`
+}
+
+type initNode struct {
+	Name     string `json:"name"`
+	NodeID   string `json:"node_id"`
+	User     string `json:"user"`
+	Identity string `json:"identity"`
 }
 
 func overlayInit(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload overlay init",
-		"reload overlay init --dir DIR --name OVERLAY --nodes N [--algo ecdsa|rsa] [--self-signed] [--bootstrap host:port ...]", stderr)
+		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa] [--self-signed] [--bootstrap IP:PORT ...] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem).", stderr)
 	var o initOptions
 	var algo string
 	var bootstrap stringList
@@ -147,6 +113,7 @@ func overlayInit(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.enrollURL, "enrollment-url", "https://localhost:8443"+enroll.DefaultEnrollPath, "enrollment-server URL to put in the configuration")
 	fs.StringVar(&o.configAlg, "config-alg", config.AlgorithmRSASHA1, "configuration signature algorithm: rsa-sha1 (RFC 6940) or, as an extension, rsa-sha256, ecdsa-sha256, ...")
 	fs.IntVar(&o.days, "days", 365, "validity of the CA, the configuration and the certificates, in days")
+	fs.BoolVar(&o.json, "json", false, "print the files and node identities as JSON")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -268,7 +235,7 @@ func newIdentity(o *initOptions, srv *enroll.Server, alg security.KeyAlgorithm, 
 
 func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 	if _, err := os.Stat(filepath.Join(o.dir, fileConfig)); err == nil {
-		return fmt.Errorf("%s already holds an overlay (%s exists)", o.dir, fileConfig)
+		return hint(fmt.Errorf("%s already holds an overlay (%s exists)", o.dir, fileConfig), "choose another --dir, or remove that one")
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -389,24 +356,44 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 		return err
 	}
 
-	mode := "enrollment CA " + filepath.Join(o.dir, fileCA)
+	res := initResult{
+		Overlay: o.name, Dir: o.dir, Config: filepath.Join(o.dir, fileConfig), Sequence: c.Sequence, Signer: signer.NodeID().String(),
+		SelfSigned: o.selfSigned, Users: filepath.Join(o.dir, fileUsers), Passwords: filepath.Join(o.dir, filePasswords),
+		Nodes: []initNode{},
+	}
+	if !o.selfSigned {
+		res.CA = filepath.Join(o.dir, fileCA)
+	}
+	for _, n := range nodes {
+		res.Nodes = append(res.Nodes, initNode{Name: n.name, NodeID: n.id.NodeID().String(), User: n.id.Cert.User, Identity: filepath.Join(o.dir, dirNodes, n.name)})
+	}
+	if o.json {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	mode := "enrollment CA " + res.CA
 	if o.selfSigned {
 		mode = "self-signed certificates (sha256 Node-IDs)"
 	}
 	fmt.Fprintf(stdout, "overlay %s created in %s\n", o.name, o.dir)
-	fmt.Fprintf(stdout, "  configuration  %s (sequence %d, signed %s by %s)\n", filepath.Join(o.dir, fileConfig), c.Sequence, o.configAlg, signer.NodeID())
+	fmt.Fprintf(stdout, "  configuration  %s (sequence %d, signed %s by %s)\n", res.Config, c.Sequence, o.configAlg, signer.NodeID())
 	fmt.Fprintf(stdout, "  trust          %s\n", mode)
-	fmt.Fprintf(stdout, "  accounts       %s, passwords in %s\n", filepath.Join(o.dir, fileUsers), filepath.Join(o.dir, filePasswords))
-	for _, n := range nodes {
-		fmt.Fprintf(stdout, "  %-14s %s %s %s\n", n.name, n.id.NodeID(), n.id.Cert.User, filepath.Join(o.dir, dirNodes, n.name))
+	fmt.Fprintf(stdout, "  accounts       %s, passwords in %s\n", res.Users, res.Passwords)
+	for _, n := range res.Nodes {
+		fmt.Fprintf(stdout, "  %-14s %s %s %s\n", n.Name, n.NodeID, n.User, n.Identity)
 	}
 	return nil
 }
 
 func overlayServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("reload overlay serve", "reload overlay serve --dir DIR --addr HOST:PORT", stderr)
+	fs := newFlagSet("reload overlay serve", "reload overlay serve --dir DIR [--listen HOST:PORT]\n\nServe the overlay's configuration document (GET /.well-known/reload-config) and\nits enrollment server (RFC 6940 §11.2, §11.3) over HTTPS until interrupted.", stderr)
 	dir := fs.String("dir", "", "overlay directory made by \"reload overlay init\" (required)")
-	addr := fs.String("addr", "localhost:8443", "address to serve HTTPS on")
+	addr := fs.String("listen", "localhost:8443", "address to serve HTTPS on")
+	fs.StringVar(addr, "addr", "localhost:8443", "same as --listen")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -414,7 +401,7 @@ func overlayServe(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "--dir is required")
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return usageError(fs, "--addr: %v", err)
+		return usageError(fs, "--listen: %v", err)
 	}
 	run, _, err := startOverlayServer(*dir, *addr, log.New(stderr, "", log.LstdFlags))
 	if err != nil {

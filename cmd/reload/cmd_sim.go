@@ -65,18 +65,8 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	sweepMax := fs.Int("sweep-max", 4096, "largest ring of the hops sweep (powers of 2 from 16, up to --nodes)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 
-	// --help prints the usage to stdout and succeeds.
-	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return exitOK
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "reload sim: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
 	}
 	switch {
 	case *nodes < 2:

@@ -124,10 +124,10 @@ func TestSimText(t *testing.T) {
 }
 
 func TestSimUsage(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := runSim([]string{"--help"}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "--churn") {
-		t.Errorf("--help: exit %d, %q", code, stdout.String())
+	if code, out, _ := runReload(t, "sim", "--help"); code != exitOK || !strings.Contains(out, "--churn") {
+		t.Errorf("--help: exit %d, %q", code, out)
 	}
+	var stdout, stderr bytes.Buffer
 	for _, args := range [][]string{{"--nodes", "1"}, {"--churn", "1"}, {"--nodes", "3", "--churn", "0.5"}, {"--bogus"}, {"extra"}, {"--lookups", "0"}} {
 		stdout.Reset()
 		stderr.Reset()

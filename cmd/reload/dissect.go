@@ -58,17 +58,11 @@ func runDissect(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.hexIn, "hex", "", "decode this hex string (white space and ':' allowed)")
 	fs.BoolVar(&o.summary, "summary", false, "one line per message")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, dissectHelp)
+		fmt.Fprint(fs.Output(), dissectHelp)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprint(stdout, dissectHelp)
-			fs.PrintDefaults()
-			return exitOK
-		}
-		return exitUsage
+	if code := parseArgs(fs, args); code >= 0 {
+		return code
 	}
 	if o.idLen < wire.MinNodeIDLen || o.idLen > wire.MaxNodeIDLen {
 		fmt.Fprintf(stderr, "reload dissect: --node-id-length must be 16..20, not %d\n", o.idLen)

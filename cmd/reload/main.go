@@ -44,6 +44,7 @@ const (
 )
 
 func run(args []string, stdout, stderr io.Writer) int {
+	stderr = &errStream{Writer: stderr, stdout: stdout}
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage
@@ -51,9 +52,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "-h", "--help", "help":
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				return c.run([]string{"--help"}, stdout, stderr)
+			c, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(stderr, "reload: unknown command %q\n\n", args[1])
+				usage(stderr)
+				return exitUsage
 			}
+			return c.run([]string{"--help"}, stdout, stderr)
 		}
 		usage(stdout)
 		return exitOK
