@@ -165,6 +165,21 @@ type Link struct {
 	NodeID string `json:"node_id"`
 	Type   string `json:"type"`
 	Remote string `json:"remote"`
+	// ICE is the candidate pair that ICE selected, on ICE links.
+	ICE *CandidatePair `json:"ice,omitempty"`
+	// Frames and Retransmissions count the data frames the link sent,
+	// retransmissions included (RFC 6940 §6.6.3).
+	Frames          uint64 `json:"frames_sent"`
+	Retransmissions uint64 `json:"retransmissions"`
+}
+
+// CandidatePair is the local and remote candidate of an ICE link
+// (RFC 6940 §6.5.1.1): type (host, srflx, prflx, relay) and address.
+type CandidatePair struct {
+	LocalType  string `json:"local_type"`
+	Local      string `json:"local"`
+	RemoteType string `json:"remote_type"`
+	Remote     string `json:"remote"`
 }
 
 // Status returns the node's state.
@@ -185,7 +200,13 @@ func (n *Node) Status() Status {
 		if a := l.RemoteAddr(); a != nil {
 			remote = a.String()
 		}
-		s.Links = append(s.Links, Link{NodeID: l.PeerNodeID().String(), Type: l.Type().String(), Remote: remote})
+		st := l.Stats()
+		sl := Link{NodeID: l.PeerNodeID().String(), Type: l.Type().String(), Remote: remote,
+			Frames: st.Frames, Retransmissions: st.Retransmissions}
+		if lc, rc, ok := l.ICEPair(); ok {
+			sl.ICE = &CandidatePair{LocalType: lc.Type.String(), Local: lc.Addr.String(), RemoteType: rc.Type.String(), Remote: rc.Addr.String()}
+		}
+		s.Links = append(s.Links, sl)
 	}
 	slices.SortFunc(s.Links, func(a, b Link) int {
 		if a.NodeID < b.NodeID {

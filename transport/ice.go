@@ -327,7 +327,24 @@ func NewICELink(ctx context.Context, s *ICESession, remoteUfrag, remotePwd strin
 			go func() { _ = s.Close() }()
 		}
 	})
+	lc, rc, perr := s.Selected()
 	pc := dtlsnet.PacketConnFromConn(conn)
-	return newDTLSLink(ctx, pc, conn.RemoteAddr(), s.role, expect, cfg, LinkDTLSUDPSR, s.RTT(),
+	l, err := newDTLSLink(ctx, pc, conn.RemoteAddr(), s.role, expect, cfg, LinkDTLSUDPSR, s.RTT(),
 		func() { _ = s.Close() })
+	if err == nil && perr == nil {
+		l.icePair.Store(&[2]Candidate{lc, rc})
+	}
+	return l, err
+}
+
+// ICEPair returns the candidate pair that ICE selected for the link
+// (§6.5.1.10): the local candidate and the peer's, with their types, so
+// that a link through NATs shows whether it runs over host or
+// server-reflexive addresses. ok is false for links without ICE.
+func (l *Link) ICEPair() (local, remote Candidate, ok bool) {
+	p := l.icePair.Load()
+	if p == nil {
+		return local, remote, false
+	}
+	return p[0], p[1], true
 }

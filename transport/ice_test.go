@@ -10,7 +10,6 @@ import (
 
 	"github.com/goreload/reload/wire"
 	"github.com/pion/logging"
-	"github.com/pion/stun/v4"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/transport/v5/vnet"
 	"go.uber.org/goleak"
@@ -165,34 +164,13 @@ func newNATNet(t *testing.T) *natNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go serveSTUN(nn.stun)
+	go func() { _ = (&STUNServer{}).Serve(nn.stun) }()
 	return nn
 }
 
 func (n *natNet) close() {
 	_ = n.stun.Close()
 	_ = n.wan.Stop()
-}
-
-// serveSTUN answers Binding requests with the source address (RFC 5389).
-func serveSTUN(pc net.PacketConn) {
-	b := make([]byte, 1500)
-	for {
-		k, from, err := pc.ReadFrom(b)
-		if err != nil {
-			return
-		}
-		req := &stun.Message{Raw: append([]byte(nil), b[:k]...)}
-		if req.Decode() != nil || req.Type != stun.BindingRequest {
-			continue
-		}
-		ua := from.(*net.UDPAddr)
-		resp, err := stun.Build(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess,
-			&stun.XORMappedAddress{IP: ua.IP, Port: ua.Port}, stun.Fingerprint)
-		if err == nil {
-			_, _ = pc.WriteTo(resp.Raw, from)
-		}
-	}
 }
 
 func TestICELinkNAT(t *testing.T) {
@@ -218,6 +196,12 @@ func TestICELinkNAT(t *testing.T) {
 			t.Fatalf("selected remote %v (%v), want a public mapped address", r.Addr, r.Type)
 		}
 		t.Logf("selected %v %v -> %v %v", l.Type, l.Addr, r.Type, r.Addr)
+	}
+	for _, l := range []*Link{p.a, p.b} {
+		_, r, ok := l.ICEPair()
+		if !ok || r.Addr.Addr().IsPrivate() || r.Type == CandidateHost {
+			t.Errorf("link ICE pair remote %v %v (ok %v), want a mapped address", r.Type, r.Addr, ok)
+		}
 	}
 	exchange(t, ctx, p, 10, []int{10, 2000})
 	_ = wire.NodeID{}

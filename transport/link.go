@@ -325,6 +325,7 @@ type Link struct {
 	stats   atomic.Pointer[LinkStats]
 	ctr     *Counters
 	log     *slog.Logger
+	icePair atomic.Pointer[[2]Candidate] // ICE links: the selected pair (ice.go)
 }
 
 // LinkStats counts a link's traffic.

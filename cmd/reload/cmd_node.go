@@ -36,6 +36,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Bool("seed", false, "start a new ring instead of joining through a bootstrap peer")
 	client := fs.Bool("client", false, "run as a client (RFC 6940 §3.2): attach to the responsible peer, do not route")
 	useICE := fs.Bool("ice", false, "use ICE and DTLS-UDP-SR for Attach (host candidates of all interfaces)")
+	var stunSrv stringList
+	fs.Var(&stunSrv, "stun", "STUN server host:port for server-reflexive ICE candidates (repeatable; with --ice)")
+	stunAddr := fs.String("stun-server", "", "answer STUN Binding requests on this UDP address (for peers behind NATs)")
 	dataDir := fs.String("data", "", "directory for durable storage (default: in memory)")
 	sipUDP := fs.String("sip-udp", "", "run the SIP front end (RFC 7904) for local user agents on this UDP address")
 	sipTCP := fs.String("sip-tcp", "", "run the SIP front end on this TCP address")
@@ -47,6 +50,10 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	if *cfgPath == "" || *idDir == "" {
 		return usageError(fs, "--config and --identity are required")
+	}
+	stunList, err := stunURIs(stunSrv)
+	if err != nil {
+		return usageError(fs, "%v", err)
 	}
 	doc, raw, err := readConfig(*cfgPath)
 	if err != nil {
@@ -67,7 +74,15 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(handler)
 	cfg := node.Config{
 		Overlay: doc.Configurations[0], ConfigDocument: raw, Identity: id, ListenTLS: *listen,
-		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, DataDir: *dataDir, Logger: log,
+		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, STUN: stunList, DataDir: *dataDir, Logger: log,
+	}
+	if *stunAddr != "" {
+		pc, err := serveSTUN(*stunAddr, log)
+		if err != nil {
+			return failure(stderr, "node", err)
+		}
+		defer pc.Close()
+		fmt.Fprintf(stdout, "STUN server on %s (UDP)\n", pc.LocalAddr())
 	}
 	if *sipUDP != "" || *sipTCP != "" {
 		cfg.SIP = &node.SIPConfig{UDPAddr: *sipUDP, TCPAddr: *sipTCP}
@@ -236,7 +251,11 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	list("fingers", st.Fingers)
 	fmt.Fprintf(stdout, "  links         %d\n", len(st.Links))
 	for _, l := range st.Links {
-		fmt.Fprintf(stdout, "                %s %s %s\n", l.NodeID, l.Type, l.Remote)
+		fmt.Fprintf(stdout, "                %s %s %s", l.NodeID, l.Type, l.Remote)
+		if l.ICE != nil {
+			fmt.Fprintf(stdout, " (ICE %s %s -> %s %s)", l.ICE.LocalType, l.ICE.Local, l.ICE.RemoteType, l.ICE.Remote)
+		}
+		fmt.Fprintln(stdout)
 	}
 	fmt.Fprintf(stdout, "  requests      %d sent, %d received\n", st.Sent, st.Received)
 	return exitOK
