@@ -136,7 +136,7 @@ table ip nat {
 		type nat hook prerouting priority dstnat;
 		# endpoint-independent filtering: any outside host reaches the
 		# inside host's UDP sockets through their (port-preserving) mapping
-		iifname "wan" udp dport 1024-65535 dnat to 10.0.1.2
+		iifname "wan" udp dport 1024-65535 ct state new counter dnat to 10.0.1.2
 	}
 	chain post {
 		type nat hook postrouting priority srcnat;
@@ -156,10 +156,11 @@ table ip filter {
 		type filter hook forward priority filter; policy drop;
 		ct state established,related accept
 		iifname "lan" oifname "wan" accept
+		counter
 	}
 	chain input {
 		type filter hook input priority filter; policy accept;
-		iifname "wan" ct state new drop
+		iifname "wan" ct state new counter drop
 	}
 }
 EOF
@@ -308,5 +309,8 @@ read -r f1 r1 <<<"$(retrans)"
 [ "$good" = 5 ] || fail "only $good of 5 store/fetch rounds succeeded within three tries under impairment"
 ok "ping A -> B under impairment: $c/$n answered, median RTT $med ms; store/fetch $good/5 in $tries tries"
 ok "A -> B link: $((f1 - f0)) frames sent, $((r1 - r0)) retransmitted under impairment"
+count() { x "$1" nft list chain ip "$2" "$3" | grep -o 'packets [0-9]*' | awk '{ n += $2 } END { print n + 0 }'; }
+echo "    NAT A let in $(count "$NATA" nat pre) unsolicited UDP flows (endpoint-independent filtering);" \
+	"NAT B dropped $(($(count "$NATB" filter input) + $(count "$NATB" filter forward))) unsolicited packets"
 echo "RESULT join_a_ms=$ta join_b_ms=$tb"
 echo "all $checks checks passed"
