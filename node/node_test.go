@@ -138,6 +138,11 @@ func TestRingOverDTLSICE(t *testing.T) {
 		for _, l := range nd.Status().Links {
 			if l.Type == "DTLS-UDP-SR" {
 				dtls++
+				// Status shows the pair ICE selected: host candidates on
+				// loopback, the remote one being the link's remote address.
+				if l.ICE == nil || l.ICE.LocalType != "host" || l.ICE.RemoteType != "host" || l.ICE.Remote != l.Remote {
+					t.Errorf("link to %s: remote %s, ICE pair %+v", l.NodeID, l.Remote, l.ICE)
+				}
 			}
 		}
 	}

@@ -4,7 +4,9 @@
 // DTLS/UDP with simple reliability, with or without ICE (DTLS-UDP-SR,
 // §6.6.4, and DTLS-UDP-SR-NO-ICE, §6.6.6), ICE candidate gathering and
 // connectivity checks for Attach (§6.5.1.3–§6.5.1.14), the framing header
-// (§6.6.2) and the stop-and-wait sender (§6.6.3).
+// (§6.6.2) and the stop-and-wait sender (§6.6.3). STUNServer answers STUN
+// Binding requests (RFC 5389 §7.3.1) so that a peer with a public address
+// can give peers behind NATs their server-reflexive candidates (§6.5.1.4).
 //
 // A Link delivers whole RELOAD messages (or fragments of them, which only
 // the destination reassembles with a Reassembler) together with the
