@@ -38,6 +38,7 @@
 #
 # Needs root, iproute2 and nftables (installed with apt-get when missing).
 # Usage: scripts/netns-nat.sh [DELAY_MS [LOSS_PERCENT]]   (default 50 10)
+# KEEP_LOGS=1 keeps the nodes' logs; NODE_FLAGS=-v makes them verbose.
 # Exits 0 when every check passed, 1 when one failed, and 77 when this
 # kernel or sandbox does not allow network namespaces.
 set -euo pipefail
@@ -173,7 +174,7 @@ R=$WORK/reload
 start_node() { # start_node NS NAME ARGS...
 	local ns=$1 name=$2
 	shift 2
-	x "$ns" "$R" node --config "$WORK/ov/overlay.xml" --identity "$WORK/ov/nodes/$name" "$@" \
+	x "$ns" "$R" node --config "$WORK/ov/overlay.xml" --identity "$WORK/ov/nodes/$name" ${NODE_FLAGS:-} "$@" \
 		>"$WORK/$name.out" 2>"$WORK/$name.log" &
 	PIDS+=($!)
 }
