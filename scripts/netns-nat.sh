@@ -37,7 +37,7 @@
 # delay and random loss.
 #
 # Needs root, iproute2 and nftables (installed with apt-get when missing).
-# Usage: scripts/netns-nat.sh [DELAY_MS [LOSS_PERCENT]]   (default 50 10)
+# Usage: scripts/netns-nat.sh [DELAY_MS [LOSS_PERCENT]]   (default 50 5)
 # KEEP_LOGS=1 keeps the nodes' logs; NODE_FLAGS=-v makes them verbose.
 # Exits 0 when every check passed, 1 when one failed, and 77 when this
 # kernel or sandbox does not allow network namespaces.
@@ -45,7 +45,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DELAY=${1:-50}
-LOSS=${2:-10}
+LOSS=${2:-5}
 PINGS=${NAT_PINGS:-20}
 
 if [ "$(id -u)" != 0 ]; then
