@@ -77,6 +77,11 @@ PIDS=()
 cleanup() {
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	# Anything else still running inside this run's namespaces would keep
+	# them alive after ip netns del.
+	for ns in "${ALL[@]}"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+	done
 	for ns in "${ALL[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 	if [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
 }
@@ -174,7 +179,9 @@ R=$WORK/reload
 start_node() { # start_node NS NAME ARGS...
 	local ns=$1 name=$2
 	shift 2
-	x "$ns" "$R" node --config "$WORK/ov/overlay.xml" --identity "$WORK/ov/nodes/$name" ${NODE_FLAGS:-} "$@" \
+	# Not through x: a function in the background runs in a subshell, and
+	# $! would be the subshell's process ID instead of the node's.
+	ip netns exec "$ns" "$R" node --config "$WORK/ov/overlay.xml" --identity "$WORK/ov/nodes/$name" ${NODE_FLAGS:-} "$@" \
 		>"$WORK/$name.out" 2>"$WORK/$name.log" &
 	PIDS+=($!)
 }
@@ -286,7 +293,7 @@ else
 		ip -n "$PUB" link set "q$s" promisc on up
 		ip -n "$PUB" link set "p$s" nomaster
 		ip -n "$PUB" link set "p$s" promisc on up
-		x "$PUB" "$WORK/delayline" -a "p$s" -b "q$s" -delay "${DELAY}ms" -loss "$LOSS" >"$WORK/delayline-$s.out" 2>&1 &
+		ip netns exec "$PUB" "$WORK/delayline" -a "p$s" -b "q$s" -delay "${DELAY}ms" -loss "$LOSS" >"$WORK/delayline-$s.out" 2>&1 &
 		PIDS+=($!)
 	done
 fi
