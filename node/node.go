@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -111,6 +112,10 @@ type Node struct {
 	joined  chan struct{}
 	jonce   sync.Once
 	boot    []wire.NodeID
+	// bootAddrs maps each bootstrap address to the Node-ID found there,
+	// so that a detached node can dial it again (rejoin).
+	bootAddrs map[string]wire.NodeID
+	rejoining atomic.Bool
 
 	token   atomic.Uint64
 	ctx     context.Context
@@ -324,25 +329,86 @@ func (n *Node) Start(ctx context.Context) error {
 		n.mu.Unlock()
 		return err
 	}
+	n.mu.Lock()
+	n.bootAddrs = make(map[string]wire.NodeID, len(boot))
+	for _, addr := range boot {
+		n.bootAddrs[addr] = wire.NodeID{}
+	}
+	n.mu.Unlock()
+	vias, err := n.dialBootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.boot = vias
+	err = n.ch.Join(vias...)
+	n.process()
+	n.mu.Unlock()
+	return err
+}
+
+// dialBootstrap opens a TLS link to every bootstrap address that has none
+// and returns the Node-IDs of the bootstrap peers reachable now.
+func (n *Node) dialBootstrap(ctx context.Context) ([]wire.NodeID, error) {
+	n.mu.Lock()
+	known := maps.Clone(n.bootAddrs)
+	n.mu.Unlock()
 	var vias []wire.NodeID
 	var errs []error
-	for _, addr := range boot {
+	for _, addr := range slices.Sorted(maps.Keys(known)) {
+		if id := known[addr]; id != (wire.NodeID{}) {
+			if _, up := n.eng.Table().Lookup(id); up {
+				vias = append(vias, id)
+				continue
+			}
+		}
 		l, err := n.eng.DialTLS(ctx, addr, wire.NodeID{})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 			continue
 		}
-		vias = append(vias, l.PeerNodeID())
+		id := l.PeerNodeID()
+		n.mu.Lock()
+		n.bootAddrs[addr] = id
+		n.mu.Unlock()
+		vias = append(vias, id)
 	}
 	if len(vias) == 0 {
-		return fmt.Errorf("node: no bootstrap peer reachable: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("node: no bootstrap peer reachable: %w", errors.Join(errs...))
 	}
-	n.mu.Lock()
-	n.boot = vias
-	err := n.ch.Join(vias...)
-	n.process()
-	n.mu.Unlock()
-	return err
+	return vias, nil
+}
+
+// rejoin joins again through the bootstrap peers after the node lost its
+// place in the ring (every neighbour failed), dialling their addresses
+// again: the links to them may have gone with the rest. One rejoin runs
+// at a time, and a failed one waits a second before the next can start.
+func (n *Node) rejoin() {
+	if !n.rejoining.CompareAndSwap(false, true) {
+		return
+	}
+	n.async(func() {
+		defer n.rejoining.Store(false)
+		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+		defer cancel()
+		vias, err := n.dialBootstrap(ctx)
+		if err == nil {
+			n.mu.Lock()
+			n.boot = vias
+			err = n.ch.Join(vias...)
+			n.process()
+			n.mu.Unlock()
+		}
+		if err != nil {
+			n.log.Warn("rejoin failed", "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-n.ctx.Done():
+			}
+		} else {
+			n.log.Info("rejoining the overlay", "via", len(vias))
+		}
+	})
 }
 
 // Close leaves nothing behind: it stops the node's goroutines and links
@@ -480,10 +546,8 @@ func (n *Node) handleEvent(ev topology.Event) {
 			})
 		}
 	case topology.EventDetached:
-		if len(n.boot) > 0 {
-			if err := n.ch.Join(n.boot...); err != nil {
-				n.log.Debug("rejoin", "err", err)
-			}
+		if len(n.bootAddrs) > 0 {
+			n.rejoin()
 		}
 	}
 }

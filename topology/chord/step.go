@@ -431,6 +431,10 @@ func (c *Chord) Join(via ...wire.NodeID) error {
 	}
 	c.bootstrap, c.bootIdx = slices.Clone(via), 0
 	c.started = c.now
+	// A rejoin after detachment starts afresh: the peers this node took
+	// for failed when it lost its links are likely alive, and gossip about
+	// them must not be ignored while it finds its place again.
+	c.dead = nil
 	if c.cfg.Client {
 		c.become(stateClient)
 		c.attach()
