@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"container/list"
 	"errors"
 	"fmt"
 	"sort"
@@ -20,6 +21,13 @@ const (
 	fragmentHeadroom = 32
 	// DefaultReassemblyTimeout is the maximum request lifetime.
 	DefaultReassemblyTimeout = 15 * time.Second
+	// partialOverhead and pieceOverhead are what an incomplete message
+	// and each fragment held for it cost beyond their bytes (map entry,
+	// structs, slice headers). They are charged against the limits, so
+	// that a flood of tiny fragments of messages never completed holds
+	// no more memory than PerLink and Total say.
+	partialOverhead = 256
+	pieceOverhead   = 64
 )
 
 // Fragmentation errors.
@@ -117,6 +125,8 @@ type piece struct {
 }
 
 type partial struct {
+	key     reasmKey
+	elem    *list.Element // in Reassembler.order
 	first   time.Time
 	header  []byte // forwarding header of the offset-0 fragment, if seen
 	pieces  []piece
@@ -129,12 +139,15 @@ type partial struct {
 // messages (§6.7). It is a pure value: the caller passes the time, and
 // calls Expire at Deadline. Fragments are grouped by the caller's link
 // number, the overlay and the transaction ID. Memory is bounded per link
-// and in total; incomplete messages time out; a fragment that overlaps
+// and in total (each message and fragment held is charged a fixed
+// overhead besides its bytes); incomplete messages time out, oldest
+// first; a fragment that overlaps
 // another with different bytes, or disagrees about the end, discards the
 // message.
 type Reassembler struct {
 	cfg     ReassemblyConfig
 	msgs    map[reasmKey]*partial
+	order   *list.List // of *partial, oldest first
 	perLink map[uint64]int
 	total   int
 }
@@ -144,11 +157,13 @@ func NewReassembler(cfg ReassemblyConfig) *Reassembler {
 	return &Reassembler{
 		cfg:     cfg.withDefaults(),
 		msgs:    make(map[reasmKey]*partial),
+		order:   list.New(),
 		perLink: make(map[uint64]int),
 	}
 }
 
-// Buffered is the number of bytes held for incomplete messages.
+// Buffered is the number of bytes charged for incomplete messages: the
+// bytes held plus the fixed overheads.
 func (r *Reassembler) Buffered() int { return r.total }
 
 // Incomplete is the number of incomplete messages held.
@@ -161,6 +176,7 @@ func (r *Reassembler) drop(k reasmKey, p *partial) {
 	}
 	r.total -= p.charged
 	delete(r.msgs, k)
+	r.order.Remove(p.elem)
 }
 
 // Add takes one received message from link at now. A message that is not a
@@ -185,7 +201,8 @@ func (r *Reassembler) Add(link uint64, msg []byte, now time.Time) (whole []byte,
 	end := off + len(body)
 	p := r.msgs[k]
 	if p == nil {
-		p = &partial{first: now, end: -1}
+		p = &partial{key: k, first: now, end: -1}
+		p.elem = r.order.PushBack(p)
 		r.msgs[k] = p
 	}
 	fail := func(e error) ([]byte, error) {
@@ -216,7 +233,10 @@ func (r *Reassembler) Add(link uint64, msg []byte, now time.Time) (whole []byte,
 		(i < len(p.pieces) && p.pieces[i].off < end) {
 		return fail(ErrFragmentOverlap)
 	}
-	cost := len(body)
+	cost := len(body) + pieceOverhead
+	if len(p.pieces) == 0 {
+		cost += partialOverhead
+	}
 	if off == 0 {
 		cost += hn
 	}
@@ -252,25 +272,27 @@ func (r *Reassembler) Add(link uint64, msg []byte, now time.Time) (whole []byte,
 }
 
 // Expire drops the incomplete messages whose first fragment came more
-// than Timeout before now and returns how many it dropped.
+// than Timeout before now and returns how many it dropped. It looks only
+// at the oldest messages, so it is cheap however many are held (times
+// passed to Add are expected not to go backwards).
 func (r *Reassembler) Expire(now time.Time) int {
 	n := 0
-	for k, p := range r.msgs {
-		if !now.Before(p.first.Add(r.cfg.Timeout)) {
-			r.drop(k, p)
-			n++
+	for e := r.order.Front(); e != nil; e = r.order.Front() {
+		p := e.Value.(*partial)
+		if now.Before(p.first.Add(r.cfg.Timeout)) {
+			break
 		}
+		r.drop(p.key, p)
+		n++
 	}
 	return n
 }
 
 // Deadline is when the oldest incomplete message expires; zero when none.
 func (r *Reassembler) Deadline() time.Time {
-	var d time.Time
-	for _, p := range r.msgs {
-		if e := p.first.Add(r.cfg.Timeout); d.IsZero() || e.Before(d) {
-			d = e
-		}
+	e := r.order.Front()
+	if e == nil {
+		return time.Time{}
 	}
-	return d
+	return e.Value.(*partial).first.Add(r.cfg.Timeout)
 }

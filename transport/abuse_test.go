@@ -1,0 +1,261 @@
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"go.uber.org/goleak"
+
+	"github.com/goreload/reload/wire"
+)
+
+// heapMiB is the live heap after a collection, in MiB.
+func heapMiB() float64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc) / (1 << 20)
+}
+
+// bigFlood reports whether the larger flood runs were asked for.
+func bigFlood() bool { return os.Getenv("RELOAD_FLOOD") != "" }
+
+// tinyFragment is a fragment of message txid at body offset off that
+// carries one byte and is never completed (RFC 6940 §6.7).
+func tinyFragment(t testing.TB, txid uint64, off int) []byte {
+	t.Helper()
+	h := wire.ForwardingHeader{
+		Overlay: wire.OverlayHash(testOverlay), Version: wire.Version10, TTL: wire.DefaultTTL,
+		Fragment: wire.FragmentHistoric | uint32(off), TransactionID: txid,
+		Destinations: []wire.Destination{wire.NodeDest(new(nodeID(2)))},
+	}
+	b, err := h.AppendMessage(nil, []byte{0x5a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A flood of one-byte fragments of messages that never complete, each
+// under a new transaction id, holds no more than the reassembly limits
+// allow, counting what every held message costs besides its bytes, and
+// costs constant time per fragment (§6.7: "a receiver out of buffer
+// space MUST drop the message"). Before the overheads were charged, one
+// link could park a million incomplete messages of one byte each, and
+// each fragment scanned them all for expiry.
+func TestReassemblyFloodBounded(t *testing.T) {
+	n := 100_000
+	if bigFlood() {
+		n = 2_000_000
+	}
+	cfg := ReassemblyConfig{}.withDefaults()
+	r := NewReassembler(cfg)
+	before := heapMiB()
+	now := time.Now()
+	full := 0
+	start := time.Now()
+	for i := range n {
+		if _, err := r.Add(1, tinyFragment(t, uint64(i), 1+i%1000), now); errors.Is(err, ErrReassemblyFull) {
+			full++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	during := heapMiB()
+	maxHeld := cfg.PerLink / (partialOverhead + pieceOverhead)
+	t.Logf("%d tiny fragments on one link in %v: %d incomplete held (limit %d), %d refused, buffered %d B; heap %.1f -> %.1f MiB",
+		n, elapsed.Round(time.Millisecond), r.Incomplete(), maxHeld, full, r.Buffered(), before, during)
+	if r.Incomplete() > maxHeld || r.Buffered() > cfg.PerLink {
+		t.Fatalf("%d incomplete messages, %d bytes held; limit %d bytes", r.Incomplete(), r.Buffered(), cfg.PerLink)
+	}
+	if during-before > 16 {
+		t.Errorf("heap grew %.1f MiB for a 1 MiB per-link budget", during-before)
+	}
+	// A legitimate fragmented message on another link still reassembles.
+	msg := pingMessage(t, 1<<40, 3000, nodeID(1), nodeID(2))
+	frags, err := Fragment(msg, 1200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole []byte
+	for _, f := range frags {
+		if whole, err = r.Add(2, f, now); err != nil {
+			t.Fatalf("legitimate message on another link: %v", err)
+		}
+	}
+	if whole == nil {
+		t.Fatal("legitimate message not reassembled")
+	}
+	// The flood expires with the reassembly timeout, all at once.
+	if d := r.Deadline(); d.Sub(now) != cfg.Timeout {
+		t.Fatalf("deadline %v after the flood, want %v", d.Sub(now), cfg.Timeout)
+	}
+	if got := r.Expire(now.Add(cfg.Timeout)); got == 0 || r.Incomplete() != 0 || r.Buffered() != 0 {
+		t.Fatalf("expired %d, %d left holding %d bytes", got, r.Incomplete(), r.Buffered())
+	}
+	t.Logf("after expiry: heap %.1f MiB", heapMiB())
+}
+
+// Random garbage fragments (bad headers, overlaps, impossible offsets)
+// are refused without panicking, and leave no more held than the limits.
+func TestReassemblyRandomFragments(t *testing.T) {
+	r := NewReassembler(ReassemblyConfig{MaxMessage: 5000})
+	now := time.Now()
+	buf := make([]byte, 64)
+	for i := range 50_000 {
+		var f []byte
+		switch i % 3 {
+		case 0: // random bytes
+			_, _ = rand.Read(buf)
+			f = buf[:1+i%len(buf)]
+		case 1: // a fragment past max-message-size
+			f = tinyFragment(t, uint64(i), 1<<20)
+		default: // overlapping pieces of one message
+			f = tinyFragment(t, 7, i%50)
+			f[len(f)-1] = byte(i)
+		}
+		_, _ = r.Add(uint64(i%4), f, now)
+	}
+	if r.Buffered() > 4*(1<<20) {
+		t.Fatalf("%d bytes held", r.Buffered())
+	}
+	t.Logf("50000 random fragments: %d incomplete, %d bytes held", r.Incomplete(), r.Buffered())
+}
+
+// Half-open DTLS handshakes (real pion ClientHellos) and junk datagrams
+// from many addresses at a node's UDP port do not disturb the DTLS link
+// that port carries: the Mux routes only the addresses an Attach opened
+// (§6.6.6), so unrouted datagrams are counted and dropped without a
+// handshake, a goroutine or a buffer each.
+func TestMuxHalfOpenDTLSFlood(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, cfgA, cfgB := testConfigs(t)
+	pa, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ma, mb := NewMux(pa), NewMux(pb)
+	defer func() { _ = ma.Close(); _ = mb.Close() }()
+	p, errA, errB := both(func() (*Link, error) {
+		c, err := ma.Conn(mb.LocalAddr())
+		if err != nil {
+			return nil, err
+		}
+		return NewDTLSLink(ctx, c, mb.LocalAddr(), Requester, nodeID(0xb), cfgA)
+	}, func() (*Link, error) {
+		c, err := mb.Conn(ma.LocalAddr())
+		if err != nil {
+			return nil, err
+		}
+		return NewDTLSLink(ctx, c, ma.LocalAddr(), Responder, nodeID(0xa), cfgB)
+	})
+	defer p.close()
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	target := ma.LocalAddr()
+	baseG := runtime.NumGoroutine()
+	before := heapMiB()
+
+	attackers, junk := 200, 20
+	if bigFlood() {
+		attackers, junk = 2000, 200
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var sent sync.WaitGroup
+	sent.Add(1)
+	go func() { // legitimate traffic during the flood
+		defer sent.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := p.b.Send(ctx, pingMessage(t, uint64(i), 100, nodeID(1), nodeID(2))); err != nil {
+				t.Errorf("legitimate send: %v", err)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			if _, err := p.a.Receive(ctx); err != nil {
+				got <- n
+				return
+			}
+			n++
+		}
+	}()
+	sem := make(chan struct{}, 32)
+	for i := range attackers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer pc.Close()
+			if i%2 == 0 {
+				b := make([]byte, 200)
+				for range junk {
+					_, _ = rand.Read(b)
+					_, _ = pc.WriteTo(b, target)
+				}
+				return
+			}
+			c, err := dtls.ClientWithOptions(pc, target, dtls.WithCertificates(*cfgB.Certificate), dtls.WithInsecureSkipVerify(true))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			hctx, hcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer hcancel()
+			if err := c.HandshakeContext(hctx); err == nil {
+				t.Error("a handshake with an unrouted address completed")
+			}
+			_ = c.Close()
+		}()
+	}
+	wg.Wait()
+	during := heapMiB()
+	duringG := runtime.NumGoroutine()
+	close(stop)
+	sent.Wait()
+	// Let the last messages arrive, then end the reader.
+	time.Sleep(200 * time.Millisecond)
+	_ = p.a.Close()
+	legit := <-got
+	t.Logf("%d attackers (half DTLS ClientHellos, half %d junk datagrams each): mux dropped %d datagrams; "+
+		"%d legitimate messages received during the flood; heap %.1f -> %.1f MiB; goroutines %d -> %d",
+		attackers, junk, ma.Dropped(), legit, before, during, baseG, duringG)
+	if legit == 0 {
+		t.Fatal("no legitimate message arrived during the flood")
+	}
+	if ma.Dropped() == 0 {
+		t.Fatal("the mux dropped nothing")
+	}
+}
