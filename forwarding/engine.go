@@ -89,6 +89,14 @@ type Options struct {
 	// (override with AdvertiseTLS). The engine owns it.
 	Listener     net.Listener
 	AdvertiseTLS netip.AddrPort
+	// MaxPendingHandshakes bounds the TLS handshakes in progress on
+	// connections Listener accepted (default 256), and
+	// MaxPendingHandshakesPerHost those from one IP address (default 32);
+	// a connection beyond either is closed at once, so that connections
+	// that never finish their handshake cannot crowd out peers. Each
+	// inbound handshake ends after Link.HandshakeTimeout (default 10 s).
+	MaxPendingHandshakes        int
+	MaxPendingHandshakesPerHost int
 	// Dial opens TCP connections (nil: a net.Dialer).
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// UDP carries DTLS-UDP-SR-NO-ICE links (§6.6.6); its address is the
@@ -153,7 +161,19 @@ type Engine struct {
 	linkWaiters map[wire.NodeID][]chan *transport.Link
 	attaching   map[wire.NodeID]bool // outgoing Attach: answered?
 	events      sync.Mutex           // serialises OnLinkEvent
+
+	hsMu      sync.Mutex // guards the inbound handshake counts
+	hsPending int
+	hsByHost  map[netip.Addr]int
+	hsRefused uint64
 }
+
+// Defaults for the inbound handshake limits.
+const (
+	DefaultMaxPendingHandshakes        = 256
+	DefaultMaxPendingHandshakesPerHost = 32
+	DefaultAcceptHandshakeTimeout      = 10 * time.Second
+)
 
 type inbound struct {
 	link *transport.Link
@@ -185,6 +205,12 @@ func New(opts Options) (*Engine, error) {
 		var d net.Dialer
 		opts.Dial = d.DialContext
 	}
+	if opts.MaxPendingHandshakes <= 0 {
+		opts.MaxPendingHandshakes = DefaultMaxPendingHandshakes
+	}
+	if opts.MaxPendingHandshakesPerHost <= 0 {
+		opts.MaxPendingHandshakesPerHost = DefaultMaxPendingHandshakesPerHost
+	}
 	if opts.ListenApp == nil {
 		opts.ListenApp = func(ctx context.Context) (net.Listener, error) {
 			var lc net.ListenConfig
@@ -207,6 +233,7 @@ func New(opts Options) (*Engine, error) {
 		apps:        make(map[uint16]AppHandler),
 		linkWaiters: make(map[wire.NodeID][]chan *transport.Link),
 		attaching:   make(map[wire.NodeID]bool),
+		hsByHost:    make(map[netip.Addr]int),
 		cfg:         opts.Config,
 		cfgDoc:      opts.ConfigDocument,
 	}
@@ -424,19 +451,63 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 		if err != nil {
 			return
 		}
+		host := remoteHost(conn)
+		if !e.admitHandshake(host) {
+			e.log.Debug("inbound TLS connection refused: too many handshakes pending", "from", conn.RemoteAddr().String())
+			_ = conn.Close()
+			continue
+		}
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
+			defer e.endHandshake(host)
+			d := e.linkCfg.HandshakeTimeout
+			if d <= 0 {
+				d = DefaultAcceptHandshakeTimeout
+			}
+			ctx, cancel := context.WithTimeout(e.ctx, d)
+			defer cancel()
 			// §6.5.1.13: the sender of the Attach request is the TLS
 			// server; a node accepting a connection is that sender (or a
 			// bootstrap node accepting a joining node).
-			l, err := transport.NewTLSLink(e.ctx, conn, transport.Requester, wire.NodeID{}, &e.linkCfg)
+			l, err := transport.NewTLSLink(ctx, conn, transport.Requester, wire.NodeID{}, &e.linkCfg)
 			if err != nil {
 				e.log.Debug("inbound TLS link failed", "err", err)
 				return
 			}
 			e.AddLink(l)
 		}()
+	}
+}
+
+// remoteHost is the IP address a connection comes from (zero if none).
+func remoteHost(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// admitHandshake counts one more inbound handshake from host, or reports
+// false when the limits are reached.
+func (e *Engine) admitHandshake(host netip.Addr) bool {
+	e.hsMu.Lock()
+	defer e.hsMu.Unlock()
+	if e.hsPending >= e.opts.MaxPendingHandshakes || e.hsByHost[host] >= e.opts.MaxPendingHandshakesPerHost {
+		e.hsRefused++
+		return false
+	}
+	e.hsPending++
+	e.hsByHost[host]++
+	return true
+}
+
+func (e *Engine) endHandshake(host netip.Addr) {
+	e.hsMu.Lock()
+	defer e.hsMu.Unlock()
+	e.hsPending--
+	if e.hsByHost[host]--; e.hsByHost[host] <= 0 {
+		delete(e.hsByHost, host)
 	}
 }
 

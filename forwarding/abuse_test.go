@@ -1,0 +1,277 @@
+package forwarding
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/goreload/reload/transport"
+	"github.com/goreload/reload/wire"
+)
+
+// Fault and abuse tests on real TLS links: an enrolled but hostile peer,
+// junk connections, and a peer that stops answering. Each logs its
+// figures; RELOAD_FLOOD=1 runs bigger floods.
+
+func bigFlood() bool { return os.Getenv("RELOAD_FLOOD") != "" }
+
+func heapMiB() float64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc) / (1 << 20)
+}
+
+// attacker is an enrolled node (its certificate is real) that talks to a
+// target engine over a TLS link it drives by hand.
+type attacker struct {
+	t    *testing.T
+	id   byte
+	link *transport.Link
+	seq  uint16 // the target's configuration sequence
+}
+
+// dialAttacker opens a TLS link from node b to target, as the TLS client.
+func dialAttacker(t *testing.T, target *Engine, b byte) *attacker {
+	t.Helper()
+	cert := ident(t, b).TLSCertificate()
+	cfg := &transport.Config{Certificate: &cert, Verifier: peerVerifier{v: testVerifier(t), clock: realClock{}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := net.Dial("tcp", tlsAddr(target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := transport.NewTLSLink(ctx, conn, transport.Responder, target.Self(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	waitFor(t, func() bool { return target.Table().Connected(nid(b)) })
+	return &attacker{t: t, id: b, link: l, seq: target.local.ConfigSequence}
+}
+
+// request is a signed request from the attacker with transaction id txid,
+// its header then changed by edit.
+func (a *attacker) request(code wire.MessageCode, body []byte, txid uint64, edit func(*wire.Message)) []byte {
+	return request(a.t, a.id, code, body, func(m *wire.Message) {
+		m.Header.ConfigSequence = a.seq
+		m.Header.TransactionID = txid
+		if edit != nil {
+			edit(m)
+		}
+	})
+}
+
+func (a *attacker) send(msg []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return a.link.Send(ctx, msg)
+}
+
+// answer waits for the answer to txid, skipping others.
+func (a *attacker) answer(txid uint64) (*wire.Message, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		b, err := a.link.Receive(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var m wire.Message
+		if _, err := m.Decode(b); err != nil {
+			return nil, err
+		}
+		if m.Header.TransactionID == txid {
+			return &m, nil
+		}
+	}
+}
+
+// engineState reads what the loop goroutine owns.
+func engineState(t *testing.T, e *Engine) (incomplete, buffered, pending int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !e.call(ctx, func() {
+		incomplete, buffered, pending = e.core.reasm.Incomplete(), e.core.reasm.Buffered(), e.tx.Pending()
+	}) {
+		t.Fatal("engine loop did not answer")
+	}
+	return
+}
+
+// An enrolled peer floods B with first fragments of huge messages it
+// never completes and with one-byte fragments under fresh transaction
+// ids (§6.7). B holds no more than its reassembly limits, and legitimate
+// requests keep being answered: from another peer, and from the
+// attacker's own link between its fragments.
+func TestEngineFragmentFlood(t *testing.T) {
+	checkLeaks(t)
+	a, b, _ := threeNodes(t)
+	ev := dialAttacker(t, b, 0xee)
+	n := 5000
+	if bigFlood() {
+		n = 100_000
+	}
+	before := heapMiB()
+	g0 := runtime.NumGoroutine()
+	stop := make(chan struct{})
+	var legit, failed atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, _, err := a.Ping(ctx, dests(idB))
+			cancel()
+			if err != nil {
+				failed.Add(1)
+				t.Errorf("legitimate ping during the flood: %v", err)
+				return
+			}
+			legit.Add(1)
+		}
+	}()
+	body := make([]byte, 1000)
+	var own int
+	for i := range n {
+		txid := uint64(1<<32 + i)
+		var h wire.ForwardingHeader
+		h.Overlay, h.ConfigSequence, h.Version, h.TTL = b.local.Overlay, b.local.ConfigSequence, wire.Version10, wire.DefaultTTL
+		h.TransactionID = txid
+		h.Destinations = dests(idB)
+		piece := body[:1]
+		switch i % 2 {
+		case 0: // the first kilobyte of a message that would be 4 MB
+			h.Fragment = wire.FragmentHistoric
+			piece = body
+		default: // one byte somewhere in the middle
+			h.Fragment = wire.FragmentHistoric | uint32(1+i%4000)
+		}
+		msg, err := h.AppendMessage(nil, piece)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ev.send(msg); err != nil {
+			t.Fatalf("flood fragment %d: %v", i, err)
+		}
+		if i%1000 == 999 { // a real request on the same link
+			id := uint64(7<<40 + i)
+			if err := ev.send(ev.request(wire.CodePingReq, pingBody(), id, func(m *wire.Message) { m.Header.Destinations = dests(idB) })); err != nil {
+				t.Fatal(err)
+			}
+			m, err := ev.answer(id)
+			if err != nil || m.Contents.Code != wire.CodePingAns {
+				t.Fatalf("ping on the flooding link: %v %v", err, m)
+			}
+			own++
+		}
+	}
+	inc, buf, _ := engineState(t, b)
+	during := heapMiB()
+	gDuring := runtime.NumGoroutine()
+	close(stop)
+	wg.Wait()
+	t.Logf("%d fragments from one peer: B holds %d incomplete messages, %d bytes charged (limit %d); "+
+		"legitimate pings answered: %d from another peer, %d on the flooding link, %d failed; "+
+		"heap %.1f -> %.1f MiB; goroutines %d -> %d", n, inc, buf, 1<<20, legit.Load(), own, failed.Load(), before, during, g0, gDuring)
+	if buf > 1<<20 {
+		t.Fatalf("B holds %d bytes for one link", buf)
+	}
+	if legit.Load() == 0 || own == 0 {
+		t.Fatal("no legitimate ping went through during the flood")
+	}
+}
+
+// Junk connections at B's TLS port: many that send nothing, and some
+// that send garbage. B refuses those beyond its pending-handshake limits,
+// ends the silent ones after the handshake timeout, and meanwhile a real
+// peer from another address connects and pings. Afterwards no goroutine
+// is left.
+func TestEngineConnectionFlood(t *testing.T) {
+	checkLeaks(t)
+	b := startEngine(t, 2, &staticRouter{}, func(o *Options) {
+		o.Link.HandshakeTimeout = time.Second
+	})
+	a := startEngine(t, 1, &staticRouter{next: idB}, nil)
+	g0 := runtime.NumGoroutine()
+	before := heapMiB()
+	n := 300
+	if bigFlood() {
+		n = 3000
+	}
+	// The attacker connects from 127.0.0.2 (all of 127/8 is loopback on
+	// Linux); the real peer from 127.0.0.1.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range n {
+		c, err := d.Dial("tcp", tlsAddr(b))
+		if err != nil {
+			t.Skipf("cannot dial from 127.0.0.2: %v", err)
+		}
+		if i%10 == 0 {
+			_, _ = c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+		}
+		conns = append(conns, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.DialTLS(ctx, tlsAddr(b), idB); err != nil {
+		t.Fatalf("real peer during the flood: %v", err)
+	}
+	pings := 0
+	for range 20 {
+		if _, _, err := a.Ping(ctx, dests(idB)); err != nil {
+			t.Fatalf("ping during the flood: %v", err)
+		}
+		pings++
+	}
+	b.hsMu.Lock()
+	pending, refused := b.hsPending, b.hsRefused
+	b.hsMu.Unlock()
+	during := heapMiB()
+	gDuring := runtime.NumGoroutine()
+	if pending > DefaultMaxPendingHandshakesPerHost {
+		t.Fatalf("%d handshakes pending from one host", pending)
+	}
+	// The silent connections are closed by B after the handshake timeout:
+	// reading from them ends.
+	closed := 0
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			closed++
+		}
+	}
+	waitFor(t, func() bool {
+		b.hsMu.Lock()
+		defer b.hsMu.Unlock()
+		return b.hsPending == 0
+	})
+	after := heapMiB()
+	t.Logf("%d junk TCP connections from one host: %d handshakes pending at most (limit %d), %d refused at once, "+
+		"%d closed by B; real peer joined and %d pings answered during the flood; heap %.1f -> %.1f -> %.1f MiB; goroutines %d -> %d -> %d",
+		n, pending, DefaultMaxPendingHandshakesPerHost, refused, closed, pings, before, during, after, g0, gDuring, runtime.NumGoroutine())
+	if closed != n {
+		t.Fatalf("%d of %d junk connections still open", n-closed, n)
+	}
+}
