@@ -275,3 +275,190 @@ func TestEngineConnectionFlood(t *testing.T) {
 		t.Fatalf("%d of %d junk connections still open", n-closed, n)
 	}
 }
+
+// viaList is n via entries of Node-IDs that are none of the test nodes.
+func viaList(n int) []wire.Destination {
+	out := make([]wire.Destination, n)
+	for i := range out {
+		id := nid(0x40)
+		b := id.Bytes()
+		b[0], b[1] = byte(i>>8), byte(i)
+		id = wire.MustNodeID(b)
+		out[i] = wire.NodeDest(&id)
+	}
+	return out
+}
+
+// Header abuse from an enrolled peer, at a high rate (§6.1, §6.3.2,
+// §13.6.5, RFC 7851 §6.2): a TTL of 0 for another node and a TTL above
+// initial-ttl get Error_TTL_Exceeded; B's own Node-ID in the via list
+// gets Error_Loop_Detected; duplicate destinations get
+// Error_Invalid_Message; a via list that fills max-message-size is
+// answered with Error_Message_Too_Large rather than forwarded too large
+// for the next link. Memory stays flat, no link but the attacker's is
+// touched, and pings from A to C keep working throughout.
+func TestEngineHeaderAbuse(t *testing.T) {
+	checkLeaks(t)
+	a, b, c := threeNodes(t)
+	ev := dialAttacker(t, b, 0xee)
+	maxSize := int(b.cfg.MaxMessageSize)
+	// A request to C whose via list brings it to exactly max-message-size.
+	full := func(txid uint64) []byte {
+		base := len(ev.request(wire.CodePingReq, pingBody(), txid, toC))
+		n := (maxSize - base) / 18
+		msg := ev.request(wire.CodePingReq, pingBody(), txid, func(m *wire.Message) {
+			m.Header.Destinations = dests(idC)
+			m.Header.Via = viaList(n)
+		})
+		return msg
+	}
+	if l := len(full(1)); l > maxSize || l < maxSize-18 {
+		t.Fatalf("full message %d bytes, max %d", l, maxSize)
+	}
+	cases := []struct {
+		name string
+		edit func(*wire.Message)
+		code wire.ErrorCode
+	}{
+		{"ttl 0", func(m *wire.Message) { m.Header.Destinations = dests(idC); m.Header.TTL = 0 }, wire.ErrCodeTTLExceeded},
+		{"ttl above initial", func(m *wire.Message) { m.Header.Destinations = dests(idC); m.Header.TTL = 255 }, wire.ErrCodeTTLExceeded},
+		{"own id in via", func(m *wire.Message) {
+			m.Header.Destinations = dests(idC)
+			m.Header.Via = append(viaList(100), dests(idB)...)
+		}, wire.ErrCodeLoopDetected},
+		{"duplicate destinations", func(m *wire.Message) { m.Header.Destinations = dests(idC, idA, idC) }, wire.ErrCodeInvalidMessage},
+		{"via list at max-message-size", nil, wire.ErrCodeMessageTooLarge},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			txid := uint64(100 + i)
+			msg := full(txid)
+			if tc.edit != nil {
+				msg = ev.request(wire.CodePingReq, pingBody(), txid, tc.edit)
+			}
+			if err := ev.send(msg); err != nil {
+				t.Fatal(err)
+			}
+			m, err := ev.answer(txid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := errorCode(t, m); got != tc.code {
+				t.Fatalf("answered %v, want %v", got, tc.code)
+			}
+		})
+	}
+
+	// The same at a high rate, with pings from A to C alongside.
+	n := 2000
+	if bigFlood() {
+		n = 50_000
+	}
+	before := heapMiB()
+	g0 := runtime.NumGoroutine()
+	answers := map[wire.ErrorCode]int{}
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		for range n {
+			bs, err := ev.link.Receive(ctx)
+			if err != nil {
+				return
+			}
+			var m wire.Message
+			if _, err := m.Decode(bs); err != nil || m.Contents.Code != wire.CodeError {
+				continue
+			}
+			var er wire.ErrorResponse
+			if _, err := er.Decode(m.Contents.Body); err == nil {
+				answers[er.Code]++
+			}
+		}
+	}()
+	stop := make(chan struct{})
+	var legit atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, _, err := a.Ping(ctx, dests(idC))
+			cancel()
+			if err != nil {
+				t.Errorf("ping A -> C during the abuse: %v", err)
+				return
+			}
+			legit.Add(1)
+		}
+	}()
+	msgs := make([][]byte, len(cases))
+	for i, tc := range cases {
+		msgs[i] = full(uint64(1000 + i))
+		if tc.edit != nil {
+			msgs[i] = ev.request(wire.CodePingReq, pingBody(), uint64(1000+i), tc.edit)
+		}
+	}
+	start := time.Now()
+	for i := range n {
+		if err := ev.send(msgs[i%len(msgs)]); err != nil {
+			t.Fatalf("abusive message %d: %v", i, err)
+		}
+	}
+	select {
+	case <-got:
+	case <-time.After(60 * time.Second):
+		t.Fatal("answers did not all come back")
+	}
+	elapsed := time.Since(start)
+	during := heapMiB()
+	close(stop)
+	wg.Wait()
+	t.Logf("%d abusive requests in %v: answers %v; B still linked to C: %v; pings A -> C answered meanwhile: %d; heap %.1f -> %.1f MiB; goroutines %d -> %d",
+		n, elapsed.Round(time.Millisecond), answers, b.Table().Connected(idC), legit.Load(), before, during, g0, runtime.NumGoroutine())
+	if !b.Table().Connected(idC) || !c.Table().Connected(idB) {
+		t.Fatal("the abuse broke the B — C link")
+	}
+	if legit.Load() == 0 {
+		t.Fatal("no ping from A to C went through during the abuse")
+	}
+}
+
+// §6.6: a transit peer does not forward a message that its via entry
+// would push past max-message-size (the next peer would close the link
+// on it); the request is answered with Error_Message_Too_Large. One byte
+// of room more and it is forwarded.
+func TestForwardRespectsMaxMessageSize(t *testing.T) {
+	raw := request(t, 1, wire.CodePingReq, pingBody(), func(m *wire.Message) {
+		m.Header.Destinations = dests(idC)
+		m.Header.Via = viaList(10)
+	})
+	grown := len(raw) + 18 // B appends A's Node-ID
+	for _, tc := range []struct {
+		max  int
+		want ActionKind
+	}{{grown - 1, ActAnswer}, {grown, ActForward}, {0, ActForward}} {
+		l := local(t, 2)
+		l.MaxMessageSize = tc.max
+		c, err := NewCore(CoreConfig{Local: l, Router: &staticRouter{next: idC}, Neighbors: neighbors(idA)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := c.Process(idA, raw, testStart)
+		if a.Kind != tc.want {
+			t.Fatalf("max %d: %v (%v), want %v", tc.max, a.Kind, a.Err, tc.want)
+		}
+		if a.Kind == ActAnswer {
+			if code := errorCode(t, decode(t, a.Head)); code != wire.ErrCodeMessageTooLarge {
+				t.Fatalf("answered %v", code)
+			}
+		}
+	}
+}

@@ -140,6 +140,10 @@ type Local struct {
 	InitialTTL uint8
 	// NodeIDLength is the overlay's node-id-length (0 means 16).
 	NodeIDLength int
+	// MaxMessageSize is the overlay's max-message-size (0: no limit): a
+	// message that would outgrow it is not forwarded, as the next peer
+	// would close its link on receiving it (§6.6).
+	MaxMessageSize int
 }
 
 func (l *Local) ttl() uint8 {
@@ -381,6 +385,13 @@ func (c *Core) forward(next, from wire.NodeID, rest []byte, origin bool) Action 
 			Info: []byte("header too long to forward"), Err: err})
 	}
 	c.out = out
+	if m := c.cfg.Local.MaxMessageSize; m > 0 && len(out)+len(rest) > m {
+		// The via entry just added made the message too large for the
+		// next link (§6.6): answer rather than have the next peer close
+		// the link on it.
+		return c.fail(from, rest, origin, &wire.ProtocolError{Code: wire.ErrCodeMessageTooLarge,
+			Info: []byte("message too large to forward"), Err: ErrMalformed})
+	}
 	return Action{Kind: ActForward, To: next, Head: out, Rest: rest}
 }
 

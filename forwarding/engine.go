@@ -253,6 +253,10 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.linkCfg = opts.Link
+	if e.linkCfg.MaxMessageSize == 0 {
+		// §6.6: a link refuses messages larger than max-message-size.
+		e.linkCfg.MaxMessageSize = int(opts.Config.MaxMessageSize)
+	}
 	cert := opts.Identity.TLSCertificate()
 	e.linkCfg.Certificate = &cert
 	e.linkCfg.Verifier = peerVerifier{v: opts.Verifier, clock: opts.Clock}
@@ -277,7 +281,7 @@ func New(opts Options) (*Engine, error) {
 func (e *Engine) localFor(c *config.Configuration) Local {
 	return Local{
 		Identity: e.opts.Identity, Overlay: c.OverlayHash(), ConfigSequence: c.Sequence,
-		InitialTTL: c.InitialTTL, NodeIDLength: c.NodeIDLength,
+		InitialTTL: c.InitialTTL, NodeIDLength: c.NodeIDLength, MaxMessageSize: int(c.MaxMessageSize),
 	}
 }
 
