@@ -462,3 +462,182 @@ func TestForwardRespectsMaxMessageSize(t *testing.T) {
 		}
 	}
 }
+
+// proxy relays TCP connections to target; blackhole makes it swallow
+// everything in both directions from then on, like a peer that stopped
+// answering without closing anything.
+type proxy struct {
+	ln        net.Listener
+	target    string
+	blackhole atomic.Bool
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	conns     []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go p.pipe(c, u)
+			go p.pipe(u, c)
+		}
+	}()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *proxy) pipe(from, to net.Conn) {
+	defer p.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := from.Read(buf)
+		if err != nil {
+			to.Close()
+			return
+		}
+		if p.blackhole.Load() {
+			continue
+		}
+		if _, err := to.Write(buf[:n]); err != nil {
+			from.Close()
+			return
+		}
+	}
+}
+
+func (p *proxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// A peer that stops answering in the middle of transactions (§6.2.1):
+// B's link to A goes silent (a proxy swallows everything) just as B
+// receives A's requests. Each of A's requests fails with
+// Error_Request_Timeout after five transmissions instead of hanging; A's
+// transaction table empties; A's link to B is declared failed and
+// removed; requests to C, on another link, keep working throughout; and
+// once the path is back, a new link to B carries requests again. Then a
+// node whose handler never answers (C) gives the same timeouts.
+func TestEnginePeerStopsAnswering(t *testing.T) {
+	checkLeaks(t)
+	const timer = 100 * time.Millisecond
+	a := startEngine(t, 1, &staticRouter{next: idB}, func(o *Options) {
+		o.Config.OverlayReliabilityTimer = timer
+		o.Link.Reliability.FailAfter = 2 * time.Second
+	})
+	b := startEngine(t, 2, &staticRouter{}, nil)
+	c := startEngine(t, 3, &staticRouter{}, nil)
+	px := startProxy(t, tlsAddr(b))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := a.DialTLS(ctx, px.ln.Addr().String(), idB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DialTLS(ctx, tlsAddr(c), idC); err != nil {
+		t.Fatal(err)
+	}
+	b.Handle(wire.CodeExpAReq, func(context.Context, *Incoming) ([]byte, error) {
+		px.blackhole.Store(true) // the answer will not get out
+		return []byte("late"), nil
+	})
+	g0 := runtime.NumGoroutine()
+	n := 50
+	start := time.Now()
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := a.Request(ctx, dests(idB), wire.CodeExpAReq, nil)
+			errs <- err
+		}()
+	}
+	cPings := 0
+	timeouts := 0
+	for range n {
+		select {
+		case err := <-errs:
+			switch {
+			case isCode(err, wire.ErrCodeRequestTimeout):
+				timeouts++
+			case err == nil:
+				t.Error("a request was answered through the black hole")
+			default:
+				t.Logf("request failed otherwise: %v", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("requests to the silent peer hang")
+		}
+		if _, _, err := a.Ping(ctx, dests(idC)); err != nil {
+			t.Fatalf("ping C while B is silent: %v", err)
+		}
+		cPings++
+	}
+	failedAfter := time.Since(start)
+	_, _, pending := engineState(t, a)
+	waitFor(t, func() bool { return !a.Table().Connected(idB) })
+	linkDown := time.Since(start)
+	t.Logf("%d requests to a peer gone silent mid-transaction: %d Error_Request_Timeout after %v (timer %v), %d pending after; "+
+		"link to it declared failed after %v; %d pings to another peer answered meanwhile; goroutines %d -> %d",
+		n, timeouts, failedAfter.Round(time.Millisecond), timer, pending, linkDown.Round(time.Millisecond), cPings, g0, runtime.NumGoroutine())
+	if timeouts == 0 || pending != 0 {
+		t.Fatalf("%d timeouts, %d requests still pending", timeouts, pending)
+	}
+	// The path comes back: a new link carries requests again.
+	px.blackhole.Store(false)
+	b.Handle(wire.CodeExpAReq, func(context.Context, *Incoming) ([]byte, error) { return []byte("ok"), nil })
+	if _, err := a.DialTLS(ctx, tlsAddr(b), idB); err != nil {
+		t.Fatal(err)
+	}
+	if ans, err := a.Request(ctx, dests(idB), wire.CodeExpAReq, nil); err != nil || string(ans.Body) != "ok" {
+		t.Fatalf("after recovery: %v", err)
+	}
+
+	// A node whose handler never answers: the same timeouts, and the
+	// table empties.
+	c.Handle(wire.CodeExpAReq, func(ctx context.Context, _ *Incoming) ([]byte, error) {
+		<-ctx.Done()
+		return nil, ErrNoAnswer
+	})
+	for range 10 {
+		go func() {
+			_, err := a.Request(ctx, dests(idC), wire.CodeExpAReq, nil)
+			errs <- err
+		}()
+	}
+	for range 10 {
+		if err := <-errs; !isCode(err, wire.ErrCodeRequestTimeout) {
+			t.Fatalf("request to a node that never answers: %v", err)
+		}
+	}
+	if _, _, p := engineState(t, a); p != 0 {
+		t.Fatalf("%d requests pending", p)
+	}
+	if _, _, err := a.Ping(ctx, dests(idC)); err != nil {
+		t.Fatalf("ping C after: %v", err)
+	}
+}
