@@ -352,7 +352,7 @@ func TestEngineHeaderAbuse(t *testing.T) {
 	// The same at a high rate, with pings from A to C alongside.
 	n := 2000
 	if bigFlood() {
-		n = 50_000
+		n = 10_000
 	}
 	before := heapMiB()
 	g0 := runtime.NumGoroutine()

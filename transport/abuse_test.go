@@ -259,3 +259,54 @@ func TestMuxHalfOpenDTLSFlood(t *testing.T) {
 		t.Fatal("the mux dropped nothing")
 	}
 }
+
+// Both ends of a TLS link send large messages as fast as they can while
+// both read. Once each direction fills the connection's buffers, each
+// end's writes can finish only if it goes on reading: the link writes
+// from its own goroutine, so that the loop keeps reading (and ACKs fall
+// back to the newest one, which covers the rest on a stream). Before,
+// the loop wrote itself, and two ends blocked in writes deadlocked.
+func TestTLSLinkBidirectionalFlood(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, cfgA, cfgB := testConfigs(t)
+	p, errA, errB := tlsPair(t, ctx, cfgA, cfgB, nodeID(0xb), nodeID(0xa))
+	defer p.close()
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	n := 3000
+	if bigFlood() {
+		n = 20000
+	}
+	msg := pingMessage(t, 1, 5000, nodeID(1), nodeID(2))
+	start := time.Now()
+	var wg sync.WaitGroup
+	counts := make([]int, 2)
+	for i, l := range []*Link{p.a, p.b} {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for range n {
+				if err := l.Send(ctx, msg); err != nil {
+					t.Errorf("send: %v", err)
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for counts[i] < n {
+				if _, err := l.Receive(ctx); err != nil {
+					t.Errorf("receive after %d: %v", counts[i], err)
+					return
+				}
+				counts[i]++
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d messages of %d bytes each way at once over TLS in %v; received %v; ACK frames received %d/%d",
+		n, len(msg), time.Since(start).Round(time.Millisecond), counts, p.a.Stats().Acks, p.b.Stats().Acks)
+}

@@ -375,11 +375,18 @@ func newLink(p linkParams, cfg *Config) *Link {
 	s.SeedRTT(p.seedRTT)
 	inc := make(chan wire.FramedMessage)
 	rerr := make(chan error, 1)
-	l.wg.Add(2)
+	wq := make(chan []byte, writeQueue)
+	wrote := make(chan struct{}, 1)
+	werr := make(chan error, 1)
+	l.wg.Add(3)
 	go l.reader(inc, rerr)
-	go l.loop(s, inc, rerr, q)
+	go l.writer(wq, wrote, werr)
+	go l.loop(s, p.stream, inc, rerr, q, wq, wrote, werr)
 	return l
 }
+
+// writeQueue is the number of encoded frames waiting for the writer.
+const writeQueue = 16
 
 // Type is the overlay link type.
 func (l *Link) Type() LinkType { return l.typ }
@@ -502,12 +509,34 @@ func (l *Link) reader(inc chan<- wire.FramedMessage, rerr chan<- error) {
 	}
 }
 
-// loop owns the sender and the ACK window; it is the only writer.
-func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error, recvLimit int) {
+// writer writes the frames the loop encoded, so that a peer that does not
+// read cannot stop the loop from reading: when both ends write more than
+// the connection holds, each must go on reading for the other's writes to
+// finish. It reports each write on wrote and the first error on werr.
+func (l *Link) writer(wq <-chan []byte, wrote chan<- struct{}, werr chan<- error) {
+	defer l.wg.Done()
+	for b := range wq {
+		if err := l.io.write(b); err != nil {
+			werr <- err
+			for range wq { // until the loop closes it
+			}
+			return
+		}
+		select {
+		case wrote <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// loop owns the sender and the ACK window; it hands every frame to the
+// writer.
+func (l *Link) loop(s *Sender, stream bool, inc <-chan wire.FramedMessage, rerr <-chan error, recvLimit int,
+	wq chan<- []byte, wrote <-chan struct{}, werr <-chan error) {
 	var (
 		win     AckWindow
 		backlog [][]byte
-		buf     []byte
+		acks    []wire.FramedMessage // ACKs not yet handed to the writer
 		timer   = time.NewTimer(time.Hour)
 		st      LinkStats
 		final   error
@@ -518,6 +547,7 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 		l.ctr.closed(l.typ, final)
 		l.logEnd(final)
 		l.closeMu.Do(func() { close(l.closing) })
+		close(wq)
 		_ = l.conn.Close()
 		l.wg.Done()
 		go func() {
@@ -528,16 +558,25 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 			close(l.done)
 		}()
 	}()
+	// write hands f to the writer; the caller checks that wq has room.
 	write := func(f *wire.FramedMessage) error {
-		var err error
-		if buf, err = f.Append(buf[:0]); err != nil {
+		b, err := f.Append(nil)
+		if err != nil {
 			return err
 		}
-		return l.io.write(buf)
+		wq <- b
+		return nil
 	}
 	for {
 		now := time.Now()
-		for {
+		for len(acks) > 0 && len(wq) < cap(wq) {
+			if err := write(&acks[0]); err != nil {
+				final = err
+				return
+			}
+			acks = acks[1:]
+		}
+		for len(wq) < cap(wq) {
 			f, ok := s.Poll(now)
 			if !ok {
 				break
@@ -557,7 +596,9 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 		sc := st
 		l.stats.Store(&sc)
 
-		if d := s.Deadline(); !d.IsZero() {
+		// With the writer's queue full, Poll waits for room (a write
+		// wakes the loop), so its deadline must not.
+		if d := s.Deadline(); !d.IsZero() && len(wq) < cap(wq) {
 			timer.Reset(time.Until(d))
 		} else {
 			timer.Stop()
@@ -567,7 +608,7 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 			sendc = nil
 		}
 		incC := inc
-		if len(backlog) >= recvLimit {
+		if len(backlog) >= recvLimit || len(acks) >= recvLimit {
 			incC = nil
 		}
 		var outc chan<- []byte
@@ -584,9 +625,12 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 				st.Received++
 				l.ctr.received()
 				a := win.Ack(f.Sequence)
-				if err := write(&a); err != nil {
-					final = err
-					return
+				if stream && len(acks) > 0 {
+					// In order on a stream: the newest ACK covers the
+					// others (the sender takes it as cumulative).
+					acks[len(acks)-1] = a
+				} else {
+					acks = append(acks, a)
 				}
 				if len(f.Message) > 0 { // empty data frames are keepalives
 					backlog = append(backlog, f.Message)
@@ -604,6 +648,10 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 			final = err
 			return
 		case <-timer.C:
+		case <-wrote:
+		case err := <-werr:
+			final = err
+			return
 		case <-l.closing:
 			final = ErrClosed
 			return

@@ -423,13 +423,12 @@ func (s *Sender) OnAck(a wire.FramedMessage, now time.Time) {
 	}
 }
 
+// ackStream removes what a acknowledges. A stream delivers frames in
+// order, so an ACK also covers every frame sent before the one it names
+// (the receiver may send only its newest ACK when it falls behind).
 func (s *Sender) ackStream(a wire.FramedMessage) {
 	isAcked := func(seq uint32) bool {
-		if seq == a.Sequence {
-			return true
-		}
-		k := a.Sequence - seq
-		return k >= 1 && k <= 32 && a.Received&(1<<(k-1)) != 0
+		return int32(a.Sequence-seq) >= 0
 	}
 	j := 0
 	for _, u := range s.unacked {
