@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/storage"
+	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/usage/sip/sipptest"
 	"github.com/goreload/reload/wire"
 )
@@ -24,15 +25,31 @@ func BenchmarkPingRoundTrip(b *testing.B) {
 		mod  func(int, *Config)
 	}{{"tls", nil}, {"dtls-ice", iceLoopback}} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := startCluster(b, 2, tc.mod)
+			// Three peers, and pings between the two that joined: each
+			// joiner's link to the seed is its TLS bootstrap link, while the
+			// link between the joiners is one that an Attach opened.
+			c := startCluster(b, 3, tc.mod)
 			c.waitConverged(b, 30*time.Second)
 			ctx := context.Background()
-			id := c.nodes[1].ID()
+			from, id := c.nodes[1], c.nodes[2].ID()
+			if tc.mod != nil {
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					l, ok := from.eng.Table().Lookup(id)
+					if ok && l.Type() == transport.LinkDTLSUDPSR {
+						break
+					}
+					if time.Now().After(deadline) {
+						b.Fatalf("no DTLS link in use: %v", from.Status().Links)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
 			dest := wire.NodeDest(&id)
 			b.ReportAllocs()
 			start := time.Now()
 			for b.Loop() {
-				if _, err := c.nodes[0].Ping(ctx, dest); err != nil {
+				if _, err := from.Ping(ctx, dest); err != nil {
 					b.Fatal(err)
 				}
 			}
