@@ -95,6 +95,14 @@ func TestDTLSCaptureOracle(t *testing.T) {
 		t.Fatal(ea, eb)
 	}
 	exchange(t, ctx, p, 6, []int{16, 400, 3000})
+	// Every frame acknowledged before the links close, so that the last
+	// ACKs are in the capture too (12 frames each way).
+	for p.a.Stats().Messages < 12 || p.b.Stats().Messages < 12 {
+		if ctx.Err() != nil {
+			t.Fatalf("frames acknowledged: %d and %d of 12", p.a.Stats().Messages, p.b.Stats().Messages)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	p.close()
 	if err := rec.Err(); err != nil {
 		t.Fatal(err)
