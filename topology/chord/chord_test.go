@@ -281,3 +281,59 @@ func TestAcceptReplicaFromLeavingPeer_Sec10_9(t *testing.T) {
 		t.Error("Store from a stranger accepted")
 	}
 }
+
+// TestLateUpdateAnswerRevivesPeer: an Update that times out takes its
+// peer for failed (§10.7.1), but when the answer comes after all the peer
+// is alive and goes back into the neighbour sets, instead of staying out
+// until some other Update happens to name it once its failure is
+// forgotten (seen on a loaded machine, where Attach plus Update took
+// longer than the request timeout).
+func TestLateUpdateAnswerRevivesPeer(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	slow, fast := nid(0x40), nid(0xc0)
+	var late uint64
+	// drain answers every request to fast at once and keeps the token of
+	// the first Update to slow.
+	drain := func() {
+		for c.HasReady() {
+			msgs := slices.Clone(c.Ready().Messages)
+			c.Advance()
+			for _, m := range msgs {
+				switch {
+				case m.Answer || m.Code != wire.CodeUpdateReq:
+				case m.To == fast:
+					if err := c.Step(topology.Incoming{From: fast, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}); err != nil {
+						t.Fatal(err)
+					}
+				case m.To == slow && late == 0:
+					late = m.Token
+				}
+			}
+		}
+	}
+	for i, jn := range []wire.NodeID{fast, slow} {
+		if err := c.Step(topology.Incoming{From: jn, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: jn}), Token: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+		drain()
+	}
+	if late == 0 || !slices.Contains(c.Successors(), slow) {
+		t.Fatalf("no Update to the slow peer, or it is not a successor: %v", c.Successors())
+	}
+	for range 100 { // past the request timeout: the slow peer is taken for failed
+		c.Tick()
+		drain()
+	}
+	if slices.Contains(c.Successors(), slow) || !slices.Contains(c.Successors(), fast) {
+		t.Fatalf("after the timeout: successors %v", c.Successors())
+	}
+	if err := c.Step(topology.Incoming{From: slow, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: late}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(c.Successors(), slow) || !slices.Contains(c.Predecessors(), slow) {
+		t.Fatalf("late answer ignored: successors %v, predecessors %v", c.Successors(), c.Predecessors())
+	}
+}
