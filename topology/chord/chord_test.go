@@ -337,3 +337,59 @@ func TestLateUpdateAnswerRevivesPeer(t *testing.T) {
 		t.Fatalf("late answer ignored: successors %v, predecessors %v", c.Successors(), c.Predecessors())
 	}
 }
+
+// TestRefusedVerificationRetried: a peer named in gossip while it is
+// still joining refuses the verification Update (§10.5); it is asked
+// again a request timeout later, and once it answers it enters the
+// neighbour sets, instead of waiting for the periodic stabilisation.
+func TestRefusedVerificationRetried(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	known, joining := nid(0xc0), nid(0x40)
+	refuse := true
+	var asked int
+	drain := func() {
+		for c.HasReady() {
+			msgs := slices.Clone(c.Ready().Messages)
+			c.Advance()
+			for _, m := range msgs {
+				if m.Answer || m.Code != wire.CodeUpdateReq {
+					continue
+				}
+				in := topology.Incoming{From: m.To, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}
+				if m.To == joining {
+					asked++
+					if refuse {
+						in.Code, in.Body = wire.CodeError, enc(t, &wire.ErrorResponse{Code: wire.ErrCodeForbidden, Info: []byte("joining")})
+					}
+				}
+				if err := c.Step(in); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := c.Step(topology.Incoming{From: known, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: known}), Token: 1}); err != nil {
+		t.Fatal(err)
+	}
+	drain()
+	// known tells us of joining, which refuses to be verified yet.
+	upd := wire.ChordUpdate{Type: wire.ChordUpdateNeighbors, Predecessors: []wire.NodeID{joining, nid(0x80)}, Successors: []wire.NodeID{nid(0x80)}, IDLen: 16}
+	if err := c.Step(topology.Incoming{From: known, Code: wire.CodeUpdateReq, Body: enc(t, &upd), Token: 2}); err != nil {
+		t.Fatal(err)
+	}
+	drain()
+	if asked != 1 || slices.Contains(c.Successors(), joining) {
+		t.Fatalf("asked %d times, successors %v", asked, c.Successors())
+	}
+	refuse = false // it has joined
+	for range 100 {
+		c.Tick()
+		drain()
+	}
+	if asked < 2 || !slices.Contains(c.Successors(), joining) || !slices.Contains(c.Predecessors(), joining) {
+		t.Fatalf("asked %d times: successors %v, predecessors %v", asked, c.Successors(), c.Predecessors())
+	}
+}

@@ -215,6 +215,9 @@ func (c *Chord) Tick() {
 			c.nextPing = c.now + c.pingEvery
 			c.refreshFingers()
 		}
+		if len(c.reverify) > 0 && c.reverifyDue() {
+			busy = true
+		}
 		if len(c.deferredCorrect) > 0 {
 			for _, n := range sortedIDs(c.deferredCorrect) {
 				if t, ok := c.lastCorrect[n]; ok && c.now < t+c.timeout {

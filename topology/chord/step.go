@@ -186,6 +186,9 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 			if r.kind == reqVerify || r.kind == reqPeerReady {
 				c.dropFinger(in.From)
 			}
+			if r.kind == reqVerify && c.state == statePeer {
+				c.retryVerify(in.From)
+			}
 			return nil
 		}
 		if c.state == statePeer && r.kind != reqInfo {
