@@ -393,3 +393,74 @@ func TestRefusedVerificationRetried(t *testing.T) {
 		t.Fatalf("asked %d times: successors %v, predecessors %v", asked, c.Successors(), c.Predecessors())
 	}
 }
+
+// TestNeighbourUpdateWhenFailureForgotten: a neighbour taken for failed
+// because its requests timed out is ignored in gossip for a while; when
+// that ends, the peer exchanges neighbour sets again, so that a
+// neighbour that knows the peer is alive corrects it (§10.7.3) instead
+// of the periodic stabilisation, minutes later.
+func TestNeighbourUpdateWhenFailureForgotten(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	slow, fast := nid(0x40), nid(0xc0)
+	silent := true // slow does not answer
+	var toFast int
+	drain := func() {
+		for c.HasReady() {
+			msgs := slices.Clone(c.Ready().Messages)
+			c.Advance()
+			for _, m := range msgs {
+				if m.Answer || m.Code != wire.CodeUpdateReq || (m.To == slow && silent) {
+					continue
+				}
+				if m.To == fast {
+					toFast++
+				}
+				if err := c.Step(topology.Incoming{From: m.To, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	tick := func(n int) {
+		for range n {
+			c.Tick()
+			drain()
+		}
+	}
+	for i, jn := range []wire.NodeID{fast, slow} {
+		if err := c.Step(topology.Incoming{From: jn, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: jn}), Token: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+		drain()
+	}
+	tick(100) // slow's Update times out: taken for failed
+	if slices.Contains(c.Successors(), slow) {
+		t.Fatalf("successors %v", c.Successors())
+	}
+	silent = false
+	// fast names slow while the failure is remembered: ignored.
+	upd := wire.ChordUpdate{Type: wire.ChordUpdateNeighbors, Predecessors: []wire.NodeID{nid(0x80), slow}, Successors: []wire.NodeID{slow, nid(0x80)}, IDLen: 16}
+	if err := c.Step(topology.Incoming{From: fast, Code: wire.CodeUpdateReq, Body: enc(t, &upd), Token: 10}); err != nil {
+		t.Fatal(err)
+	}
+	drain()
+	if slices.Contains(c.Successors(), slow) {
+		t.Fatalf("gossip about a failed peer taken: %v", c.Successors())
+	}
+	before := toFast
+	tick(1000) // the failure is forgotten (20 request timeouts)
+	if toFast == before {
+		t.Fatal("no Update to the neighbours when the failure was forgotten")
+	}
+	// fast's correction names slow again: now it is verified.
+	if err := c.Step(topology.Incoming{From: fast, Code: wire.CodeUpdateReq, Body: enc(t, &upd), Token: 11}); err != nil {
+		t.Fatal(err)
+	}
+	drain()
+	if !slices.Contains(c.Successors(), slow) {
+		t.Fatalf("successors %v", c.Successors())
+	}
+}
