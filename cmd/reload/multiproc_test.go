@@ -15,7 +15,8 @@ package main
 // and RELOAD_SOAK_JOIN_PARALLEL (processes joining at once).
 // RELOAD_BIN names a prebuilt reload binary instead of building one;
 // RELOAD_SOAK_VERBOSE=1 runs the nodes with -v (debug logs);
-// RELOAD_SOAK_LOG names a file that receives the run's report lines.
+// RELOAD_SOAK_LOG names a file that receives the run's report lines;
+// RELOAD_SOAK_KEEP names a directory to copy the node logs to on failure.
 
 import (
 	"bytes"
@@ -1049,8 +1050,14 @@ func TestMultiProcess(t *testing.T) {
 	}
 }
 
-// dumpLogs prints the tail of every node's log after a failure.
+// dumpLogs prints the tail of every node's log after a failure, and
+// copies the logs to the directory RELOAD_SOAK_KEEP names, if set.
 func (s *soak) dumpLogs() {
+	if keep := os.Getenv("RELOAD_SOAK_KEEP"); keep != "" {
+		if out, err := exec.Command("cp", "-r", filepath.Join(s.dir, "logs"), keep).CombinedOutput(); err != nil {
+			s.t.Logf("keeping the logs: %v %s", err, out)
+		}
+	}
 	for _, q := range s.peers {
 		b, err := os.ReadFile(q.logPath)
 		if err != nil {
