@@ -101,6 +101,10 @@ type Node struct {
 	joined  chan struct{}
 	jonce   sync.Once
 	boot    []wire.NodeID
+	// bootAddrs are the bootstrap addresses Start dialled, dialled again
+	// when a join finds its bootstrap links gone (set before the join
+	// starts, read only after).
+	bootAddrs []string
 
 	token   atomic.Uint64
 	ctx     context.Context
@@ -303,6 +307,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.mu.Unlock()
 		return err
 	}
+	n.bootAddrs = boot
 	var vias []wire.NodeID
 	var errs []error
 	for _, addr := range boot {
@@ -528,6 +533,14 @@ func (n *Node) sendTopology(m topology.Outgoing) {
 		d := []wire.Destination{wire.ResourceDest(wire.ResourceID(slices.Clone(next.Bytes())))}
 		if !m.Via.IsZero() {
 			via := m.Via
+			if !n.eng.Table().Connected(via) {
+				// The bootstrap peer went away while we were joining
+				// (it may be back, restarted): dial the bootstrap
+				// addresses again, or no retry of the Join can leave.
+				if v, ok := n.redialBootstrap(ctx); ok {
+					via = v
+				}
+			}
 			d = append([]wire.Destination{wire.NodeDest(&via)}, d...)
 		}
 		l, err := n.eng.Attach(ctx, d)
@@ -577,6 +590,20 @@ func (n *Node) sendTopology(m topology.Outgoing) {
 		n.log.Debug("topology answer", "code", ans.Code.String(), "err", err)
 	}
 	n.process()
+}
+
+// redialBootstrap connects to the first bootstrap address that answers
+// and returns its Node-ID.
+func (n *Node) redialBootstrap(ctx context.Context) (wire.NodeID, bool) {
+	for _, addr := range n.bootAddrs {
+		l, err := n.eng.DialTLS(ctx, addr, wire.NodeID{})
+		if err != nil {
+			n.log.Debug("join: bootstrap", "addr", addr, "err", err)
+			continue
+		}
+		return l.PeerNodeID(), true
+	}
+	return wire.NodeID{}, false
 }
 
 func oneID(idLen int) wire.NodeID {
