@@ -106,11 +106,10 @@ func soakParamsFromEnv(t *testing.T) soakParams {
 		t.Fatal("RELOAD_SOAK_VALUES must be at least 1")
 	case p.Values > p.N*20:
 		t.Fatalf("RELOAD_SOAK_VALUES must be at most 20 per process (TURN-SERVICE NODE-MULTIPLE slots): %d", p.N*20)
-	case p.AORs > p.N:
-		p.AORs = p.N
 	case p.Interval <= 0:
-		p.Interval = time.Second
+		t.Fatal("RELOAD_SOAK_INTERVAL must be positive")
 	}
+	p.AORs = min(p.AORs, p.N)
 	p.JoinParallel = max(p.JoinParallel, 1)
 	return p
 }
