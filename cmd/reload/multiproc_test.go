@@ -886,7 +886,7 @@ func TestMultiProcess(t *testing.T) {
 				counts[o].Add(1)
 				if err != nil && o != fetchVoid {
 					ferrMu.Lock()
-					msg := err.Error()
+					msg := strings.Join(strings.Fields(err.Error()), " ")
 					if len(msg) > 120 {
 						msg = msg[:120]
 					}

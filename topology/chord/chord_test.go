@@ -451,7 +451,7 @@ func TestNeighbourUpdateWhenFailureForgotten(t *testing.T) {
 		t.Fatalf("gossip about a failed peer taken: %v", c.Successors())
 	}
 	before := toFast
-	tick(1000) // the failure is forgotten (20 request timeouts)
+	tick(1000) // the failure is forgotten
 	if toFast == before {
 		t.Fatal("no Update to the neighbours when the failure was forgotten")
 	}

@@ -228,6 +228,13 @@ func (c *Chord) refillFinger(i int) {
 	c.fingers[i] = best
 }
 
+// deadTimeouts is how long, in request timeouts, a failed peer is
+// remembered (gossip naming it ignored): long enough for the neighbours'
+// Updates that still name it to be answered, short enough that a peer
+// taken for failed only because its answers were slow (a loaded machine)
+// is taken back soon (see Tick).
+const deadTimeouts = 5
+
 // failed handles the loss of peer n (§10.7.1, §10.7.2): it is removed from
 // every table, remembered as dead so gossip does not bring it back, the
 // neighbour table is refilled from the routing table, and in reactive mode
@@ -238,7 +245,7 @@ func (c *Chord) failed(n wire.NodeID) {
 	}
 	c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == n })
 	if !c.isDead(n) {
-		c.dead = append(c.dead, expiring{id: n, until: c.now + 20*c.timeout})
+		c.dead = append(c.dead, expiring{id: n, until: c.now + deadTimeouts*c.timeout})
 	}
 	delete(c.lastCorrect, n)
 	delete(c.deferredCorrect, n)
