@@ -615,6 +615,14 @@ func (n *Node) sendTopology(m topology.Outgoing) {
 		d := []wire.Destination{wire.ResourceDest(wire.ResourceID(slices.Clone(next.Bytes())))}
 		if !m.Via.IsZero() {
 			via := m.Via
+			if !n.eng.Table().Connected(via) {
+				// The bootstrap peer went away while we were joining
+				// (it may be back, restarted): dial the bootstrap
+				// addresses again, or no retry of the Join can leave.
+				if v, ok := n.redialBootstrap(ctx); ok {
+					via = v
+				}
+			}
 			d = append([]wire.Destination{wire.NodeDest(&via)}, d...)
 		}
 		l, err := n.eng.Attach(ctx, d)
@@ -664,6 +672,17 @@ func (n *Node) sendTopology(m topology.Outgoing) {
 		n.log.Debug("topology answer", "code", ans.Code.String(), "err", err)
 	}
 	n.process()
+}
+
+// redialBootstrap connects to the bootstrap addresses again and returns
+// the Node-ID of one that answers.
+func (n *Node) redialBootstrap(ctx context.Context) (wire.NodeID, bool) {
+	vias, err := n.dialBootstrap(ctx)
+	if err != nil {
+		n.log.Debug("join: bootstrap", "err", err)
+		return wire.NodeID{}, false
+	}
+	return vias[0], true
 }
 
 func oneID(idLen int) wire.NodeID {

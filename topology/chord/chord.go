@@ -45,6 +45,14 @@ type request struct {
 	deadline int64
 }
 
+// retry is a neighbour candidate to verify again at 'at' (0: not
+// scheduled), after 'tries' refusals.
+type retry struct {
+	id    wire.NodeID
+	at    int64
+	tries int
+}
+
 type expiring struct {
 	id    wire.NodeID
 	until int64
@@ -69,9 +77,12 @@ type Chord struct {
 	searching   []bool        // a finger search is outstanding for the slot
 
 	pending []expiring // unverified neighbour candidates
-	dead    []expiring // failed peers ignored in gossip until 'until'
-	reqs    []request
-	token   uint64
+	// reverify holds candidates whose verification Update was refused
+	// (a peer still joining refuses it, §10.5) and is tried again.
+	reverify []retry
+	dead     []expiring // failed peers ignored in gossip until 'until'
+	reqs     []request
+	token    uint64
 
 	dirty       bool // neighbour table changed: reactive Update due
 	mustUpdate  bool // an Update to all neighbours is due regardless of mode

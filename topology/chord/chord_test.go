@@ -315,3 +315,186 @@ func TestStatsCountMaintenance(t *testing.T) {
 		t.Fatalf("stats %+v, want stabilisations, one Update received, one peer failure", s)
 	}
 }
+
+// TestLateUpdateAnswerRevivesPeer: an Update that times out takes its
+// peer for failed (§10.7.1), but when the answer comes after all the peer
+// is alive and goes back into the neighbour sets, instead of staying out
+// until some other Update happens to name it once its failure is
+// forgotten (seen on a loaded machine, where Attach plus Update took
+// longer than the request timeout).
+func TestLateUpdateAnswerRevivesPeer(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	slow, fast := nid(0x40), nid(0xc0)
+	var late uint64
+	// drain answers every request to fast at once and keeps the token of
+	// the first Update to slow.
+	drain := func() {
+		for c.HasReady() {
+			msgs := slices.Clone(c.Ready().Messages)
+			c.Advance()
+			for _, m := range msgs {
+				switch {
+				case m.Answer || m.Code != wire.CodeUpdateReq:
+				case m.To == fast:
+					if err := c.Step(topology.Incoming{From: fast, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}); err != nil {
+						t.Fatal(err)
+					}
+				case m.To == slow && late == 0:
+					late = m.Token
+				}
+			}
+		}
+	}
+	for i, jn := range []wire.NodeID{fast, slow} {
+		if err := c.Step(topology.Incoming{From: jn, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: jn}), Token: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+		drain()
+	}
+	if late == 0 || !slices.Contains(c.Successors(), slow) {
+		t.Fatalf("no Update to the slow peer, or it is not a successor: %v", c.Successors())
+	}
+	for range 100 { // past the request timeout: the slow peer is taken for failed
+		c.Tick()
+		drain()
+	}
+	if slices.Contains(c.Successors(), slow) || !slices.Contains(c.Successors(), fast) {
+		t.Fatalf("after the timeout: successors %v", c.Successors())
+	}
+	if err := c.Step(topology.Incoming{From: slow, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: late}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(c.Successors(), slow) || !slices.Contains(c.Predecessors(), slow) {
+		t.Fatalf("late answer ignored: successors %v, predecessors %v", c.Successors(), c.Predecessors())
+	}
+}
+
+// TestRefusedVerificationRetried: a peer named in gossip while it is
+// still joining refuses the verification Update (§10.5); it is asked
+// again a request timeout later, and once it answers it enters the
+// neighbour sets, instead of waiting for the periodic stabilisation.
+func TestRefusedVerificationRetried(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	known, joining := nid(0xc0), nid(0x40)
+	refuse := true
+	var asked int
+	drain := func() {
+		for c.HasReady() {
+			msgs := slices.Clone(c.Ready().Messages)
+			c.Advance()
+			for _, m := range msgs {
+				if m.Answer || m.Code != wire.CodeUpdateReq {
+					continue
+				}
+				in := topology.Incoming{From: m.To, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}
+				if m.To == joining {
+					asked++
+					if refuse {
+						in.Code, in.Body = wire.CodeError, enc(t, &wire.ErrorResponse{Code: wire.ErrCodeForbidden, Info: []byte("joining")})
+					}
+				}
+				if err := c.Step(in); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := c.Step(topology.Incoming{From: known, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: known}), Token: 1}); err != nil {
+		t.Fatal(err)
+	}
+	drain()
+	// known tells us of joining, which refuses to be verified yet.
+	upd := wire.ChordUpdate{Type: wire.ChordUpdateNeighbors, Predecessors: []wire.NodeID{joining, nid(0x80)}, Successors: []wire.NodeID{nid(0x80)}, IDLen: 16}
+	if err := c.Step(topology.Incoming{From: known, Code: wire.CodeUpdateReq, Body: enc(t, &upd), Token: 2}); err != nil {
+		t.Fatal(err)
+	}
+	drain()
+	if asked != 1 || slices.Contains(c.Successors(), joining) {
+		t.Fatalf("asked %d times, successors %v", asked, c.Successors())
+	}
+	refuse = false // it has joined
+	for range 100 {
+		c.Tick()
+		drain()
+	}
+	if asked < 2 || !slices.Contains(c.Successors(), joining) || !slices.Contains(c.Predecessors(), joining) {
+		t.Fatalf("asked %d times: successors %v, predecessors %v", asked, c.Successors(), c.Predecessors())
+	}
+}
+
+// TestNeighbourUpdateWhenFailureForgotten: a neighbour taken for failed
+// because its requests timed out is ignored in gossip for a while; when
+// that ends, the peer exchanges neighbour sets again, so that a
+// neighbour that knows the peer is alive corrects it (§10.7.3) instead
+// of the periodic stabilisation, minutes later.
+func TestNeighbourUpdateWhenFailureForgotten(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	slow, fast := nid(0x40), nid(0xc0)
+	silent := true // slow does not answer
+	var toFast int
+	drain := func() {
+		for c.HasReady() {
+			msgs := slices.Clone(c.Ready().Messages)
+			c.Advance()
+			for _, m := range msgs {
+				if m.Answer || m.Code != wire.CodeUpdateReq || (m.To == slow && silent) {
+					continue
+				}
+				if m.To == fast {
+					toFast++
+				}
+				if err := c.Step(topology.Incoming{From: m.To, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	tick := func(n int) {
+		for range n {
+			c.Tick()
+			drain()
+		}
+	}
+	for i, jn := range []wire.NodeID{fast, slow} {
+		if err := c.Step(topology.Incoming{From: jn, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: jn}), Token: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+		drain()
+	}
+	tick(100) // slow's Update times out: taken for failed
+	if slices.Contains(c.Successors(), slow) {
+		t.Fatalf("successors %v", c.Successors())
+	}
+	silent = false
+	// fast names slow while the failure is remembered: ignored.
+	upd := wire.ChordUpdate{Type: wire.ChordUpdateNeighbors, Predecessors: []wire.NodeID{nid(0x80), slow}, Successors: []wire.NodeID{slow, nid(0x80)}, IDLen: 16}
+	if err := c.Step(topology.Incoming{From: fast, Code: wire.CodeUpdateReq, Body: enc(t, &upd), Token: 10}); err != nil {
+		t.Fatal(err)
+	}
+	drain()
+	if slices.Contains(c.Successors(), slow) {
+		t.Fatalf("gossip about a failed peer taken: %v", c.Successors())
+	}
+	before := toFast
+	tick(1000) // the failure is forgotten
+	if toFast == before {
+		t.Fatal("no Update to the neighbours when the failure was forgotten")
+	}
+	// fast's correction names slow again: now it is verified.
+	if err := c.Step(topology.Incoming{From: fast, Code: wire.CodeUpdateReq, Body: enc(t, &upd), Token: 11}); err != nil {
+		t.Fatal(err)
+	}
+	drain()
+	if !slices.Contains(c.Successors(), slow) {
+		t.Fatalf("successors %v", c.Successors())
+	}
+}

@@ -178,7 +178,25 @@ func (c *Chord) Tick() {
 	// cannot leave work for it.
 	busy := c.state != statePeer || c.replicaDue >= 0
 	if len(c.dead) > 0 {
-		c.dead = slices.DeleteFunc(c.dead, func(d expiring) bool { return d.until <= c.now })
+		back := false
+		c.dead = slices.DeleteFunc(c.dead, func(d expiring) bool {
+			if d.until > c.now {
+				return false
+			}
+			back = back || c.wouldEnter(d.id)
+			return true
+		})
+		if back && c.state == statePeer {
+			// A peer taken for failed that would be a neighbour may be
+			// alive after all (its requests timed out under load), and
+			// gossip naming it counts again: take it back from the
+			// fingers, and exchange neighbour sets so that peers that
+			// know it correct us (§10.7.3), instead of waiting for the
+			// periodic stabilisation minutes away.
+			busy = true
+			c.recompute()
+			c.mustUpdate = true
+		}
 	}
 	if len(c.pending) > 0 {
 		c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.until < c.now })
@@ -215,6 +233,9 @@ func (c *Chord) Tick() {
 			busy = true
 			c.nextPing = c.now + c.pingEvery
 			c.refreshFingers()
+		}
+		if len(c.reverify) > 0 && c.reverifyDue() {
+			busy = true
 		}
 		if len(c.deferredCorrect) > 0 {
 			for _, n := range sortedIDs(c.deferredCorrect) {

@@ -164,7 +164,14 @@ func stepLeaving(c *Chord, in *topology.Incoming) error {
 func (c *Chord) onAnswer(in *topology.Incoming) error {
 	r, ok := c.take(in.Token)
 	if !ok {
-		return nil // late or unknown: ignored
+		// Late: the request timed out and its peer was taken for failed
+		// (§10.7.1), but an UpdateAns from it proves it alive. Without
+		// this a neighbour that answered slowly stays out of the sets,
+		// and gossip naming it is ignored while it is listed as dead.
+		if in.Code == wire.CodeUpdateAns && c.state == statePeer {
+			c.verified(in.From)
+		}
+		return nil
 	}
 	if !r.to.IsZero() && r.to != in.From {
 		c.reqs = append(c.reqs, r) // not from the peer asked: keep waiting
@@ -178,6 +185,9 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 			c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == in.From })
 			if r.kind == reqVerify || r.kind == reqPeerReady {
 				c.dropFinger(in.From)
+			}
+			if r.kind == reqVerify && c.state == statePeer {
+				c.retryVerify(in.From)
 			}
 			return nil
 		}

@@ -228,6 +228,13 @@ func (c *Chord) refillFinger(i int) {
 	c.fingers[i] = best
 }
 
+// deadTimeouts is how long, in request timeouts, a failed peer is
+// remembered (gossip naming it ignored): long enough for the neighbours'
+// Updates that still name it to be answered, short enough that a peer
+// taken for failed only because its answers were slow (a loaded machine)
+// is taken back soon (see Tick).
+const deadTimeouts = 5
+
 // failed handles the loss of peer n (§10.7.1, §10.7.2): it is removed from
 // every table, remembered as dead so gossip does not bring it back, the
 // neighbour table is refilled from the routing table, and in reactive mode
@@ -239,7 +246,7 @@ func (c *Chord) failed(n wire.NodeID) {
 	c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == n })
 	c.stats.PeerFailures++
 	if !c.isDead(n) {
-		c.dead = append(c.dead, expiring{id: n, until: c.now + 20*c.timeout})
+		c.dead = append(c.dead, expiring{id: n, until: c.now + deadTimeouts*c.timeout})
 	}
 	delete(c.lastCorrect, n)
 	delete(c.deferredCorrect, n)
@@ -314,6 +321,48 @@ func (c *Chord) learn(ids []wire.NodeID) {
 	}
 }
 
+// maxReverify bounds the verifications of one candidate that are tried
+// again after a refusal (a client refuses for good).
+const maxReverify = 5
+
+// retryVerify schedules another verification of a candidate that refused
+// the last one: a peer that was still joining when gossip named it has
+// joined a request timeout later, and nothing else may name it again
+// before the periodic stabilisation (§10.7.4.1), minutes away. Without it
+// two peers that joined into the same gap at once could stay out of each
+// other's neighbour sets.
+func (c *Chord) retryVerify(n wire.NodeID) {
+	i := slices.IndexFunc(c.reverify, func(r retry) bool { return r.id == n })
+	if i < 0 {
+		if len(c.reverify) >= 2*(c.cfg.Successors+c.cfg.Predecessors) {
+			c.reverify = slices.Delete(c.reverify, 0, 1)
+		}
+		c.reverify = append(c.reverify, retry{id: n})
+		i = len(c.reverify) - 1
+	}
+	r := &c.reverify[i]
+	r.tries++
+	if r.tries > maxReverify {
+		c.reverify = slices.Delete(c.reverify, i, i+1)
+		return
+	}
+	r.at = c.now + c.timeout
+}
+
+// reverifyDue verifies again the refused candidates whose time has come;
+// it reports whether there were any.
+func (c *Chord) reverifyDue() bool {
+	var due []wire.NodeID
+	for i := range c.reverify {
+		if r := &c.reverify[i]; r.at > 0 && r.at <= c.now {
+			r.at = 0
+			due = append(due, r.id)
+		}
+	}
+	c.learn(due)
+	return len(due) > 0
+}
+
 // wouldEnter reports whether n is closer than the farthest successor or
 // predecessor (or a set has room).
 func (c *Chord) wouldEnter(n wire.NodeID) bool {
@@ -334,6 +383,7 @@ func (c *Chord) verified(n wire.NodeID) {
 	}
 	c.alive(n)
 	c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == n })
+	c.reverify = slices.DeleteFunc(c.reverify, func(r retry) bool { return r.id == n })
 	c.recompute(n)
 }
 
