@@ -62,6 +62,7 @@ func TestJoinRedialsBootstrap(t *testing.T) {
 		t.Fatal("the joining node did not join through the bootstrap address once a peer answered there again")
 	}
 }
+
 // TestRejoinAfterAllLinksLost: a peer that loses every link at once (its
 // neighbours are gone, §10.7.1) is detached; it dials its bootstrap
 // address again and joins anew, and the ring converges with it. Before,
