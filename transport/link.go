@@ -90,6 +90,7 @@ type Config struct {
 	Verifier PeerVerifier
 	// KeyLogWriter receives the (D)TLS secrets in NSS key log format for
 	// Wireshark. When nil, the file named by SSLKEYLOGFILE is used, if set.
+	// Links may share one writer: the transport serialises their writes.
 	KeyLogWriter io.Writer
 	// Reliability tunes the sender.
 	Reliability ReliabilityConfig
@@ -150,31 +151,35 @@ var (
 	keyLogFile io.Writer
 )
 
-// keyLog returns the configured key log writer or the SSLKEYLOGFILE one.
+// keyLog returns the configured key log writer or the SSLKEYLOGFILE one,
+// with its writes serialised.
 func (c *Config) keyLog() io.Writer {
 	if c.KeyLogWriter != nil {
-		return c.KeyLogWriter
+		return lockedKeyLog{c.KeyLogWriter}
 	}
 	keyLogOnce.Do(func() {
 		if name := os.Getenv("SSLKEYLOGFILE"); name != "" {
 			f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 			if err == nil {
-				keyLogFile = &syncWriter{w: f}
+				keyLogFile = lockedKeyLog{f}
 			}
 		}
 	})
 	return keyLogFile
 }
 
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
+// keyLogMu serialises the key log writes of all links: handshakes run
+// concurrently and links share one writer (a node's, or SSLKEYLOGFILE's).
+// A handshake writes a few lines, so one lock for every writer costs
+// nothing that matters.
+var keyLogMu sync.Mutex
 
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+type lockedKeyLog struct{ w io.Writer }
+
+func (l lockedKeyLog) Write(p []byte) (int, error) {
+	keyLogMu.Lock()
+	defer keyLogMu.Unlock()
+	return l.w.Write(p)
 }
 
 // verifyChain parses the raw chain, runs the verifier and checks the

@@ -20,7 +20,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -115,7 +114,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			return failure(stderr, "demo", err)
 		}
 		defer kf.Close()
-		o.keyLog = &lockedWriter{w: kf}
+		o.keyLog = kf
 	}
 	rep, nodesUp, cleanup := demo(o, progress)
 	if pf != nil {
@@ -424,18 +423,6 @@ func absPath(p string) string {
 		return a
 	}
 	return p
-}
-
-// lockedWriter serialises the key log lines of all peers.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func readPasswords(path string) (map[string]string, error) {
