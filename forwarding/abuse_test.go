@@ -123,29 +123,7 @@ func TestEngineFragmentFlood(t *testing.T) {
 	}
 	before := heapMiB()
 	g0 := runtime.NumGoroutine()
-	stop := make(chan struct{})
-	var legit, failed atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, _, err := a.Ping(ctx, dests(idB))
-			cancel()
-			if err != nil {
-				failed.Add(1)
-				t.Errorf("legitimate ping during the flood: %v", err)
-				return
-			}
-			legit.Add(1)
-		}
-	}()
+	legit := startPinger(t, a, dests(idB), "legitimate ping during the flood")
 	body := make([]byte, 1000)
 	var own int
 	for i := range n {
@@ -184,15 +162,14 @@ func TestEngineFragmentFlood(t *testing.T) {
 	inc, buf, _ := engineState(t, b)
 	during := heapMiB()
 	gDuring := runtime.NumGoroutine()
-	close(stop)
-	wg.Wait()
+	legit.halt()
 	t.Logf("%d fragments from one peer: B holds %d incomplete messages, %d bytes charged (limit %d); "+
 		"legitimate pings answered: %d from another peer, %d on the flooding link, %d failed; "+
-		"heap %.1f -> %.1f MiB; goroutines %d -> %d", n, inc, buf, 1<<20, legit.Load(), own, failed.Load(), before, during, g0, gDuring)
+		"heap %.1f -> %.1f MiB; goroutines %d -> %d", n, inc, buf, 1<<20, legit.ok.Load(), own, legit.failed.Load(), before, during, g0, gDuring)
 	if buf > 1<<20 {
 		t.Fatalf("B holds %d bytes for one link", buf)
 	}
-	if legit.Load() == 0 || own == 0 {
+	if legit.ok.Load() == 0 || own == 0 {
 		t.Fatal("no legitimate ping went through during the flood")
 	}
 }
@@ -377,28 +354,7 @@ func TestEngineHeaderAbuse(t *testing.T) {
 			}
 		}
 	}()
-	stop := make(chan struct{})
-	var legit atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, _, err := a.Ping(ctx, dests(idC))
-			cancel()
-			if err != nil {
-				t.Errorf("ping A -> C during the abuse: %v", err)
-				return
-			}
-			legit.Add(1)
-		}
-	}()
+	legit := startPinger(t, a, dests(idC), "ping A -> C during the abuse")
 	msgs := make([][]byte, len(cases))
 	for i, tc := range cases {
 		msgs[i] = full(uint64(1000 + i))
@@ -419,14 +375,13 @@ func TestEngineHeaderAbuse(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 	during := heapMiB()
-	close(stop)
-	wg.Wait()
+	legit.halt()
 	t.Logf("%d abusive requests in %v: answers %v; B still linked to C: %v; pings A -> C answered meanwhile: %d; heap %.1f -> %.1f MiB; goroutines %d -> %d",
-		n, elapsed.Round(time.Millisecond), answers, b.Table().Connected(idC), legit.Load(), before, during, g0, runtime.NumGoroutine())
+		n, elapsed.Round(time.Millisecond), answers, b.Table().Connected(idC), legit.ok.Load(), before, during, g0, runtime.NumGoroutine())
 	if !b.Table().Connected(idC) || !c.Table().Connected(idB) {
 		t.Fatal("the abuse broke the B — C link")
 	}
-	if legit.Load() == 0 {
+	if legit.ok.Load() == 0 {
 		t.Fatal("no ping from A to C went through during the abuse")
 	}
 }
@@ -640,4 +595,44 @@ func TestEnginePeerStopsAnswering(t *testing.T) {
 	if _, _, err := a.Ping(ctx, dests(idC)); err != nil {
 		t.Fatalf("ping C after: %v", err)
 	}
+}
+
+// pinger pings a destination over and over, as the legitimate traffic
+// during an attack, until halt. A ping that fails fails the test and ends
+// the loop.
+type pinger struct {
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	ok, failed atomic.Int64
+}
+
+func startPinger(t *testing.T, from *Engine, dest []wire.Destination, what string) *pinger {
+	p := &pinger{stop: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, _, err := from.Ping(ctx, dest)
+			cancel()
+			if err != nil {
+				p.failed.Add(1)
+				t.Errorf("%s: %v", what, err)
+				return
+			}
+			p.ok.Add(1)
+		}
+	}()
+	return p
+}
+
+// halt stops the pings and waits for the last one.
+func (p *pinger) halt() {
+	close(p.stop)
+	p.wg.Wait()
 }
