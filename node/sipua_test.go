@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,19 +20,7 @@ func TestBuiltinPhonesCall(t *testing.T) {
 	c.waitConverged(t, 30*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	domain := c.ov.Name
-	phone := func(i int) *sipua.Phone {
-		p, err := sipua.New(sipua.Config{User: "node" + string(rune('1'+i)), Domain: domain, Proxy: c.nodes[i].SIP().UDPAddr().String()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
-		if err := p.Register(ctx, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	callee, caller := phone(0), phone(5)
+	callee, caller := c.phone(ctx, t, 0), c.phone(ctx, t, 5)
 	call, err := caller.Call(ctx, "node1")
 	if err != nil {
 		t.Fatal(err)
@@ -50,4 +39,19 @@ func TestBuiltinPhonesCall(t *testing.T) {
 		t.Error("call to an AOR with no registration succeeded")
 	}
 	t.Logf("setup %v, total %v, responses %v", call.Setup, call.Total, call.Responses)
+}
+
+// phone registers a built-in SIP phone for node i's user (node1, node2,
+// …; the SIP-REGISTRATION Kind is USER-NODE-MATCH) at node i's front end.
+func (c *cluster) phone(ctx context.Context, t *testing.T, i int) *sipua.Phone {
+	t.Helper()
+	p, err := sipua.New(sipua.Config{User: "node" + strconv.Itoa(i+1), Domain: c.ov.Name, Proxy: c.nodes[i].SIP().UDPAddr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := p.Register(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
