@@ -151,19 +151,7 @@ func TestMuxHalfOpenDTLSFlood(t *testing.T) {
 	}
 	ma, mb := NewMux(pa), NewMux(pb)
 	defer func() { _ = ma.Close(); _ = mb.Close() }()
-	p, errA, errB := both(func() (*Link, error) {
-		c, err := ma.Conn(mb.LocalAddr())
-		if err != nil {
-			return nil, err
-		}
-		return NewDTLSLink(ctx, c, mb.LocalAddr(), Requester, nodeID(0xb), cfgA)
-	}, func() (*Link, error) {
-		c, err := mb.Conn(ma.LocalAddr())
-		if err != nil {
-			return nil, err
-		}
-		return NewDTLSLink(ctx, c, ma.LocalAddr(), Responder, nodeID(0xa), cfgB)
-	})
+	p, errA, errB := muxPair(ctx, ma, mb, cfgA, cfgB, nodeID(0xb), nodeID(0xa))
 	defer p.close()
 	if errA != nil || errB != nil {
 		t.Fatal(errA, errB)

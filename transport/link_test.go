@@ -76,6 +76,12 @@ func dtlsPair(t *testing.T, ctx context.Context, cfgA, cfgB *Config, expectA, ex
 	}
 	ma, mb := NewMux(pa), NewMux(pb)
 	t.Cleanup(func() { _ = ma.Close(); _ = mb.Close() })
+	return muxPair(ctx, ma, mb, cfgA, cfgB, expectA, expectB)
+}
+
+// muxPair connects two DTLS-NO-ICE links between two Muxes, a the
+// requester.
+func muxPair(ctx context.Context, ma, mb *Mux, cfgA, cfgB *Config, expectA, expectB wire.NodeID) (pair, error, error) {
 	return both(func() (*Link, error) {
 		c, err := ma.Conn(mb.LocalAddr())
 		if err != nil {

@@ -77,19 +77,7 @@ func TestDTLSCaptureOracle(t *testing.T) {
 	mb := NewMux(rec.PacketConn(pb))
 	defer ma.Close()
 	defer mb.Close()
-	p, ea, eb := both(func() (*Link, error) {
-		c, err := ma.Conn(mb.LocalAddr())
-		if err != nil {
-			return nil, err
-		}
-		return NewDTLSLink(ctx, c, mb.LocalAddr(), Requester, nodeID(0xb), cfgA)
-	}, func() (*Link, error) {
-		c, err := mb.Conn(ma.LocalAddr())
-		if err != nil {
-			return nil, err
-		}
-		return NewDTLSLink(ctx, c, ma.LocalAddr(), Responder, nodeID(0xa), cfgB)
-	})
+	p, ea, eb := muxPair(ctx, ma, mb, cfgA, cfgB, nodeID(0xb), nodeID(0xa))
 	if ea != nil || eb != nil {
 		p.close()
 		t.Fatal(ea, eb)
