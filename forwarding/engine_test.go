@@ -247,12 +247,7 @@ func attachVia(t *testing.T, edit func(*Options)) transport.LinkType {
 	c := startEngine(t, 3, &staticRouter{next: idB}, edit)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, e := range []*Engine{a, c} {
-		if _, err := e.DialTLS(ctx, tlsAddr(b), idB); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, func() bool { return b.Table().Connected(idA) && b.Table().Connected(idC) })
+	linkThroughB(ctx, t, a, b, c)
 	link, err := a.Attach(ctx, dests(idC))
 	if err != nil {
 		t.Fatal(err)
@@ -372,12 +367,7 @@ func TestEngineConfigUpdate(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, e := range []*Engine{a, c} {
-		if _, err := e.DialTLS(ctx, tlsAddr(b), idB); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, func() bool { return b.Table().Connected(idA) && b.Table().Connected(idC) })
+	linkThroughB(ctx, t, a, b, c)
 	if _, _, err := a.Ping(ctx, dests(idC)); !isCode(err, wire.ErrCodeConfigTooOld) {
 		t.Fatalf("ping with the old configuration: %v, want Error_Config_Too_Old", err)
 	}

@@ -2,6 +2,7 @@ package forwarding
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -219,4 +220,16 @@ func destIDs(ds []wire.Destination) []wire.NodeID {
 		out = append(out, id)
 	}
 	return out
+}
+
+// linkThroughB makes the line A — B — C: A and C dial TLS links to B, and
+// it waits until B has both.
+func linkThroughB(ctx context.Context, t *testing.T, a, b, c *Engine) {
+	t.Helper()
+	for _, e := range []*Engine{a, c} {
+		if _, err := e.DialTLS(ctx, tlsAddr(b), idB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return b.Table().Connected(idA) && b.Table().Connected(idC) })
 }

@@ -28,12 +28,7 @@ func TestEngineStats(t *testing.T) {
 	c := startEngine(t, 3, &staticRouter{next: idB}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, e := range []*Engine{a, c} {
-		if _, err := e.DialTLS(ctx, tlsAddr(b), idB); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, func() bool { return b.Table().Connected(idA) && b.Table().Connected(idC) })
+	linkThroughB(ctx, t, a, b, c)
 	c.Handle(wire.CodeExpAReq, func(context.Context, *Incoming) ([]byte, error) {
 		return nil, &wire.ProtocolError{Code: wire.ErrCodeNotFound}
 	})
