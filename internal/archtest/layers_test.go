@@ -58,6 +58,12 @@ func TestLayering(t *testing.T) {
 						t.Errorf("%s imports %s: not allowed in %s", f, p, dir)
 					}
 				}
+				// The layers below node keep plain counters; only node (the
+				// composition root) builds Prometheus collectors that read
+				// them at scrape time.
+				if strings.HasPrefix(p, "github.com/prometheus/") {
+					t.Errorf("%s imports %s: only node may use the metrics library", f, p)
+				}
 				rel, isModule := strings.CutPrefix(p, module)
 				if !isModule {
 					continue
