@@ -194,14 +194,7 @@ func linkFlaps(t *testing.T, mod func(int, *Config), flaps int, every time.Durat
 	t.Logf("ring converged again %v after the last flap", time.Since(start).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, a := range c.nodes {
-		for _, b := range c.nodes {
-			id := b.ID()
-			if _, err := a.Ping(ctx, wire.NodeDest(&id)); err != nil {
-				t.Fatalf("after the flaps, %s -> %s: %v", a.ID(), id, err)
-			}
-		}
-	}
+	c.pingAll(ctx, t, "after the flaps, ")
 }
 
 // While one host opens hundreds of TCP connections to a peer's TLS port

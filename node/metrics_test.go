@@ -63,14 +63,7 @@ func TestMetricsScrape(t *testing.T) {
 	c.waitConverged(t, 30*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, a := range c.nodes {
-		for _, b := range c.nodes {
-			id := b.ID()
-			if _, err := a.Ping(ctx, wire.NodeDest(&id)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	c.pingAll(ctx, t, "")
 	a, b := c.nodes[1], c.nodes[3]
 	res := wire.ResourceIDFromName("node2@test.example.org")
 	aid, bid := a.ID(), b.ID()

@@ -91,6 +91,24 @@ func (c *cluster) converged() error {
 	return nil
 }
 
+// pingAll pings every node from every node through the overlay and
+// checks that each answer comes from the node pinged.
+func (c *cluster) pingAll(ctx context.Context, t testing.TB, when string) {
+	t.Helper()
+	for _, a := range c.nodes {
+		for _, b := range c.nodes {
+			id := b.ID()
+			r, err := a.Ping(ctx, wire.NodeDest(&id))
+			if err != nil {
+				t.Fatalf("%s%s -> %s: %v", when, a.ID(), id, err)
+			}
+			if r.From != id {
+				t.Fatalf("%s%s -> %s: answer from %s", when, a.ID(), id, r.From)
+			}
+		}
+	}
+}
+
 func (c *cluster) waitConverged(t testing.TB, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -109,18 +127,7 @@ func TestRingOverTLS(t *testing.T) {
 	c.waitConverged(t, 30*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, a := range c.nodes {
-		for _, b := range c.nodes {
-			id := b.ID()
-			r, err := a.Ping(ctx, wire.NodeDest(&id))
-			if err != nil {
-				t.Fatalf("%s -> %s: %v", a.ID(), id, err)
-			}
-			if r.From != id {
-				t.Fatalf("answer from %s, want %s", r.From, id)
-			}
-		}
-	}
+	c.pingAll(ctx, t, "")
 }
 
 func iceLoopback(_ int, c *Config) {
@@ -149,14 +156,7 @@ func TestRingOverDTLSICE(t *testing.T) {
 	if dtls == 0 {
 		t.Fatal("no DTLS-UDP-SR links")
 	}
-	for _, a := range c.nodes {
-		for _, b := range c.nodes {
-			id := b.ID()
-			if r, err := a.Ping(ctx, wire.NodeDest(&id)); err != nil || r.From != id {
-				t.Fatalf("%s -> %s: %v %v", a.ID(), id, r.From, err)
-			}
-		}
-	}
+	c.pingAll(ctx, t, "")
 }
 
 // 32 peers on loopback over DTLS (ICE) form a ring; every peer pings
