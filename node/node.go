@@ -111,7 +111,6 @@ type Node struct {
 	replica []wire.NodeID
 	joined  chan struct{}
 	jonce   sync.Once
-	boot    []wire.NodeID
 	// bootAddrs maps each bootstrap address to the Node-ID found there,
 	// so that a detached node can dial it again (rejoin).
 	bootAddrs map[string]wire.NodeID
@@ -335,15 +334,20 @@ func (n *Node) Start(ctx context.Context) error {
 		n.bootAddrs[addr] = wire.NodeID{}
 	}
 	n.mu.Unlock()
+	return n.joinThroughBootstrap(ctx)
+}
+
+// joinThroughBootstrap links to the bootstrap peers (dialling those it has
+// no link to) and starts the join through them.
+func (n *Node) joinThroughBootstrap(ctx context.Context) error {
 	vias, err := n.dialBootstrap(ctx)
 	if err != nil {
 		return err
 	}
 	n.mu.Lock()
-	n.boot = vias
+	defer n.mu.Unlock()
 	err = n.ch.Join(vias...)
 	n.process()
-	n.mu.Unlock()
 	return err
 }
 
@@ -391,22 +395,14 @@ func (n *Node) rejoin() {
 		defer n.rejoining.Store(false)
 		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 		defer cancel()
-		vias, err := n.dialBootstrap(ctx)
-		if err == nil {
-			n.mu.Lock()
-			n.boot = vias
-			err = n.ch.Join(vias...)
-			n.process()
-			n.mu.Unlock()
-		}
-		if err != nil {
+		if err := n.joinThroughBootstrap(ctx); err != nil {
 			n.log.Warn("rejoin failed", "err", err)
 			select {
 			case <-time.After(time.Second):
 			case <-n.ctx.Done():
 			}
 		} else {
-			n.log.Info("rejoining the overlay", "via", len(vias))
+			n.log.Info("rejoining the overlay")
 		}
 	})
 }
