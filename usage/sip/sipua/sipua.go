@@ -29,8 +29,6 @@ type Phone struct {
 	ring         time.Duration
 	answered     atomic.Int64 // calls answered with 200
 	ended        atomic.Int64 // calls ended by BYE
-	cancel       context.CancelFunc
-	done         chan struct{}
 }
 
 // Config configures a Phone.
@@ -93,7 +91,6 @@ func New(cfg Config) (*Phone, error) {
 		user: cfg.User, domain: cfg.Domain, proxy: proxy, conn: conn, ua: ua, srv: srv, cli: cli,
 		contact: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: cfg.User, Host: local.IP.String(), Port: local.Port}},
 		ring:    cfg.Ring,
-		done:    make(chan struct{}),
 	}
 	if p.ring == 0 {
 		p.ring = 20 * time.Millisecond
@@ -102,12 +99,6 @@ func New(cfg Config) (*Phone, error) {
 	srv.OnInvite(p.onInvite)
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = p.dialogs.ReadAck(req, tx) })
 	srv.OnBye(p.onBye)
-	var ctx context.Context
-	ctx, p.cancel = context.WithCancel(context.Background())
-	go func() {
-		defer close(p.done)
-		<-ctx.Done()
-	}()
 	go func() { _ = srv.ServeUDP(conn) }()
 	// Requests leave from the listening socket (WithClientConnectionAddr),
 	// which the transport layer knows once ServeUDP has registered it.
@@ -138,8 +129,6 @@ func (p *Phone) Ended() int { return int(p.ended.Load()) }
 
 // Close stops answering and closes the socket.
 func (p *Phone) Close() error {
-	p.cancel()
-	<-p.done
 	err := p.ua.Close() // closes the transport layer and with it the socket
 	if cerr := p.conn.Close(); err == nil && !errors.Is(cerr, net.ErrClosed) {
 		err = cerr
