@@ -466,6 +466,10 @@ func (n *Node) tickLoop() {
 
 func (n *Node) onLinkEvent(ev forwarding.LinkEvent) {
 	if ev.Up {
+		n.mu.Lock()
+		n.ch.PeerLinked(ev.NodeID)
+		n.process()
+		n.mu.Unlock()
 		return
 	}
 	if _, still := n.eng.Table().Lookup(ev.NodeID); still {

@@ -2,10 +2,14 @@ package node
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/goreload/reload/node/nodetest"
+	"github.com/goreload/reload/topology"
+	"github.com/goreload/reload/transport"
+	"github.com/goreload/reload/wire"
 )
 
 // TestJoinRedialsBootstrap: when the bootstrap peer goes away while a node
@@ -80,4 +84,81 @@ func TestRejoinAfterAllLinksLost(t *testing.T) {
 	if n := len(lost.eng.Table().Links()); n == 0 {
 		t.Fatal("the peer has no links after the rejoin")
 	}
+}
+
+// TestRestartedPeerRejoinsThroughStaleBootstrap: a peer restarts with the
+// same Node-ID before its bootstrap peer noticed the old process died
+// (a SIGKILLed process whose DTLS links just go quiet). The new
+// process's bootstrap link replaces the old link at the bootstrap peer
+// without a link-down, so the bootstrap peer still lists the Node-ID as
+// a neighbour and routes the neighbourhood, the newcomer's own join
+// Attach included, to a node that has not joined and cannot route it.
+// Seen with 100 real processes under churn: about one restart in 200
+// never rejoined. The bootstrap peer must check a known peer whose link
+// came up again, and drop it when it refuses to act as a peer.
+func TestRestartedPeerRejoinsThroughStaleBootstrap(t *testing.T) {
+	c := startCluster(t, 12, iceLoopback)
+	c.waitConverged(t, 60*time.Second)
+	boot := c.nodes[0]
+	// A peer the bootstrap peer would route its own Attach (to its
+	// Node-ID + 1, §10.5) to: its last successor or a finger.
+	var old *Node
+	boot.mu.Lock()
+	for _, nd := range c.nodes[1:] {
+		next := topology.Add(nd.ID(), oneID(c.ov.Config.NodeIDLength))
+		d := wire.ResourceDest(wire.ResourceID(next.Bytes()))
+		to, local, err := boot.ch.Route(&d)
+		l, linked := boot.eng.Table().Lookup(nd.ID())
+		// The new process's link must win the tie-break against the old
+		// one (engine.prefer): the same role, or the smaller Node-ID as
+		// the TLS client.
+		wins := linked && (l.Role() == transport.Requester || nd.ID().Compare(boot.ID()) < 0)
+		if err == nil && !local && to == nd.ID() && wins {
+			old = nd
+			break
+		}
+	}
+	boot.mu.Unlock()
+	if old == nil {
+		t.Skip("no linked peer the bootstrap peer routes past")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := old.cfg
+	cfg.Seed, cfg.ListenTLS, cfg.Bootstrap = false, "", []string{boot.Addr()}
+	fresh, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	// The new process's TLS link replaces the old process's link at the
+	// bootstrap peer (same Node-ID); only then does the old process die.
+	if _, err := fresh.eng.DialTLS(ctx, boot.Addr(), wire.NodeID{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, ok := boot.eng.Table().Lookup(old.ID())
+		if ok && l.Type() == transport.LinkTLSTCPFHNoICE {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bootstrap peer kept the old process's link")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	old.Close()
+	c.nodes = slices.DeleteFunc(c.nodes, func(nd *Node) bool { return nd == old })
+	if err := fresh.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	select {
+	case <-fresh.Joined():
+		t.Logf("the restarted peer joined in %v", time.Since(began).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the restarted peer did not join; the bootstrap peer's successors: %v", boot.ch.Successors())
+	}
+	c.nodes = append(c.nodes, fresh)
+	c.waitConverged(t, 60*time.Second)
 }

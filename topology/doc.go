@@ -23,6 +23,8 @@
 //     finger refresh, hold-downs) count ticks;
 //   - PeerFailed(id) when the connection to id is lost (transport failure,
 //     keepalive timeout, or a request to id that failed hop by hop);
+//   - PeerLinked(id) when a connection to id comes up, including one that
+//     replaces an earlier connection to the same Node-ID;
 //   - after any of these: if HasReady(), rd := Ready(); handle rd.Events
 //     in order (storage acts on transfers and range changes first), send
 //     rd.Messages in order, then Advance(). Advance acknowledges exactly

@@ -193,6 +193,10 @@ type Plugin interface {
 	Leave() error
 	// PeerFailed reports that the connection to id was lost.
 	PeerFailed(id wire.NodeID)
+	// PeerLinked reports that a new connection to id came up. When id is
+	// already in the tables, the node behind it may be a new process
+	// with the same Node-ID that has not joined yet: the plugin checks.
+	PeerLinked(id wire.NodeID)
 
 	// Step hands the plugin one message.
 	Step(in Incoming) error

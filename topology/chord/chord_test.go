@@ -498,3 +498,96 @@ func TestNeighbourUpdateWhenFailureForgotten(t *testing.T) {
 		t.Fatalf("successors %v", c.Successors())
 	}
 }
+
+// TestRestartedNeighbourDropped: a neighbour whose link came up again
+// (PeerLinked) is asked for its sets; a process restarted with the same
+// Node-ID that has not joined refuses, and leaves every table, so the
+// peer stops routing its old range to it (and its own join reaches the
+// right admitting peer). When it joins through us it is admitted again,
+// and a refusal still in flight does not undo that.
+func TestRestartedNeighbourDropped(t *testing.T) {
+	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	a, restarted := nid(0xc0), nid(0x40)
+	refuse := false
+	var held []topology.Incoming // refusals to deliver later
+	hold := false
+	drain := func() {
+		for c.HasReady() {
+			msgs := slices.Clone(c.Ready().Messages)
+			c.Advance()
+			for _, m := range msgs {
+				if m.Answer || m.Code != wire.CodeUpdateReq {
+					continue
+				}
+				in := topology.Incoming{From: m.To, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}
+				if m.To == restarted && refuse {
+					in.Code, in.Body = wire.CodeError, enc(t, &wire.ErrorResponse{Code: wire.ErrCodeForbidden, Info: []byte("not a peer of the overlay: idle")})
+					if hold {
+						held = append(held, in)
+						continue
+					}
+				}
+				if err := c.Step(in); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for i, jn := range []wire.NodeID{a, restarted} {
+		if err := c.Step(topology.Incoming{From: jn, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: jn}), Token: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+		drain()
+	}
+	if !slices.Contains(c.Successors(), restarted) {
+		t.Fatalf("successors %v", c.Successors())
+	}
+	// Its link comes up again while it answers as a peer: it stays.
+	c.PeerLinked(restarted)
+	drain()
+	if !slices.Contains(c.Successors(), restarted) {
+		t.Fatalf("a peer that answered was dropped: successors %v", c.Successors())
+	}
+	// A new process with its Node-ID links to us before joining.
+	refuse = true
+	c.PeerLinked(restarted)
+	drain()
+	if slices.Contains(c.Successors(), restarted) || slices.Contains(c.Predecessors(), restarted) || slices.Contains(c.Fingers(), restarted) {
+		t.Fatalf("the restarted process is still in the tables: succ %v pred %v fingers %v", c.Successors(), c.Predecessors(), c.Fingers())
+	}
+	x := nid(0x41)
+	d := wire.ResourceDest(wire.ResourceID(x.Bytes()))
+	if next, _, _ := c.Route(&d); next == restarted {
+		t.Fatal("still routed to the restarted process")
+	}
+	// It joins through us and is a neighbour again.
+	refuse = false
+	join := func(tok uint64) {
+		t.Helper()
+		if err := c.Step(topology.Incoming{From: restarted, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: restarted}), Token: tok}); err != nil {
+			t.Fatal(err)
+		}
+		drain()
+	}
+	join(9)
+	if !slices.Contains(c.Successors(), restarted) {
+		t.Fatalf("the rejoined process is not a successor: %v", c.Successors())
+	}
+	// A refusal of an Update sent before a Join, arriving after it, does
+	// not undo the admission.
+	refuse, hold = true, true
+	c.PeerLinked(restarted)
+	drain()
+	refuse, hold = false, false
+	join(10)
+	for _, in := range held {
+		_ = c.Step(in)
+	}
+	drain()
+	if len(held) == 0 || !slices.Contains(c.Successors(), restarted) {
+		t.Fatalf("%d refusals held; successors %v", len(held), c.Successors())
+	}
+}

@@ -181,6 +181,16 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 	switch r.kind {
 	case reqUpdate, reqVerify, reqPeerReady, reqInfo:
 		if isErr || in.Code != wire.CodeUpdateAns {
+			if r.kind == reqUpdate && c.state == statePeer && c.isNeighbor(in.From) {
+				// A neighbour that refuses an Update is not a peer of
+				// the ring (any more): a process restarted with the
+				// same Node-ID that is still joining, or a client.
+				// Keeping it would route its range to a node that
+				// drops it. It comes back when it joins and speaks to
+				// us (onJoin, onUpdate).
+				c.failed(in.From)
+				return nil
+			}
 			// Alive but refusing (joining, leaving, a client).
 			c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == in.From })
 			if r.kind == reqVerify || r.kind == reqPeerReady {
@@ -304,6 +314,11 @@ func (c *Chord) onJoin(in *topology.Incoming) error {
 	}
 	jn := in.From
 	c.answer(in, wire.CodeJoinAns, &wire.JoinAns{})
+	// A refusal of an earlier request to jn (sent while it was still
+	// joining, or to its previous process) must not undo its admission.
+	c.reqs = slices.DeleteFunc(c.reqs, func(r request) bool {
+		return r.to == jn && (r.kind == reqUpdate || r.kind == reqVerify || r.kind == reqPeerReady)
+	})
 	if r := c.respRange(); topology.InOC(r.Start, jn, r.End) {
 		// Step 6: the data JN becomes responsible for.
 		start := r.Start

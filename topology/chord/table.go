@@ -297,6 +297,30 @@ func (c *Chord) PeerFailed(id wire.NodeID) {
 	c.finish()
 }
 
+// PeerLinked reports that a connection to id came up. A peer already in
+// the tables is asked for its neighbour sets (an Update, or a peer_ready
+// Update for a finger): the link may be a restarted process with the
+// same Node-ID that replaced the old process's link without a link
+// failure to tell us, and that has not joined yet. If it refuses to act
+// as a peer it is dropped (see onAnswer); until then it would be routed
+// to for its old range, its own join included, and drop all of it.
+func (c *Chord) PeerLinked(id wire.NodeID) {
+	if c.state != statePeer || id == c.id {
+		return
+	}
+	switch {
+	case c.isNeighbor(id):
+		if !c.outstanding(reqUpdate, id) {
+			c.sendUpdate(id, wire.ChordUpdateNeighbors, reqUpdate)
+		}
+	case slices.Contains(c.fingers, id):
+		if !c.outstanding(reqPeerReady, id) {
+			c.sendUpdate(id, wire.ChordUpdatePeerReady, reqPeerReady)
+		}
+	}
+	c.finish()
+}
+
 // learn considers peers named in an Update or Leave from a neighbour
 // (§10.7.3): those that are not known and would enter the neighbour table
 // become candidates, and an Update is sent to each; they enter the table
