@@ -359,7 +359,7 @@ func (s *soak) control(ctx context.Context, p *soakPeer, method, path string, q 
 // first successor and predecessor are not the neighbours in the sorted
 // ring of live Node-IDs (bad), and those whose neighbour lists are not
 // complete and exact (partial).
-func (s *soak) ringState(ctx context.Context) (live, bad, partial int, err error) {
+func (s *soak) ringState(ctx context.Context) (live, bad, partial int, wrong []string, err error) {
 	peers := s.joinedPeers()
 	sts := make([]node.Status, len(peers))
 	errs := make([]error, len(peers))
@@ -385,7 +385,7 @@ func (s *soak) ringState(ctx context.Context) (live, bad, partial int, err error
 			continue
 		}
 		if errs[i] != nil {
-			return 0, 0, 0, fmt.Errorf("%s: %w", p.name, errs[i])
+			return 0, 0, 0, nil, fmt.Errorf("%s: %w", p.name, errs[i])
 		}
 		ids = append(ids, sts[i].NodeID)
 		ok = append(ok, sts[i])
@@ -398,6 +398,8 @@ func (s *soak) ringState(ctx context.Context) (live, bad, partial int, err error
 			st.Successors[0] != ids[(idx+1)%n] || st.Predecessors[0] != ids[(idx-1+n)%n] {
 			bad++
 			partial++
+			wrong = append(wrong, fmt.Sprintf("%s: joined %v, successors %v, predecessors %v; want %s / %s",
+				st.NodeID, st.Joined, st.Successors, st.Predecessors, ids[(idx+1)%n], ids[(idx-1+n)%n]))
 			continue
 		}
 		full := len(st.Successors) == min(chord.DefaultSuccessors, n-1) && len(st.Predecessors) == min(chord.DefaultPredecessors, n-1)
@@ -411,7 +413,48 @@ func (s *soak) ringState(ctx context.Context) (live, bad, partial int, err error
 			partial++
 		}
 	}
-	return n, bad, partial, nil
+	return n, bad, partial, wrong, nil
+}
+
+// reportStuck logs, for a restarted peer that has not joined yet, its own
+// links and every joined peer that lists its Node-ID as a successor,
+// predecessor or finger: those route its old range, and maybe its own
+// join, to a process that cannot route.
+func (s *soak) reportStuck(ctx context.Context, p *soakPeer) {
+	if j, _ := p.state(); j {
+		return
+	}
+	var self node.Status
+	if err := s.control(ctx, p, "GET", "/status", nil, nil, &self); err != nil {
+		s.logf("%s not joined after 20s; status: %v", p.name, err)
+		return
+	}
+	var links []string
+	for _, l := range self.Links {
+		links = append(links, l.NodeID)
+	}
+	var holders []string
+	for _, q := range s.joinedPeers() {
+		var st node.Status
+		if q == p || s.control(ctx, q, "GET", "/status", nil, nil, &st) != nil {
+			continue
+		}
+		var in []string
+		for what, l := range map[string][]string{"successor": st.Successors, "predecessor": st.Predecessors, "finger": st.Fingers} {
+			if slices.Contains(l, p.nodeID) {
+				in = append(in, what)
+			}
+		}
+		if len(in) > 0 {
+			sort.Strings(in)
+			linked := false
+			for _, l := range st.Links {
+				linked = linked || l.NodeID == p.nodeID
+			}
+			holders = append(holders, fmt.Sprintf("%s (%s, linked %v)", q.name, strings.Join(in, "+"), linked))
+		}
+	}
+	s.logf("%s (%s) not joined after 20s: links to %v; listed by %v", p.name, p.nodeID, links, holders)
 }
 
 // converge polls the ring until every live peer's first neighbours are
@@ -421,7 +464,7 @@ func (s *soak) converge(ctx context.Context, what string) (first, full time.Dura
 	t0 := time.Now()
 	last := ""
 	for {
-		live, bad, partial, err := s.ringState(ctx)
+		live, bad, partial, wrong, err := s.ringState(ctx)
 		state := fmt.Sprintf("%d live, %d with wrong neighbours, %d with incomplete lists", live, bad, partial)
 		if err == nil && state != last {
 			s.logf("%s: ring %s (%.1fs)", what, state, time.Since(t0).Seconds())
@@ -437,6 +480,9 @@ func (s *soak) converge(ctx context.Context, what string) (first, full time.Dura
 		case <-ctx.Done():
 			if err == nil {
 				err = fmt.Errorf("ring not converged: %s", state)
+				for _, w := range wrong {
+					s.logf("%s: wrong neighbours at %s", what, w)
+				}
 			}
 			return first, 0, fmt.Errorf("%s: %w", what, err)
 		case <-time.After(500 * time.Millisecond):
@@ -930,7 +976,11 @@ func TestMultiProcess(t *testing.T) {
 				defer rwg.Done()
 				c, cancel := context.WithTimeout(ctx, 3*time.Minute)
 				defer cancel()
+				// A restart that has not joined after 20 s is stuck:
+				// say which peers still route to its Node-ID.
+				stuck := time.AfterFunc(20*time.Second, func() { s.reportStuck(c, q) })
 				d, err := s.waitJoined(c, q)
+				stuck.Stop()
 				rmu.Lock()
 				defer rmu.Unlock()
 				if err != nil {
