@@ -122,7 +122,18 @@ type Options struct {
 	// Verifier.AddCertificate, and the retransmission will verify.
 	OnCertificateNeeded func(*security.CertificateNeededError)
 	Logger              *slog.Logger
+
+	twinWindow time.Duration // 0: defaultTwinWindow (tests shorten it)
 }
+
+// defaultTwinWindow is how close in time two links to one peer must come up to
+// be taken for the two halves of a simultaneous Attach, settled by the
+// tie-break of Engine.prefer. A link that comes up later than that
+// replaces the older one whatever the tie-break: the peer set it up
+// because it no longer has the old one (the process restarted with the
+// same Node-ID, or it took the link for dead), and keeping the old link
+// would leave the two ends without a link both use.
+const defaultTwinWindow = 10 * time.Second
 
 // Engine is the forwarding shell: it owns the links and the goroutines,
 // runs the routing core and the end-to-end layer on one goroutine with a
@@ -210,6 +221,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.MaxPendingHandshakesPerHost <= 0 {
 		opts.MaxPendingHandshakesPerHost = DefaultMaxPendingHandshakesPerHost
+	}
+	if opts.twinWindow <= 0 {
+		opts.twinWindow = defaultTwinWindow
 	}
 	if opts.ListenApp == nil {
 		opts.ListenApp = func(ctx context.Context) (net.Listener, error) {
@@ -394,9 +408,10 @@ func (e *Engine) AddLink(l *transport.Link) {
 // this node to the same peer: when they were opened from opposite ends
 // (simultaneous Attaches), both ends keep the link whose (D)TLS client is
 // the node with the smaller Node-ID, so they agree without talking; a
-// link opened from the same end as b replaces it.
+// link opened from the same end as b, or more than the twin window after it,
+// replaces it.
 func (e *Engine) prefer(a, b *transport.Link) bool {
-	if a.Role() == b.Role() {
+	if a.Role() == b.Role() || a.Since().Sub(b.Since()) > e.opts.twinWindow {
 		return true
 	}
 	self, peer := e.Self(), a.PeerNodeID()

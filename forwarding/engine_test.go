@@ -424,3 +424,51 @@ func TestEngineHostileInput(t *testing.T) {
 		t.Error("B dropped A's link")
 	}
 }
+
+// A peer that restarts with the same Node-ID dials a node that still has
+// a link to its old process. The simultaneous-Attach tie-break would keep
+// the old link (the node with the smaller Node-ID is its TLS client), but
+// the old link came up long before the new one: they are not twins, and
+// the new link replaces the old. Links that come up close together are
+// still settled by the tie-break.
+func TestEngineLaterLinkReplacesOlder(t *testing.T) {
+	checkLeaks(t)
+	for _, tc := range []struct {
+		name     string
+		window   time.Duration
+		keepsNew bool
+	}{
+		{"twins", time.Hour, false},
+		{"restart", time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startEngine(t, 2, &staticRouter{}, func(o *Options) { o.twinWindow = tc.window })
+			c := startEngine(t, 3, &staticRouter{}, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			old, err := b.DialTLS(ctx, tlsAddr(c), idC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+			c2 := startEngine(t, 3, &staticRouter{}, nil) // C's new process
+			if _, err := c2.DialTLS(ctx, tlsAddr(b), idB); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.keepsNew {
+				time.Sleep(200 * time.Millisecond) // B's end of the handshake
+				if l, _ := b.Table().Lookup(idC); l != old {
+					t.Fatal("B replaced its twin link: the tie-break keeps the old one")
+				}
+				return
+			}
+			waitFor(t, func() bool { l, _ := b.Table().Lookup(idC); return l != nil && l != old })
+			// The old process dies: B and the new one still talk.
+			c.Close()
+			time.Sleep(50 * time.Millisecond)
+			if _, _, err := c2.Ping(ctx, []wire.Destination{wire.NodeDest(&idB)}); err != nil {
+				t.Fatalf("ping over the new link: %v", err)
+			}
+		})
+	}
+}

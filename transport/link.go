@@ -331,6 +331,7 @@ type Link struct {
 	ctr     *Counters
 	log     *slog.Logger
 	icePair atomic.Pointer[[2]Candidate] // ICE links: the selected pair (ice.go)
+	since   time.Time
 }
 
 // LinkStats counts a link's traffic.
@@ -372,6 +373,7 @@ func newLink(p linkParams, cfg *Config) *Link {
 		done:    make(chan struct{}),
 		ctr:     cfg.Counters,
 		log:     cfg.logger(),
+		since:   time.Now(),
 	}
 	l.ctr.handshake(p.typ, nil)
 	l.logUp()
@@ -399,6 +401,9 @@ func (l *Link) Type() LinkType { return l.typ }
 // Role is this node's side of the link: Requester for the (D)TLS server,
 // Responder for the (D)TLS client.
 func (l *Link) Role() Role { return l.role }
+
+// Since is when the link was established (its handshake done).
+func (l *Link) Since() time.Time { return l.since }
 
 // PeerNodeIDs are the Node-IDs in the peer's authenticated certificate.
 func (l *Link) PeerNodeIDs() []wire.NodeID { return append([]wire.NodeID(nil), l.peer...) }
