@@ -16,7 +16,7 @@ package main
 // RELOAD_BIN names a prebuilt reload binary instead of building one;
 // RELOAD_SOAK_VERBOSE=1 runs the nodes with -v (debug logs);
 // RELOAD_SOAK_LOG names a file that receives the run's report lines;
-// RELOAD_SOAK_KEEP names a directory to copy the node logs to on failure.
+// RELOAD_SOAK_KEEP names a directory to copy the node logs to at the end.
 
 import (
 	"bytes"
@@ -769,6 +769,7 @@ func TestMultiProcess(t *testing.T) {
 	}
 	failed := false
 	defer func() {
+		s.keepLogs()
 		if failed || t.Failed() {
 			s.dumpLogs()
 		}
@@ -1099,14 +1100,17 @@ func TestMultiProcess(t *testing.T) {
 	}
 }
 
-// dumpLogs prints the tail of every node's log after a failure, and
-// copies the logs to the directory RELOAD_SOAK_KEEP names, if set.
-func (s *soak) dumpLogs() {
+// keepLogs copies the node logs to the directory RELOAD_SOAK_KEEP names.
+func (s *soak) keepLogs() {
 	if keep := os.Getenv("RELOAD_SOAK_KEEP"); keep != "" {
 		if out, err := exec.Command("cp", "-r", filepath.Join(s.dir, "logs"), keep).CombinedOutput(); err != nil {
 			s.t.Logf("keeping the logs: %v %s", err, out)
 		}
 	}
+}
+
+// dumpLogs logs the tail of every node's log.
+func (s *soak) dumpLogs() {
 	for _, q := range s.peers {
 		b, err := os.ReadFile(q.logPath)
 		if err != nil {
