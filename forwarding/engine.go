@@ -613,6 +613,20 @@ func (e *Engine) receive(in inbound) {
 		e.stats.ForwardedBytes.Add(uint64(len(a.Head) + len(a.Rest)))
 	case ActDrop:
 		e.stats.Dropped.Add(1)
+		if e.log.Enabled(e.ctx, slog.LevelDebug) {
+			// Who sent it and what it was for: a peer that keeps
+			// routing here what this node cannot route shows up.
+			var h wire.ForwardingHeader
+			attrs := []any{"from", in.from.String(), "err", a.Err}
+			if _, err := h.Decode(in.data); err == nil {
+				attrs = append(attrs, "txid", h.TransactionID, "via", len(h.Via))
+				if len(h.Destinations) > 0 {
+					attrs = append(attrs, "dest", h.Destinations[0].String())
+				}
+			}
+			e.log.Debug("dropped", attrs...)
+		}
+		return
 	case ActAnswer:
 		e.stats.sent(wire.CodeError, resultOf(a.Err))
 	}
