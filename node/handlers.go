@@ -24,20 +24,26 @@ func (r router) Route(d *wire.Destination) (wire.NodeID, bool, error) {
 		return next, local, err
 	}
 	// The plugin names a peer of its routing table that has no link yet
-	// (it is being attached): go through the connected peer that gets
-	// closest to the destination without passing it, so that the message
-	// still makes progress (RFC 6940 §10.3).
+	// (it is being attached): go through the connected peer of the
+	// routing table that gets closest to the destination without passing
+	// it, so that the message still makes progress (RFC 6940 §10.3).
+	// Only peers of the routing table: a connected node the plugin does
+	// not list may be a node still joining through this one, which would
+	// drop the message, and its own join Attach (to its Node-ID + 1)
+	// would come straight back to it.
 	target := topology.Point(d.ID, r.n.cfg.Overlay.NodeIDLength)
 	self := r.n.ID()
 	best, found := wire.NodeID{}, false
+	r.n.mu.Lock()
 	for _, id := range r.n.eng.Table().Neighbors() {
-		if id == next {
+		if id == next || !r.n.ch.InTable(id) {
 			continue
 		}
 		if topology.InOC(self, id, target) && (!found || topology.InOO(best, id, target)) {
 			best, found = id, true
 		}
 	}
+	r.n.mu.Unlock()
 	if !found && r.n.cfg.Client {
 		// A client sends everything through a peer it is connected to
 		// (its bootstrap peer until it has attached to its responsible

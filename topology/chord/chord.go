@@ -297,6 +297,12 @@ func (c *Chord) replicaSet() []wire.NodeID {
 	return c.succ[:min(c.cfg.Replicas, len(c.succ))]
 }
 
+// InTable reports whether n is in the routing table (neighbours and
+// fingers): a peer of the ring as far as this node knows, unlike a node
+// that is merely connected (a client, or a node still joining through
+// this one as its bootstrap peer).
+func (c *Chord) InTable(n wire.NodeID) bool { return c.inTable(n) }
+
 // inTable reports whether n is in the routing table (neighbours and
 // fingers).
 func (c *Chord) inTable(n wire.NodeID) bool {
