@@ -101,8 +101,10 @@ type Node struct {
 	diag  *diag.Server
 	stats *diag.LocalStats
 	sip   *sip.Frontend
-	start time.Time
-	met   *metrics
+	// sipKept keeps the front end's bindings in DataDir (nil without).
+	sipKept *sipBindings
+	start   time.Time
+	met     *metrics
 
 	mu      sync.Mutex // guards ch and the fields below
 	ch      *chord.Chord
@@ -277,6 +279,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.SIP != nil {
 		if err := n.startSIP(cfg.SIP); err != nil {
 			n.eng.Close()
+			_ = closeBackend(n.store.Backend())
 			return nil, fmt.Errorf("node: SIP front end: %w", err)
 		}
 	}
@@ -415,6 +418,9 @@ func (n *Node) Close() error {
 		n.cancel()
 		if n.sip != nil {
 			err = n.sip.Close()
+		}
+		if n.sipKept != nil {
+			err = errors.Join(err, n.sipKept.Close())
 		}
 		err = errors.Join(err, n.eng.Close())
 		n.wg.Wait()

@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/goreload/reload/usage/sip"
@@ -25,11 +27,24 @@ func (n *Node) startSIP(c *SIPConfig) error {
 	if domain == "" {
 		domain = n.cfg.Overlay.InstanceName
 	}
-	fe, err := sip.New(sip.Config{
+	sc := sip.Config{
 		Overlay: sipOverlay{n}, UDPAddr: c.UDPAddr, TCPAddr: c.TCPAddr, Domain: domain,
 		Policy: sip.DomainPolicy{OverlayDomain: domain}, Logger: n.log,
-	})
+	}
+	if n.cfg.DataDir != "" {
+		// Local bindings outlive a restart, like the stored data.
+		kept, err := openSIPBindings(filepath.Join(n.cfg.DataDir, "sip.db"))
+		if err != nil {
+			return fmt.Errorf("bindings: %w", err)
+		}
+		n.sipKept, sc.Bindings = kept, kept
+	}
+	fe, err := sip.New(sc)
 	if err != nil {
+		if n.sipKept != nil {
+			n.sipKept.Close()
+			n.sipKept = nil
+		}
 		return err
 	}
 	n.sip = fe

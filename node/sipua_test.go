@@ -55,3 +55,46 @@ func (c *cluster) phone(ctx context.Context, t *testing.T, i int) *sipua.Phone {
 	}
 	return p
 }
+
+// TestCallAfterPeerRestart: a peer with a data directory keeps its SIP
+// front end's bindings (DataDir/sip.db): restarted with the same identity
+// and directory, it still delivers a call to the phone that registered
+// with it before, without the phone registering again.
+func TestCallAfterPeerRestart(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	c := startCluster(t, 3, func(i int, cfg *Config) {
+		cfg.SIP = &SIPConfig{UDPAddr: "127.0.0.1:0"}
+		cfg.DataDir = dirs[i]
+	})
+	c.waitConverged(t, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	callee, caller := c.phone(ctx, t, 1), c.phone(ctx, t, 2)
+	// The callee's peer restarts (its SIP port changes: the phone is not
+	// told, and need not be, for incoming calls).
+	old := c.nodes[1]
+	cfg := old.cfg
+	cfg.Seed, cfg.ListenTLS, cfg.Bootstrap = false, "", []string{c.nodes[0].Addr()}
+	cfg.SIP = &SIPConfig{UDPAddr: "127.0.0.1:0"}
+	old.Close()
+	nd, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[1] = nd
+	if err := nd.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-nd.Joined()
+	if b := nd.SIP().Bindings(callee.AOR()); len(b) != 1 {
+		t.Fatalf("bindings after the restart: %v", b)
+	}
+	c.waitConverged(t, 30*time.Second)
+	call, err := caller.Call(ctx, "node2")
+	if err != nil {
+		t.Fatalf("call after the callee's peer restarted: %v", err)
+	}
+	if call.Responses[len(call.Responses)-1] != 200 || callee.Answered() != 1 {
+		t.Fatalf("responses %v, callee answered %d", call.Responses, callee.Answered())
+	}
+}

@@ -63,6 +63,12 @@ type Config struct {
 	// done for one SIP request; default 8 s.
 	RequestTimeout time.Duration
 
+	// Bindings, when set, keeps the local bindings across restarts: a
+	// restarted peer still delivers calls to the user agents that
+	// registered with it before, until their registrations expire. Nil
+	// keeps them in memory only.
+	Bindings BindingStore
+
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 }
@@ -179,6 +185,10 @@ func New(cfg Config) (*Frontend, error) {
 	f.tag = "rl" + hex.EncodeToString(rnd[:])
 	f.resolver = &Resolver{Fetcher: cfg.Overlay, MaxHops: cfg.MaxHops, MaxTargets: cfg.MaxTargets,
 		Policy: pol, SIPS: cfg.Application == AppSIPS}
+
+	if err := f.loadBindings(time.Now()); err != nil {
+		return nil, err
+	}
 
 	f.udp, f.tcp = cfg.UDP, cfg.TCP
 	if f.udp == nil && cfg.UDPAddr != "" {

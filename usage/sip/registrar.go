@@ -213,6 +213,10 @@ func (f *Frontend) register(ctx context.Context, req *sip.Request, src source) {
 			f.bindings[aor] = cur
 		}
 		f.mu.Unlock()
+		if err := f.saveBindings(aor, cur); err != nil {
+			// The registration holds: only a restart would lose it.
+			f.log.Warn("sip: keep bindings", "aor", aor, "err", err)
+		}
 	}
 	hdrs = append(hdrs, sip.NewHeader("Date", now.UTC().Format(time.RFC1123)))
 	f.reply(req, src, 200, "OK", hdrs...)
