@@ -48,6 +48,7 @@ import (
 	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/storage"
 	"github.com/goreload/reload/topology/chord"
+	"github.com/goreload/reload/usage/sip/sipua"
 	"github.com/goreload/reload/wire"
 )
 
@@ -550,51 +551,32 @@ func (s *soak) fetchValue(ctx context.Context, p *soakPeer, v soakValue) (fetchO
 // register sends a SIP REGISTER for the peer's own AOR (its certificate
 // user, as USER-NODE-MATCH requires) to its SIP front end and waits for
 // the final response.
-func (s *soak) register(ctx context.Context, p *soakPeer) error {
-	conn, err := net.Dial("udp", p.sipUDP)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	local := conn.LocalAddr().String()
-	tag := strconv.FormatUint(rand.Uint64(), 36)
-	msg := "REGISTER sip:" + soakOverlay + " SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + tag + "\r\n" +
-		"Max-Forwards: 70\r\n" +
-		"From: <sip:" + p.name + "@" + soakOverlay + ">;tag=" + tag + "\r\n" +
-		"To: <sip:" + p.name + "@" + soakOverlay + ">\r\n" +
-		"Call-ID: " + tag + "@127.0.0.1\r\n" +
-		"CSeq: 1 REGISTER\r\n" +
-		"Contact: <sip:" + p.name + "@" + local + ">\r\n" +
-		"Expires: 3600\r\n" +
-		"Content-Length: 0\r\n\r\n"
-	buf := make([]byte, 4096)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if _, err := conn.Write([]byte(msg)); err != nil {
-			return err
+// calls has every phone call the next one's AOR through its own peer's
+// front end (INVITE, 200, ACK, BYE through the overlay; a call is tried
+// up to three times) and returns the calls that failed.
+func (s *soak) calls(ctx context.Context, when string, phones []*sipua.Phone) (failed []string) {
+	var setup durStats
+	for i, ph := range phones {
+		callee := phones[(i+1)%len(phones)]
+		user, _, _ := strings.Cut(callee.AOR(), "@")
+		var err error
+		for range 3 {
+			c, cancel := context.WithTimeout(ctx, 20*time.Second)
+			var call sipua.Call
+			call, err = ph.Call(c, user)
+			cancel()
+			if err == nil {
+				setup = append(setup, call.Setup)
+				break
+			}
+			time.Sleep(time.Second)
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				break // retransmit
-			}
-			line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			code, _ := strconv.Atoi(f[1])
-			switch {
-			case code >= 200 && code < 300:
-				return nil
-			case code >= 300:
-				return fmt.Errorf("REGISTER %s: %s", p.name, line)
-			}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s -> %s: %v", ph.AOR(), callee.AOR(), err))
 		}
 	}
-	return fmt.Errorf("REGISTER %s: no final response", p.name)
+	s.logf("SIP calls %s: %d of %d connected; setup %s", when, len(setup), len(phones), setup)
+	return failed
 }
 
 // registrationResolvable fetches the SIP-REGISTRATION kind at the AOR of
@@ -887,17 +869,24 @@ func TestMultiProcess(t *testing.T) {
 	}
 	s.logf("stored %d values in %.1fs", len(values), time.Since(ts).Seconds())
 
-	// SIP: each AOR registered at its own peer's front end.
+	// SIP: a phone per AOR, registered at its own peer's front end.
 	var registrars []*soakPeer
+	var phones []*sipua.Phone
 	for _, k := range rand.Perm(p.N)[:p.AORs] {
 		q := s.peers[k]
-		c, cancel := context.WithTimeout(ctx, 40*time.Second)
-		err := s.register(c, q)
-		cancel()
+		ph, err := sipua.New(sipua.Config{User: q.name, Domain: soakOverlay, Proxy: q.sipUDP})
 		if err != nil {
 			fatal("SIP: %v", err)
 		}
+		defer ph.Close()
+		c, cancel := context.WithTimeout(ctx, 40*time.Second)
+		err = ph.Register(c, time.Hour)
+		cancel()
+		if err != nil {
+			fatal("SIP: REGISTER %s: %v", q.name, err)
+		}
 		registrars = append(registrars, q)
+		phones = append(phones, ph)
 	}
 	for _, q := range registrars {
 		if err := s.registrationResolvable(ctx, s.randomJoined(), q); err != nil {
@@ -905,6 +894,9 @@ func TestMultiProcess(t *testing.T) {
 		}
 	}
 	s.logf("SIP: %d AORs registered and resolvable", len(registrars))
+	if failed := s.calls(ctx, "before churn", phones); len(failed) > 0 {
+		fatal("SIP calls before churn failed:\n%s", strings.Join(failed, "\n"))
+	}
 
 	// Churn: every Interval, kill a random share of the joined processes
 	// with SIGKILL and start them again at once with the same identity,
@@ -1072,6 +1064,14 @@ func TestMultiProcess(t *testing.T) {
 	}
 	s.logf("after churn: %d of %d values found (%d at the first try), %d lost; %d of %d AORs resolvable",
 		len(values)-len(lost), len(values), firstTry.Load(), len(lost), len(registrars)-len(sipLost), len(registrars))
+	restarted := 0
+	for _, q := range registrars {
+		if q.restarts > 0 {
+			restarted++
+		}
+	}
+	s.logf("SIP: %d of the %d callees' peers were restarted during churn; their phones did not register again", restarted, len(registrars))
+	sipLost = append(sipLost, s.calls(ctx, "after churn", phones)...)
 
 	var rs []int
 	for _, q := range s.peers {
@@ -1096,7 +1096,7 @@ func TestMultiProcess(t *testing.T) {
 		fatal("%d values lost:\n%s", len(lost), strings.Join(lost, "\n"))
 	}
 	if len(sipLost) > 0 {
-		fatal("%d SIP registrations not resolvable:\n%s", len(sipLost), strings.Join(sipLost, "\n"))
+		fatal("%d SIP registrations not resolvable or calls failed:\n%s", len(sipLost), strings.Join(sipLost, "\n"))
 	}
 }
 
