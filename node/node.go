@@ -68,9 +68,10 @@ type Config struct {
 	// responsible peer and does not route.
 	Client bool
 
-	// DataDir, when set, keeps stored data in DataDir/storage.db (bbolt),
-	// so a restarted node with the same identity still holds it; else
-	// data is kept in memory.
+	// DataDir, when set, keeps stored data in DataDir/storage.db and the
+	// SIP front end's local bindings in DataDir/sip.db (bbolt), so a
+	// restarted node with the same identity still holds them; else they
+	// are kept in memory.
 	DataDir string
 	// TickLength is the topology plugin's clock tick (default 100 ms).
 	TickLength time.Duration

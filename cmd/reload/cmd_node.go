@@ -39,7 +39,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	var stunSrv stringList
 	fs.Var(&stunSrv, "stun", "STUN server host:port for server-reflexive ICE candidates (repeatable; with --ice)")
 	stunAddr := fs.String("stun-server", "", "answer STUN Binding requests on this UDP address (for peers behind NATs)")
-	dataDir := fs.String("data", "", "directory for durable storage (default: in memory)")
+	dataDir := fs.String("data", "", "directory for durable storage: stored data and SIP bindings (default: in memory)")
 	sipUDP := fs.String("sip-udp", "", "run the SIP front end (RFC 7904) for local user agents on this UDP address")
 	sipTCP := fs.String("sip-tcp", "", "run the SIP front end on this TCP address")
 	metricsAddr := fs.String("metrics", "", "also serve the Prometheus metrics at http://ADDR/metrics (default: off; the control API serves them too)")

@@ -316,6 +316,49 @@ func TestStatsCountMaintenance(t *testing.T) {
 	}
 }
 
+// startedPeer is the first peer of a ring, with Node-ID id and its start
+// output drained.
+func startedPeer(id wire.NodeID) *chord.Chord {
+	c, _ := chord.New(chord.DefaultConfig(id, rand.New(rand.NewPCG(1, 1))))
+	_ = c.Start()
+	c.Ready()
+	c.Advance()
+	return c
+}
+
+// drainUpdates answers every Update c sends until it has nothing more to
+// send. answer, when set, sees each Update with the UpdateAns that would
+// answer it and returns the answer to step in instead, or false for none
+// (a silent peer, or an answer the test delivers later).
+func drainUpdates(t *testing.T, c *chord.Chord, answer func(m topology.Outgoing, in topology.Incoming) (topology.Incoming, bool)) {
+	t.Helper()
+	for c.HasReady() {
+		msgs := slices.Clone(c.Ready().Messages)
+		c.Advance()
+		for _, m := range msgs {
+			if m.Answer || m.Code != wire.CodeUpdateReq {
+				continue
+			}
+			in := topology.Incoming{From: m.To, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}
+			if answer != nil {
+				var ok bool
+				if in, ok = answer(m, in); !ok {
+					continue
+				}
+			}
+			if err := c.Step(in); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// refusal is the error answer of a node that is not a peer to an Update.
+func refusal(t *testing.T, in topology.Incoming, info string) topology.Incoming {
+	in.Code, in.Body = wire.CodeError, enc(t, &wire.ErrorResponse{Code: wire.ErrCodeForbidden, Info: []byte(info)})
+	return in
+}
+
 // TestLateUpdateAnswerRevivesPeer: an Update that times out takes its
 // peer for failed (§10.7.1), but when the answer comes after all the peer
 // is alive and goes back into the neighbour sets, instead of staying out
@@ -323,30 +366,18 @@ func TestStatsCountMaintenance(t *testing.T) {
 // forgotten (seen on a loaded machine, where Attach plus Update took
 // longer than the request timeout).
 func TestLateUpdateAnswerRevivesPeer(t *testing.T) {
-	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
-	_ = c.Start()
-	c.Ready()
-	c.Advance()
+	c := startedPeer(nid(0x80))
 	slow, fast := nid(0x40), nid(0xc0)
 	var late uint64
 	// drain answers every request to fast at once and keeps the token of
 	// the first Update to slow.
 	drain := func() {
-		for c.HasReady() {
-			msgs := slices.Clone(c.Ready().Messages)
-			c.Advance()
-			for _, m := range msgs {
-				switch {
-				case m.Answer || m.Code != wire.CodeUpdateReq:
-				case m.To == fast:
-					if err := c.Step(topology.Incoming{From: fast, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}); err != nil {
-						t.Fatal(err)
-					}
-				case m.To == slow && late == 0:
-					late = m.Token
-				}
+		drainUpdates(t, c, func(m topology.Outgoing, in topology.Incoming) (topology.Incoming, bool) {
+			if m.To == slow && late == 0 {
+				late = m.Token
 			}
-		}
+			return in, m.To == fast
+		})
 	}
 	for i, jn := range []wire.NodeID{fast, slow} {
 		if err := c.Step(topology.Incoming{From: jn, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: jn}), Token: uint64(i + 1)}); err != nil {
@@ -377,33 +408,20 @@ func TestLateUpdateAnswerRevivesPeer(t *testing.T) {
 // again a request timeout later, and once it answers it enters the
 // neighbour sets, instead of waiting for the periodic stabilisation.
 func TestRefusedVerificationRetried(t *testing.T) {
-	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
-	_ = c.Start()
-	c.Ready()
-	c.Advance()
+	c := startedPeer(nid(0x80))
 	known, joining := nid(0xc0), nid(0x40)
 	refuse := true
 	var asked int
 	drain := func() {
-		for c.HasReady() {
-			msgs := slices.Clone(c.Ready().Messages)
-			c.Advance()
-			for _, m := range msgs {
-				if m.Answer || m.Code != wire.CodeUpdateReq {
-					continue
-				}
-				in := topology.Incoming{From: m.To, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}
-				if m.To == joining {
-					asked++
-					if refuse {
-						in.Code, in.Body = wire.CodeError, enc(t, &wire.ErrorResponse{Code: wire.ErrCodeForbidden, Info: []byte("joining")})
-					}
-				}
-				if err := c.Step(in); err != nil {
-					t.Fatal(err)
+		drainUpdates(t, c, func(m topology.Outgoing, in topology.Incoming) (topology.Incoming, bool) {
+			if m.To == joining {
+				asked++
+				if refuse {
+					in = refusal(t, in, "joining")
 				}
 			}
-		}
+			return in, true
+		})
 	}
 	if err := c.Step(topology.Incoming{From: known, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: known}), Token: 1}); err != nil {
 		t.Fatal(err)
@@ -434,29 +452,17 @@ func TestRefusedVerificationRetried(t *testing.T) {
 // neighbour that knows the peer is alive corrects it (§10.7.3) instead
 // of the periodic stabilisation, minutes later.
 func TestNeighbourUpdateWhenFailureForgotten(t *testing.T) {
-	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
-	_ = c.Start()
-	c.Ready()
-	c.Advance()
+	c := startedPeer(nid(0x80))
 	slow, fast := nid(0x40), nid(0xc0)
 	silent := true // slow does not answer
 	var toFast int
 	drain := func() {
-		for c.HasReady() {
-			msgs := slices.Clone(c.Ready().Messages)
-			c.Advance()
-			for _, m := range msgs {
-				if m.Answer || m.Code != wire.CodeUpdateReq || (m.To == slow && silent) {
-					continue
-				}
-				if m.To == fast {
-					toFast++
-				}
-				if err := c.Step(topology.Incoming{From: m.To, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}); err != nil {
-					t.Fatal(err)
-				}
+		drainUpdates(t, c, func(m topology.Outgoing, in topology.Incoming) (topology.Incoming, bool) {
+			if m.To == fast {
+				toFast++
 			}
-		}
+			return in, m.To != slow || !silent
+		})
 	}
 	tick := func(n int) {
 		for range n {
@@ -506,35 +512,22 @@ func TestNeighbourUpdateWhenFailureForgotten(t *testing.T) {
 // right admitting peer). When it joins through us it is admitted again,
 // and a refusal still in flight does not undo that.
 func TestRestartedNeighbourDropped(t *testing.T) {
-	c, _ := chord.New(chord.DefaultConfig(nid(0x80), rand.New(rand.NewPCG(1, 1))))
-	_ = c.Start()
-	c.Ready()
-	c.Advance()
+	c := startedPeer(nid(0x80))
 	a, restarted := nid(0xc0), nid(0x40)
-	refuse := false
+	refuse, hold := false, false
 	var held []topology.Incoming // refusals to deliver later
-	hold := false
 	drain := func() {
-		for c.HasReady() {
-			msgs := slices.Clone(c.Ready().Messages)
-			c.Advance()
-			for _, m := range msgs {
-				if m.Answer || m.Code != wire.CodeUpdateReq {
-					continue
-				}
-				in := topology.Incoming{From: m.To, Code: wire.CodeUpdateAns, Body: enc(t, &wire.UpdateAns{}), Token: m.Token}
-				if m.To == restarted && refuse {
-					in.Code, in.Body = wire.CodeError, enc(t, &wire.ErrorResponse{Code: wire.ErrCodeForbidden, Info: []byte("not a peer of the overlay: idle")})
-					if hold {
-						held = append(held, in)
-						continue
-					}
-				}
-				if err := c.Step(in); err != nil {
-					t.Fatal(err)
-				}
+		drainUpdates(t, c, func(m topology.Outgoing, in topology.Incoming) (topology.Incoming, bool) {
+			if m.To != restarted || !refuse {
+				return in, true
 			}
-		}
+			in = refusal(t, in, "not a peer of the overlay: idle")
+			if hold {
+				held = append(held, in)
+				return in, false
+			}
+			return in, true
+		})
 	}
 	for i, jn := range []wire.NodeID{a, restarted} {
 		if err := c.Step(topology.Incoming{From: jn, Code: wire.CodeJoinReq, Body: enc(t, &wire.JoinReq{JoiningPeerID: jn}), Token: uint64(i + 1)}); err != nil {
