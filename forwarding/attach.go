@@ -276,9 +276,26 @@ func (e *Engine) waitLink(ctx context.Context, peer wire.NodeID) (*transport.Lin
 	return nil, ctx.Err()
 }
 
+// attachState is an outgoing Attach: whether it was answered, and when
+// it was sent.
+type attachState struct {
+	answered bool
+	since    time.Time
+}
+
+// crossingWindow is how long an unanswered Attach of ours counts as
+// crossing one from its target (§6.5.1.2's tie-break). The tie-break
+// assumes the target gets our request too; one unanswered for longer is
+// likely lost on the way (sent to a process that has since restarted with
+// the same Node-ID, say), and answering the target's Attach with
+// Error_In_Progress until ours times out would hold the target off for
+// that long: a restarted node's join Attach was refused for 27 s. Two
+// links that both Attaches may then set up are settled by Engine.prefer.
+const crossingWindow = 2 * time.Second
+
 func (e *Engine) setAttaching(id wire.NodeID, answered bool) {
 	e.mu.Lock()
-	e.attaching[id] = answered
+	e.attaching[id] = attachState{answered: answered, since: e.clock.Now()}
 	e.mu.Unlock()
 }
 
@@ -297,11 +314,13 @@ func (e *Engine) handleAttach(ctx context.Context, in *Incoming) ([]byte, error)
 	}
 	peer := in.Signer.NodeID
 	e.mu.Lock()
-	answered, mine := e.attaching[peer]
+	st, mine := e.attaching[peer]
 	e.mu.Unlock()
 	// §6.5.1.2: an Attach of ours to this peer is under way: once it was
-	// answered, or when our Node-ID is the larger, Error_In_Progress.
-	if mine && (answered || e.Self().Compare(peer) > 0) {
+	// answered, or when our Node-ID is the larger and the two crossed,
+	// Error_In_Progress.
+	crossing := e.clock.Now().Sub(st.since) < crossingWindow
+	if mine && (st.answered || crossing && e.Self().Compare(peer) > 0) {
 		return nil, &wire.ProtocolError{Code: wire.ErrCodeInProgress, Info: []byte("attach in progress")}
 	}
 	ice := false

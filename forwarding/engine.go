@@ -170,7 +170,7 @@ type Engine struct {
 	handlers    map[wire.MessageCode]Handler
 	apps        map[uint16]AppHandler
 	linkWaiters map[wire.NodeID][]chan *transport.Link
-	attaching   map[wire.NodeID]bool // outgoing Attach: answered?
+	attaching   map[wire.NodeID]attachState // outgoing Attaches by target
 	events      sync.Mutex           // serialises OnLinkEvent
 
 	hsMu      sync.Mutex // guards the inbound handshake counts
@@ -246,7 +246,7 @@ func New(opts Options) (*Engine, error) {
 		handlers:    make(map[wire.MessageCode]Handler),
 		apps:        make(map[uint16]AppHandler),
 		linkWaiters: make(map[wire.NodeID][]chan *transport.Link),
-		attaching:   make(map[wire.NodeID]bool),
+		attaching:   make(map[wire.NodeID]attachState),
 		hsByHost:    make(map[netip.Addr]int),
 		cfg:         opts.Config,
 		cfgDoc:      opts.ConfigDocument,

@@ -472,3 +472,44 @@ func TestEngineLaterLinkReplacesOlder(t *testing.T) {
 		})
 	}
 }
+
+// RFC 6940 §6.5.1.2's tie-break between crossing Attaches: C, with the
+// larger Node-ID, answers A's Attach with Error_In_Progress while its own
+// Attach to A is in flight. An Attach of C's unanswered for longer than
+// the crossing window is taken for lost (A never saw it: it went to an
+// earlier process with A's Node-ID), and A's Attach goes through instead
+// of being refused until C's times out.
+func TestEngineStaleAttachDoesNotBlock(t *testing.T) {
+	checkLeaks(t)
+	for _, tc := range []struct {
+		name    string
+		age     time.Duration
+		refused bool
+	}{
+		{"crossing", 0, true},
+		{"stale", time.Minute, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startEngine(t, 1, &staticRouter{next: idB}, nil)
+			b := startEngine(t, 2, &staticRouter{next: idC}, nil) // Resource-IDs: C's
+			c := startEngine(t, 3, &staticRouter{next: idB, local: map[string]bool{string(idC.Bytes()): true}}, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			linkThroughB(ctx, t, a, b, c)
+			c.mu.Lock()
+			c.attaching[idA] = attachState{since: c.clock.Now().Add(-tc.age)}
+			c.mu.Unlock()
+			_, err := a.Attach(ctx, []wire.Destination{wire.NodeDest(&idB), wire.ResourceDest(wire.ResourceID(idC.Bytes()))})
+			if tc.refused {
+				if !isCode(err, wire.ErrCodeInProgress) {
+					t.Fatalf("a crossing Attach: %v, want Error_In_Progress", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Attach refused for a stale one of C's: %v", err)
+			}
+			waitFor(t, func() bool { return c.Table().Connected(idA) })
+		})
+	}
+}

@@ -186,8 +186,8 @@ func linkFlaps(t *testing.T, mod func(int, *Config), flaps int, every time.Durat
 	if !flood() {
 		return
 	}
-	// A closed link makes both ends hold the other as failed for 20
-	// request timeouts (60 s) before gossip may bring it back, so full
+	// A closed link makes both ends hold the other as failed for 5
+	// request timeouts (15 s) before gossip may bring it back, so full
 	// convergence can take that long: measured only in the long run.
 	start := time.Now()
 	c.waitConverged(t, 120*time.Second)
