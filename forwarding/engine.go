@@ -171,7 +171,7 @@ type Engine struct {
 	apps        map[uint16]AppHandler
 	linkWaiters map[wire.NodeID][]chan *transport.Link
 	attaching   map[wire.NodeID]attachState // outgoing Attaches by target
-	events      sync.Mutex           // serialises OnLinkEvent
+	events      sync.Mutex                  // serialises OnLinkEvent
 
 	hsMu      sync.Mutex // guards the inbound handshake counts
 	hsPending int
