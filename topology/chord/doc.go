@@ -32,11 +32,16 @@
 //     Update of ours (standing in for the Attach of §10.7.3); a peer whose
 //     Update lacks a live peer we know belongs in its sets gets our sets
 //     (at most once per request timeout).
-//   - §10.7.1-10.7.2 failures: PeerFailed, an unanswered Update or a
-//     Leave remove the peer everywhere, remember it as dead for 20 request
-//     timeouts (so gossip does not bring it back), refill the neighbour
+//   - §10.7.1-10.7.2 failures: PeerFailed, an unanswered Update, an
+//     Update a neighbour refuses (it is not a peer: a process restarted
+//     with the same Node-ID, still joining) or a Leave remove the peer
+//     everywhere, remember it as dead for 5 request timeouts (so gossip
+//     does not bring it back), refill the neighbour
 //     table from the routing table and the finger slot from the closest
 //     known peer, and in reactive mode search the finger again.
+//     PeerLinked (a link to a known peer came up again, possibly from a
+//     restarted process) sends that peer an Update, or a peer_ready one
+//     for a finger, to find out.
 //   - §10.7.4 stabilisation: Updates to every neighbour each
 //     chord-update-interval at a random offset, plus peer_ready to
 //     fingers; finger refresh by Alternative 1 each chord-ping-interval
