@@ -381,7 +381,7 @@ func checkProbe(ctx context.Context, r *runner, res *Result) {
 // is the one socket not taken from Options.Network.)
 func (r *runner) attachCandidate(ctx context.Context, fc *frameConn) (wire.IceCandidate, func(), error) {
 	host := "127.0.0.1"
-	if ap := addrPortOf(fc.c.LocalAddr()); ap.Addr().IsValid() && !ap.Addr().IsUnspecified() {
+	if ap := transport.AddrPortOf(fc.c.LocalAddr()); ap.Addr().IsValid() && !ap.Addr().IsUnspecified() {
 		host = ap.Addr().String()
 	}
 	var lc net.ListenConfig
@@ -399,7 +399,7 @@ func (r *runner) attachCandidate(ctx context.Context, fc *frameConn) (wire.IceCa
 				_ = c.Close()
 			}
 		}()
-		c := wire.IceCandidate{AddrPort: wire.IPAddressPortFrom(addrPortOf(ln.Addr())),
+		c := wire.IceCandidate{AddrPort: wire.IPAddressPortFrom(transport.AddrPortOf(ln.Addr())),
 			OverlayLink: wire.OverlayLinkType(transport.LinkTLSTCPFHNoICE), Foundation: []byte("1"),
 			Priority: 1 << 24, Type: wire.CandHost}
 		return c, func() { _ = ln.Close() }, nil
@@ -420,7 +420,7 @@ func (r *runner) attachCandidate(ctx context.Context, fc *frameConn) (wire.IceCa
 	if !r.o.Config.NoICE {
 		lt = transport.LinkDTLSUDPSR
 	}
-	c := wire.IceCandidate{AddrPort: wire.IPAddressPortFrom(addrPortOf(pc.LocalAddr())),
+	c := wire.IceCandidate{AddrPort: wire.IPAddressPortFrom(transport.AddrPortOf(pc.LocalAddr())),
 		OverlayLink: wire.OverlayLinkType(lt), Foundation: []byte("1"), Priority: 1 << 24, Type: wire.CandHost}
 	return c, func() { _ = pc.Close() }, nil
 }

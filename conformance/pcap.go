@@ -2,8 +2,6 @@ package conformance
 
 import (
 	"io"
-	"net"
-	"net/netip"
 
 	"github.com/goreload/reload/transport/capture"
 )
@@ -22,21 +20,4 @@ type Capture = capture.Capture
 // both directions.
 func NewCapture(w io.Writer) (*Capture, error) {
 	return capture.New(w, capture.SentAndReceived)
-}
-
-// addrPortOf is a's address and port, IPv4 unmapped (zero when a is no
-// IP address).
-func addrPortOf(a net.Addr) netip.AddrPort {
-	var ap netip.AddrPort
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ap = a.AddrPort()
-	case *net.UDPAddr:
-		ap = a.AddrPort()
-	default:
-		if a != nil {
-			ap, _ = netip.ParseAddrPort(a.String())
-		}
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }

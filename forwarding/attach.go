@@ -46,7 +46,7 @@ func (e *Engine) noICECandidates() []wire.IceCandidate {
 			}
 			ap = e.opts.AdvertiseTLS
 			if !ap.IsValid() {
-				ap = addrPort(e.opts.Listener.Addr())
+				ap = transport.AddrPortOf(e.opts.Listener.Addr())
 			}
 			lt = wire.OverlayLinkType(transport.LinkTLSTCPFHNoICE)
 		case "DTLS":
@@ -55,7 +55,7 @@ func (e *Engine) noICECandidates() []wire.IceCandidate {
 			}
 			ap = e.opts.AdvertiseUDP
 			if !ap.IsValid() {
-				ap = addrPort(e.opts.UDP.LocalAddr())
+				ap = transport.AddrPortOf(e.opts.UDP.LocalAddr())
 			}
 			lt = wire.OverlayLinkType(transport.LinkDTLSUDPSRNoICE)
 		default:
@@ -70,17 +70,6 @@ func (e *Engine) noICECandidates() []wire.IceCandidate {
 		})
 	}
 	return out
-}
-
-func addrPort(a net.Addr) netip.AddrPort {
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		return a.AddrPort()
-	case *net.UDPAddr:
-		return a.AddrPort()
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return ap
 }
 
 // makeOffer gathers this node's side of an Attach: ICE candidates and
@@ -395,7 +384,7 @@ func (e *Engine) AppAttach(ctx context.Context, dest []wire.Destination, app uin
 		}
 		defer ln.Close()
 		o = &offer{cands: []wire.IceCandidate{{
-			AddrPort: wire.IPAddressPortFrom(addrPort(ln.Addr())), OverlayLink: wire.OverlayLinkType(transport.LinkTLSTCPFHNoICE),
+			AddrPort: wire.IPAddressPortFrom(transport.AddrPortOf(ln.Addr())), OverlayLink: wire.OverlayLinkType(transport.LinkTLSTCPFHNoICE),
 			Foundation: []byte{'1'}, Priority: 1 << 24, Type: wire.CandHost,
 		}}}
 	}

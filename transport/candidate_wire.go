@@ -2,6 +2,8 @@ package transport
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 
 	"github.com/goreload/reload/wire"
 )
@@ -55,4 +57,22 @@ func CandidateFromWire(w *wire.IceCandidate) (Candidate, error) {
 		}
 	}
 	return out, nil
+}
+
+// AddrPortOf is the address and port of a (a socket's local or remote
+// address), IPv4 unmapped; zero when a is not an IP address. Host
+// candidates and capture endpoints are made from it.
+func AddrPortOf(a net.Addr) netip.AddrPort {
+	var ap netip.AddrPort
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ap = a.AddrPort()
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	default:
+		if a != nil {
+			ap, _ = netip.ParseAddrPort(a.String())
+		}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }

@@ -94,6 +94,8 @@ func (c *Capture) ServerPorts() []uint16 {
 	return out
 }
 
+// addrPortOf is transport.AddrPortOf, which this package cannot import:
+// transport's own tests import this package.
 func addrPortOf(a net.Addr) netip.AddrPort {
 	var ap netip.AddrPort
 	switch a := a.(type) {
