@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goreload/reload/internal/flood"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
 )
@@ -19,15 +20,6 @@ import (
 // Fault and abuse tests on real TLS links: an enrolled but hostile peer,
 // junk connections, and a peer that stops answering. Each logs its
 // figures; RELOAD_FLOOD=1 runs bigger floods.
-
-func bigFlood() bool { return os.Getenv("RELOAD_FLOOD") != "" }
-
-func heapMiB() float64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return float64(ms.HeapAlloc) / (1 << 20)
-}
 
 // attacker is an enrolled node (its certificate is real) that talks to a
 // target engine over a TLS link it drives by hand.
@@ -118,10 +110,10 @@ func TestEngineFragmentFlood(t *testing.T) {
 	a, b, _ := threeNodes(t)
 	ev := dialAttacker(t, b, 0xee)
 	n := 5000
-	if bigFlood() {
+	if flood.Big() {
 		n = 100_000
 	}
-	before := heapMiB()
+	before := flood.HeapMiB()
 	g0 := runtime.NumGoroutine()
 	legit := startPinger(t, a, dests(idB), "legitimate ping during the flood")
 	body := make([]byte, 1000)
@@ -160,7 +152,7 @@ func TestEngineFragmentFlood(t *testing.T) {
 		}
 	}
 	inc, buf, _ := engineState(t, b)
-	during := heapMiB()
+	during := flood.HeapMiB()
 	gDuring := runtime.NumGoroutine()
 	legit.halt()
 	t.Logf("%d fragments from one peer: B holds %d incomplete messages, %d bytes charged (limit %d); "+
@@ -186,9 +178,9 @@ func TestEngineConnectionFlood(t *testing.T) {
 	})
 	a := startEngine(t, 1, &staticRouter{next: idB}, nil)
 	g0 := runtime.NumGoroutine()
-	before := heapMiB()
+	before := flood.HeapMiB()
 	n := 300
-	if bigFlood() {
+	if flood.Big() {
 		n = 3000
 	}
 	// The attacker connects from 127.0.0.2 (all of 127/8 is loopback on
@@ -225,7 +217,7 @@ func TestEngineConnectionFlood(t *testing.T) {
 	b.hsMu.Lock()
 	pending, refused := b.hsPending, b.hsRefused
 	b.hsMu.Unlock()
-	during := heapMiB()
+	during := flood.HeapMiB()
 	gDuring := runtime.NumGoroutine()
 	if pending > DefaultMaxPendingHandshakesPerHost {
 		t.Fatalf("%d handshakes pending from one host", pending)
@@ -244,7 +236,7 @@ func TestEngineConnectionFlood(t *testing.T) {
 		defer b.hsMu.Unlock()
 		return b.hsPending == 0
 	})
-	after := heapMiB()
+	after := flood.HeapMiB()
 	t.Logf("%d junk TCP connections from one host: %d handshakes pending at most (limit %d), %d refused at once, "+
 		"%d closed by B; real peer joined and %d pings answered during the flood; heap %.1f -> %.1f -> %.1f MiB; goroutines %d -> %d -> %d",
 		n, pending, DefaultMaxPendingHandshakesPerHost, refused, closed, pings, before, during, after, g0, gDuring, runtime.NumGoroutine())
@@ -328,10 +320,10 @@ func TestEngineHeaderAbuse(t *testing.T) {
 
 	// The same at a high rate, with pings from A to C alongside.
 	n := 2000
-	if bigFlood() {
+	if flood.Big() {
 		n = 10_000
 	}
-	before := heapMiB()
+	before := flood.HeapMiB()
 	g0 := runtime.NumGoroutine()
 	answers := map[wire.ErrorCode]int{}
 	got := make(chan struct{})
@@ -374,7 +366,7 @@ func TestEngineHeaderAbuse(t *testing.T) {
 		t.Fatal("answers did not all come back")
 	}
 	elapsed := time.Since(start)
-	during := heapMiB()
+	during := flood.HeapMiB()
 	legit.halt()
 	t.Logf("%d abusive requests in %v: answers %v; B still linked to C: %v; pings A -> C answered meanwhile: %d; heap %.1f -> %.1f MiB; goroutines %d -> %d",
 		n, elapsed.Round(time.Millisecond), answers, b.Table().Connected(idC), legit.ok.Load(), before, during, g0, runtime.NumGoroutine())

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/goreload/reload/internal/flood"
 	"github.com/goreload/reload/wire"
 )
 
@@ -22,15 +23,6 @@ import (
 // RELOAD_FLOOD=1 runs longer.
 
 // flood reports whether the longer runs were asked for.
-func flood() bool { return os.Getenv("RELOAD_FLOOD") != "" }
-
-func heapMiB() float64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return float64(ms.HeapAlloc) / (1 << 20)
-}
-
 // checkLeaks, called before the cluster starts, verifies after every
 // node is closed that no goroutine is left.
 func checkLeaks(t *testing.T) {
@@ -78,7 +70,7 @@ func TestLinkFlaps(t *testing.T) {
 		{"DTLS", func(_ int, c *Config) { c.ListenUDP = "127.0.0.1:0" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name != "TLS" && !flood() {
+			if tc.name != "TLS" && !flood.Big() {
 				t.Skip("set RELOAD_FLOOD=1 for the DTLS run")
 			}
 			linkFlaps(t, tc.mod, 3, 2*time.Second)
@@ -101,7 +93,7 @@ func linkFlaps(t *testing.T, mod func(int, *Config), flaps int, every time.Durat
 	checkLeaks(t)
 	c := startCluster(t, 5, mod)
 	c.waitConverged(t, 60*time.Second)
-	before := heapMiB()
+	before := flood.HeapMiB()
 	g0 := runtime.NumGoroutine()
 
 	var mu sync.Mutex
@@ -170,7 +162,7 @@ func linkFlaps(t *testing.T, mod func(int, *Config), flaps int, every time.Durat
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	during := heapMiB()
+	during := flood.HeapMiB()
 	gDuring := runtime.NumGoroutine()
 	t.Logf("%d links closed in %d flaps: %d operations (ping/store/fetch), %d at the first try, %d after retries, %d failed after 4 tries; "+
 		"heap %.1f -> %.1f MiB; goroutines %d -> %d", closed, flaps, ops, firstTry, retried, failed, before, during, g0, gDuring)
@@ -183,7 +175,7 @@ func linkFlaps(t *testing.T, mod func(int, *Config), flaps int, every time.Durat
 	if failed*10 > ops {
 		t.Errorf("%d of %d operations failed after four tries: %v", failed, ops, failures)
 	}
-	if !flood() {
+	if !flood.Big() {
 		return
 	}
 	// A closed link makes both ends hold the other as failed for 5
@@ -207,9 +199,9 @@ func TestJoinDuringConnectionFlood(t *testing.T) {
 	c := startCluster(t, 3, nil)
 	c.waitConverged(t, 60*time.Second)
 	g0 := runtime.NumGoroutine()
-	before := heapMiB()
+	before := flood.HeapMiB()
 	n := 500
-	if flood() {
+	if flood.Big() {
 		n = 5000
 	}
 	target := c.nodes[0].Addr()
@@ -271,12 +263,12 @@ func TestJoinDuringConnectionFlood(t *testing.T) {
 		}
 		pings++
 	}
-	during := heapMiB()
+	during := flood.HeapMiB()
 	gDuring := runtime.NumGoroutine()
 	closeJunk()
 	c.waitConverged(t, 60*time.Second)
 	time.Sleep(200 * time.Millisecond)
-	after := heapMiB()
+	after := flood.HeapMiB()
 	t.Logf("%d junk TCP connections and %d junk datagrams from one host: a new peer joined through the flooded peer in %v and %d pings answered; "+
 		"heap %.1f -> %.1f -> %.1f MiB; goroutines %d -> %d -> %d",
 		n, n, joinTime.Round(time.Millisecond), pings, before, during, after, g0, gDuring, runtime.NumGoroutine())

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"net"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -14,19 +13,9 @@ import (
 	"github.com/pion/dtls/v3"
 	"go.uber.org/goleak"
 
+	"github.com/goreload/reload/internal/flood"
 	"github.com/goreload/reload/wire"
 )
-
-// heapMiB is the live heap after a collection, in MiB.
-func heapMiB() float64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return float64(ms.HeapAlloc) / (1 << 20)
-}
-
-// bigFlood reports whether the larger flood runs were asked for.
-func bigFlood() bool { return os.Getenv("RELOAD_FLOOD") != "" }
 
 // tinyFragment is a fragment of message txid at body offset off that
 // carries one byte and is never completed (RFC 6940 §6.7).
@@ -53,12 +42,12 @@ func tinyFragment(t testing.TB, txid uint64, off int) []byte {
 // each fragment scanned them all for expiry.
 func TestReassemblyFloodBounded(t *testing.T) {
 	n := 100_000
-	if bigFlood() {
+	if flood.Big() {
 		n = 2_000_000
 	}
 	cfg := ReassemblyConfig{}.withDefaults()
 	r := NewReassembler(cfg)
-	before := heapMiB()
+	before := flood.HeapMiB()
 	now := time.Now()
 	full := 0
 	start := time.Now()
@@ -70,7 +59,7 @@ func TestReassemblyFloodBounded(t *testing.T) {
 		}
 	}
 	elapsed := time.Since(start)
-	during := heapMiB()
+	during := flood.HeapMiB()
 	maxHeld := cfg.PerLink / (partialOverhead + pieceOverhead)
 	t.Logf("%d tiny fragments on one link in %v: %d incomplete held (limit %d), %d refused, buffered %d B; heap %.1f -> %.1f MiB",
 		n, elapsed.Round(time.Millisecond), r.Incomplete(), maxHeld, full, r.Buffered(), before, during)
@@ -102,7 +91,7 @@ func TestReassemblyFloodBounded(t *testing.T) {
 	if got := r.Expire(now.Add(cfg.Timeout)); got == 0 || r.Incomplete() != 0 || r.Buffered() != 0 {
 		t.Fatalf("expired %d, %d left holding %d bytes", got, r.Incomplete(), r.Buffered())
 	}
-	t.Logf("after expiry: heap %.1f MiB", heapMiB())
+	t.Logf("after expiry: heap %.1f MiB", flood.HeapMiB())
 }
 
 // Random garbage fragments (bad headers, overlaps, impossible offsets)
@@ -158,10 +147,10 @@ func TestMuxHalfOpenDTLSFlood(t *testing.T) {
 	}
 	target := ma.LocalAddr()
 	baseG := runtime.NumGoroutine()
-	before := heapMiB()
+	before := flood.HeapMiB()
 
 	attackers, junk := 200, 20
-	if bigFlood() {
+	if flood.Big() {
 		attackers, junk = 2000, 200
 	}
 	var wg sync.WaitGroup
@@ -229,7 +218,7 @@ func TestMuxHalfOpenDTLSFlood(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	during := heapMiB()
+	during := flood.HeapMiB()
 	duringG := runtime.NumGoroutine()
 	close(stop)
 	sent.Wait()
@@ -265,7 +254,7 @@ func TestTLSLinkBidirectionalFlood(t *testing.T) {
 		t.Fatal(errA, errB)
 	}
 	n := 3000
-	if bigFlood() {
+	if flood.Big() {
 		n = 20000
 	}
 	msg := pingMessage(t, 1, 5000, nodeID(1), nodeID(2))
