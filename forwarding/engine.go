@@ -633,6 +633,9 @@ func (e *Engine) receive(in inbound) {
 	e.act(a)
 }
 
+// act carries out a forward, an error answer or a delivery. Drops never
+// reach it: receive counts and logs them, and originate returns them as
+// errors.
 func (e *Engine) act(a Action) {
 	switch a.Kind {
 	case ActForward, ActAnswer:
@@ -642,10 +645,6 @@ func (e *Engine) act(a Action) {
 		e.send(a.To, a.Head, a.Rest)
 	case ActDeliver:
 		e.deliver(a)
-	case ActDrop:
-		if e.log.Enabled(e.ctx, slog.LevelDebug) {
-			e.log.Debug("dropped", "err", a.Err)
-		}
 	}
 }
 

@@ -18,8 +18,8 @@ type router struct{ n *Node }
 
 func (r router) Route(d *wire.Destination) (wire.NodeID, bool, error) {
 	r.n.mu.Lock()
+	defer r.n.mu.Unlock()
 	next, local, err := r.n.ch.Route(d)
-	r.n.mu.Unlock()
 	if err != nil || local || r.n.eng == nil || r.n.eng.Table().Connected(next) {
 		return next, local, err
 	}
@@ -34,7 +34,6 @@ func (r router) Route(d *wire.Destination) (wire.NodeID, bool, error) {
 	target := topology.Point(d.ID, r.n.cfg.Overlay.NodeIDLength)
 	self := r.n.ID()
 	best, found := wire.NodeID{}, false
-	r.n.mu.Lock()
 	for _, id := range r.n.eng.Table().Neighbors() {
 		if id == next || !r.n.ch.InTable(id) {
 			continue
@@ -43,7 +42,6 @@ func (r router) Route(d *wire.Destination) (wire.NodeID, bool, error) {
 			best, found = id, true
 		}
 	}
-	r.n.mu.Unlock()
 	if !found && r.n.cfg.Client {
 		// A client sends everything through a peer it is connected to
 		// (its bootstrap peer until it has attached to its responsible
