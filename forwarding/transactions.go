@@ -297,6 +297,10 @@ type Answer struct {
 	Extensions []wire.MessageExtension
 	// Via is the via list the answer collected (the path back).
 	Via []wire.Destination
+	// Certificates of the answer's SecurityBlock: beside the responder's
+	// own, those of the signers of stored values it carries (RFC 6940
+	// §6.3.4), with which a FetchAns is verified (§7.4.2.2).
+	Certificates []wire.GenericCertificate
 }
 
 // Incoming is a verified request for this node. Its fields do not alias
@@ -316,6 +320,11 @@ type Incoming struct {
 	// ReplyExtensions, set by the handler, go into the answer's
 	// MessageContents.
 	ReplyExtensions []wire.MessageExtension
+	// ReplyCertificates, set by the handler, go into the answer's
+	// SecurityBlock beside this node's own certificate: RFC 6940 §6.3.4
+	// asks for every certificate needed to verify the signatures inside
+	// the message, such as those of the values of a FetchAns.
+	ReplyCertificates []wire.GenericCertificate
 	// Via is the request's via list; Header its forwarding header (with
 	// Via and the destination list as received).
 	Via    []wire.Destination
@@ -421,6 +430,7 @@ func (t *Transactions) receiveAnswer(m *wire.Message, now time.Time) Delivery {
 	return Delivery{Kind: DeliverAnswer, TxID: txid, Answer: &Answer{
 		TxID: txid, Code: m.Contents.Code, Body: clone(m.Contents.Body), Signer: signer,
 		Extensions: cloneExtensions(m.Contents.Extensions), Via: cloneDests(m.Header.Via),
+		Certificates: cloneCerts(m.Security.Certificates),
 	}}
 }
 
@@ -438,11 +448,12 @@ func (t *Transactions) Respond(in *Incoming, code wire.MessageCode, body []byte)
 	return t.RespondWith(in, code, body, nil)
 }
 
-// RespondWith is Respond with message extensions in the answer.
+// RespondWith is Respond with message extensions in the answer. The
+// answer's SecurityBlock also carries in.ReplyCertificates.
 func (t *Transactions) RespondWith(in *Incoming, code wire.MessageCode, body []byte, exts []wire.MessageExtension) ([]byte, error) {
 	b := builder{local: &t.cfg.Local}
 	h := b.answerHeader(&in.Header, in.From)
-	rest, err := b.seal(nil, h.Overlay, h.TransactionID, code, body, exts...)
+	rest, err := b.sealWith(nil, h.Overlay, h.TransactionID, code, body, RequestOptions{Extensions: exts, Certificates: in.ReplyCertificates})
 	if err != nil {
 		return nil, err
 	}

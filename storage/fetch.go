@@ -33,25 +33,37 @@ func Synthetic(model wire.DataModel, index uint32, key wire.DictionaryKey) wire.
 // Error_Invalid_Message for an array range with first > last or ranges
 // that overlap.
 func (s *Store) HandleFetch(req *wire.FetchReq, now time.Time) (wire.FetchAns, error) {
+	ans, _, err := s.HandleFetchCerts(req, now)
+	return ans, err
+}
+
+// HandleFetchCerts is HandleFetch that also returns the certificates of
+// the signers of the values in the answer, each once, for the answer's
+// SecurityBlock: RFC 6940 §6.3.4 says the bucket must carry every
+// certificate needed to verify the signatures inside the message, and
+// §7.4.2.2 makes the fetching node verify every value.
+func (s *Store) HandleFetchCerts(req *wire.FetchReq, now time.Time) (wire.FetchAns, []wire.GenericCertificate, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkSpecifiers(req.Specifiers); err != nil {
-		return wire.FetchAns{}, err
+		return wire.FetchAns{}, nil, err
 	}
 	nowMs := unixMillis(now)
+	var certs [][]byte
 	ans := wire.FetchAns{Models: s.kinds, KindResponses: make([]wire.FetchKindResponse, len(req.Specifiers))}
 	for i := range req.Specifiers {
 		kr := &ans.KindResponses[i]
 		kr.Models, kr.Kind = s.kinds, req.Specifiers[i].Kind
-		gen, err := s.selectValues(req.Resource, &req.Specifiers[i], nowMs, func(sd wire.StoredData) {
+		gen, err := s.selectValues(req.Resource, &req.Specifiers[i], nowMs, func(sd wire.StoredData, cert []byte) {
 			kr.Values = append(kr.Values, sd)
+			certs = appendCert(certs, cert)
 		})
 		if err != nil {
-			return wire.FetchAns{}, err
+			return wire.FetchAns{}, nil, err
 		}
 		kr.Generation = gen
 	}
-	return ans, nil
+	return ans, genericCerts(certs), nil
 }
 
 // StatHash is the hash algorithm of the MetaData a Stat returns.
@@ -72,7 +84,7 @@ func (s *Store) HandleStat(req *wire.StatReq, now time.Time) (wire.StatAns, erro
 	for i := range req.Specifiers {
 		kr := &ans.KindResponses[i]
 		kr.Models, kr.Kind = s.kinds, req.Specifiers[i].Kind
-		gen, err := s.selectValues(req.Resource, &req.Specifiers[i], nowMs, func(sd wire.StoredData) {
+		gen, err := s.selectValues(req.Resource, &req.Specifiers[i], nowMs, func(sd wire.StoredData, _ []byte) {
 			kr.Values = append(kr.Values, metaData(&sd))
 		})
 		if err != nil {
@@ -172,7 +184,7 @@ func checkRanges(rs []wire.ArrayRange) error {
 
 // selectValues calls fn with each value sp selects at res, as answered
 // at nowMs, and returns the slot's generation counter.
-func (s *Store) selectValues(res wire.ResourceID, sp *wire.StoredDataSpecifier, nowMs int64, fn func(wire.StoredData)) (uint64, error) {
+func (s *Store) selectValues(res wire.ResourceID, sp *wire.StoredDataSpecifier, nowMs int64, fn func(sd wire.StoredData, cert []byte)) (uint64, error) {
 	k, _ := s.kinds.Lookup(sp.Kind)
 	gen, err := s.backend.Generation(res, k.ID)
 	if err != nil {
@@ -194,9 +206,9 @@ func (s *Store) selectValues(res wire.ResourceID, sp *wire.StoredDataSpecifier, 
 	switch k.Model {
 	case wire.ModelSingle:
 		if len(live) > 0 {
-			fn(outgoing(live[len(live)-1], nowMs))
+			fn(outgoing(live[len(live)-1], nowMs), live[len(live)-1].Cert)
 		} else {
-			fn(Synthetic(wire.ModelSingle, 0, nil))
+			fn(Synthetic(wire.ModelSingle, 0, nil), nil)
 		}
 	case wire.ModelArray:
 		if len(live) == 0 {
@@ -220,10 +232,10 @@ func (s *Store) selectValues(res wire.ResourceID, sp *wire.StoredDataSpecifier, 
 			})
 			for idx := r.First; ; idx++ {
 				if j < len(live) && live[j].Data.Value.Index == idx {
-					fn(outgoing(live[j], nowMs))
+					fn(outgoing(live[j], nowMs), live[j].Cert)
 					j++
 				} else {
-					fn(Synthetic(wire.ModelArray, idx, nil))
+					fn(Synthetic(wire.ModelArray, idx, nil), nil)
 				}
 				if idx == hi {
 					break
@@ -233,7 +245,7 @@ func (s *Store) selectValues(res wire.ResourceID, sp *wire.StoredDataSpecifier, 
 	case wire.ModelDictionary:
 		if len(sp.Keys) == 0 {
 			for _, r := range live {
-				fn(outgoing(r, nowMs))
+				fn(outgoing(r, nowMs), r.Cert)
 			}
 			break
 		}
@@ -242,9 +254,9 @@ func (s *Store) selectValues(res wire.ResourceID, sp *wire.StoredDataSpecifier, 
 				return bytes.Compare(rec.Data.Value.Key, key)
 			})
 			if found {
-				fn(outgoing(live[j], nowMs))
+				fn(outgoing(live[j], nowMs), live[j].Cert)
 			} else {
-				fn(Synthetic(wire.ModelDictionary, 0, bytes.Clone(key)))
+				fn(Synthetic(wire.ModelDictionary, 0, bytes.Clone(key)), nil)
 			}
 		}
 	}
