@@ -78,16 +78,24 @@ func (n *Node) Store(ctx context.Context, resource wire.ResourceID, kind wire.Ki
 // resourceRequest sends req to the peer responsible for resource and
 // decodes its answer into ans.
 func (n *Node) resourceRequest(ctx context.Context, resource wire.ResourceID, code wire.MessageCode, req, ans wire.Body) error {
+	_, err := n.resourceAnswer(ctx, resource, code, req, ans)
+	return err
+}
+
+// resourceAnswer is resourceRequest that also returns the answer.
+func (n *Node) resourceAnswer(ctx context.Context, resource wire.ResourceID, code wire.MessageCode, req, ans wire.Body) (*forwarding.Answer, error) {
 	body, err := req.Append(nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, code, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = ans.Decode(a.Body)
-	return err
+	if _, err = ans.Decode(a.Body); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // allOf is the specifier of every value of kind (RFC 6940 §7.4.2.1: all
@@ -104,18 +112,52 @@ func (n *Node) allOf(kind wire.KindID) (wire.StoredDataSpecifier, error) {
 	return spec, nil
 }
 
+// FetchResult is the answer to a Fetch after verification: the FetchAns
+// with only the values that passed (RFC 6940 §7.4.2.2), and those that
+// did not.
+type FetchResult struct {
+	wire.FetchAns
+	// From is the peer that answered.
+	From wire.NodeID
+	// Discarded lists the values removed from the answer because their
+	// signature, certificate or access policy did not check out. When it
+	// is not empty the answer is partial (§7.4.2.2: the application
+	// SHOULD be told).
+	Discarded []storage.Discarded
+}
+
+// Partial reports whether values were discarded from the answer.
+func (r *FetchResult) Partial() bool { return len(r.Discarded) > 0 }
+
 // Fetch fetches the values that specs select at resource (RFC 6940
-// §7.4.2).
-func (n *Node) Fetch(ctx context.Context, resource wire.ResourceID, specs []wire.StoredDataSpecifier) (*wire.FetchAns, error) {
-	fa := wire.FetchAns{Models: n.kinds}
-	if err := n.resourceRequest(ctx, resource, wire.CodeFetchReq, &wire.FetchReq{Resource: resource, Specifiers: specs}, &fa); err != nil {
+// §7.4.2) and verifies every value returned (§7.4.2.2): its signature
+// over resource, kind, storage time and value, the signer's certificate
+// against the overlay's trust anchors, and the Kind's access control
+// policy (§7.3), as the storing peer checked them. Values that fail are
+// removed, listed in Discarded, counted in the
+// reload_fetched_values_discarded_total metric and logged with the Node-ID
+// of the peer that answered.
+func (n *Node) Fetch(ctx context.Context, resource wire.ResourceID, specs []wire.StoredDataSpecifier) (*FetchResult, error) {
+	req := wire.FetchReq{Resource: resource, Specifiers: specs}
+	r := &FetchResult{FetchAns: wire.FetchAns{Models: n.kinds}}
+	a, err := n.resourceAnswer(ctx, resource, wire.CodeFetchReq, &req, &r.FetchAns)
+	if err != nil {
 		return nil, err
 	}
-	return &fa, nil
+	r.From = a.Signer.NodeID
+	r.Discarded = n.store.VerifyFetch(&req, &r.FetchAns, a.Certificates, time.Now())
+	if len(r.Discarded) > 0 {
+		n.met.fetchDiscarded.Add(uint64(len(r.Discarded)))
+		for _, d := range r.Discarded {
+			n.log.Warn("fetched value discarded (RFC 6940 §7.4.2.2)", "resource", resource.String(), "from", r.From.String(),
+				"signer", d.Signer.String(), "value", d.String())
+		}
+	}
+	return r, nil
 }
 
 // FetchAll is Fetch of every value of kind at resource.
-func (n *Node) FetchAll(ctx context.Context, resource wire.ResourceID, kind wire.KindID) (*wire.FetchAns, error) {
+func (n *Node) FetchAll(ctx context.Context, resource wire.ResourceID, kind wire.KindID) (*FetchResult, error) {
 	spec, err := n.allOf(kind)
 	if err != nil {
 		return nil, err

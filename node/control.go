@@ -199,7 +199,14 @@ func (n *Node) ControlHandler() http.Handler {
 				out = append(out, v)
 			}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "kind": kind.String(), "values": out})
+		// RFC 6940 §7.4.2.2: values that failed verification are not
+		// shown, and the answer says it is partial.
+		discarded := make([]string, 0, len(ans.Discarded))
+		for _, d := range ans.Discarded {
+			discarded = append(discarded, d.String())
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "kind": kind.String(), "values": out,
+			"from": ans.From.String(), "partial": ans.Partial(), "discarded": discarded})
 	})
 	mux.HandleFunc("GET /stat", func(w http.ResponseWriter, r *http.Request) {
 		res, kind, ok := resourceAndKind(w, r)

@@ -111,10 +111,14 @@ func (n *Node) handleFetch(ctx context.Context, in *forwarding.Incoming) ([]byte
 	if _, err := req.Decode(in.Body); err != nil {
 		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed FetchReq"), Err: err}
 	}
-	ans, err := n.store.HandleFetch(&req, time.Now())
+	ans, certs, err := n.store.HandleFetchCerts(&req, time.Now())
 	if err != nil {
 		return nil, err
 	}
+	// §6.3.4: the certificates of the values' signers go into the
+	// answer's SecurityBlock, so that the fetching node can verify every
+	// value (§7.4.2.2) without fetching them.
+	in.ReplyCertificates = certs
 	return ans.Append(nil)
 }
 

@@ -25,6 +25,10 @@ type metrics struct {
 	sipRegistered, sipRegisterFailed atomic.Uint64
 	sipConnsOut, sipConnsIn          atomic.Uint64
 
+	// fetchDiscarded counts fetched values that failed verification
+	// (RFC 6940 §7.4.2.2).
+	fetchDiscarded atomic.Uint64
+
 	reg *prometheus.Registry
 }
 
@@ -60,8 +64,10 @@ var (
 	descFramesRcvd      = desc("link_frames_received_total", "DATA frames received on links.")
 	descFrameRetrans    = desc("link_retransmissions_total", "DATA frames retransmitted by the link reliability layer (RFC 6940 §6.6.3).")
 
-	descStoreValues = desc("storage_values", "Values stored on this peer, by kind.", "kind")
-	descStoreBytes  = desc("storage_bytes", "Size of the values stored on this peer as StoredData, by kind.", "kind")
+	descStoreValues    = desc("storage_values", "Values stored on this peer, by kind.", "kind")
+	descStoreBytes     = desc("storage_bytes", "Size of the values stored on this peer as StoredData, by kind.", "kind")
+	descFetchDiscarded = desc("fetched_values_discarded_total",
+		"Values of this node's Fetch answers discarded because their signature, certificate or access policy failed verification (RFC 6940 §7.4.2.2).")
 
 	descJoined      = desc("ring_joined", "1 when the node is part of the ring (or attached, for a client).")
 	descSuccessors  = desc("ring_successors", "Successors in the neighbour table.")
@@ -79,7 +85,7 @@ var (
 var allDescs = []*prometheus.Desc{
 	descInfo, descMsgSent, descMsgRcvd, descForwarded, descForwardedBytes, descDropped, descRetrans, descTimeouts, descHops,
 	descLinks, descLinkEstablished, descLinkHandshake, descLinkClosed, descLinkFailed, descFramesSent, descFramesRcvd, descFrameRetrans,
-	descStoreValues, descStoreBytes,
+	descStoreValues, descStoreBytes, descFetchDiscarded,
 	descJoined, descSuccessors, descPreds, descFingers, descStabilize, descUpdSent, descUpdRcvd, descPeerFailure,
 	descSIPReg, descSIPConns,
 }
@@ -189,6 +195,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descUpdSent, cs.UpdatesSent)
 	counter(descUpdRcvd, cs.UpdatesReceived)
 	counter(descPeerFailure, cs.PeerFailures)
+	counter(descFetchDiscarded, n.met.fetchDiscarded.Load())
 
 	// SIP usage.
 	if n.sip != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/node/nodetest"
 	"github.com/goreload/reload/usage/diag"
 	"github.com/goreload/reload/wire"
@@ -24,7 +25,14 @@ type cluster struct {
 // others join through it.
 func startCluster(t testing.TB, n int, mod func(i int, c *Config)) *cluster {
 	t.Helper()
-	ov, err := nodetest.NewOverlay("test.example.org", nil)
+	return startClusterOverlay(t, nil, n, mod)
+}
+
+// startClusterOverlay is startCluster with an overlay configuration that
+// mutate may change first.
+func startClusterOverlay(t testing.TB, mutate func(*config.Configuration), n int, mod func(i int, c *Config)) *cluster {
+	t.Helper()
+	ov, err := nodetest.NewOverlay("test.example.org", mutate)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -446,16 +446,24 @@ func runFetch(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	var r struct {
-		Resource, Kind string
-		Values         []struct {
+		Resource, Kind, From string
+		Values               []struct {
 			Key    string
 			Index  *uint32
 			Exists bool
 			Value  string
 		}
+		Discarded []string
 	}
 	_ = json.Unmarshal(raw, &r)
 	fmt.Fprintf(stdout, "%s at %s: %d values\n", r.Kind, r.Resource, len(r.Values))
+	if len(r.Discarded) > 0 {
+		// RFC 6940 §7.4.2.2: a partial answer is signalled.
+		fmt.Fprintf(stderr, "reload fetch: partial answer: %d values from %s failed verification and were discarded:\n", len(r.Discarded), r.From)
+		for _, d := range r.Discarded {
+			fmt.Fprintf(stderr, "  %s\n", d)
+		}
+	}
 	for _, v := range r.Values {
 		where := "single"
 		if v.Key != "" {

@@ -23,9 +23,14 @@ type Overlay interface {
 	Store(ctx context.Context, resource wire.ResourceID, kind wire.KindID, values []wire.StoredDataValue, lifetime time.Duration) error
 
 	// Fetch fetches every value of kind at resource (no dictionary keys
-	// named, RFC 7904 §4.2 step 1), after signature checks. A resource
-	// or Kind with no data is an empty result with a nil error. Values
-	// whose lifetime has run out must not be returned.
+	// named, RFC 7904 §4.2 step 1). It must return only values that
+	// passed the checks of RFC 6940 §7.4.2.2: a signature that verifies
+	// with a trusted, unexpired certificate, by a signer the Kind's access
+	// policy lets write there (USER-NODE-MATCH for SIP-REGISTRATION, RFC
+	// 7904 §3.3), so that a peer on the path to an AOR cannot plant a
+	// route to itself. A resource or Kind with no data is an empty result
+	// with a nil error. Values whose lifetime has run out must not be
+	// returned.
 	Fetch(ctx context.Context, resource wire.ResourceID, kind wire.KindID) ([]wire.StoredData, error)
 
 	// AppAttach routes an AppAttach for Application-ID app (AppSIP or
