@@ -109,6 +109,11 @@ func (v *Verifier) VerifyData(resourceID []byte, kind uint32, storageTime uint64
 	return s, nil
 }
 
+// Revoked reports whether id is revoked by a bad-node entry of the
+// overlay's configuration (RFC 6940 §11.1), for callers that remember
+// signatures this Verifier checked earlier.
+func (v *Verifier) Revoked(id wire.NodeID) bool { return v.trust.IsBadNode(id) }
+
 // VerifyBlob checks a SecurityBlock made by Identity.SignBlob over blob.
 func (v *Verifier) VerifyBlob(blob []byte, sb *wire.SecurityBlock, want Expect, now time.Time) (Signer, error) {
 	sig := &sb.Signature

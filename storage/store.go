@@ -89,6 +89,10 @@ type Store struct {
 	mu    sync.Mutex
 	buf   []byte // scratch for signature inputs
 	batch Batch
+
+	// fetched remembers the fetched values whose signatures verified
+	// (VerifyFetch).
+	fetched verifiedCache
 }
 
 // New returns a Store for c.

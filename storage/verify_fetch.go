@@ -2,8 +2,11 @@ package storage
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/goreload/reload/security"
@@ -158,7 +161,15 @@ func (s *Store) checkFetched(buf *[]byte, res wire.ResourceID, k *Kind, spec *wi
 	if err != nil {
 		return wire.NodeID{}, fmt.Errorf("%w: %w", ErrFetchedValue, err)
 	}
-	signer, err := s.verifier.VerifyData(res, uint32(k.ID), sd.StorageTime, *buf, &sd.Signature, certs, security.Expect{}, now)
+	key := verifiedKey(res, k.ID, sd, *buf)
+	signer, ok := s.fetched.get(key)
+	if ok && s.stillTrusted(signer, now) {
+		if !permitted(s.hash, k, res, v, signer) {
+			return signer.NodeID, fmt.Errorf("%w: %v may not write it (policy %v)", ErrFetchedValue, signer.NodeID, k.Policy)
+		}
+		return signer.NodeID, nil
+	}
+	signer, err = s.verifier.VerifyData(res, uint32(k.ID), sd.StorageTime, *buf, &sd.Signature, certs, security.Expect{}, now)
 	var need *security.CertificateNeededError
 	if errors.As(err, &need) {
 		if der, ok, lerr := s.LocalCertificate(&need.Identity, now); lerr == nil && ok {
@@ -170,6 +181,7 @@ func (s *Store) checkFetched(buf *[]byte, res wire.ResourceID, k *Kind, spec *wi
 	if err != nil {
 		return signer.NodeID, fmt.Errorf("%w: %w", ErrFetchedValue, err)
 	}
+	s.fetched.put(key, signer)
 	if !permitted(s.hash, k, res, v, signer) {
 		return signer.NodeID, fmt.Errorf("%w: %v may not write it (policy %v)", ErrFetchedValue, signer.NodeID, k.Policy)
 	}
@@ -200,4 +212,90 @@ func selected(spec *wire.StoredDataSpecifier, v *wire.StoredDataValue) bool {
 		return false
 	}
 	return true
+}
+
+// stillTrusted re-checks, for a signature that verified earlier, what can
+// change since: the certificate's validity period and the overlay's
+// bad-node list.
+func (s *Store) stillTrusted(signer security.Signer, now time.Time) bool {
+	if signer.Cert == nil || !signer.Cert.ValidAt(now) {
+		return false
+	}
+	if r, ok := s.verifier.(interface{ Revoked(wire.NodeID) bool }); ok && r.Revoked(signer.NodeID) {
+		return false
+	}
+	return true
+}
+
+// verifiedCacheSize bounds the verified-signature cache: about 100 bytes
+// an entry, so at most about 100 KiB a node.
+const verifiedCacheSize = 1024
+
+// verifiedCache remembers StoredData signatures that verified, so that a
+// value fetched again (a SIP registration looked up for every call) costs
+// a SHA-256 instead of a public-key operation. An entry is keyed by a
+// digest of everything the signature covers and of the signature itself
+// (verifiedKey), so a hit is the very value that verified before; what
+// can change since (certificate validity, revocation, the access policy)
+// is checked again on every hit. Entries are evicted oldest first.
+type verifiedCache struct {
+	mu    sync.Mutex
+	m     map[[sha256.Size]byte]security.Signer
+	order [][sha256.Size]byte // ring of keys in insertion order
+	next  int
+}
+
+func (c *verifiedCache) get(key [sha256.Size]byte) (security.Signer, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[key]
+	return s, ok
+}
+
+func (c *verifiedCache) put(key [sha256.Size]byte, s security.Signer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[[sha256.Size]byte]security.Signer)
+		c.order = make([][sha256.Size]byte, 0, verifiedCacheSize)
+	}
+	if _, ok := c.m[key]; ok {
+		return
+	}
+	if len(c.order) < verifiedCacheSize {
+		c.order = append(c.order, key)
+	} else {
+		delete(c.m, c.order[c.next])
+		c.order[c.next] = key
+		c.next = (c.next + 1) % verifiedCacheSize
+	}
+	c.m[key] = s
+}
+
+// verifiedKey digests the signature input of sd (RFC 6940 §7.1:
+// resource_id, kind, storage_time, the StoredDataValue with an array
+// index of zero, and the SignerIdentity) with the signature's algorithm
+// and value, each field length-prefixed.
+func verifiedKey(res wire.ResourceID, kind wire.KindID, sd *wire.StoredData, input []byte) [sha256.Size]byte {
+	h := sha256.New()
+	var b [8]byte
+	field := func(p []byte) {
+		binary.BigEndian.PutUint32(b[:4], uint32(len(p)))
+		h.Write(b[:4])
+		h.Write(p)
+	}
+	field(res)
+	binary.BigEndian.PutUint32(b[:4], uint32(kind))
+	h.Write(b[:4])
+	binary.BigEndian.PutUint64(b[:], sd.StorageTime)
+	h.Write(b[:])
+	field(input)
+	sig := &sd.Signature
+	h.Write([]byte{byte(sig.Algorithm.Hash), byte(sig.Algorithm.Signature), byte(sig.Identity.Type), byte(sig.Identity.HashAlg)})
+	field(sig.Identity.Hash)
+	field(sig.Identity.Raw)
+	field(sig.Value)
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
 }

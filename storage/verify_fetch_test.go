@@ -128,3 +128,61 @@ func TestVerifyFetch(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyFetchCache: a value that verified once is recognised again
+// without a public-key operation, but only the very same bytes: a changed
+// value, storage time or signature misses the cache and fails, and a
+// certificate that has expired since is refused on a hit too (RFC 6940
+// §7.4.2.2).
+func TestVerifyFetchCache(t *testing.T) {
+	e := newEnv(t)
+	alice := e.pki.Identity(t, "alice@"+st.Overlay, st.NodeID(0xa1))
+	res := userRes("alice@" + st.Overlay)
+	e.mustStore(alice, st.Req(res, st.KindSmall, 0, st.Signed(t, alice, res, st.KindSmall, ms(0), 600, st.Single("hi"))))
+	req := &wire.FetchReq{Resource: res, Specifiers: []wire.StoredDataSpecifier{spec(st.KindSmall, wire.ModelSingle)}}
+	counting := &countingVerifier{Verifier: e.pki.Verifier()}
+	fetcher := e.newStore(e.mem, counting)
+	fetch := func(at time.Time, tamper func(*wire.StoredData)) []storage.Discarded {
+		t.Helper()
+		ans, certs, err := e.s.HandleFetchCerts(req, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tamper != nil {
+			tamper(&ans.KindResponses[0].Values[0])
+		}
+		return fetcher.VerifyFetch(req, &ans, certs, at)
+	}
+	for i := range 3 {
+		if d := fetch(now, nil); len(d) != 0 {
+			t.Fatalf("fetch %d: discarded %v", i, d)
+		}
+	}
+	if counting.n != 1 {
+		t.Fatalf("%d signature verifications for 3 fetches of one value, want 1", counting.n)
+	}
+	for name, tamper := range map[string]func(*wire.StoredData){
+		"value":        func(sd *wire.StoredData) { sd.Value.Value.Value = []byte("ho") },
+		"storage time": func(sd *wire.StoredData) { sd.StorageTime++ },
+		"signature":    func(sd *wire.StoredData) { sd.Signature.Value[len(sd.Signature.Value)-1] ^= 1 },
+	} {
+		if d := fetch(now, tamper); len(d) != 1 || !errors.Is(d[0].Err, security.ErrBadSignature) {
+			t.Errorf("%s changed after a cached verification: discarded %v", name, d)
+		}
+	}
+	later := alice.Cert.NotAfter.Add(time.Hour)
+	if d := fetch(later, nil); len(d) != 1 {
+		t.Errorf("cached value of an expired certificate kept: %v", d)
+	}
+}
+
+// countingVerifier counts the StoredData signatures it checks.
+type countingVerifier struct {
+	*security.Verifier
+	n int
+}
+
+func (c *countingVerifier) VerifyData(res []byte, kind uint32, st uint64, value []byte, sig *wire.Signature, certs []wire.GenericCertificate, want security.Expect, now time.Time) (security.Signer, error) {
+	c.n++
+	return c.Verifier.VerifyData(res, kind, st, value, sig, certs, want, now)
+}
