@@ -21,6 +21,7 @@ var (
 	ErrBadRegistration   = errors.New("sip: malformed SipRegistration")
 	ErrNoLocalBinding    = errors.New("sip: no local contact for AOR")
 	ErrFrontendClosed    = errors.New("sip: front end closed")
+	ErrNoCredentials     = errors.New("sip: no credentials configured for the front end's users (set Config.Credentials, or Config.NoAuth to let anyone register)")
 	errUnsupportedScheme = errors.New("sip: unsupported URI scheme")
 )
 

@@ -30,6 +30,13 @@
 // the callee's peer, which hands it to its local contact. Each Frontend
 // Record-Routes itself so that in-dialog requests follow the same peers.
 //
+// The front end authenticates its local user agents with digest
+// authentication (RFC 3261 §22, auth.go): a REGISTER needs the
+// credentials of the AOR's own user (401, then 403 for wrong ones or
+// another user's AOR), a request that starts a dialog or transaction
+// those of any configured user (407). Config.Credentials holds them; New
+// refuses to run without unless Config.NoAuth says so.
+//
 // Layering (STYLE.md §1): sip imports only wire and storage from this
 // module; it must not import transport, forwarding, topology or config.
 // It reaches the overlay through the Overlay interface declared here, which

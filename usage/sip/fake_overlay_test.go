@@ -128,7 +128,8 @@ func (o *fakeOverlay) AppAttach(_ context.Context, dests []wire.Destination, app
 	return a, nil
 }
 
-// newPeer starts a front end for node i on loopback UDP and TCP.
+// newPeer starts a front end for node i on loopback UDP and TCP, without
+// authentication unless mod sets Credentials (and clears NoAuth).
 func (n *fakeNet) newPeer(t testing.TB, i byte, mod func(*Config)) *Frontend {
 	t.Helper()
 	id := nodeID(i)
@@ -138,6 +139,9 @@ func (n *fakeNet) newPeer(t testing.TB, i byte, mod func(*Config)) *Frontend {
 		TCPAddr:    "127.0.0.1:0",
 		Domain:     "example.com",
 		MinExpires: time.Second,
+		// These tests are about routing; auth_test.go turns
+		// authentication on.
+		NoAuth: true,
 	}
 	if mod != nil {
 		mod(&cfg)

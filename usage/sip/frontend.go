@@ -63,6 +63,29 @@ type Config struct {
 	// done for one SIP request; default 8 s.
 	RequestTimeout time.Duration
 
+	// Credentials are the users local user agents authenticate as with
+	// digest authentication (RFC 3261 §22; see auth.go): a REGISTER
+	// must carry the credentials of the AOR's own user, an out-of-dialog
+	// request those of any user. The realm is Domain. New refuses a nil
+	// or empty Credentials unless NoAuth is set: a registrar that binds
+	// any AOR for anyone lets every host that reaches the socket take
+	// over this peer's users' calls.
+	Credentials Credentials
+
+	// NoAuth turns authentication off: any local user agent may register
+	// any AOR this peer may store and place calls. Only for a network
+	// where every host that reaches the SIP sockets is trusted.
+	NoAuth bool
+
+	// NonceLifetime is how long a digest nonce is accepted (then the
+	// challenge is renewed with stale=true); default 5 minutes.
+	NonceLifetime time.Duration
+
+	// OnAuth, if set, is told the outcome of each authentication:
+	// "ok", "challenged" (401/407 sent), "forbidden" (403) or
+	// "malformed" (400).
+	OnAuth func(result string)
+
 	// Bindings, when set, keeps the local bindings across restarts: a
 	// restarted peer still delivers calls to the user agents that
 	// registered with it before, until their registrations expire. Nil
@@ -83,6 +106,7 @@ type Frontend struct {
 	domain   string
 	policy   *CompiledDomainPolicy
 	resolver *Resolver
+	auth     *authenticator // nil with Config.NoAuth
 	log      *slog.Logger
 	parser   *sip.Parser
 	// tag marks the branches and To tags this front end makes.
@@ -157,6 +181,9 @@ func New(cfg Config) (*Frontend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(cfg.Credentials) == 0 && !cfg.NoAuth {
+		return nil, ErrNoCredentials
+	}
 	f := &Frontend{
 		cfg:      cfg,
 		ov:       cfg.Overlay,
@@ -179,6 +206,11 @@ func New(cfg Config) (*Frontend, error) {
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if !cfg.NoAuth {
+		if f.auth, err = newAuthenticator(f.domain, cfg.Credentials, cfg.NonceLifetime); err != nil {
+			return nil, err
+		}
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -338,6 +370,9 @@ func (f *Frontend) janitor() {
 				}
 			}
 			f.mu.Unlock()
+			if f.auth != nil {
+				f.auth.prune(now)
+			}
 		}
 	}
 }

@@ -43,6 +43,13 @@ func (f *Frontend) handleRequest(req *sip.Request, src source) {
 		f.reply(req, src, 483, "Too Many Hops")
 		return
 	}
+	// Requests of local user agents that start something are
+	// authenticated before they are routed anywhere (RFC 3261 §22.3).
+	if f.needsProxyAuth(req, src) {
+		if _, ok := f.authenticate(req, src, true, req.From().Address.User); !ok {
+			return
+		}
+	}
 	if r := req.Route(); r != nil {
 		f.forward(ctx, req, src, f.hopForURI(&r.Address))
 		return

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -96,12 +97,26 @@ func (f *Frontend) register(ctx context.Context, req *sip.Request, src source) {
 		f.reply(req, src, 404, "Not Found")
 		return
 	}
+	// Authentication, then authorization: only the AOR's own user may
+	// change its bindings (RFC 3261 §10.3 steps 3 and 4).
+	user, ok := f.authenticate(req, src, false, to.User)
+	if !ok {
+		return
+	}
+	if !f.authorizedFor(user, aor) {
+		f.log.Info("sip: REGISTER for another user's AOR", "aor", aor, "user", user, "from", src.addr)
+		f.countAuth("forbidden")
+		f.reply(req, src, 403, "Forbidden")
+		return
+	}
 	if err := f.policy.Allows(aor); err != nil {
 		f.reply(req, src, 403, "Forbidden")
 		return
 	}
 	if f.cfg.CanRegister != nil {
 		if err := f.cfg.CanRegister(aor); err != nil {
+			f.log.Info("sip: REGISTER for an AOR this peer may not store", "aor", aor, "err", err)
+			f.countAuth("forbidden")
 			f.reply(req, src, 403, "Forbidden")
 			return
 		}
@@ -203,6 +218,13 @@ func (f *Frontend) register(ctx context.Context, req *sip.Request, src source) {
 	if len(contacts) > 0 {
 		if err := f.storeBindings(ctx, aor, cur, now); err != nil {
 			f.log.Info("sip: store registration", "aor", aor, "err", err)
+			var pe *wire.ProtocolError
+			if errors.As(err, &pe) && pe.Code == wire.ErrCodeForbidden {
+				// The storing peer refused the AOR (USER-NODE-MATCH,
+				// RFC 7904 §3.3): this peer may not register it.
+				f.reply(req, src, 403, "Forbidden")
+				return
+			}
 			f.reply(req, src, 500, "Server Internal Error")
 			return
 		}

@@ -4,7 +4,9 @@
 // Ringing, 200 OK with an SDP offer answer, then waits for ACK and BYE),
 // and places calls through the front end as an outbound proxy
 // (INVITE, 200, ACK and BYE along the recorded route, RFC 3261 §12.2,
-// §16.12). `reload demo` uses it for its call; it carries no media.
+// §16.12). It answers the front end's digest challenges (401 and 407,
+// RFC 3261 §22) with Config.Password. `reload demo` uses it for its
+// call; it carries no media.
 //
 // Message parsing, transactions and dialogs are those of
 // github.com/emiago/sipgo, the same library the front end parses with.

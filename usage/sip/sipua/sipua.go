@@ -27,6 +27,7 @@ type Phone struct {
 	dialogs      *sipgo.DialogServerCache
 	contact      sip.ContactHeader
 	ring         time.Duration
+	auth         sipgo.DigestAuth
 	answered     atomic.Int64 // calls answered with 200
 	ended        atomic.Int64 // calls ended by BYE
 }
@@ -39,6 +40,10 @@ type Config struct {
 	Proxy string
 	// Listen is the UDP address of the phone (default 127.0.0.1:0).
 	Listen string
+	// Password is the user's digest password (RFC 3261 §22): the phone
+	// answers a 401 or 407 challenge of the front end with it. Empty:
+	// the phone cannot authenticate.
+	Password string
 	// Ring is how long the phone rings (180) before it answers (200);
 	// default 20 ms.
 	Ring time.Duration
@@ -91,6 +96,7 @@ func New(cfg Config) (*Phone, error) {
 		user: cfg.User, domain: cfg.Domain, proxy: proxy, conn: conn, ua: ua, srv: srv, cli: cli,
 		contact: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: cfg.User, Host: local.IP.String(), Port: local.Port}},
 		ring:    cfg.Ring,
+		auth:    sipgo.DigestAuth{Username: cfg.User, Password: cfg.Password},
 	}
 	if p.ring == 0 {
 		p.ring = 20 * time.Millisecond
@@ -150,6 +156,11 @@ func (p *Phone) Register(ctx context.Context, expires time.Duration) error {
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	req.SetDestination(p.proxy.String())
 	res, err := p.cli.Do(ctx, req)
+	if err == nil && (res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired) && p.auth.Password != "" {
+		// Answer the challenge once, in a new transaction with the next
+		// CSeq (RFC 3261 §22.2).
+		res, err = p.cli.DoDigestAuth(ctx, req, res, p.auth)
+	}
 	if err != nil {
 		return fmt.Errorf("sipua: REGISTER %s: %w", p.AOR(), err)
 	}
@@ -190,7 +201,7 @@ func (p *Phone) Call(ctx context.Context, callee string) (Call, error) {
 		return call, fmt.Errorf("sipua: INVITE %s: %w", callee, err)
 	}
 	defer sess.Close()
-	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: p.auth.Username, Password: p.auth.Password, OnResponse: func(r *sip.Response) error {
 		call.Responses = append(call.Responses, r.StatusCode)
 		return nil
 	}})
