@@ -287,3 +287,65 @@ func TestTLSLinkBidirectionalFlood(t *testing.T) {
 	t.Logf("%d messages of %d bytes each way at once over TLS in %v; received %v; ACK frames received %d/%d",
 		n, len(msg), time.Since(start).Round(time.Millisecond), counts, p.a.Stats().Acks, p.b.Stats().Acks)
 }
+
+// A TLS server ends a connection whose client has not sent its first
+// record within FirstRecordTimeout with ErrNoClientHello, long before the
+// handshake's own deadline: one that sends nothing, and one that sends
+// part of a record header and stalls. A client that sends its
+// ClientHello at once gets its link, and the deadline does not outlive
+// the first record: the link carries messages after an idle spell longer
+// than FirstRecordTimeout.
+func TestTLSFirstRecordTimeout(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, cfgA, cfgB := testConfigs(t)
+	const first = 300 * time.Millisecond
+	cfgA.FirstRecordTimeout = first
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, tc := range []struct {
+		name string
+		send []byte
+	}{
+		{"silent", nil},
+		{"part of a record header", []byte{0x16, 0x03, 0x01}},
+		{"header of a record never sent", []byte{0x16, 0x03, 0x01, 0x01, 0x00}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write(tc.send); err != nil {
+				t.Fatal(err)
+			}
+			s, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The handshake's own deadline (ctx, 60 s) is far off.
+			_, err = NewTLSLink(ctx, s, Requester, wire.NodeID{}, cfgA)
+			if !errors.Is(err, ErrNoClientHello) {
+				t.Fatalf("handshake with a client that sends no ClientHello: %v, want ErrNoClientHello", err)
+			}
+		})
+	}
+	p, errA, errB := tlsPair(t, ctx, cfgA, cfgB, nodeID(0xb), nodeID(0xa))
+	defer p.close()
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	time.Sleep(3 * first)
+	msg := pingMessage(t, 1, 10, nodeID(0xb), nodeID(0xa))
+	if err := p.b.Send(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.a.Receive(ctx); err != nil {
+		t.Fatalf("the server's link after an idle spell: %v", err)
+	}
+}

@@ -93,12 +93,17 @@ var discard = slog.New(slog.DiscardHandler)
 
 // handshakeFailed counts and logs a (D)TLS handshake that gave no link.
 func (c *Config) handshakeFailed(t LinkType, remote net.Addr, err error) {
+	c.handshakeFailedAt(slog.LevelWarn, t, remote, err)
+}
+
+// handshakeFailedAt is handshakeFailed logging at level lvl.
+func (c *Config) handshakeFailedAt(lvl slog.Level, t LinkType, remote net.Addr, err error) {
 	if c == nil {
 		return
 	}
 	c.Counters.handshake(t, err)
-	if log := c.logger(); log.Enabled(context.Background(), slog.LevelWarn) {
-		log.Warn("link handshake failed", "type", t.String(), "remote", addrString(remote), "err", err)
+	if log := c.logger(); log.Enabled(context.Background(), lvl) {
+		log.Log(context.Background(), lvl, "link handshake failed", "type", t.String(), "remote", addrString(remote), "err", err)
 	}
 }
 

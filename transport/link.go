@@ -106,6 +106,14 @@ type Config struct {
 	// HandshakeTimeout bounds the (D)TLS handshake when ctx has no
 	// deadline (30 s).
 	HandshakeTimeout time.Duration
+	// FirstRecordTimeout bounds, on a TLS link where this node is the
+	// server, the wait for the client's first TLS record (its
+	// ClientHello) once the connection is open: a connection that has
+	// not delivered it by then is closed with ErrNoClientHello (default
+	// DefaultFirstRecordTimeout). A connection that sends nothing holds
+	// a pending handshake that long at most, not the whole
+	// HandshakeTimeout.
+	FirstRecordTimeout time.Duration
 	// Counters, when set, add up the handshakes, link ends, frames and
 	// retransmissions of every link made with this Config.
 	Counters *Counters
@@ -118,6 +126,10 @@ type Config struct {
 const (
 	DefaultMTU       = 1200
 	DefaultRecvQueue = 256
+	// DefaultFirstRecordTimeout is Config.FirstRecordTimeout's default:
+	// a client sends its ClientHello right after the TCP handshake, so
+	// one round trip suffices; 3 s leaves room for slow paths.
+	DefaultFirstRecordTimeout = 3 * time.Second
 	// dtlsOverhead is the most a DTLS 1.2 record adds to its payload with
 	// the AEAD suites pion offers (13 header + 8 nonce + 16 tag), rounded
 	// up for CBC suites.

@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/goreload/reload/wire"
@@ -52,9 +56,18 @@ func NewTLSLink(ctx context.Context, conn net.Conn, role Role, expect wire.NodeI
 		},
 	}
 	var tlsConn *tls.Conn
+	var first *firstRecordConn
 	switch role {
 	case Requester:
-		tlsConn = tls.Server(conn, tc)
+		// The client speaks first: bound the wait for its ClientHello
+		// far below the whole handshake's, so that connections that
+		// send nothing cannot hold the server's pending handshakes.
+		first = &firstRecordConn{Conn: conn}
+		if err := conn.SetReadDeadline(time.Now().Add(cfg.firstRecordTimeout())); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("transport: TLS handshake: %w", err)
+		}
+		tlsConn = tls.Server(first, tc)
 	case Responder:
 		tlsConn = tls.Client(conn, tc)
 	default:
@@ -65,7 +78,14 @@ func NewTLSLink(ctx context.Context, conn net.Conn, role Role, expect wire.NodeI
 	if err := tlsConn.HandshakeContext(hctx); err != nil {
 		_ = conn.Close()
 		err = fmt.Errorf("transport: TLS handshake: %w", err)
-		cfg.handshakeFailed(LinkTLSTCPFHNoICE, conn.RemoteAddr(), err)
+		lvl := slog.LevelWarn
+		if first != nil && !first.done {
+			// A connection that never sent its ClientHello (a port scan,
+			// a flood of idle connections, one the server evicted): not
+			// worth a warning each.
+			lvl = slog.LevelDebug
+		}
+		cfg.handshakeFailedAt(lvl, LinkTLSTCPFHNoICE, conn.RemoteAddr(), err)
 		return nil, err
 	}
 	return newLink(linkParams{
@@ -163,4 +183,49 @@ func newDTLSLink(ctx context.Context, pc net.PacketConn, raddr net.Addr, role Ro
 			}
 		},
 	}, cfg), nil
+}
+
+// ErrNoClientHello reports an inbound TLS connection closed because the
+// client's first record had not arrived within Config.FirstRecordTimeout.
+var ErrNoClientHello = errors.New("transport: no TLS ClientHello within the first-record timeout")
+
+func (c *Config) firstRecordTimeout() time.Duration {
+	if c.FirstRecordTimeout > 0 {
+		return c.FirstRecordTimeout
+	}
+	return DefaultFirstRecordTimeout
+}
+
+// firstRecordConn is a TLS server's connection until the client's first
+// record is in: the connection's read deadline, set by the caller, bounds
+// the wait for it and is lifted once the record is complete. A TLS record
+// is a 5-byte header (type, version, 16-bit length) and that many bytes
+// (RFC 5246 §6.2.1, RFC 8446 §5.1). The TLS connection reads it from one
+// goroutine at a time.
+type firstRecordConn struct {
+	net.Conn
+	hdr  [5]byte
+	seen int  // bytes of the first record read so far
+	done bool // the first record is complete and the deadline lifted
+}
+
+func (c *firstRecordConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.done {
+		return n, err
+	}
+	if n > 0 {
+		copy(c.hdr[min(c.seen, len(c.hdr)):], p[:n])
+		c.seen += n
+		if c.seen >= len(c.hdr) && c.seen >= len(c.hdr)+int(binary.BigEndian.Uint16(c.hdr[3:])) {
+			c.done = true
+			if derr := c.Conn.SetReadDeadline(time.Time{}); derr != nil && err == nil {
+				err = derr
+			}
+		}
+	}
+	if err != nil && !c.done && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w (%d bytes received): %w", ErrNoClientHello, c.seen, err)
+	}
+	return n, err
 }
