@@ -24,6 +24,9 @@ type metrics struct {
 
 	sipRegistered, sipRegisterFailed atomic.Uint64
 	sipConnsOut, sipConnsIn          atomic.Uint64
+	// sipAuth counts digest authentications of local user agents by
+	// outcome: ok, challenged, forbidden, malformed.
+	sipAuth [4]atomic.Uint64
 
 	// fetchDiscarded counts fetched values that failed verification
 	// (RFC 6940 §7.4.2.2).
@@ -79,6 +82,7 @@ var (
 	descPeerFailure = desc("ring_peer_failures_total", "Peers declared failed by the topology plugin.")
 
 	descSIPReg   = desc("sip_registrations_total", "SIP registrations the front end stored in the overlay, by result (ok, error).", "result")
+	descSIPAuth  = desc("sip_auth_total", "Digest authentications of local SIP user agents, by result (ok; challenged: 401/407 sent; forbidden: 403, wrong credentials or another user's AOR; malformed: 400).", "result")
 	descSIPConns = desc("sip_connections_total", "AppAttach connections carrying SIP, by direction (out: to a callee's peer; in: from a caller's).", "direction")
 )
 
@@ -87,7 +91,7 @@ var allDescs = []*prometheus.Desc{
 	descLinks, descLinkEstablished, descLinkHandshake, descLinkClosed, descLinkFailed, descFramesSent, descFramesRcvd, descFrameRetrans,
 	descStoreValues, descStoreBytes, descFetchDiscarded,
 	descJoined, descSuccessors, descPreds, descFingers, descStabilize, descUpdSent, descUpdRcvd, descPeerFailure,
-	descSIPReg, descSIPConns,
+	descSIPReg, descSIPConns, descSIPAuth,
 }
 
 // newMetrics makes the node's registry (its own, not the global one, so
@@ -203,6 +207,9 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSIPReg, n.met.sipRegisterFailed.Load(), "error")
 		counter(descSIPConns, n.met.sipConnsOut.Load(), "out")
 		counter(descSIPConns, n.met.sipConnsIn.Load(), "in")
+		for i, r := range sipAuthResults {
+			counter(descSIPAuth, n.met.sipAuth[i].Load(), r)
+		}
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 // call show in the metrics of the peers involved (RFC 7904).
 func TestMetricsSIP(t *testing.T) {
 	c := startCluster(t, 3, func(i int, cfg *Config) {
-		cfg.SIP = &SIPConfig{UDPAddr: "127.0.0.1:0"}
+		cfg.SIP = sipConfig(i, "127.0.0.1:0")
 	})
 	c.waitConverged(t, 30*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)

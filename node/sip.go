@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -17,9 +19,22 @@ import (
 // AppAttach connections.
 type SIPConfig struct {
 	UDPAddr, TCPAddr string
-	// Domain is the AOR domain (default: the overlay name).
+	// Domain is the AOR domain (default: the overlay name); it is also
+	// the digest realm.
 	Domain string
+	// Credentials are the users local user agents authenticate as with
+	// digest authentication (RFC 3261 §22): a REGISTER needs the AOR's
+	// own user's, a call any user's (see package usage/sip). Required
+	// unless NoAuth is set.
+	Credentials sip.Credentials
+	// NoAuth lets any local user agent register and call without
+	// credentials (a trusted network only).
+	NoAuth bool
 }
+
+// sipAuthResults are the results of reload_sip_auth_total, in the order of
+// metrics.sipAuth.
+var sipAuthResults = [...]string{"ok", "challenged", "forbidden", "malformed"}
 
 // startSIP starts the front end and takes AppAttach connections for SIP.
 func (n *Node) startSIP(c *SIPConfig) error {
@@ -30,6 +45,15 @@ func (n *Node) startSIP(c *SIPConfig) error {
 	sc := sip.Config{
 		Overlay: sipOverlay{n}, UDPAddr: c.UDPAddr, TCPAddr: c.TCPAddr, Domain: domain,
 		Policy: sip.DomainPolicy{OverlayDomain: domain}, Logger: n.log,
+		Credentials: c.Credentials, NoAuth: c.NoAuth,
+		CanRegister: n.canRegisterAOR,
+		OnAuth: func(result string) {
+			for i, r := range sipAuthResults {
+				if r == result {
+					n.met.sipAuth[i].Add(1)
+				}
+			}
+		},
 	}
 	if n.cfg.DataDir != "" {
 		// Local bindings outlive a restart, like the stored data.
@@ -56,6 +80,22 @@ func (n *Node) startSIP(c *SIPConfig) error {
 			_ = fe.ServeConn(peer, conn)
 		}()
 	})
+	return nil
+}
+
+// canRegisterAOR refuses an AOR this node cannot store a registration
+// for: SIP-REGISTRATION is USER-NODE-MATCH (RFC 7904 §3.3, RFC 6940
+// §7.3.3), so the Resource-ID must be the hash of the user name in this
+// node's certificate. The REGISTER is then answered 403 at once instead
+// of after a Store the storing peer refuses.
+func (n *Node) canRegisterAOR(aor string) error {
+	user := n.cfg.Identity.Cert.User
+	if user == "" {
+		return errors.New("the node's certificate names no user")
+	}
+	if !bytes.Equal(wire.ResourceIDFromName(aor), wire.ResourceIDFromName(user)) {
+		return fmt.Errorf("the node's certificate is for %s, not %s", user, aor)
+	}
 	return nil
 }
 

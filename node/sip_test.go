@@ -16,13 +16,14 @@ const sippDir = "../usage/sip/testdata/"
 // TestSIPCallsThroughOverlay: unmodified SIP user agents (sipp) register
 // at one peer of an 8-peer overlay and are called from another (RFC 7904):
 // INVITE/100/180/200/ACK/BYE, 100 sequential calls, 404 for an AOR with no
-// registration, and registration expiry.
+// registration, and registration expiry; sipp answers the front ends'
+// digest challenges (401 for REGISTER, 407 for INVITE).
 func TestSIPCallsThroughOverlay(t *testing.T) {
 	sipptest.Require(t)
 	ports := make([]int, 8)
 	c := startCluster(t, 8, func(i int, cfg *Config) {
 		ports[i] = sipptest.FreePort(t)
-		cfg.SIP = &SIPConfig{UDPAddr: "127.0.0.1:" + strconv.Itoa(ports[i])}
+		cfg.SIP = sipConfig(i, "127.0.0.1:"+strconv.Itoa(ports[i]))
 	})
 	c.waitConverged(t, 30*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -38,6 +39,7 @@ func TestSIPCallsThroughOverlay(t *testing.T) {
 			"-i", "127.0.0.1", "-p", strconv.Itoa(sipptest.FreePort(t)),
 			"-key", "user", user, "-key", "domain", domain,
 			"-key", "contact_port", strconv.Itoa(contactPort), "-key", "expires", strconv.Itoa(expires),
+			"-au", user, "-ap", sipPassword(callee),
 			"-m", "1", "-timeout", "15s", "-timeout_error",
 			net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[callee]))); err != nil {
 			t.Fatalf("REGISTER: %v", err)
@@ -48,6 +50,7 @@ func TestSIPCallsThroughOverlay(t *testing.T) {
 			"-sf", sipptest.Scenario(t, sippDir+scenario),
 			"-i", "127.0.0.1", "-p", strconv.Itoa(sipptest.FreePort(t)),
 			"-s", to, "-key", "domain", domain,
+			"-au", fmt.Sprintf("node%d", caller+1), "-ap", sipPassword(caller),
 			"-m", strconv.Itoa(calls), "-l", "1", "-r", "10000",
 			"-timeout", "60s", "-timeout_error", "-recv_timeout", "10s",
 			net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[caller])))

@@ -15,7 +15,7 @@ import (
 // (RFC 7904): INVITE, 180, 200, ACK and BYE, with no external tool.
 func TestBuiltinPhonesCall(t *testing.T) {
 	c := startCluster(t, 6, func(i int, cfg *Config) {
-		cfg.SIP = &SIPConfig{UDPAddr: "127.0.0.1:0"}
+		cfg.SIP = sipConfig(i, "127.0.0.1:0")
 	})
 	c.waitConverged(t, 30*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -42,10 +42,11 @@ func TestBuiltinPhonesCall(t *testing.T) {
 }
 
 // phone registers a built-in SIP phone for node i's user (node1, node2,
-// …; the SIP-REGISTRATION Kind is USER-NODE-MATCH) at node i's front end.
+// …; the SIP-REGISTRATION Kind is USER-NODE-MATCH) at node i's front end,
+// with that user's digest password.
 func (c *cluster) phone(ctx context.Context, t *testing.T, i int) *sipua.Phone {
 	t.Helper()
-	p, err := sipua.New(sipua.Config{User: "node" + strconv.Itoa(i+1), Domain: c.ov.Name, Proxy: c.nodes[i].SIP().UDPAddr().String()})
+	p, err := sipua.New(sipua.Config{User: "node" + strconv.Itoa(i+1), Password: sipPassword(i), Domain: c.ov.Name, Proxy: c.nodes[i].SIP().UDPAddr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func (c *cluster) phone(ctx context.Context, t *testing.T, i int) *sipua.Phone {
 func TestCallAfterPeerRestart(t *testing.T) {
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	c := startCluster(t, 3, func(i int, cfg *Config) {
-		cfg.SIP = &SIPConfig{UDPAddr: "127.0.0.1:0"}
+		cfg.SIP = sipConfig(i, "127.0.0.1:0")
 		cfg.DataDir = dirs[i]
 	})
 	c.waitConverged(t, 30*time.Second)
@@ -75,7 +76,7 @@ func TestCallAfterPeerRestart(t *testing.T) {
 	old := c.nodes[1]
 	cfg := old.cfg
 	cfg.Seed, cfg.ListenTLS, cfg.Bootstrap = false, "", []string{c.nodes[0].Addr()}
-	cfg.SIP = &SIPConfig{UDPAddr: "127.0.0.1:0"}
+	cfg.SIP = sipConfig(1, "127.0.0.1:0")
 	old.Close()
 	nd, err := New(cfg)
 	if err != nil {
