@@ -282,7 +282,11 @@ func demo(o demoOptions, progress io.Writer) (*demoReport, []demoNode, func()) {
 			if i > 0 {
 				cfg.Bootstrap = []string{up[0].node.Addr()}
 			}
-			cfg.SIP = &node.SIPConfig{UDPAddr: "127.0.0.1:0"}
+			sipCfg, err := demoSIPConfig(ovDir, i)
+			if err != nil {
+				return "", err
+			}
+			cfg.SIP = sipCfg
 			n, err := node.New(cfg)
 			if err != nil {
 				return "", err
@@ -376,9 +380,9 @@ func demo(o demoOptions, progress io.Writer) (*demoReport, []demoNode, func()) {
 		}
 		return fmt.Sprintf("%d hops: %s", len(hops), strings.Join(parts, " → ")), nil
 	})
-	step("SIP call", func() (string, error) { return demoPhones(ctx, up, rep.Overlay) })
+	step("SIP call", func() (string, error) { return demoPhones(ctx, up, rep.Overlay, ovDir) })
 	if sipp != "" {
-		step("SIP call (sipp)", func() (string, error) { return demoCall(ctx, dir, up, rep.Overlay) })
+		step("SIP call (sipp)", func() (string, error) { return demoCall(ctx, dir, up, rep.Overlay, ovDir) })
 	} else {
 		rep.Steps = append(rep.Steps, demoStep{Name: "SIP call (sipp)", OK: true, Detail: "skipped: sipp (Debian package sip-tester) is not installed"})
 	}
@@ -473,8 +477,9 @@ func responsible(ring []string, res wire.ResourceID) string {
 }
 
 // demoCall registers a sipp UAS at the first peer and calls it with a
-// sipp UAC from the last one (RFC 7904).
-func demoCall(ctx context.Context, dir string, up []demoNode, domain string) (string, error) {
+// sipp UAC from the last one (RFC 7904), each answering its front end's
+// digest challenge with its user's password (RFC 3261 §22).
+func demoCall(ctx context.Context, dir string, up []demoNode, domain, ovDir string) (string, error) {
 	scen := filepath.Join(dir, "sipp")
 	if err := writeSippScenarios(scen); err != nil {
 		return "", err
@@ -503,12 +508,22 @@ func demoCall(ctx context.Context, dir string, up []demoNode, domain string) (st
 		}
 		return nil
 	}
+	calleePW, err := demoSIPPassword(ovDir, 0)
+	if err != nil {
+		return "", err
+	}
+	callerPW, err := demoSIPPassword(ovDir, len(up)-1)
+	if err != nil {
+		return "", err
+	}
 	if err := sipp("-sf", filepath.Join(scen, "register.xml"), "-key", "user", "node1", "-key", "domain", domain,
-		"-key", "contact_port", strconv.Itoa(uasPort), "-key", "expires", "300", callee.UDPAddr().String()); err != nil {
+		"-key", "contact_port", strconv.Itoa(uasPort), "-key", "expires", "300", "-au", "node1", "-ap", calleePW,
+		callee.UDPAddr().String()); err != nil {
 		return "", fmt.Errorf("REGISTER: %w", err)
 	}
 	t0 := time.Now()
-	if err := sipp("-sf", filepath.Join(scen, "uac.xml"), "-s", "node1", "-key", "domain", domain, caller.UDPAddr().String()); err != nil {
+	if err := sipp("-sf", filepath.Join(scen, "uac.xml"), "-s", "node1", "-key", "domain", domain,
+		"-au", "node"+strconv.Itoa(len(up)), "-ap", callerPW, caller.UDPAddr().String()); err != nil {
 		return "", fmt.Errorf("call: %w", err)
 	}
 	return fmt.Sprintf("node1 registered at peer 1, called from peer %d: INVITE/100/180/200/ACK/BYE in %s", len(up), time.Since(t0).Round(time.Millisecond)), nil

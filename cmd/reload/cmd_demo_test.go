@@ -38,7 +38,7 @@ func TestDemo(t *testing.T) {
 		{"store and fetch", `^stored by peer 1 under node1@demo\.reload\.test, fetched by peer [2-6]$`},
 		{"diagnostic ping", `^\d+ hops, .+, [1-9]\d* diagnostic values$`},
 		{"traceroute", `^[1-9]\d* hops: [0-9a-f]{8}( → [0-9a-f]{8})*$`},
-		{"SIP call", `^node6@demo\.reload\.test called node1@demo\.reload\.test \(peer 6 to peer 1\): INVITE \[180 200\], ACK, BYE; set-up .+$`},
+		{"SIP call", `^node6@demo\.reload\.test called node1@demo\.reload\.test \(peer 6 to peer 1\): INVITE \[407 180 200\], ACK, BYE; set-up .+$`},
 		{"SIP call (sipp)", `^skipped: sipp`},
 	}
 	if hasSipp {

@@ -42,6 +42,8 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data", "", "directory for durable storage: stored data and SIP bindings (default: in memory)")
 	sipUDP := fs.String("sip-udp", "", "run the SIP front end (RFC 7904) for local user agents on this UDP address")
 	sipTCP := fs.String("sip-tcp", "", "run the SIP front end on this TCP address")
+	sipCreds := fs.String("sip-credentials", "", "digest credentials of the SIP front end's users, lines \"USER PASSWORD\", mode 0600 (default: IDENTITY/sip-users, written by reload overlay init); a REGISTER needs its AOR's user's, a call any user's")
+	sipNoAuth := fs.Bool("sip-no-auth", false, "let any SIP user agent that reaches --sip-udp/--sip-tcp register and call without credentials (trusted networks only)")
 	metricsAddr := fs.String("metrics", "", "also serve the Prometheus metrics at http://ADDR/metrics (default: off; the control API serves them too)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines instead of text")
@@ -84,8 +86,11 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		defer pc.Close()
 		fmt.Fprintf(stdout, "STUN server on %s (UDP)\n", pc.LocalAddr())
 	}
-	if *sipUDP != "" || *sipTCP != "" {
-		cfg.SIP = &node.SIPConfig{UDPAddr: *sipUDP, TCPAddr: *sipTCP}
+	if cfg.SIP, err = sipFrontend(*sipUDP, *sipTCP, *sipCreds, *idDir, *sipNoAuth); err != nil {
+		return failure(stderr, "node", err)
+	}
+	if cfg.SIP != nil && cfg.SIP.NoAuth {
+		log.Warn("the SIP front end authenticates no one (--sip-no-auth): any host that reaches it can register this node's AOR and place calls")
 	}
 	n, err := node.New(cfg)
 	if err != nil {

@@ -100,7 +100,7 @@ type initNode struct {
 
 func overlayInit(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload overlay init",
-		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa] [--self-signed] [--bootstrap IP:PORT ...] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem).", stderr)
+		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa] [--self-signed] [--bootstrap IP:PORT ...] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem), each\nwith the SIP digest password of its user (nodes/nodeI/sip-users, read by\nreload node --sip-udp).", stderr)
 	var o initOptions
 	var algo string
 	var bootstrap stringList
@@ -341,6 +341,15 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 			return fmt.Errorf("%s: %w", account, err)
 		}
 		if err := writeIdentity(filepath.Join(o.dir, dirNodes, account), id); err != nil {
+			return err
+		}
+		// The digest password of the node's SIP user (its AOR is the
+		// certificate's user, RFC 7904 §3.3), for "reload node --sip-udp".
+		sipPW, err := randomPassword()
+		if err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(o.dir, dirNodes, account, fileSIPUsers), []byte(account+" "+sipPW+"\n"), 0o600); err != nil {
 			return err
 		}
 		nodes = append(nodes, nodeInfo{account, id})

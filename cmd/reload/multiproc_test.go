@@ -874,7 +874,11 @@ func TestMultiProcess(t *testing.T) {
 	var phones []*sipua.Phone
 	for _, k := range rand.Perm(p.N)[:p.AORs] {
 		q := s.peers[k]
-		ph, err := sipua.New(sipua.Config{User: q.name, Domain: soakOverlay, Proxy: q.sipUDP})
+		pw, err := readSIPPassword(q.idDir, q.name) // written by reload overlay init
+		if err != nil {
+			fatal("SIP: %v", err)
+		}
+		ph, err := sipua.New(sipua.Config{User: q.name, Password: pw, Domain: soakOverlay, Proxy: q.sipUDP})
 		if err != nil {
 			fatal("SIP: %v", err)
 		}
