@@ -214,9 +214,8 @@ func TestEngineConnectionFlood(t *testing.T) {
 		}
 		pings++
 	}
-	b.hsMu.Lock()
-	pending, refused := b.hsPending, b.hsRefused
-	b.hsMu.Unlock()
+	_, pending := b.hs.pending()
+	evicted := b.Stats().HandshakesEvicted.Load()
 	during := flood.HeapMiB()
 	gDuring := runtime.NumGoroutine()
 	if pending > DefaultMaxPendingHandshakesPerHost {
@@ -231,17 +230,64 @@ func TestEngineConnectionFlood(t *testing.T) {
 			closed++
 		}
 	}
-	waitFor(t, func() bool {
-		b.hsMu.Lock()
-		defer b.hsMu.Unlock()
-		return b.hsPending == 0
-	})
+	waitFor(t, func() bool { return b.PendingHandshakes() == 0 })
 	after := flood.HeapMiB()
-	t.Logf("%d junk TCP connections from one host: %d handshakes pending at most (limit %d), %d refused at once, "+
+	t.Logf("%d junk TCP connections from one host: %d handshakes pending from it (limit %d), %d evicted, "+
 		"%d closed by B; real peer joined and %d pings answered during the flood; heap %.1f -> %.1f -> %.1f MiB; goroutines %d -> %d -> %d",
-		n, pending, DefaultMaxPendingHandshakesPerHost, refused, closed, pings, before, during, after, g0, gDuring, runtime.NumGoroutine())
+		n, pending, DefaultMaxPendingHandshakesPerHost, evicted, closed, pings, before, during, after, g0, gDuring, runtime.NumGoroutine())
 	if closed != n {
 		t.Fatalf("%d of %d junk connections still open", n-closed, n)
+	}
+}
+
+// Idle connections from many sources at B's TLS port, more than its
+// table of pending handshakes holds (20 sources × 16, the per-source
+// limit), that never send a byte. B evicts the busiest source's oldest
+// for each newcomer instead of refusing it, so a real peer from another
+// address still completes its handshake and pings while they are all
+// open; each eviction is counted. Before, the table filled up and the
+// real peer's connection was closed at once.
+func TestEngineIdleConnectionsFromManySources(t *testing.T) {
+	checkLeaks(t)
+	b := startEngine(t, 2, &staticRouter{}, nil)
+	a := startEngine(t, 1, &staticRouter{next: idB}, nil)
+	sources := 20
+	if flood.Big() {
+		sources = 200
+	}
+	per := DefaultMaxPendingHandshakesPerHost
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for s := range sources {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+s))}}
+		for range per {
+			c, err := d.Dial("tcp", tlsAddr(b))
+			if err != nil {
+				t.Skipf("cannot dial from %v: %v", d.LocalAddr, err)
+			}
+			conns = append(conns, c)
+		}
+	}
+	// The table is full of them.
+	waitFor(t, func() bool { return b.PendingHandshakes() == DefaultMaxPendingHandshakes })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.DialTLS(ctx, tlsAddr(b), idB); err != nil {
+		t.Fatalf("real peer with the table full: %v", err)
+	}
+	if _, _, err := a.Ping(ctx, dests(idB)); err != nil {
+		t.Fatalf("ping with the table full: %v", err)
+	}
+	total, busiest := b.hs.pending()
+	evicted := b.Stats().HandshakesEvicted.Load()
+	t.Logf("%d idle connections from %d sources: %d handshakes pending (limit %d), at most %d from one source, %d evicted; the real peer got in",
+		len(conns), sources, total, DefaultMaxPendingHandshakes, busiest, evicted)
+	if want := uint64(len(conns) + 1 - DefaultMaxPendingHandshakes); evicted < want {
+		t.Fatalf("%d evictions, want at least %d", evicted, want)
 	}
 }
 

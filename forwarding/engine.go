@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goreload/reload/config"
@@ -91,10 +92,16 @@ type Options struct {
 	AdvertiseTLS netip.AddrPort
 	// MaxPendingHandshakes bounds the TLS handshakes in progress on
 	// connections Listener accepted (default 256), and
-	// MaxPendingHandshakesPerHost those from one IP address (default 32);
-	// a connection beyond either is closed at once, so that connections
-	// that never finish their handshake cannot crowd out peers. Each
-	// inbound handshake ends after Link.HandshakeTimeout (default 10 s).
+	// MaxPendingHandshakesPerHost those from one source: an IPv4 address
+	// or an IPv6 /64 (default 16). A new connection is never refused for
+	// them: at the per-source bound the oldest pending handshake of the
+	// same source is closed to make room, and when the table is full the
+	// oldest of the source holding the most, so that connections that
+	// never finish their handshake cannot crowd out peers (each eviction
+	// counts in Stats.HandshakesEvicted). A connection that has not sent
+	// its ClientHello within Link.FirstRecordTimeout (default 3 s) is
+	// closed, and each inbound handshake ends after
+	// Link.HandshakeTimeout (default 10 s).
 	MaxPendingHandshakes        int
 	MaxPendingHandshakesPerHost int
 	// Dial opens TCP connections (nil: a net.Dialer).
@@ -173,16 +180,14 @@ type Engine struct {
 	attaching   map[wire.NodeID]attachState // outgoing Attaches by target
 	events      sync.Mutex                  // serialises OnLinkEvent
 
-	hsMu      sync.Mutex // guards the inbound handshake counts
-	hsPending int
-	hsByHost  map[netip.Addr]int
-	hsRefused uint64
+	hs       *handshakes  // inbound TLS handshakes in progress
+	hsNotice atomic.Int64 // when the last "table full" notice was logged (Unix ns)
 }
 
 // Defaults for the inbound handshake limits.
 const (
 	DefaultMaxPendingHandshakes        = 256
-	DefaultMaxPendingHandshakesPerHost = 32
+	DefaultMaxPendingHandshakesPerHost = 16
 	DefaultAcceptHandshakeTimeout      = 10 * time.Second
 )
 
@@ -247,7 +252,7 @@ func New(opts Options) (*Engine, error) {
 		apps:        make(map[uint16]AppHandler),
 		linkWaiters: make(map[wire.NodeID][]chan *transport.Link),
 		attaching:   make(map[wire.NodeID]attachState),
-		hsByHost:    make(map[netip.Addr]int),
+		hs:          newHandshakes(opts.MaxPendingHandshakes, opts.MaxPendingHandshakesPerHost),
 		cfg:         opts.Config,
 		cfgDoc:      opts.ConfigDocument,
 	}
@@ -470,16 +475,15 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 		if err != nil {
 			return
 		}
-		host := remoteHost(conn)
-		if !e.admitHandshake(host) {
-			e.log.Debug("inbound TLS connection refused: too many handshakes pending", "from", conn.RemoteAddr().String())
-			_ = conn.Close()
-			continue
+		p, evicted, why := e.hs.admit(sourceOf(conn), conn)
+		if evicted != nil {
+			_ = evicted.conn.Close()
+			e.evicted(conn, evicted, why)
 		}
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			defer e.endHandshake(host)
+			defer e.hs.done(p)
 			d := e.linkCfg.HandshakeTimeout
 			if d <= 0 {
 				d = DefaultAcceptHandshakeTimeout
@@ -499,35 +503,31 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 	}
 }
 
-// remoteHost is the IP address a connection comes from (zero if none).
-func remoteHost(c net.Conn) netip.Addr {
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		return ap.Addr().Unmap()
+// evicted counts and logs a pending inbound handshake closed to make
+// room for conn: each at Debug, and at most one notice every
+// handshakeNoticeEvery at Info while the table overflows.
+func (e *Engine) evicted(conn net.Conn, p *pendingHandshake, why string) {
+	e.stats.HandshakesEvicted.Add(1)
+	victim := p.conn.RemoteAddr().String()
+	e.log.Debug("pending inbound TLS handshake evicted", "reason", why, "evicted", victim, "for", conn.RemoteAddr().String())
+	now := time.Now().UnixNano()
+	last := e.hsNotice.Load()
+	if now-last < int64(handshakeNoticeEvery) || !e.hsNotice.CompareAndSwap(last, now) {
+		return
 	}
-	return netip.Addr{}
+	total, busiest := e.hs.pending()
+	e.log.Info("too many inbound TLS handshakes pending: evicting the oldest of the busiest sources",
+		"reason", why, "source", p.source.String(), "pending", total, "from_busiest_source", busiest,
+		"evicted_total", e.stats.HandshakesEvicted.Load())
 }
 
-// admitHandshake counts one more inbound handshake from host, or reports
-// false when the limits are reached.
-func (e *Engine) admitHandshake(host netip.Addr) bool {
-	e.hsMu.Lock()
-	defer e.hsMu.Unlock()
-	if e.hsPending >= e.opts.MaxPendingHandshakes || e.hsByHost[host] >= e.opts.MaxPendingHandshakesPerHost {
-		e.hsRefused++
-		return false
-	}
-	e.hsPending++
-	e.hsByHost[host]++
-	return true
-}
+// handshakeNoticeEvery spaces the Info notices of evictions.
+const handshakeNoticeEvery = 10 * time.Second
 
-func (e *Engine) endHandshake(host netip.Addr) {
-	e.hsMu.Lock()
-	defer e.hsMu.Unlock()
-	e.hsPending--
-	if e.hsByHost[host]--; e.hsByHost[host] <= 0 {
-		delete(e.hsByHost, host)
-	}
+// PendingHandshakes is the number of inbound TLS handshakes in progress.
+func (e *Engine) PendingHandshakes() int {
+	n, _ := e.hs.pending()
+	return n
 }
 
 // DialTLS opens a TLS-TCP-FH-NO-ICE link to address as the TLS client (a

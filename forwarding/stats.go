@@ -25,6 +25,10 @@ type Stats struct {
 	// Error_Request_Timeout after the last one.
 	Retransmissions atomic.Uint64
 	Timeouts        atomic.Uint64
+	// HandshakesEvicted counts the inbound TLS connections closed before
+	// their handshake finished to make room for newer ones, when the
+	// pending-handshake limits were reached (Options.MaxPendingHandshakes).
+	HandshakesEvicted atomic.Uint64
 
 	// hops[i] counts the answers to this node's requests that travelled i
 	// overlay hops (len(via list) + 1); the last slot holds longer paths.

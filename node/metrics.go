@@ -66,6 +66,8 @@ var (
 	descFramesSent      = desc("link_frames_sent_total", "DATA frames sent on links, retransmissions and keepalives included.")
 	descFramesRcvd      = desc("link_frames_received_total", "DATA frames received on links.")
 	descFrameRetrans    = desc("link_retransmissions_total", "DATA frames retransmitted by the link reliability layer (RFC 6940 §6.6.3).")
+	descHSPending       = desc("inbound_handshakes_pending", "TLS handshakes in progress on connections the listener accepted.")
+	descHSEvicted       = desc("inbound_handshakes_evicted_total", "Inbound TLS connections closed before their handshake finished to make room for newer ones, the pending-handshake limits being reached.")
 
 	descStoreValues    = desc("storage_values", "Values stored on this peer, by kind.", "kind")
 	descStoreBytes     = desc("storage_bytes", "Size of the values stored on this peer as StoredData, by kind.", "kind")
@@ -89,6 +91,7 @@ var (
 var allDescs = []*prometheus.Desc{
 	descInfo, descMsgSent, descMsgRcvd, descForwarded, descForwardedBytes, descDropped, descRetrans, descTimeouts, descHops,
 	descLinks, descLinkEstablished, descLinkHandshake, descLinkClosed, descLinkFailed, descFramesSent, descFramesRcvd, descFrameRetrans,
+	descHSPending, descHSEvicted,
 	descStoreValues, descStoreBytes, descFetchDiscarded,
 	descJoined, descSuccessors, descPreds, descFingers, descStabilize, descUpdSent, descUpdRcvd, descPeerFailure,
 	descSIPReg, descSIPConns, descSIPAuth,
@@ -169,6 +172,8 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descFramesSent, lc.FramesSent.Load())
 	counter(descFramesRcvd, lc.FramesReceived.Load())
 	counter(descFrameRetrans, lc.Retransmissions.Load())
+	gauge(descHSPending, float64(n.eng.PendingHandshakes()))
+	counter(descHSEvicted, st.HandshakesEvicted.Load())
 
 	// Storage.
 	if usage, err := n.store.Usage(); err != nil {
