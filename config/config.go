@@ -23,7 +23,7 @@ const (
 // Defaults of RFC 6940 §11.1 and §10.7.4.
 const (
 	DefaultTopologyPlugin          = "CHORD-RELOAD"
-	DefaultMaxMessageSize          = 5000
+	DefaultMaxMessageSize          = 5000 // when the element is absent; see RecommendedMaxMessageSize
 	DefaultInitialTTL              = 100
 	DefaultNodeIDLength            = 16
 	DefaultTurnDensity             = 1
@@ -35,6 +35,18 @@ const (
 	DefaultChordUpdateInterval     = 600 * time.Second // "about every ten minutes", §10.7.4.1
 	DefaultSelfSignedDigest        = "sha1"            // the grammar's only listed value
 )
+
+// RecommendedMaxMessageSize is the max-message-size that "reload overlay
+// init" writes (64 KiB). DefaultMaxMessageSize, 5000 bytes, is what RFC
+// 6940 §11.1 makes of a document without the element, and Parse keeps
+// it; but a signed configuration document with a root certificate and
+// the standard kinds is 7 to 10 KB, and a ConfigUpdate (§6.5.4) carries
+// the whole document, so an overlay limited to 5000 bytes can never push
+// a new configuration. 64 KiB leaves room for several root certificates
+// and many kinds; over DTLS the message travels as §6.7 fragments of at
+// most the link MTU, reassembled at the destination within the
+// reassembly buffer's bounds. See CheckUpdateSize.
+const RecommendedMaxMessageSize = 64 << 10
 
 // Document is a whole configuration document: the overlay element with
 // one or more configuration elements, each followed by its signatures.
@@ -102,7 +114,10 @@ type Configuration struct {
 }
 
 // New returns a configuration for overlay with every default of RFC 6940
-// §11.1 set.
+// §11.1 set. Its max-message-size is the RFC's 5000 bytes, too small to
+// carry its own signed document in a ConfigUpdate: set MaxMessageSize
+// to RecommendedMaxMessageSize for an overlay that will push updated
+// configurations.
 func New(overlay string) *Configuration {
 	return &Configuration{
 		InstanceName:            overlay,
