@@ -98,7 +98,8 @@ type Request struct {
 }
 
 // Enroll POSTs req to the enrollment server URL as multipart/form-data
-// and returns the DER certificate. A 403 gives an *Error with the token.
+// and returns the DER certificate. A 403 gives an *Error with the token,
+// a 429 (too many failed attempts) one with RetryAfter.
 func (c *Client) Enroll(ctx context.Context, enrollURL string, req Request) ([]byte, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
@@ -137,8 +138,11 @@ func (c *Client) Enroll(ctx context.Context, enrollURL string, req Request) ([]b
 	}
 	if resp.StatusCode != http.StatusOK {
 		e := &Error{Status: resp.StatusCode}
-		if resp.StatusCode == http.StatusForbidden {
+		switch resp.StatusCode {
+		case http.StatusForbidden:
 			e.Token = strings.TrimSpace(string(b))
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
 		return nil, e
 	}
@@ -146,6 +150,25 @@ func (c *Client) Enroll(ctx context.Context, enrollURL string, req Request) ([]b
 		return nil, fmt.Errorf("enroll: certificate served as %q, want %s", mt, MediaTypePKIXCert)
 	}
 	return b, nil
+}
+
+// retryAfter is a Retry-After value (RFC 9110 §10.2.3: seconds or an
+// HTTP date) as a duration from now; 0 when absent or unreadable.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(min(secs, 1<<32)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now).Round(time.Second)
+	}
+	return 0
 }
 
 // EnrollIdentity enrolls key with the overlay of conf: it makes a CSR,

@@ -31,6 +31,12 @@ type fixture struct {
 // signed configuration naming it.
 func start(t *testing.T) *fixture {
 	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith is start with mod applied to the server before it starts.
+func startWith(t *testing.T, mod func(*Server)) *fixture {
+	t.Helper()
 	now := time.Now()
 	caKey, err := security.GenerateKey(security.KeyECDSAP256)
 	if err != nil {
@@ -48,6 +54,9 @@ func start(t *testing.T) *fixture {
 		}
 	}
 	srv := &Server{Overlay: testOverlay, CA: ca, Users: users, MaxNodeIDs: 4}
+	if mod != nil {
+		mod(srv)
+	}
 	cert, err := ServerCertificate(ca, []string{testOverlay, "127.0.0.1"}, now.Add(-time.Hour), now.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)

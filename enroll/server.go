@@ -44,14 +44,24 @@ const DefaultEnrollPath = "/enroll"
 // Error is an enrollment refusal: an HTTP status and, for 403, one of the
 // Token* values (RFC 6940 §11.3). A client that receives a token it does
 // not know keeps it in Token and should treat it as an unknown failure.
+// For 429 Too Many Requests (too many failed attempts, see Limits),
+// RetryAfter is how long the server asked the client to wait.
 type Error struct {
-	Status int
-	Token  string
+	Status     int
+	Token      string
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
-	if e.Token != "" {
+	switch {
+	case e.Token != "":
 		return "enroll: " + strconv.Itoa(e.Status) + " " + e.Token
+	case e.Status == http.StatusTooManyRequests:
+		s := "enroll: HTTP 429 too many attempts"
+		if e.RetryAfter > 0 {
+			s += ", retry after " + e.RetryAfter.String()
+		}
+		return s
 	}
 	return "enroll: HTTP " + strconv.Itoa(e.Status)
 }
@@ -72,10 +82,25 @@ type Server struct {
 	Now        func() time.Time
 	Rand       io.Reader // Node-ID source; nil: crypto/rand
 	Log        *log.Logger
+	// Limits bound password guessing over HTTP (the zero value gives
+	// the defaults; see Limits). Issue and IssueAuthenticated, which
+	// have no client address, are not limited.
+	Limits Limits
 
 	mu     sync.RWMutex
 	config []byte
+
+	guardOnce sync.Once
+	guardV    *guard
 }
+
+func (s *Server) guard() *guard {
+	s.guardOnce.Do(func() { s.guardV = newGuard(s.Limits) })
+	return s.guardV
+}
+
+// Stats reports the password checks made, failed and refused so far.
+func (s *Server) Stats() Stats { return s.guard().stats() }
 
 // SetConfig sets the configuration document served at
 // /.well-known/reload-config.
@@ -170,6 +195,7 @@ func (s *Server) IssueAuthenticated(account string, nodeIDs int, csrBytes []byte
 
 // Handler serves GET /.well-known/reload-config and POST EnrollPath.
 func (s *Server) Handler() http.Handler {
+	s.guard()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+config.WellKnownPath, s.serveConfig)
 	path := s.EnrollPath
@@ -207,6 +233,7 @@ func (s *Server) serveEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	account, password := r.FormValue("username"), r.FormValue("password")
+	addr := clientAddr(r, s.Limits.TrustForwardedFor)
 	n := 1
 	if v := r.FormValue("nodeids"); v != "" {
 		var err error
@@ -220,21 +247,75 @@ func (s *Server) serveEnroll(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, refuse(TokenBadCSR))
 		return
 	}
-	der, err := s.Issue(account, password, n, csr)
+	if !s.authenticate(w, r, addr, account, password) {
+		return
+	}
+	der, err := s.IssueAuthenticated(account, n, csr)
 	var refusal *Error
 	switch {
 	case errors.As(err, &refusal):
-		s.logf("enroll: %q refused: %s", account, refusal.Token)
+		s.logf("enroll: %q from %s refused: %s", account, addr, refusal.Token)
 		writeRefusal(w, refusal)
 		return
 	case err != nil:
-		s.logf("enroll: %q: %v", account, err)
+		s.logf("enroll: %q from %s: %v", account, addr, err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	s.logf("enroll: issued a certificate for %q", account)
+	s.logf("enroll: issued a certificate for %q to %s", account, addr)
 	w.Header().Set("Content-Type", MediaTypePKIXCert)
 	_, _ = w.Write(der)
+}
+
+// authenticate checks the password of account for a request from addr
+// under the server's Limits, answering the refusal itself (429 before
+// any password check when the account or address is locked out, 403
+// failed_authentication after a failed one). Every failure is logged
+// with the account and the client address.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, addr, account, password string) bool {
+	g := s.guard()
+	valid := ValidAccountName(account)
+	key := account
+	if !valid {
+		key = "" // no password check, and no table entry for a bad name
+	}
+	if ref, ok := g.admit(addr, key, s.now()); !ok {
+		g.throttled.Add(1)
+		if ref.log {
+			s.logf("enroll: %q from %s refused for %v: %s", account, addr, ref.retry.Round(time.Second), ref.why)
+		}
+		writeTooMany(w, ref.retry, ref.why)
+		return false
+	}
+	ok, checked := false, false
+	if valid {
+		ok, checked = g.check(r.Context().Done(), func() bool { return s.Users.Authenticate(account, password) })
+	}
+	now := s.now()
+	locked := g.done(addr, key, checked, ok, now)
+	if ok {
+		return true
+	}
+	if !checked && valid {
+		return false // the client went away while waiting for its turn
+	}
+	msg := fmt.Sprintf("enroll: %q from %s refused: %s", account, addr, TokenFailedAuthentication)
+	if len(locked) > 0 {
+		msg += fmt.Sprintf(" (%s locked out for %v)", strings.Join(locked, " and "), g.lockedFor(addr, key, now).Round(time.Second))
+	}
+	s.logf("%s", msg)
+	writeRefusal(w, refuse(TokenFailedAuthentication))
+	return false
+}
+
+// writeTooMany answers 429 Too Many Requests (RFC 6585 §4) with a
+// Retry-After of whole seconds (RFC 9110 §10.2.3), rounded up.
+func writeTooMany(w http.ResponseWriter, retry time.Duration, why string) {
+	secs := max(1, int64((retry+time.Second-1)/time.Second))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = fmt.Fprintf(w, "%s; retry after %d s\n", why, secs)
 }
 
 // formBytes reads a form field sent either as a file part or as a value.
