@@ -3,6 +3,7 @@ package forwarding
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/goreload/reload/security"
@@ -101,6 +102,10 @@ var (
 	ErrNotAnswerable   = errors.New("forwarding: error not answered (response or non-initial fragment)")
 	ErrReassembly      = errors.New("forwarding: reassembly failed")
 	ErrNoRoute         = errors.New("forwarding: no route")
+	// ErrTooLarge marks a message larger than max-message-size (§6.6),
+	// answered with Error_Message_Too_Large or, when it cannot be
+	// answered, dropped.
+	ErrTooLarge = errors.New("forwarding: message larger than max-message-size")
 )
 
 // CoreConfig configures a Core.
@@ -140,9 +145,12 @@ type Local struct {
 	InitialTTL uint8
 	// NodeIDLength is the overlay's node-id-length (0 means 16).
 	NodeIDLength int
-	// MaxMessageSize is the overlay's max-message-size (0: no limit): a
-	// message that would outgrow it is not forwarded, as the next peer
-	// would close its link on receiving it (§6.6).
+	// MaxMessageSize is the overlay's max-message-size (0: no limit,
+	// §6.6, §11.1): a received message larger than it is answered with
+	// Error_Message_Too_Large (or dropped when it is not a request), and
+	// so is a fragmented request whose first fragment shows that the
+	// whole is larger; a message that would outgrow it is not forwarded,
+	// as the next peer would close its link on receiving it.
 	MaxMessageSize int
 }
 
@@ -196,6 +204,12 @@ func NewCore(cfg CoreConfig) (*Core, error) {
 
 // SetLocal replaces the node's overlay parameters (after a ConfigUpdate).
 func (c *Core) SetLocal(l Local) {
+	if r := c.cfg.Reassembly; r.MaxMessage != 0 && r.MaxMessage == c.cfg.Local.MaxMessageSize && l.MaxMessageSize != r.MaxMessage {
+		// The reassembly limit follows max-message-size; the messages
+		// being reassembled under the old limit are dropped (§6.7).
+		c.cfg.Reassembly.MaxMessage = l.MaxMessageSize
+		c.reasm = transport.NewReassembler(c.cfg.Reassembly)
+	}
 	c.cfg.Local = l
 	c.self = l.Identity.NodeID()
 }
@@ -237,6 +251,16 @@ func (c *Core) process(from wire.NodeID, raw []byte, now time.Time, origin bool)
 			Info: []byte("length field does not match the message"), Err: ErrMalformed})
 	}
 	rest := raw[n:]
+	if m := c.cfg.Local.MaxMessageSize; m > 0 && len(raw) > m && !origin {
+		// §6.6: a message larger than max-message-size is answered with
+		// Error_Message_Too_Large; one whose forwarding header alone is
+		// larger gets no answer. (The links refuse such messages before
+		// they get here unless their limit is set higher.)
+		if n > m {
+			return Action{Kind: ActDrop, Err: ErrTooLarge}
+		}
+		return c.fail(from, rest, origin, errTooLarge(len(raw), m))
+	}
 	// §6.1, §6.3.2: overlay, version, fragment and TTL checks.
 	if h.Overlay != c.cfg.Local.Overlay {
 		return c.fail(from, rest, origin, &wire.ProtocolError{Code: wire.ErrCodeIncompatibleWithOverlay,
@@ -390,7 +414,7 @@ func (c *Core) forward(next, from wire.NodeID, rest []byte, origin bool) Action 
 		// next link (§6.6): answer rather than have the next peer close
 		// the link on it.
 		return c.fail(from, rest, origin, &wire.ProtocolError{Code: wire.ErrCodeMessageTooLarge,
-			Info: []byte("message too large to forward"), Err: ErrMalformed})
+			Info: []byte("message too large to forward"), Err: ErrTooLarge})
 	}
 	return Action{Kind: ActForward, To: next, Head: out, Rest: rest}
 }
@@ -413,9 +437,17 @@ func (c *Core) deliver(from wire.NodeID, raw, rest []byte, now time.Time, origin
 			Info: []byte{byte(o.Type)}, Err: ErrMalformed})
 	}
 	if h.IsFragment() {
+		if size := c.firstFragmentTotal(len(raw)-len(rest), rest); size > 0 {
+			// §6.6: the error may be sent before the whole message has
+			// arrived; the first fragment gives the size of the body.
+			return c.fail(from, rest, origin, errTooLarge(size, c.cfg.Local.MaxMessageSize))
+		}
 		whole, err := c.reasm.Add(from.Uint64Prefix(), raw, now)
 		if err != nil {
 			// §6.7: a receiver out of buffer space MUST drop the message.
+			if errors.Is(err, transport.ErrFragmentTooLarge) {
+				err = errors.Join(ErrTooLarge, err)
+			}
 			return Action{Kind: ActDrop, Err: errors.Join(ErrReassembly, err)}
 		}
 		if whole == nil {
@@ -439,6 +471,31 @@ func (c *Core) deliver(from wire.NodeID, raw, rest []byte, now time.Time, origin
 		return Action{Kind: ActDrop, Err: ErrMalformed}
 	}
 	return Action{Kind: ActDeliver, Msg: m, Raw: raw, From: from}
+}
+
+// firstFragmentTotal is, for the first fragment of a message (header of
+// hn bytes, then rest), the least size of the whole message when that
+// exceeds max-message-size, else 0: the MessageContents that starts the
+// body (§6.3.3) gives the length of the message body, and the whole is at
+// least the header, the message code and body with their lengths, and
+// the extensions' length.
+func (c *Core) firstFragmentTotal(hn int, rest []byte) int {
+	m := c.cfg.Local.MaxMessageSize
+	if m <= 0 || c.hdr.FragmentOffsetBytes() != 0 || len(rest) < 6 {
+		return 0
+	}
+	size := int64(hn) + 2 + 4 + int64(binary.BigEndian.Uint32(rest[2:6])) + 4
+	if size <= int64(m) {
+		return 0
+	}
+	return int(min(size, 1<<40))
+}
+
+// errTooLarge is the Error_Message_Too_Large answer to a message of size
+// bytes (§6.6, §14.9).
+func errTooLarge(size, limit int) *wire.ProtocolError {
+	return &wire.ProtocolError{Code: wire.ErrCodeMessageTooLarge,
+		Info: []byte(fmt.Sprintf("message of %d bytes, max-message-size %d", size, limit)), Err: ErrTooLarge}
 }
 
 // failBody is fail after reassembly, where c.hdr may describe only the

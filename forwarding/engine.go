@@ -170,6 +170,23 @@ type Engine struct {
 	waiters map[uint64]chan result
 	sendBuf []byte
 	evs     []TxEvent
+	// pushed is, per peer, the configuration sequence last pushed to it
+	// unasked (pushConfig, an Error_Config_Too_New answer), so that each
+	// peer gets one configuration once on those paths; tooLarge is the
+	// last message dropped for its size, so that its fragments are
+	// logged once.
+	pushed   map[wire.NodeID]uint16
+	tooLarge struct {
+		from wire.NodeID
+		txid uint64
+	}
+	// warnLarge and warnRefused space the Warn records that any
+	// enrolled peer can cause at will.
+	warnLarge, warnRefused logLimit
+
+	// current is the configuration and its document, for readers off
+	// the loop goroutine.
+	current atomic.Pointer[configState]
 
 	stats Stats
 
@@ -183,6 +200,13 @@ type Engine struct {
 	hs       *handshakes  // inbound TLS handshakes in progress
 	hsNotice atomic.Int64 // when the last "table full" notice was logged (Unix ns)
 }
+
+// linkRecvBytes is the aim for the bytes a link may hold received but not
+// yet processed, and minRecvQueue the fewest messages it may hold.
+const (
+	linkRecvBytes = 4 << 20
+	minRecvQueue  = 16
+)
 
 // Defaults for the inbound handshake limits.
 const (
@@ -258,6 +282,8 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.kinds, _ = opts.Config.Kinds()
 	e.local = e.localFor(opts.Config)
+	e.pushed = make(map[wire.NodeID]uint16)
+	e.current.Store(&configState{opts.Config, opts.ConfigDocument})
 	var err error
 	e.core, err = NewCore(CoreConfig{
 		Local: e.local, Router: opts.Router, Neighbors: e.table, CompressVia: opts.CompressVia,
@@ -275,6 +301,12 @@ func New(opts Options) (*Engine, error) {
 	if e.linkCfg.MaxMessageSize == 0 {
 		// §6.6: a link refuses messages larger than max-message-size.
 		e.linkCfg.MaxMessageSize = int(opts.Config.MaxMessageSize)
+	}
+	if e.linkCfg.RecvQueue == 0 && e.linkCfg.MaxMessageSize > 0 {
+		// What one link holds received and not yet taken is bounded by
+		// messages, each up to max-message-size: keep it near
+		// linkRecvBytes (256 messages of 64 KiB would be 16 MiB).
+		e.linkCfg.RecvQueue = min(max(linkRecvBytes/e.linkCfg.MaxMessageSize, minRecvQueue), transport.DefaultRecvQueue)
 	}
 	cert := opts.Identity.TLSCertificate()
 	e.linkCfg.Certificate = &cert
@@ -453,6 +485,13 @@ func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
 	for {
 		b, err := l.Receive(e.ctx)
 		if err != nil {
+			if errors.Is(err, transport.ErrMessageTooLarge) {
+				// §6.6: the link refused a message larger than
+				// max-message-size before reading it, so there is
+				// nothing to answer; the session is closed.
+				e.log.Warn("link closed: the peer sent a message larger than max-message-size",
+					"peer", peer.String(), "remote", addrString(l), "max_message_size", e.linkCfg.MaxMessageSize, "err", err)
+			}
 			if e.table.Remove(l) {
 				e.logLink("link down", l, err)
 				e.event(LinkEvent{NodeID: peer, Link: l, Err: err})
@@ -613,6 +652,9 @@ func (e *Engine) receive(in inbound) {
 		e.stats.ForwardedBytes.Add(uint64(len(a.Head) + len(a.Rest)))
 	case ActDrop:
 		e.stats.Dropped.Add(1)
+		if errors.Is(a.Err, ErrTooLarge) {
+			e.warnTooLarge(in)
+		}
 		if e.log.Enabled(e.ctx, slog.LevelDebug) {
 			// Who sent it and what it was for: a peer that keeps
 			// routing here what this node cannot route shows up.
@@ -685,6 +727,12 @@ func (e *Engine) deliver(a Action) {
 		var err error
 		if d.Answer.Code == wire.CodeError {
 			err = answerError(d.Answer)
+			var pe *wire.ProtocolError
+			if errors.As(err, &pe) && pe.Code == wire.ErrCodeConfigTooNew {
+				// §6.5.4: the responder has an older configuration;
+				// a node that detects it MUST send a ConfigUpdate.
+				e.pushConfigTo(d.Answer.Signer.NodeID)
+			}
 		}
 		e.complete(d.TxID, d.Answer, err)
 	case DeliverFailed:
@@ -903,7 +951,8 @@ func (e *Engine) call(ctx context.Context, f func()) bool {
 }
 
 // handleConfigUpdate applies a ConfigUpdate (§6.5.4.2): a newer, correctly
-// signed configuration document, or kinds signed by a kind-signer.
+// signed configuration document, or kinds signed by a kind-signer. A new
+// configuration is then pushed to the other neighbours.
 func (e *Engine) handleConfigUpdate(ctx context.Context, req *Incoming) ([]byte, error) {
 	var cu wire.ConfigUpdateReq
 	if _, err := cu.Decode(req.Body); err != nil {
@@ -916,12 +965,24 @@ func (e *Engine) handleConfigUpdate(ctx context.Context, req *Incoming) ([]byte,
 		case wire.ConfigUpdateConfig:
 			var nc *config.Configuration
 			if _, nc, err = config.AcceptConfigUpdate(e.cfg, cu.ConfigData, now); err != nil {
+				attrs := []any{"from", req.Signer.NodeID.String(), "err", err}
+				if pe := (*wire.ProtocolError)(nil); errors.As(err, &pe) && pe.Code == wire.ErrCodeConfigTooOld {
+					// A neighbour pushing what this node has.
+					e.log.Debug("ConfigUpdate refused", attrs...)
+				} else if skipped, ok := e.warnRefused.allow(now); ok {
+					e.log.Warn("ConfigUpdate refused", append(attrs, "not_logged_before", skipped)...)
+				}
 				return
 			}
 			e.applyConfig(nc, clone(cu.ConfigData))
+			e.log.Info("configuration updated by ConfigUpdate", "sequence", nc.Sequence, "from", req.Signer.NodeID.String())
+			e.pushConfig(req.Signer.NodeID)
 		case wire.ConfigUpdateKind:
 			var k config.Kinds
 			if k, err = config.AcceptKindUpdate(e.cfg, e.kinds, cu.Kinds, now); err != nil {
+				if skipped, ok := e.warnRefused.allow(now); ok {
+					e.log.Warn("kind ConfigUpdate refused", "from", req.Signer.NodeID.String(), "err", err, "not_logged_before", skipped)
+				}
 				return
 			}
 			e.kinds = k
@@ -941,9 +1002,65 @@ func (e *Engine) handleConfigUpdate(ctx context.Context, req *Incoming) ([]byte,
 	return (&wire.ConfigUpdateAns{}).Append(nil)
 }
 
+// configState is a configuration and the signed document that holds it.
+type configState struct {
+	cfg *config.Configuration
+	doc []byte
+}
+
+// Configuration is the configuration in force and the signed document
+// that holds it (nil when none was given): the one the engine started
+// with, or the last one a ConfigUpdate or UpdateConfig installed.
+func (e *Engine) Configuration() (*config.Configuration, []byte) {
+	c := e.current.Load()
+	return c.cfg, c.doc
+}
+
+// UpdateConfig installs a new configuration document given by the
+// operator (a configuration re-signed with a higher sequence) and pushes
+// it in ConfigUpdate requests to every neighbour, from which it spreads
+// over the overlay (§6.5.4). The document must pass the checks a
+// ConfigUpdate would (§6.5.4.2: a configuration for this overlay with a
+// newer sequence, signed by a configuration-signer of the configuration
+// in force; *wire.ProtocolError otherwise), and a ConfigUpdate carrying
+// it must fit the max-message-size of both configurations, since the
+// peers still hold the old one (config.ErrDocumentTooLarge). It returns
+// the new configuration.
+func (e *Engine) UpdateConfig(ctx context.Context, doc []byte) (*config.Configuration, error) {
+	now := e.clock.Now()
+	var nc *config.Configuration
+	var err error
+	if !e.call(ctx, func() {
+		if _, nc, err = config.AcceptConfigUpdate(e.cfg, doc, now); err != nil {
+			return
+		}
+		if err = e.cfg.CheckUpdateSize(len(doc)); err != nil {
+			err = fmt.Errorf("the peers' configuration: %w", err)
+			return
+		}
+		if err = nc.CheckUpdateSize(len(doc)); err != nil {
+			return
+		}
+		e.applyConfig(nc, clone(doc))
+		e.log.Info("configuration updated by the operator", "sequence", nc.Sequence)
+		e.pushConfig(wire.NodeID{})
+	}) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, ErrClosed
+	}
+	if err != nil {
+		return nil, err
+	}
+	return nc, nil
+}
+
 // applyConfig switches to a new configuration (on the loop goroutine).
 func (e *Engine) applyConfig(c *config.Configuration, doc []byte) {
 	e.cfg, e.cfgDoc = c, doc
+	e.current.Store(&configState{c, doc})
+	clear(e.pushed)
 	e.local = e.localFor(c)
 	e.core.SetLocal(e.local)
 	e.tx.SetLocal(e.local)
@@ -956,18 +1073,47 @@ func (e *Engine) applyConfig(c *config.Configuration, doc []byte) {
 	}
 }
 
+// pushConfig sends the configuration in force to every neighbour but
+// except, once each (§6.5.4: ConfigUpdate pushes updated configuration
+// data across the overlay). A neighbour that already has it answers
+// Error_Config_Too_Old, and pushes nothing further, so a new
+// configuration crosses each link about once.
+func (e *Engine) pushConfig(except wire.NodeID) {
+	for _, id := range e.table.Neighbors() {
+		if id != except {
+			e.pushConfigTo(id)
+		}
+	}
+}
+
+// pushConfigTo sends the configuration in force to id unless it was
+// already pushed to it.
+func (e *Engine) pushConfigTo(id wire.NodeID) {
+	if id.IsZero() || id == e.Self() {
+		return
+	}
+	if seq, ok := e.pushed[id]; ok && seq == e.cfg.Sequence {
+		return
+	}
+	e.pushed[id] = e.cfg.Sequence
+	e.sendConfigUpdate([]wire.Destination{wire.NodeDest(&id)})
+}
+
 // sendConfigUpdate sends this node's configuration document to a node
 // whose request carried an older sequence number (§6.3.2.1, §6.5.4), with
 // configuration_sequence 65535 so that it is accepted whatever the
 // receiver's sequence. It runs on the loop goroutine and does not wait for
-// the answer.
+// the answer. A ConfigUpdate that cannot be sent (too large for
+// max-message-size, no route) is logged at Warn.
 func (e *Engine) sendConfigUpdate(path []wire.Destination) {
 	if len(e.cfgDoc) == 0 {
 		return
 	}
+	to := path[len(path)-1].String()
 	cu := wire.ConfigUpdateReq{Type: wire.ConfigUpdateConfig, ConfigData: e.cfgDoc}
 	body, err := cu.Append(nil)
 	if err != nil {
+		e.log.Warn("ConfigUpdate not built", "to", to, "err", err)
 		return
 	}
 	l := e.local
@@ -976,13 +1122,60 @@ func (e *Engine) sendConfigUpdate(path []wire.Destination) {
 	txid, msg, err := e.tx.Start(path, wire.CodeConfigUpdateReq, body, 0, e.clock.Now())
 	e.tx.SetLocal(e.local)
 	if err != nil {
+		e.log.Warn("ConfigUpdate not built", "to", to, "err", err)
 		return
 	}
 	if err := e.originate(msg); err != nil {
 		e.tx.Cancel(txid)
+		e.stats.sent(wire.CodeConfigUpdateReq, resultDropped)
+		e.log.Warn("ConfigUpdate not sent", "to", to, "sequence", e.cfg.Sequence, "document_bytes", len(e.cfgDoc),
+			"message_bytes", len(msg), "max_message_size", e.local.MaxMessageSize, "err", err)
 		return
 	}
 	e.stats.sent(wire.CodeConfigUpdateReq, resultOK)
+}
+
+// logLimit lets one record through a second and counts those it holds
+// back.
+type logLimit struct {
+	next    time.Time
+	skipped int
+}
+
+// allow reports whether to log at now, and how many records were held
+// back since the last one.
+func (l *logLimit) allow(now time.Time) (skipped int, ok bool) {
+	if now.Before(l.next) {
+		l.skipped++
+		return 0, false
+	}
+	skipped, l.skipped, l.next = l.skipped, 0, now.Add(time.Second)
+	return skipped, true
+}
+
+// warnTooLarge logs a message dropped for its size that could not be
+// answered (§6.6: a response, a fragment other than the first, or a
+// header larger than max-message-size): once per message, at most one a
+// second.
+func (e *Engine) warnTooLarge(in inbound) {
+	var h wire.ForwardingHeader
+	_, herr := h.Decode(in.data)
+	if herr == nil && e.tooLarge.from == in.from && e.tooLarge.txid == h.TransactionID {
+		return
+	}
+	e.tooLarge.from, e.tooLarge.txid = in.from, h.TransactionID
+	skipped, ok := e.warnLarge.allow(e.clock.Now())
+	if !ok {
+		return
+	}
+	attrs := []any{"from", in.from.String(), "max_message_size", e.local.MaxMessageSize, "not_logged_before", skipped}
+	if herr == nil {
+		attrs = append(attrs, "txid", h.TransactionID, "length", h.Length, "fragment_offset", h.FragmentOffsetBytes())
+		if len(h.Via) > 0 {
+			attrs = append(attrs, "origin", h.Via[0].String())
+		}
+	}
+	e.log.Warn("dropped a message larger than max-message-size", attrs...)
 }
 
 // peerVerifier checks a (D)TLS peer's chain against the overlay's trust
