@@ -210,6 +210,13 @@ func New(cfg Config) (*Node, error) {
 	}
 	// §6.6, §11.1 max-message-size: a link refuses larger messages.
 	opts.Link.MaxMessageSize = int(cfg.Overlay.MaxMessageSize)
+	if cfg.ConfigDocument != nil {
+		if err := cfg.Overlay.CheckUpdateSize(len(cfg.ConfigDocument)); err != nil {
+			// §6.5.4: the ConfigUpdate that would bring a peer with an
+			// older configuration up to date cannot be sent.
+			n.log.Warn("this configuration cannot be pushed to peers in ConfigUpdate requests", "err", err)
+		}
+	}
 	opts.Link.KeyLogWriter = cfg.KeyLogWriter
 	if cfg.Capture != nil {
 		opts.Dial = cfg.Capture.Dial((&net.Dialer{}).DialContext)
@@ -297,6 +304,20 @@ func (n *Node) Addr() string { return n.eng.ListenAddr() }
 // Engine is the forwarding engine, for custom handlers (Handle,
 // HandleApp) and raw requests.
 func (n *Node) Engine() *forwarding.Engine { return n.eng }
+
+// UpdateConfig hands the running node a new signed configuration
+// document, the configuration re-signed by a configuration-signer with
+// a higher sequence (RFC 6940 §11.1, §6.3.2.1). The node checks it as it
+// would a ConfigUpdate (§6.5.4.2), switches to it and pushes it to its
+// neighbours in ConfigUpdate requests, from which it spreads to the whole
+// overlay. See forwarding.Engine.UpdateConfig for the errors.
+func (n *Node) UpdateConfig(ctx context.Context, doc []byte) (*config.Configuration, error) {
+	return n.eng.UpdateConfig(ctx, doc)
+}
+
+// Configuration is the configuration in force and its signed document:
+// the one the node started with or the last one a ConfigUpdate brought.
+func (n *Node) Configuration() (*config.Configuration, []byte) { return n.eng.Configuration() }
 
 // Storage is the local data store.
 func (n *Node) Storage() *storage.Store { return n.store }
