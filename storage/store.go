@@ -63,7 +63,47 @@ type Config struct {
 	// Logger receives the Store's events: stores refused at Debug,
 	// expiry at Debug (nil: nothing is logged).
 	Logger *slog.Logger
+
+	// MaxStorageTimeAhead bounds how far a value's storage_time may lie
+	// ahead of this peer's clock; a Store with a later one is refused
+	// with Error_Invalid_Message (ErrFutureStorageTime). RFC 6940 §7
+	// does not require synchronized clocks, but a stored storage_time
+	// is the floor for every later Store of the value (§7.4.1.1: older
+	// ones get Error_Data_Too_Old), so an unbounded one (2^64-1) would
+	// lock the value against its owner for its whole lifetime. 0 means
+	// DefaultMaxStorageTimeAhead; negative disables the check.
+	MaxStorageTimeAhead time.Duration
+	// MaxLifetime caps the lifetime this peer keeps a value for: a
+	// longer one is clamped to it, not refused (RFC 6940 §7: a storing
+	// peer may "garbage collect" data at its convenience, and §7.4.1.1
+	// has it adjust lifetimes downward), so Fetch and replicas report
+	// the remaining, capped lifetime. 0 means DefaultMaxLifetime;
+	// negative disables the cap.
+	MaxLifetime time.Duration
 }
+
+// Defaults of Config's storage policy.
+const (
+	// DefaultMaxStorageTimeAhead tolerates clocks set a day wrong (a
+	// wrong time zone is at most 14 hours off), while bounding how long
+	// a value's slot can be held against the owner's correct clock. The
+	// owner can still store at once by raising storage_time above the
+	// stored one (RFC 6940 §7.4.1.1).
+	DefaultMaxStorageTimeAhead = 24 * time.Hour
+	// DefaultMaxLifetime is the default certificate lifetime of the
+	// enrollment server (enroll.Server.Lifetime): values live as long as
+	// the credential that signs them usually does, and are refreshed by
+	// their owners to live longer (as SIP registrations are).
+	DefaultMaxLifetime = 30 * 24 * time.Hour
+)
+
+// ErrFutureStorageTime: a value's storage_time lies further ahead of
+// this peer's clock than Config.MaxStorageTimeAhead allows
+// (Error_Invalid_Message, with a description in error_info as RFC 6940
+// §6.3.3.1 asks). It is not Error_Forbidden, which says the requester
+// may not write there, nor Error_Data_Too_Old, which would have the
+// sender raise its storage_time further.
+var ErrFutureStorageTime = errors.New("storage: storage time too far ahead of the storing peer's clock")
 
 // Requester is who sent a request: the verified signer of the message
 // (security.Verifier.Verify) and the certificates of its SecurityBlock,
@@ -85,6 +125,9 @@ type Store struct {
 	topo     Topology
 	hash     HashFunc
 	log      *slog.Logger
+	// maxAheadMs and maxLifeMs are Config's storage policy in
+	// milliseconds; negative means no bound.
+	maxAheadMs, maxLifeMs int64
 
 	mu    sync.Mutex
 	buf   []byte // scratch for signature inputs
@@ -107,7 +150,21 @@ func New(c Config) (*Store, error) {
 	if s.hash == nil {
 		s.hash = ChordHash
 	}
+	s.maxAheadMs = policyMillis(c.MaxStorageTimeAhead, DefaultMaxStorageTimeAhead)
+	s.maxLifeMs = policyMillis(c.MaxLifetime, DefaultMaxLifetime)
 	return s, nil
+}
+
+// policyMillis is a Config bound in milliseconds: def for 0, -1 (no
+// bound) for a negative d.
+func policyMillis(d, def time.Duration) int64 {
+	switch {
+	case d == 0:
+		return def.Milliseconds()
+	case d < 0:
+		return -1
+	}
+	return d.Milliseconds()
 }
 
 // Kinds is the Store's Kind registry.
@@ -403,6 +460,13 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 		if k.Model == wire.ModelArray && v.Value.Index != wire.ArrayAppendIndex && int64(v.Value.Index) >= int64(k.MaxCount) {
 			return protoErr(wire.ErrCodeDataTooLarge, nil, ErrTooLarge, "kind %v value %d: index %d, max-count %d", k.ID, i, v.Value.Index, k.MaxCount)
 		}
+		// Before the signature check, which costs more: a storage_time
+		// too far ahead of this peer's clock (Config.MaxStorageTimeAhead;
+		// for original and replica Stores alike).
+		if s.maxAheadMs >= 0 && nowMs >= 0 && v.StorageTime > uint64(nowMs)+uint64(s.maxAheadMs) {
+			return protoErr(wire.ErrCodeInvalidMessage, []byte("storage_time too far in the future"), ErrFutureStorageTime,
+				"kind %v value %d: storage_time %d, local clock %d, at most %v ahead", k.ID, i, v.StorageTime, nowMs, time.Duration(s.maxAheadMs)*time.Millisecond)
+		}
 		signer, err := s.verify(res, k.ID, v, from.Certificates, now)
 		if err != nil {
 			return err
@@ -418,7 +482,11 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 		if signer.Cert.Cert != nil {
 			rec.Cert = signer.Cert.Cert.Raw
 		}
-		rec.Expires = nowMs + int64(v.Lifetime)*1000
+		life := int64(v.Lifetime) * 1000
+		if s.maxLifeMs >= 0 && life > s.maxLifeMs {
+			life = s.maxLifeMs // Config.MaxLifetime: clamped, not refused
+		}
+		rec.Expires = nowMs + life
 		if k.Model == wire.ModelArray && v.Value.Index == wire.ArrayAppendIndex {
 			if w.next == wire.ArrayAppendIndex || int64(w.next) >= int64(k.MaxCount) {
 				return protoErr(wire.ErrCodeDataTooLarge, nil, ErrTooLarge, "kind %v value %d: append past max-count %d", k.ID, i, k.MaxCount)

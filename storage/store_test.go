@@ -3,6 +3,7 @@ package storage_test
 import (
 	"bytes"
 	"errors"
+	"math"
 	"reflect"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/storage"
+	"github.com/goreload/reload/storage/mem"
 	st "github.com/goreload/reload/storage/storagetest"
 	"github.com/goreload/reload/wire"
 )
@@ -361,5 +363,121 @@ func TestKindTableFromConfig(t *testing.T) {
 	}
 	if !errors.Is(storage.ErrTooLarge, storage.ErrTooLarge) {
 		t.Fatal()
+	}
+}
+
+// TestFutureStorageTime: a stored storage_time is the floor of every later
+// Store of the value (RFC 6940 §7.4.1.1), so one far ahead of the local
+// clock would lock the slot against its owner. Beyond
+// Config.MaxStorageTimeAhead (default a day) the Store is refused with
+// Error_Invalid_Message, for original and replica Stores alike, and the
+// owner's next Store with its correct clock succeeds.
+func TestFutureStorageTime(t *testing.T) {
+	e := newEnv(t)
+	alice := e.pki.Identity(t, "alice@"+st.Overlay, st.NodeID(1))
+	res := userRes("alice@" + st.Overlay)
+	for _, stime := range []uint64{math.MaxUint64, ms(storage.DefaultMaxStorageTimeAhead + time.Millisecond)} {
+		far := st.Signed(t, alice, res, st.KindSmall, stime, 60, st.Single("locked"))
+		_, err := e.store(alice, st.Req(res, st.KindSmall, 0, far))
+		pe := wantCode(t, err, wire.ErrCodeInvalidMessage, storage.ErrFutureStorageTime)
+		if len(pe.Info) == 0 {
+			t.Error("no error_info describing the refusal")
+		}
+	}
+	e.mustStore(alice, st.Req(res, st.KindSmall, 0, st.Signed(t, alice, res, st.KindSmall, ms(0), 60, st.Single("mine"))))
+	if got := values(e.fetch(res, spec(st.KindSmall, wire.ModelSingle)).KindResponses[0]); !reflect.DeepEqual(got, []string{"mine"}) {
+		t.Fatalf("after the refused Stores the slot holds %v", got)
+	}
+	// Exactly at the bound is accepted (a clock up to a day fast).
+	edge := st.Signed(t, alice, res, st.KindSmall, ms(storage.DefaultMaxStorageTimeAhead), 60, st.Single("fast clock"))
+	e.mustStore(alice, st.Req(res, st.KindSmall, 0, edge))
+
+	// Replica Stores: the same bound.
+	owner := e.pki.Identity(t, "bob@"+st.Overlay, st.NodeID(2))
+	sender := e.pki.Identity(t, "", st.NodeID(3))
+	e.ring.Senders = []wire.NodeID{sender.NodeID()}
+	bres := userRes("bob@" + st.Overlay)
+	far := st.Signed(t, owner, bres, st.KindSmall, math.MaxUint64, 60, st.Single("locked"))
+	rq := st.Requester(sender)
+	rq.Certificates = append(rq.Certificates, owner.Certificates()...)
+	req := &wire.StoreReq{Resource: bres, ReplicaNumber: 1, KindData: []wire.StoreKindData{{Kind: st.KindSmall, Generation: 1, Values: []wire.StoredData{far}}}}
+	_, err := e.s.HandleStore(req, rq, now)
+	wantCode(t, err, wire.ErrCodeInvalidMessage, storage.ErrFutureStorageTime)
+
+	// The bound is configurable, and a negative one disables it.
+	for _, tc := range []struct {
+		ahead time.Duration
+		stime uint64
+		ok    bool
+	}{
+		{time.Minute, ms(time.Minute), true},
+		{time.Minute, ms(time.Minute + time.Millisecond), false},
+		{-1, math.MaxUint64, true},
+	} {
+		s, err := storage.New(storage.Config{Kinds: st.Kinds(t), Backend: mem.New(), Verifier: e.pki.Verifier(), MaxStorageTimeAhead: tc.ahead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd := st.Signed(t, alice, res, st.KindSmall, tc.stime, 60, st.Single("x"))
+		_, err = s.HandleStore(st.Req(res, st.KindSmall, 0, sd), st.Requester(alice), now)
+		if tc.ok && err != nil {
+			t.Errorf("MaxStorageTimeAhead %v, storage_time %d: %v", tc.ahead, tc.stime, err)
+		}
+		if !tc.ok {
+			wantCode(t, err, wire.ErrCodeInvalidMessage, storage.ErrFutureStorageTime)
+		}
+	}
+}
+
+// TestLifetimeCap: a lifetime above Config.MaxLifetime (default 30 days)
+// is clamped to it, not refused: the storing peer may keep data for less
+// time than asked (RFC 6940 §7 "garbage collect"; §7.4.1.1 adjusts
+// lifetimes downward). Fetch, Stat and replicas report the capped
+// remaining lifetime, and the value expires at the cap.
+func TestLifetimeCap(t *testing.T) {
+	e := newEnv(t)
+	alice := e.pki.Identity(t, "alice@"+st.Overlay, st.NodeID(1))
+	res := userRes("alice@" + st.Overlay)
+	r1 := st.NodeID(0x91)
+	e.ring.Replicas = []wire.NodeID{r1}
+	capSec := uint32(storage.DefaultMaxLifetime / time.Second)
+	out := e.mustStore(alice, st.Req(res, st.KindSmall, 0, st.Signed(t, alice, res, st.KindSmall, ms(0), math.MaxUint32, st.Single("forever"))))
+	if len(out.Replicas) != 1 {
+		t.Fatalf("%d replica stores", len(out.Replicas))
+	}
+	if got := out.Replicas[0].Req.KindData[0].Values[0].Lifetime; got != capSec {
+		t.Fatalf("replica store with lifetime %d, want %d", got, capSec)
+	}
+	kr := e.fetch(res, spec(st.KindSmall, wire.ModelSingle)).KindResponses[0]
+	if len(kr.Values) != 1 || kr.Values[0].Lifetime != capSec {
+		t.Fatalf("fetched %d values, lifetime %d; want one with lifetime %d", len(kr.Values), kr.Values[0].Lifetime, capSec)
+	}
+	// Gone once the cap has passed (a Fetch synthesizes a nonexistent
+	// value, §7.4.2.2).
+	ans, err := e.s.HandleFetch(&wire.FetchReq{Resource: res, Specifiers: []wire.StoredDataSpecifier{spec(st.KindSmall, wire.ModelSingle)}}, now.Add(storage.DefaultMaxLifetime))
+	if err != nil || !reflect.DeepEqual(values(ans.KindResponses[0]), []string{"-"}) {
+		t.Fatalf("after the cap: %+v, %v", ans.KindResponses, err)
+	}
+
+	// Configurable; negative disables the cap.
+	for _, tc := range []struct {
+		max  time.Duration
+		want uint32
+	}{
+		{time.Hour, 3600},
+		{-1, math.MaxUint32},
+	} {
+		s, err := storage.New(storage.Config{Kinds: st.Kinds(t), Backend: mem.New(), Verifier: e.pki.Verifier(), MaxLifetime: tc.max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd := st.Signed(t, alice, res, st.KindSmall, ms(0), math.MaxUint32, st.Single("x"))
+		if _, err := s.HandleStore(st.Req(res, st.KindSmall, 0, sd), st.Requester(alice), now); err != nil {
+			t.Fatal(err)
+		}
+		ans, err := s.HandleFetch(&wire.FetchReq{Resource: res, Specifiers: []wire.StoredDataSpecifier{spec(st.KindSmall, wire.ModelSingle)}}, now)
+		if err != nil || len(ans.KindResponses[0].Values) != 1 || ans.KindResponses[0].Values[0].Lifetime != tc.want {
+			t.Errorf("MaxLifetime %v: %+v, %v; want lifetime %d", tc.max, ans.KindResponses, err, tc.want)
+		}
 	}
 }
