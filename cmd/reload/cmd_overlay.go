@@ -67,10 +67,15 @@ func runOverlay(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// maxFrameMessage is the largest message a framed link carries: the
+// length of a data frame is 24 bits (RFC 6940 §6.6.5).
+const maxFrameMessage = 1<<24 - 1
+
 // initOptions are the flags of "reload overlay init".
 type initOptions struct {
 	dir, name, enrollURL, configAlg string
 	nodes, days                     int
+	maxMessageSize                  int
 	algo                            security.KeyAlgorithm
 	selfSigned                      bool
 	bootstrap                       []config.BootstrapNode
@@ -100,7 +105,7 @@ type initNode struct {
 
 func overlayInit(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload overlay init",
-		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa] [--self-signed] [--bootstrap IP:PORT ...] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem), each\nwith the SIP digest password of its user (nodes/nodeI/sip-users, read by\nreload node --sip-udp).", stderr)
+		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa] [--self-signed] [--bootstrap IP:PORT ...] [--max-message-size BYTES] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem), each\nwith the SIP digest password of its user (nodes/nodeI/sip-users, read by\nreload node --sip-udp). The configuration's max-message-size is 64 KiB unless\n--max-message-size says otherwise; init refuses a size too small for a\nConfigUpdate carrying the signed configuration (RFC 6940 §6.5.4).", stderr)
 	var o initOptions
 	var algo string
 	var bootstrap stringList
@@ -113,6 +118,8 @@ func overlayInit(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.enrollURL, "enrollment-url", "https://localhost:8443"+enroll.DefaultEnrollPath, "enrollment-server URL to put in the configuration")
 	fs.StringVar(&o.configAlg, "config-alg", config.AlgorithmRSASHA1, "configuration signature algorithm: rsa-sha1 (RFC 6940) or, as an extension, rsa-sha256, ecdsa-sha256, ...")
 	fs.IntVar(&o.days, "days", 365, "validity of the CA, the configuration and the certificates, in days")
+	fs.IntVar(&o.maxMessageSize, "max-message-size", config.RecommendedMaxMessageSize,
+		"max-message-size to write (RFC 6940 §11.1): the largest message in the overlay, in bytes; it must hold a ConfigUpdate with the signed configuration, which RFC 6940's default of 5000 cannot")
 	fs.BoolVar(&o.json, "json", false, "print the files and node identities as JSON")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -128,6 +135,9 @@ func overlayInit(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "--nodes must be between 0 and 10000")
 	case o.days < 1:
 		return usageError(fs, "--days must be positive")
+	case o.maxMessageSize < 1 || o.maxMessageSize > maxFrameMessage:
+		// §6.6.5: a framed message's length is 24 bits.
+		return usageError(fs, "--max-message-size must be between 1 and %d", maxFrameMessage)
 	}
 	var err error
 	if o.algo, err = security.ParseKeyAlgorithm(algo); err != nil {
@@ -257,12 +267,6 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(o.dir, fileCA), security.MarshalCertsPEM(ca.Cert.Raw), 0o644); err != nil {
-		return err
-	}
-	if err := writeFile(filepath.Join(o.dir, fileCAKey), caKeyPEM, 0o600); err != nil {
-		return err
-	}
 
 	users, err := enroll.LoadUserDB(filepath.Join(o.dir, fileUsers))
 	if err != nil {
@@ -295,11 +299,12 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("configuration signer: %w", err)
 	}
-	if err := writeIdentity(filepath.Join(o.dir, dirSigner), signer); err != nil {
-		return err
-	}
 
 	c := config.New(o.name)
+	c.MaxMessageSize = config.RecommendedMaxMessageSize
+	if o.maxMessageSize > 0 {
+		c.MaxMessageSize = uint32(o.maxMessageSize)
+	}
 	c.Expiration = notAfter.UTC().Truncate(time.Second)
 	c.BootstrapNodes = o.bootstrap
 	c.ConfigurationSigners = []string{signer.NodeID().String()}
@@ -322,6 +327,22 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 	}
 	raw, err := doc.Marshal()
 	if err != nil {
+		return err
+	}
+	// §6.5.4: a new configuration reaches the running nodes in a
+	// ConfigUpdate, which carries the whole signed document and is bound
+	// by max-message-size like any message.
+	if err := c.CheckUpdateSize(len(raw)); err != nil {
+		return hint(err, fmt.Sprintf("use --max-message-size %d or more", len(raw)+config.ConfigUpdateReserve))
+	}
+	// Files are written once the configuration is known to be usable.
+	if err := writeFile(filepath.Join(o.dir, fileCA), security.MarshalCertsPEM(ca.Cert.Raw), 0o644); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(o.dir, fileCAKey), caKeyPEM, 0o600); err != nil {
+		return err
+	}
+	if err := writeIdentity(filepath.Join(o.dir, dirSigner), signer); err != nil {
 		return err
 	}
 
