@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,6 +136,14 @@ func (e *enrollJob) run(ctx context.Context, now time.Time, stdout io.Writer) er
 		var refusal *enroll.Error
 		if errors.As(err, &refusal) && refusal.Token != "" {
 			return fmt.Errorf("the enrollment server refused: %s", refusal.Token)
+		}
+		if errors.As(err, &refusal) && refusal.Status == http.StatusTooManyRequests {
+			when := "later"
+			if refusal.RetryAfter > 0 {
+				when = fmt.Sprintf("in %v (at %s)", refusal.RetryAfter, time.Now().Add(refusal.RetryAfter).Format("15:04:05"))
+			}
+			return hint(errors.New("the enrollment server refused: too many failed attempts for this account or from this address"),
+				"check the user name and password, and retry "+when)
 		}
 		if err != nil {
 			return err

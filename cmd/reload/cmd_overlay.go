@@ -420,10 +420,11 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 }
 
 func overlayServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("reload overlay serve", "reload overlay serve --dir DIR [--listen HOST:PORT]\n\nServe the overlay's configuration document (GET /.well-known/reload-config) and\nits enrollment server (RFC 6940 §11.2, §11.3) over HTTPS until interrupted.", stderr)
+	fs := newFlagSet("reload overlay serve", "reload overlay serve --dir DIR [--listen HOST:PORT] [--trust-forwarded-for]\n\nServe the overlay's configuration document (GET /.well-known/reload-config) and\nits enrollment server (RFC 6940 §11.2, §11.3) over HTTPS until interrupted.\n\nPassword guessing is limited: after 5 failed attempts for an account, or 20\nfrom a client address, further attempts get 429 Too Many Requests with a\nRetry-After that doubles with each failure (2 s up to 15 min), before any\npassword check. Failures are logged with the account and client address.", stderr)
 	dir := fs.String("dir", "", "overlay directory made by \"reload overlay init\" (required)")
 	addr := fs.String("listen", "localhost:8443", "address to serve HTTPS on")
 	fs.StringVar(addr, "addr", "localhost:8443", "same as --listen")
+	trustXFF := fs.Bool("trust-forwarded-for", false, "count clients by the last X-Forwarded-For entry, not the connection's address (only behind a reverse proxy that sets it)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -433,7 +434,7 @@ func overlayServe(args []string, stdout, stderr io.Writer) int {
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return usageError(fs, "--listen: %v", err)
 	}
-	run, _, err := startOverlayServer(*dir, *addr, log.New(stderr, "", log.LstdFlags))
+	run, _, err := startOverlayServerWith(*dir, *addr, log.New(stderr, "", log.LstdFlags), enroll.Limits{TrustForwardedFor: *trustXFF})
 	if err != nil {
 		return failure(stderr, "reload overlay serve", err)
 	}
@@ -451,6 +452,12 @@ func overlayServe(args []string, stdout, stderr io.Writer) int {
 // from the overlay's CA for the overlay name, the host of addr and the
 // loopback names.
 func startOverlayServer(dir, addr string, logger *log.Logger) (*enroll.Running, *enroll.Server, error) {
+	return startOverlayServerWith(dir, addr, logger, enroll.Limits{})
+}
+
+// startOverlayServerWith is startOverlayServer with the enrollment
+// server's limits on password guessing.
+func startOverlayServerWith(dir, addr string, logger *log.Logger, limits enroll.Limits) (*enroll.Running, *enroll.Server, error) {
 	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
 	raw, err := read(fileConfig)
 	if err != nil {
@@ -477,7 +484,7 @@ func startOverlayServer(dir, addr string, logger *log.Logger) (*enroll.Running, 
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := &enroll.Server{Overlay: c.InstanceName, CA: ca, Users: users, NodeIDLen: c.NodeIDLength, Log: logger}
+	srv := &enroll.Server{Overlay: c.InstanceName, CA: ca, Users: users, NodeIDLen: c.NodeIDLength, Log: logger, Limits: limits}
 	srv.SetConfig(raw)
 	hosts := []string{c.InstanceName, "localhost", "127.0.0.1", "::1"}
 	if h, _, _ := net.SplitHostPort(addr); h != "" && !isUnspecified(h) {
