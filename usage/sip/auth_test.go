@@ -376,3 +376,25 @@ func TestSippDigestAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzDigestVerify feeds arbitrary Authorization values to the credential
+// check of a front end with authentication: it must never panic nor
+// accept them (they cannot hold a right response to a nonce of its own).
+func FuzzDigestVerify(f *testing.F) {
+	f.Add(`Digest username="bob", realm="example.com", nonce="x", uri="sip:example.com", response="00", qop=auth, nc=00000001, cnonce="c"`)
+	f.Add(`Digest username="bob",realm="example.com",nonce="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",uri="sip:example.com",response="d41d8cd98f00b204e9800998ecf8427e",algorithm=MD5`)
+	f.Add(`Digest realm="example.com", nc=zz`)
+	f.Add(`Basic Ym9iOnNlY3JldA==`)
+	f.Add(`Digest username="bob", realm="example.com", algorithm=SHA-512-256, userhash=true`)
+	a, err := newAuthenticator("example.com", testCreds, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: "example.com"})
+		req.AppendHeader(sip.NewHeader("Authorization", v))
+		if user, verdict := a.verify(req, "Authorization", time.Now()); verdict == authOK {
+			t.Fatalf("accepted %q as %q", v, user)
+		}
+	})
+}
