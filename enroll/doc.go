@@ -13,7 +13,10 @@
 //
 // The same user gets the same Node-IDs back on re-enrollment (§11.3), as
 // recorded in the UserDB, which stores PBKDF2-HMAC-SHA512 password hashes
-// (crypto/pbkdf2) in a JSON file.
+// (crypto/pbkdf2) in a JSON file. Password guessing over HTTP is bounded
+// by the Server's Limits: failure budgets per account and per client
+// address with exponential lockouts, answered 429 Too Many Requests with
+// Retry-After before any password check.
 //
 // # Layering
 //
