@@ -2,11 +2,14 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,8 +62,21 @@ func ParseDestination(s string) (wire.Destination, error) {
 //	GET  /find?resource=NAME&kind=ID
 //
 // Answers are JSON; errors are {"error": "...", "code": "Error_..."} with
-// an HTTP status. Serve it on loopback only: it acts as this node.
-func (n *Node) ControlHandler() http.Handler {
+// an HTTP status.
+//
+// The API acts as this node: what it stores is signed with the node's key.
+// So every request must carry "Authorization: Bearer TOKEN" with o.Token
+// (401 with WWW-Authenticate: Bearer otherwise; an empty o.Token refuses
+// every request), and the handler refuses with 403, before looking at the
+// token, what a web browser could send on behalf of a page of another
+// origin: a Host header that is not localhost or an IP literal with the
+// port the request came in on (a DNS rebinding page names its own host),
+// an Origin header other than the API's own, and a Sec-Fetch-Site other
+// than same-origin or none. It never answers a CORS preflight positively
+// and sets no Access-Control-* header, so a page can neither send the
+// token nor read an answer. Serve it on loopback; see ControlOptions for
+// anything else.
+func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Status())
@@ -263,7 +279,91 @@ func (n *Node) ControlHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "closest": out})
 	})
-	return mux
+	return &controlGuard{opts: o, token: sha256.Sum256([]byte(o.Token)), next: mux}
+}
+
+// ControlOptions secure the control API.
+type ControlOptions struct {
+	// Token is the bearer token every request must carry. Make it from
+	// at least 32 random bytes and keep it in a file only the node's user
+	// can read. Empty refuses every request.
+	Token string
+	// AllowRemote accepts a Host header naming any IP literal with any
+	// port, for an API served beyond loopback (the token is still
+	// required, and it crosses the network in clear over plain HTTP).
+	// Without it the Host must be localhost or a loopback IP literal with
+	// the port of the listener.
+	AllowRemote bool
+}
+
+// controlGuard checks Host, Origin and the bearer token before a request
+// reaches the control API.
+type controlGuard struct {
+	opts  ControlOptions
+	token [sha256.Size]byte
+	next  http.Handler
+}
+
+func (g *controlGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := g.checkHost(r); err != nil {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
+		return
+	}
+	if err := checkOrigin(r); err != nil {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
+		return
+	}
+	// RFC 6750 §2.1 (Authorization: Bearer) and §3 (the challenge).
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="reload control API"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing bearer token"})
+		return
+	}
+	// Compare digests in constant time: neither the token nor its length
+	// leaks through the time an answer takes.
+	got := sha256.Sum256([]byte(tok))
+	if g.opts.Token == "" || subtle.ConstantTimeCompare(got[:], g.token[:]) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="reload control API", error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid bearer token"})
+		return
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+// checkHost refuses a Host header that a DNS rebinding page would send:
+// a name other than localhost, or another port than the listener's.
+func (g *controlGuard) checkHost(r *http.Request) error {
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil { // no port: the default one of http
+		host, port = strings.TrimSuffix(strings.TrimPrefix(r.Host, "["), "]"), "80"
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case strings.EqualFold(host, "localhost"), ip != nil && ip.IsLoopback():
+	case ip != nil && g.opts.AllowRemote:
+		return nil
+	default:
+		return fmt.Errorf("refused Host %q: the control API answers only to localhost or an IP address", r.Host)
+	}
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok && !g.opts.AllowRemote && port != strconv.Itoa(la.Port) {
+		return fmt.Errorf("refused Host %q: the control API listens on port %d", r.Host, la.Port)
+	}
+	return nil
+}
+
+// checkOrigin refuses what a browser sends for a page of another origin.
+func checkOrigin(r *http.Request) error {
+	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+		return fmt.Errorf("refused a cross-origin request from %q", o)
+	}
+	switch s := r.Header.Get("Sec-Fetch-Site"); s {
+	case "", "same-origin", "none":
+		return nil
+	default:
+		return fmt.Errorf("refused a cross-site request (Sec-Fetch-Site: %s)", s)
+	}
 }
 
 func destAndKinds(w http.ResponseWriter, r *http.Request) (wire.Destination, []wire.DiagnosticKindID, bool) {

@@ -25,9 +25,15 @@ import (
 // returns its samples by series ("name{labels}" as exposed).
 func scrape(t *testing.T, n *Node) map[string]float64 {
 	t.Helper()
-	srv := httptest.NewServer(n.ControlHandler())
+	const token = "metrics-test-token-0123456789abcdef"
+	srv := httptest.NewServer(n.ControlHandler(ControlOptions{Token: token}))
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/metrics")
+	req, err := http.NewRequest("GET", srv.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,10 @@ import (
 //   - flags may come before or after positional arguments; "--" ends the
 //     flags;
 //   - --json prints the result for scripts; --control names a running
-//     node's control API, --config an overlay configuration document and
-//     --identity a directory holding cert.pem and key.pem.
+//     node's control API (--control-token the file of its bearer token,
+//     found by default; see control.go), --config an overlay
+//     configuration document and --identity a directory holding cert.pem
+//     and key.pem.
 
 // errStream is the standard error that run hands to the subcommands. It
 // remembers standard output, where --help prints.

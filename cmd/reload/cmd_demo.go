@@ -12,7 +12,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -148,7 +147,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		for i, n := range nodesUp {
 			fmt.Fprintf(stdout, "  peer %d  %s  links %s  control %s\n", i+1, n.node.ID(), n.node.Addr(), n.control)
 		}
-		fmt.Fprintf(stdout, "Try: reload status --control %s\n", nodesUp[0].control)
+		fmt.Fprintf(stdout, "Try: reload status %s\n", nodesUp[0].controlArgs)
 		waitInterrupt()
 	}
 	if !rep.OK {
@@ -160,6 +159,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 type demoNode struct {
 	node    *node.Node
 	control string
+	// controlArgs are the flags by which the client commands reach the
+	// control API (its token is where they look by default, or named).
+	controlArgs string
 }
 
 // demo runs the steps; it never stops early on a failed step it can go
@@ -300,12 +302,12 @@ func demo(o demoOptions, progress io.Writer) (*demoReport, []demoNode, func()) {
 			case <-ctx.Done():
 				return "", fmt.Errorf("peer %d did not join", i+1)
 			}
-			ctl, err := serveControl(n)
+			ctl, err := serveControl(n, dir)
 			if err != nil {
 				return "", err
 			}
 			closers = append(closers, ctl.close)
-			up = append(up, demoNode{node: n, control: ctl.addr})
+			up = append(up, demoNode{node: n, control: ctl.addr, controlArgs: ctl.clientArgs()})
 			fmt.Fprintf(progress, "\n    peer %2d  %s joined", i+1, n.ID())
 		}
 		fmt.Fprintln(progress)
@@ -586,22 +588,6 @@ func writeSippScenarios(dir string) error {
 		}
 	}
 	return nil
-}
-
-type controlServer struct {
-	addr  string
-	close func()
-}
-
-// serveControl serves a node's control API on a loopback port.
-func serveControl(n *node.Node) (controlServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return controlServer{}, err
-	}
-	srv := &http.Server{Handler: n.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return controlServer{addr: ln.Addr().String(), close: func() { srv.Close() }}, nil
 }
 
 func waitInterrupt() {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,7 +29,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "overlay configuration document (overlay.xml; required)")
 	idDir := fs.String("identity", "", "directory holding cert.pem and key.pem of this node (required)")
 	listen := fs.String("listen", "127.0.0.1:6084", "TCP address for TLS links (bootstrap and Attach)")
-	control := fs.String("control", defaultControl, "loopback address of the control API used by reload status, ping, traceroute, store, fetch")
+	control := fs.String("control", defaultControl, "loopback address of the control API used by reload status, ping, traceroute, store, fetch; it acts as this node, so every request needs its bearer token (see --control-token)")
+	controlToken := fs.String("control-token", "", "bearer token file of the control API, 0600, made with a random token when missing (default: "+defaultTokenHelp+", where the client commands look)")
+	controlRemote := fs.Bool("control-allow-remote", false, "allow a --control address beyond loopback (plain HTTP: the token and all data cross the network in clear)")
 	var boot stringList
 	fs.Var(&boot, "bootstrap", "bootstrap peer host:port (repeatable; default: the configuration's bootstrap nodes)")
 	seed := fs.Bool("seed", false, "start a new ring instead of joining through a bootstrap peer")
@@ -44,7 +45,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	sipTCP := fs.String("sip-tcp", "", "run the SIP front end on this TCP address")
 	sipCreds := fs.String("sip-credentials", "", "digest credentials of the SIP front end's users, lines \"USER PASSWORD\", mode 0600 (default: IDENTITY/sip-users, written by reload overlay init); a REGISTER needs its AOR's user's, a call any user's")
 	sipNoAuth := fs.Bool("sip-no-auth", false, "let any SIP user agent that reaches --sip-udp/--sip-tcp register and call without credentials (trusted networks only)")
-	metricsAddr := fs.String("metrics", "", "also serve the Prometheus metrics at http://ADDR/metrics (default: off; the control API serves them too)")
+	metricsAddr := fs.String("metrics", "", "also serve the Prometheus metrics at http://ADDR/metrics (default: off; no token asked there, unlike on the control API, which serves them too)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines instead of text")
 	if code := parseFlags(fs, args); code >= 0 {
@@ -52,6 +53,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	if *cfgPath == "" || *idDir == "" {
 		return usageError(fs, "--config and --identity are required")
+	}
+	if err := checkControlAddr(*control, *controlRemote); err != nil {
+		return usageError(fs, "%v", err)
 	}
 	stunList, err := stunURIs(stunSrv)
 	if err != nil {
@@ -97,13 +101,14 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "node", err)
 	}
 	defer n.Close()
-	ln, err := net.Listen("tcp", *control)
+	ctl, err := serveControlAPI(n, *control, *controlToken, *controlRemote, false)
 	if err != nil {
-		return failure(stderr, "node", fmt.Errorf("control API: %w", err))
+		return failure(stderr, "node", err)
 	}
-	srv := &http.Server{Handler: n.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer ctl.close()
+	if *controlRemote {
+		log.Warn("the control API is plain HTTP beyond loopback: its token and all its data cross the network in clear", "control", ctl.addr)
+	}
 	var maddr net.Addr
 	if *metricsAddr != "" {
 		var msrv *http.Server
@@ -115,7 +120,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stdout, "node %s of %s\n  links    %s (TLS)\n  control  http://%s\n", id.NodeID(), cfg.Overlay.InstanceName, n.Addr(), ln.Addr())
+	fmt.Fprintf(stdout, "node %s of %s\n  links    %s (TLS)\n  control  http://%s (token in %s)\n", id.NodeID(), cfg.Overlay.InstanceName, n.Addr(), ctl.addr, ctl.tokenPath)
 	if maddr != nil {
 		fmt.Fprintf(stdout, "  metrics  http://%s/metrics\n", maddr)
 	}
@@ -152,50 +157,6 @@ func serveMetrics(addr string, h http.Handler) (*http.Server, net.Addr, error) {
 	return srv, ln.Addr(), nil
 }
 
-// controlClient talks to a running node's control API.
-type controlClient struct {
-	base string
-	http *http.Client
-}
-
-func newControl(addr string) *controlClient {
-	return &controlClient{base: "http://" + addr, http: &http.Client{Timeout: 60 * time.Second}}
-}
-
-func (c *controlClient) do(method, path string, q url.Values, body []byte, out any) error {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequest(method, u, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("no node answers at %s (start one with 'reload node', or give --control): %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error, Code, Info string }
-		_ = json.Unmarshal(b, &e)
-		msg := e.Error
-		if msg == "" {
-			msg = strings.TrimSpace(string(b))
-		}
-		return errors.New(msg)
-	}
-	if raw, ok := out.(*json.RawMessage); ok {
-		*raw = b
-		return nil
-	}
-	return json.Unmarshal(b, out)
-}
-
 func printJSON(w io.Writer, raw json.RawMessage) {
 	var v any
 	if json.Unmarshal(raw, &v) == nil {
@@ -208,7 +169,7 @@ func printJSON(w io.Writer, raw json.RawMessage) {
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("status", "reload status [flags]\n\nShow the Node-ID, neighbours, fingers and links of a running node.", stderr)
-	control := fs.String("control", defaultControl, "control API address of the node")
+	control := addControlFlags(fs, "control API address of the node")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -268,7 +229,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 
 func runPing(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ping", "reload ping [flags] DEST\n\nPing DEST through the overlay from a running node (RFC 6940 §6.5.3), with\nRFC 7851 diagnostics when --diag names kinds. DEST is a Node-ID in hex, node:HEX,\nresource:HEX, or a resource name.", stderr)
-	control := fs.String("control", defaultControl, "control API address of the node that sends the ping")
+	control := addControlFlags(fs, "control API address of the node that sends the ping")
 	kinds := fs.String("diag", "", "diagnostic kinds to ask for: names or numbers, comma-separated, or all")
 	count := fs.Int("count", 1, "number of pings")
 	fs.IntVar(count, "c", 1, "short for --count")
@@ -331,7 +292,7 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 
 func runTraceroute(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("traceroute", "reload traceroute [flags] DEST\n\nTrace the overlay path from a running node to DEST with PathTrack (RFC 7851 §4.3).", stderr)
-	control := fs.String("control", defaultControl, "control API address of the node that traces")
+	control := addControlFlags(fs, "control API address of the node that traces")
 	kinds := fs.String("diag", "", "diagnostic kinds to ask each hop for")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if code := parseArgs(fs, args); code >= 0 {
@@ -382,7 +343,7 @@ func runTraceroute(args []string, stdout, stderr io.Writer) int {
 
 func runStore(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("store", "reload store [flags] RESOURCE KIND VALUE\n\nStore VALUE under the resource name RESOURCE (or resource:HEX) with KIND\n(SIP-REGISTRATION, TURN-SERVICE, CERTIFICATE_BY_NODE, CERTIFICATE_BY_USER or a\nnumber) through a running node, signed by it (RFC 6940 §7.4.1).", stderr)
-	control := fs.String("control", defaultControl, "control API address of the node that stores")
+	control := addControlFlags(fs, "control API address of the node that stores")
 	key := fs.String("key", "", "dictionary key in hex (default: the node's Node-ID)")
 	index := fs.String("index", "", "array index (default: append)")
 	lifetime := fs.Int("lifetime", 3600, "lifetime in seconds")
@@ -431,7 +392,7 @@ func runStore(args []string, stdout, stderr io.Writer) int {
 
 func runFetch(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("fetch", "reload fetch [flags] RESOURCE KIND\n\nFetch every value of KIND under RESOURCE through a running node (RFC 6940 §7.4.2).", stderr)
-	control := fs.String("control", defaultControl, "control API address of the node that fetches")
+	control := addControlFlags(fs, "control API address of the node that fetches")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if code := parseArgs(fs, args); code >= 0 {
 		return code
@@ -496,7 +457,7 @@ func runFind(args []string, stdout, stderr io.Writer) int {
 // runQuery is a read-only control API call printed as JSON.
 func runQuery(name, path, synopsis string, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet(name, synopsis, stderr)
-	control := fs.String("control", defaultControl, "control API address of the node that asks")
+	control := addControlFlags(fs, "control API address of the node that asks")
 	fs.Bool("json", true, "print JSON (the only output form of this command)")
 	if code := parseArgs(fs, args); code >= 0 {
 		return code

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -52,13 +51,14 @@ func threeNodes(t *testing.T) (string, []*node.Node) {
 			t.Fatal("join timed out")
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Served as `reload node` serves it, with the token where the client
+	// commands look by default (TestMain keeps that in a temporary
+	// directory).
+	ctl, err := serveControlAPI(nodes[1], "127.0.0.1:0", "", false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: nodes[1].ControlHandler()}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(ctl.close)
 	// Let the ring settle.
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -73,7 +73,7 @@ func threeNodes(t *testing.T) (string, []*node.Node) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return ln.Addr().String(), nodes
+	return ctl.addr, nodes
 }
 
 func TestNodeCommands(t *testing.T) {

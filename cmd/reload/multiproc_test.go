@@ -221,7 +221,7 @@ func (s *soak) spawner() {
 // the seed.
 func (s *soak) start(p *soakPeer, boot []string) error {
 	args := []string{"node", "--config", s.cfg, "--identity", p.idDir, "--listen", p.listen, "--control", p.control,
-		"--data", p.dataDir, "--sip-udp", p.sipUDP}
+		"--control-token", p.tokenPath(), "--data", p.dataDir, "--sip-udp", p.sipUDP}
 	if len(boot) == 0 {
 		args = append(args, "--seed")
 	}
@@ -331,16 +331,25 @@ func (s *soak) randomJoined() *soakPeer {
 	return live[s.randN(len(live))]
 }
 
+// tokenPath is the file holding the bearer token of the peer's control
+// API; the node makes it on its first start and keeps it.
+func (p *soakPeer) tokenPath() string { return filepath.Join(p.dataDir, "control.token") }
+
 // control calls a peer's control API.
 func (s *soak) control(ctx context.Context, p *soakPeer, method, path string, q url.Values, body []byte, out any) error {
 	u := "http://" + p.control + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
+	tok, err := os.ReadFile(p.tokenPath())
+	if err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	resp, err := s.http.Do(req)
 	if err != nil {
 		return err
