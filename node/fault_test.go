@@ -9,11 +9,13 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/goreload/reload/forwarding"
 	"github.com/goreload/reload/internal/flood"
 	"github.com/goreload/reload/wire"
 )
@@ -272,4 +274,179 @@ func TestJoinDuringConnectionFlood(t *testing.T) {
 	t.Logf("%d junk TCP connections and %d junk datagrams from one host: a new peer joined through the flooded peer in %v and %d pings answered; "+
 		"heap %.1f -> %.1f -> %.1f MiB; goroutines %d -> %d -> %d",
 		n, n, joinTime.Round(time.Millisecond), pings, before, during, after, g0, gDuring, runtime.NumGoroutine())
+}
+
+// idleFlood is an outsider that keeps TCP connections open to a TLS port
+// without ever sending a byte: perSource of them from each source
+// address, and a new one each time the target closes one (its
+// first-record timeout, an eviction), as long as it runs.
+type idleFlood struct {
+	ctx             context.Context
+	cancel          context.CancelFunc
+	wg              sync.WaitGroup
+	opened, dropped atomic.Int64
+}
+
+// startIdleFlood starts the flood from 127.0.0.2 onwards (Linux routes all
+// of 127/8 to the loopback interface) and skips the test where such
+// addresses cannot be bound.
+func startIdleFlood(t *testing.T, target string, sources, perSource int) *idleFlood {
+	t.Helper()
+	f := &idleFlood{}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	t.Cleanup(f.halt)
+	for s := range sources {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(s/250), byte(2+s%250))}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", target)
+		if err != nil {
+			t.Skipf("cannot dial from %v: %v", d.LocalAddr, err)
+		}
+		for range perSource {
+			f.wg.Add(1)
+			go f.hold(d, target, c)
+			c = nil
+		}
+	}
+	return f
+}
+
+// hold keeps one connection open from d's address: c (when not nil),
+// then a new one each time the target closes the last.
+func (f *idleFlood) hold(d *net.Dialer, target string, c net.Conn) {
+	defer f.wg.Done()
+	var buf [1]byte
+	for f.ctx.Err() == nil {
+		if c == nil {
+			var err error
+			if c, err = d.DialContext(f.ctx, "tcp", target); err != nil {
+				pause(f.ctx, 50*time.Millisecond)
+				continue
+			}
+		}
+		f.opened.Add(1)
+		conn := c
+		unhook := context.AfterFunc(f.ctx, func() { conn.Close() })
+		// A TLS server sends nothing before the ClientHello: this
+		// returns when the target closes the connection.
+		_, _ = c.Read(buf[:])
+		if unhook() {
+			f.dropped.Add(1)
+		}
+		c.Close()
+		c = nil
+		pause(f.ctx, 100*time.Millisecond)
+	}
+	if c != nil {
+		c.Close()
+	}
+}
+
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// halt ends the flood and closes its connections.
+func (f *idleFlood) halt() {
+	f.cancel()
+	f.wg.Wait()
+}
+
+// TestJoinDuringIdleFloodFromManySources: outsiders hold hundreds of idle
+// TCP connections to a peer's TLS port from several addresses (9 × 32,
+// more with RELOAD_FLOOD=1), as many as fill its table of pending
+// handshakes, and open new ones as fast as the peer closes them. A new
+// node with an enrolled identity still joins through that peer within
+// bounded time while the flood holds: no source holds more than its
+// share of pending handshakes, silent connections are closed after the
+// first-record timeout, and a newcomer evicts the busiest source's oldest
+// instead of being refused (RFC 6940 §13). Before, the table filled up,
+// the newcomer's connection was reset, and Start failed with "no
+// bootstrap peer reachable".
+func TestJoinDuringIdleFloodFromManySources(t *testing.T) {
+	checkLeaks(t)
+	c := startCluster(t, 3, nil)
+	c.waitConverged(t, 60*time.Second)
+	sources, perSource := 9, 32
+	if flood.Big() {
+		sources = 64
+	}
+	target := c.nodes[0]
+	g0 := runtime.NumGoroutine()
+	f := startIdleFlood(t, target.Addr(), sources, perSource)
+	// The flood holds: every source has its share of handshakes pending at
+	// the target (and, before the fix, the table was full).
+	full := min(sources*min(perSource, forwarding.DefaultMaxPendingHandshakesPerHost), forwarding.DefaultMaxPendingHandshakes)
+	deadline := time.Now().Add(30 * time.Second)
+	for target.eng.PendingHandshakes() < full {
+		if time.Now().After(deadline) {
+			t.Fatalf("the flood did not take hold: %d handshakes pending at the target, want %d", target.eng.PendingHandshakes(), full)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pendingBefore := target.eng.PendingHandshakes()
+
+	id, err := c.ov.Identity("late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := New(Config{Overlay: c.ov.Config, Identity: id, TickLength: 50 * time.Millisecond, Bootstrap: []string{target.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes = append(c.nodes, late)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := late.Start(ctx); err != nil {
+		t.Fatalf("join during the flood: %v", err)
+	}
+	select {
+	case <-late.Joined():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("did not join within 30 s during the flood (%d connections opened, %d closed by the target, %d handshakes evicted)",
+			f.opened.Load(), f.dropped.Load(), target.eng.Stats().HandshakesEvicted.Load())
+	}
+	joinTime := time.Since(start)
+	tid := target.ID()
+	if _, err := late.Ping(ctx, wire.NodeDest(&tid)); err != nil {
+		t.Fatalf("ping the flooded peer during the flood: %v", err)
+	}
+	pendingDuring := target.eng.PendingHandshakes()
+	opened, dropped := f.opened.Load(), f.dropped.Load()
+	evicted := target.eng.Stats().HandshakesEvicted.Load()
+	gDuring := runtime.NumGoroutine()
+	if got := gatheredValue(t, target, "reload_inbound_handshakes_evicted_total"); got < 1 {
+		t.Fatalf("reload_inbound_handshakes_evicted_total = %v during the flood", got)
+	}
+	f.halt()
+	c.waitConverged(t, 60*time.Second)
+	t.Logf("%d sources × %d idle connections: %d handshakes pending at the target (limits %d per source, %d in all); "+
+		"a new peer joined through it in %v; the flood opened %d connections, the target closed %d (%d evictions); goroutines %d -> %d -> %d",
+		sources, perSource, max(pendingBefore, pendingDuring), forwarding.DefaultMaxPendingHandshakesPerHost, forwarding.DefaultMaxPendingHandshakes,
+		joinTime.Round(time.Millisecond), opened, dropped, evicted, g0, gDuring, runtime.NumGoroutine())
+}
+
+// gatheredValue is the value of the node's unlabelled metric name.
+func gatheredValue(t *testing.T, n *Node, name string) float64 {
+	t.Helper()
+	mfs, err := n.MetricsRegistry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			m := mf.GetMetric()[0]
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

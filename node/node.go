@@ -331,7 +331,12 @@ func (n *Node) Joined() <-chan struct{} { return n.joined }
 
 // Start joins the overlay: a seed node starts a new ring; others connect
 // to a bootstrap peer over TLS and join through it (RFC 6940 §10.5,
-// §11.4). Start returns when the join has begun; wait on Joined.
+// §11.4). Start returns when the join has begun; wait on Joined. When no
+// bootstrap peer is reachable yet, Start logs it and returns nil while the
+// node goes on dialling them with exponential backoff (1 s doubling to
+// 30 s, with jitter) until one answers, ctx is cancelled or the node is
+// closed. Start fails at once only for what no retry can fix, such as a
+// malformed bootstrap address.
 func (n *Node) Start(ctx context.Context) error {
 	boot := n.cfg.Bootstrap
 	if len(boot) == 0 && !n.cfg.Seed {
@@ -353,13 +358,18 @@ func (n *Node) Start(ctx context.Context) error {
 		n.mu.Unlock()
 		return err
 	}
+	for _, addr := range boot {
+		if err := checkBootstrapAddr(ctx, addr); err != nil {
+			return err
+		}
+	}
 	n.mu.Lock()
 	n.bootAddrs = make(map[string]wire.NodeID, len(boot))
 	for _, addr := range boot {
 		n.bootAddrs[addr] = wire.NodeID{}
 	}
 	n.mu.Unlock()
-	return n.joinThroughBootstrap(ctx)
+	return n.startJoin(ctx)
 }
 
 // joinThroughBootstrap links to the bootstrap peers (dialling those it has
@@ -391,7 +401,9 @@ func (n *Node) dialBootstrap(ctx context.Context) ([]wire.NodeID, error) {
 				continue
 			}
 		}
-		l, err := n.eng.DialTLS(ctx, addr, wire.NodeID{})
+		dctx, cancel := context.WithTimeout(ctx, bootstrapDialTimeout)
+		l, err := n.eng.DialTLS(dctx, addr, wire.NodeID{})
+		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 			continue
@@ -403,7 +415,7 @@ func (n *Node) dialBootstrap(ctx context.Context) ([]wire.NodeID, error) {
 		vias = append(vias, id)
 	}
 	if len(vias) == 0 {
-		return nil, fmt.Errorf("node: no bootstrap peer reachable: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("%w: %w", errNoBootstrapPeer, errors.Join(errs...))
 	}
 	return vias, nil
 }
@@ -411,23 +423,23 @@ func (n *Node) dialBootstrap(ctx context.Context) ([]wire.NodeID, error) {
 // rejoin joins again through the bootstrap peers after the node lost its
 // place in the ring (every neighbour failed), dialling their addresses
 // again: the links to them may have gone with the rest. One rejoin runs
-// at a time, and a failed one waits a second before the next can start.
+// at a time; while no bootstrap peer answers it retries with backoff
+// until the node is closed.
 func (n *Node) rejoin() {
 	if !n.rejoining.CompareAndSwap(false, true) {
 		return
 	}
 	n.async(func() {
 		defer n.rejoining.Store(false)
-		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-		defer cancel()
-		if err := n.joinThroughBootstrap(ctx); err != nil {
-			n.log.Warn("rejoin failed", "err", err)
-			select {
-			case <-time.After(time.Second):
-			case <-n.ctx.Done():
-			}
-		} else {
+		err := n.joinThroughBootstrap(n.ctx)
+		if errors.Is(err, errNoBootstrapPeer) && n.ctx.Err() == nil {
+			err = n.joinRetrying(n.ctx, err)
+		}
+		switch {
+		case err == nil:
 			n.log.Info("rejoining the overlay")
+		case n.ctx.Err() == nil:
+			n.log.Warn("rejoin failed", "err", err)
 		}
 	})
 }

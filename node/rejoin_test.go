@@ -2,7 +2,11 @@ package node
 
 import (
 	"context"
+	"log/slog"
+	"net"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,3 +242,110 @@ func waitLinked(t *testing.T, n *Node, id wire.NodeID) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestJoinRetriesUntilBootstrapUp: a node started before its bootstrap
+// peer (a whole overlay booted at once, a bootstrap peer restarting) logs
+// each round of dials that reached no one and keeps trying with backoff;
+// it joins once the bootstrap peer is up at its address. Before, Start
+// failed with "no bootstrap peer reachable" and the node never tried
+// again.
+func TestJoinRetriesUntilBootstrapUp(t *testing.T) {
+	checkLeaks(t)
+	ov, err := nodetest.NewOverlay("retry.example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ov.Identities(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An address where nothing listens yet.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	tick := 50 * time.Millisecond
+	var failedRounds atomic.Int64
+	log := slog.New(countHandler{msg: "no bootstrap peer reachable; retrying", n: &failedRounds})
+	joiner, err := New(Config{Overlay: ov.Config, Identity: ids[1], TickLength: tick, Bootstrap: []string{addr}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer joiner.Close()
+	if err := joiner.Start(ctx); err != nil {
+		t.Fatalf("Start with the bootstrap peer not up yet: %v", err)
+	}
+	// Two failed rounds: the node retries after the first.
+	for failedRounds.Load() < 2 {
+		if ctx.Err() != nil {
+			t.Fatal("no failed round was logged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var seed *Node
+	for seed == nil {
+		if seed, err = New(Config{Overlay: ov.Config, Identity: ids[0], TickLength: tick, ListenTLS: addr, Seed: true}); err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("listen on %s: %v", addr, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	defer seed.Close()
+	if err := seed.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	select {
+	case <-joiner.Joined():
+		t.Logf("joined %v after the bootstrap peer came up, after %d failed rounds", time.Since(up).Round(time.Millisecond), failedRounds.Load())
+	case <-time.After(60 * time.Second):
+		t.Fatal("the node did not join once its bootstrap peer was up")
+	}
+}
+
+// TestJoinBadBootstrapAddress: an address no retry can reach is an error
+// from Start at once, naming the address.
+func TestJoinBadBootstrapAddress(t *testing.T) {
+	ov, err := nodetest.NewOverlay("badaddr.example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := ov.Identity("n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"127.0.0.1", "127.0.0.1:99999", "[::1:6084"} {
+		nd, err := New(Config{Overlay: ov.Config, Identity: id, Bootstrap: []string{addr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = nd.Start(ctx)
+		cancel()
+		nd.Close()
+		if err == nil || !strings.Contains(err.Error(), addr) {
+			t.Errorf("bootstrap %q: Start = %v, want an error naming the address", addr, err)
+		}
+	}
+}
+
+// countHandler counts the log records with message msg.
+type countHandler struct {
+	msg string
+	n   *atomic.Int64
+}
+
+func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countHandler) WithGroup(string) slog.Handler      { return h }

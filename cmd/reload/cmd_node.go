@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,7 +32,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	controlToken := fs.String("control-token", "", "bearer token file of the control API, 0600, made with a random token when missing (default: "+defaultTokenHelp+", where the client commands look)")
 	controlRemote := fs.Bool("control-allow-remote", false, "allow a --control address beyond loopback (plain HTTP: the token and all data cross the network in clear)")
 	var boot stringList
-	fs.Var(&boot, "bootstrap", "bootstrap peer host:port (repeatable; default: the configuration's bootstrap nodes)")
+	fs.Var(&boot, "bootstrap", "bootstrap peer host:port (repeatable; default: the configuration's bootstrap nodes); while none answers, the node keeps dialling them with backoff (1 s doubling to 30 s)")
 	seed := fs.Bool("seed", false, "start a new ring instead of joining through a bootstrap peer")
 	client := fs.Bool("client", false, "run as a client (RFC 6940 §3.2): attach to the responsible peer, do not route")
 	useICE := fs.Bool("ice", false, "use ICE and DTLS-UDP-SR for Attach (host candidates of all interfaces)")
@@ -124,16 +123,27 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if maddr != nil {
 		fmt.Fprintf(stdout, "  metrics  http://%s/metrics\n", maddr)
 	}
+	// Start fails only for what no retry can fix (a malformed bootstrap
+	// address); while no bootstrap peer answers, the node logs each round
+	// and keeps dialling them with backoff.
 	if err := n.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return exitOK // interrupted during the first round
+		}
 		return failure(stderr, "node", err)
 	}
-	select {
-	case <-n.Joined():
-		fmt.Fprintln(stdout, "joined the overlay")
-	case <-ctx.Done():
-		return exitOK
-	case <-time.After(2 * time.Minute):
-		return failure(stderr, "node", errors.New("did not join within 2 minutes; check --bootstrap and that the peers share the configuration"))
+	slow := time.NewTimer(2 * time.Minute)
+	defer slow.Stop()
+	for joined := false; !joined; {
+		select {
+		case <-n.Joined():
+			fmt.Fprintln(stdout, "joined the overlay")
+			joined = true
+		case <-ctx.Done():
+			return exitOK
+		case <-slow.C:
+			log.Warn("not joined after 2 minutes, still trying: check --bootstrap and that the peers share the configuration")
+		}
 	}
 	<-ctx.Done()
 	lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,0 +1,100 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"time"
+)
+
+// errNoBootstrapPeer is the error of a round of dials that reached no
+// bootstrap peer: retrying may fix it (the peers may be starting,
+// restarting, or flooded), unlike a malformed address.
+var errNoBootstrapPeer = errors.New("node: no bootstrap peer reachable")
+
+// Join retry timing: the wait after the first round that reached no
+// bootstrap peer, doubled after each (with jitter) up to the last value.
+const (
+	joinRetryMin = time.Second
+	joinRetryMax = 30 * time.Second
+	// bootstrapDialTimeout bounds one dial and TLS handshake with one
+	// bootstrap address, so that an address that swallows packets does
+	// not hold the rounds up.
+	bootstrapDialTimeout = 10 * time.Second
+)
+
+// joinRetryWait is the wait after the failed round number attempt (from
+// 1): joinRetryMin doubled attempt-1 times, capped at joinRetryMax, and
+// drawn uniformly from its upper half so that nodes restarted together
+// do not dial their bootstrap peers in step.
+func joinRetryWait(attempt int) time.Duration {
+	d := joinRetryMax
+	if attempt < 16 {
+		d = min(joinRetryMin<<(attempt-1), joinRetryMax)
+	}
+	return d/2 + mrand.N(d/2+1)
+}
+
+// checkBootstrapAddr rejects an address no retry can reach: one that is
+// not host:port or whose port is not a port.
+func checkBootstrapAddr(ctx context.Context, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.DefaultResolver.LookupPort(ctx, "tcp", port)
+	}
+	if err != nil {
+		return fmt.Errorf("node: bootstrap address %q: %w", addr, err)
+	}
+	return nil
+}
+
+// startJoin makes the first attempt to join through the bootstrap peers.
+// When it reaches none, it logs why and goes on trying in the background
+// with exponential backoff until one answers, ctx is cancelled or the node
+// is closed; it returns an error only for what retrying cannot fix.
+func (n *Node) startJoin(ctx context.Context) error {
+	err := n.joinThroughBootstrap(ctx)
+	if err == nil || !errors.Is(err, errNoBootstrapPeer) || ctx.Err() != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(n.ctx, cancel)
+	n.async(func() {
+		defer cancel()
+		defer stop()
+		if err := n.joinRetrying(rctx, err); err != nil && rctx.Err() == nil {
+			n.log.Error("join failed", "err", err)
+		}
+	})
+	return nil
+}
+
+// joinRetrying goes on after a round of bootstrap dials that failed with
+// err: it waits, dials again and starts the join once a bootstrap peer
+// answers, logging each failed round. It returns nil once the join has
+// begun, ctx's error once ctx ends, or an error retrying cannot fix.
+func (n *Node) joinRetrying(ctx context.Context, err error) error {
+	for attempt := 1; ; attempt++ {
+		wait := joinRetryWait(attempt)
+		n.log.Warn("no bootstrap peer reachable; retrying", "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		err = n.joinThroughBootstrap(ctx)
+		switch {
+		case err == nil:
+			n.log.Info("bootstrap peer reached; joining", "attempts", attempt+1)
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !errors.Is(err, errNoBootstrapPeer):
+			return err
+		}
+	}
+}
