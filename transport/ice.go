@@ -219,7 +219,10 @@ func NewICESession(role Role, cfg ICEConfig) (*ICESession, error) {
 // returns them with the ICE credentials to put in the Attach.
 func (s *ICESession) Gather(ctx context.Context) (ufrag, pwd string, cands []Candidate, err error) {
 	done := make(chan struct{})
+	// The agent may still report candidates after ctx ended and Gather
+	// returned: they go to got, never to the results.
 	var mu sync.Mutex
+	var got []Candidate
 	if err := s.agent.OnCandidate(func(c ice.Candidate) {
 		if c == nil {
 			close(done)
@@ -227,7 +230,7 @@ func (s *ICESession) Gather(ctx context.Context) (ufrag, pwd string, cands []Can
 		}
 		if cc, err := CandidateFromICE(c); err == nil {
 			mu.Lock()
-			cands = append(cands, cc)
+			got = append(got, cc)
 			mu.Unlock()
 		}
 	}); err != nil {
@@ -244,7 +247,7 @@ func (s *ICESession) Gather(ctx context.Context) (ufrag, pwd string, cands []Can
 	ufrag, pwd, err = s.agent.GetLocalUserCredentials()
 	mu.Lock()
 	defer mu.Unlock()
-	return ufrag, pwd, cands, err
+	return ufrag, pwd, got, err
 }
 
 // Connect adds the peer's candidates and runs the connectivity checks;
