@@ -68,6 +68,14 @@ type Config struct {
 	// responsible peer and does not route.
 	Client bool
 
+	// MaxStorageTimeAhead and MaxLifetime are the storage policy for
+	// the Stores this peer takes (storage.Config): how far a value's
+	// storage_time may lie ahead of the local clock (refused beyond,
+	// default a day), and the longest lifetime kept (clamped beyond,
+	// default 30 days). 0 means the default, negative no bound.
+	MaxStorageTimeAhead time.Duration
+	MaxLifetime         time.Duration
+
 	// DataDir, when set, keeps stored data in DataDir/storage.db and the
 	// SIP front end's local bindings in DataDir/sip.db (bbolt), so a
 	// restarted node with the same identity still holds them; else they
@@ -194,7 +202,8 @@ func New(cfg Config) (*Node, error) {
 	} else {
 		backend = mem.New()
 	}
-	if n.store, err = storage.New(storage.Config{Kinds: n.kinds, Backend: backend, Verifier: verifier, Topology: storageTopology{n}, Logger: n.log}); err != nil {
+	if n.store, err = storage.New(storage.Config{Kinds: n.kinds, Backend: backend, Verifier: verifier, Topology: storageTopology{n}, Logger: n.log,
+		MaxStorageTimeAhead: cfg.MaxStorageTimeAhead, MaxLifetime: cfg.MaxLifetime}); err != nil {
 		return nil, fmt.Errorf("node: storage: %w", err)
 	}
 
