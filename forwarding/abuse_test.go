@@ -167,10 +167,10 @@ func TestEngineFragmentFlood(t *testing.T) {
 }
 
 // Junk connections at B's TLS port: many that send nothing, and some
-// that send garbage. B refuses those beyond its pending-handshake limits,
-// ends the silent ones after the handshake timeout, and meanwhile a real
-// peer from another address connects and pings. Afterwards no goroutine
-// is left.
+// that send garbage. B holds no more than its per-source limit of them
+// pending (each newcomer evicts the source's oldest), ends the silent ones
+// after the first-record timeout, and meanwhile a real peer from another
+// address connects and pings. Afterwards no goroutine is left.
 func TestEngineConnectionFlood(t *testing.T) {
 	checkLeaks(t)
 	b := startEngine(t, 2, &staticRouter{}, func(o *Options) {
