@@ -246,6 +246,15 @@ func (c *Core) process(from wire.NodeID, raw []byte, now time.Time, origin bool)
 		// via list to answer along.
 		return Action{Kind: ActDrop, Err: wrapMalformed(err)}
 	}
+	if m := c.cfg.Local.MaxMessageSize; m > 0 && int64(h.Length) > int64(m) && int64(h.Length) > int64(len(raw)) && !origin {
+		// The head of a message larger than max-message-size, handed up
+		// by a TLS link that will close (transport): §6.6 lets the error
+		// be sent before the whole message has arrived.
+		if n > m {
+			return Action{Kind: ActDrop, Err: ErrTooLarge}
+		}
+		return c.fail(from, raw[n:], origin, errTooLarge(int(min(int64(h.Length), 1<<40)), m))
+	}
 	if int64(h.Length) != int64(len(raw)) {
 		return c.fail(from, raw[n:], origin, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage,
 			Info: []byte("length field does not match the message"), Err: ErrMalformed})

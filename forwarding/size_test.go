@@ -157,11 +157,11 @@ func (r *records) find(msg, key, val string) bool {
 	return false
 }
 
-// RFC 6940 §6.6: over TLS, B's link refuses a message larger than
-// B's max-message-size before reading it and the session is closed with
-// nothing to answer. The drop is not silent: B logs it at Warn, naming
-// the peer that sent it.
-func TestEngineTooLargeOverTLSLogged(t *testing.T) {
+// RFC 6940 §6.6: over TLS, B's link reads only the head of a message
+// larger than B's max-message-size, B answers it with
+// Error_Message_Too_Large, and then the session is closed. B logs it at
+// Warn, naming the peer that sent it.
+func TestEngineTooLargeOverTLSAnsweredThenClosed(t *testing.T) {
 	checkLeaks(t)
 	logs := &records{}
 	a := startEngine(t, 1, &staticRouter{next: idB}, func(o *Options) {
@@ -175,10 +175,13 @@ func TestEngineTooLargeOverTLSLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return b.Table().Connected(idA) })
-	if _, err := a.Request(ctx, dests(idB), wire.CodePingReq, paddedPing(10000)); err == nil {
-		t.Fatal("a 10 KB request to a 5000-byte peer over TLS was answered")
+	// §6.6: "the peer SHOULD send an Error_Message_Too_Large error and
+	// then close the TLS or DTLS session".
+	if _, err := a.Request(ctx, dests(idB), wire.CodePingReq, paddedPing(10000)); !isCode(err, wire.ErrCodeMessageTooLarge) {
+		t.Fatalf("10 KB request to a 5000-byte peer over TLS: %v, want Error_Message_Too_Large", err)
 	}
 	waitFor(t, func() bool {
 		return logs.find("link closed: the peer sent a message larger than max-message-size", "peer", idA.String())
 	})
+	waitFor(t, func() bool { return !b.Table().Connected(idA) })
 }

@@ -239,9 +239,38 @@ type streamIO struct {
 	c   net.Conn
 	r   *bufio.Reader
 	max int
+
+	// tooLarge, once set, is the error the link ends with: a frame
+	// larger than max arrived, whose head was handed up so that the
+	// request can be answered with Error_Message_Too_Large before the
+	// link closes (RFC 6940 §6.6).
+	tooLarge error
+	closing  <-chan struct{} // the link's; ends the wait for the answer
 }
 
+// tooLargeHead is how much of a frame larger than max-message-size is
+// read and handed up: enough for the forwarding header (§6.3.2) and the
+// message code that follows it, so that the receiver can answer.
+const tooLargeHead = 2048
+
+// TooLargeGrace is how long a TLS link that received a frame larger than
+// its limit stays open for the Error_Message_Too_Large answer to go out
+// before it closes (RFC 6940 §6.6: send the error, then close).
+var TooLargeGrace = time.Second
+
 func (s *streamIO) read() (wire.FramedMessage, error) {
+	if s.tooLarge != nil {
+		// The head of the oversized frame was handed up; give the
+		// answer time to go out, then end the link (the rest of the
+		// frame is never read).
+		t := time.NewTimer(TooLargeGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.closing:
+		}
+		return wire.FramedMessage{}, s.tooLarge
+	}
 	var hdr [9]byte
 	if _, err := io.ReadFull(s.r, hdr[:5]); err != nil {
 		return wire.FramedMessage{}, err
@@ -259,7 +288,17 @@ func (s *streamIO) read() (wire.FramedMessage, error) {
 		}
 		n := int(hdr[5])<<16 | int(hdr[6])<<8 | int(hdr[7])
 		if n > s.max {
-			return wire.FramedMessage{}, fmt.Errorf("%w: %d bytes", ErrMessageTooLarge, n)
+			// §6.6: the peer SHOULD send Error_Message_Too_Large and then
+			// close; the error "can be sent and the session closed
+			// before the peer receives the complete message". Hand up
+			// the head of the message (its forwarding header says the
+			// whole length), and end the link after the grace period.
+			s.tooLarge = fmt.Errorf("%w: %d bytes", ErrMessageTooLarge, n)
+			head := make([]byte, min(n, tooLargeHead))
+			if _, err := io.ReadFull(s.r, head); err != nil {
+				return wire.FramedMessage{}, err
+			}
+			return wire.FramedMessage{Type: wire.FrameData, Sequence: seq, Message: head}, nil
 		}
 		m := make([]byte, n)
 		if _, err := io.ReadFull(s.r, m); err != nil {
@@ -386,6 +425,9 @@ func newLink(p linkParams, cfg *Config) *Link {
 		ctr:     cfg.Counters,
 		log:     cfg.logger(),
 		since:   time.Now(),
+	}
+	if sio, ok := p.io.(*streamIO); ok {
+		sio.closing = l.closing
 	}
 	l.ctr.handshake(p.typ, nil)
 	l.logUp()
