@@ -35,6 +35,9 @@ const (
 	reqLeave                     // a Leave to a neighbour
 	reqAttach                    // a client's RouteQuery for its own Node-ID
 	reqInfo                      // an Update nobody waits for: timeouts ignored
+	reqVouch                     // RouteQuery to a member about a stranger (hint)
+	reqSelfCheck                 // RouteQuery to the successor about this peer
+	reqRejoin                    // Join sent again to a successor that does not know us
 )
 
 type request struct {
@@ -43,6 +46,7 @@ type request struct {
 	to       wire.NodeID // direct target; zero for routed requests
 	finger   int
 	deadline int64
+	about    wire.NodeID // reqVouch: the stranger asked about
 }
 
 // retry is a neighbour candidate to verify again at 'at' (0: not
@@ -53,9 +57,18 @@ type retry struct {
 	tries int
 }
 
+// early is an Update a joining node received before the answer to its
+// Join (see holdEarly).
+type early struct {
+	from wire.NodeID
+	ids  []wire.NodeID
+}
+
 type expiring struct {
 	id    wire.NodeID
 	until int64
+	// dead entries only: what the failed peer was (see Chord.failed).
+	member, neighbor bool
 }
 
 // Chord is a CHORD-RELOAD topology plugin (RFC 6940 §10). It is not safe
@@ -92,6 +105,11 @@ type Chord struct {
 	// limit held back; Tick sends it when the limit runs out.
 	deferredCorrect map[wire.NodeID]bool
 
+	checkedSucc wire.NodeID    // the successor last asked whether it knows us
+	rejoinedTo  wire.NodeID    // the successor rejoin last sent a Join to
+	rejoinedAt  int64          // and when
+	recheckAt   int64          // when to selfCheck again (0: not scheduled)
+	rechecks    int            // rechecks scheduled for the current successor
 	resp        topology.Range // last announced responsible range
 	replicas    []wire.NodeID  // last announced replica set
 	replicaDue  int64          // -1: none due
@@ -102,8 +120,8 @@ type Chord struct {
 	bootIdx     int
 	joinToken   uint64
 	joinAns     bool
-	apUpdate    bool
-	ap          wire.NodeID
+	ap          wire.NodeID // the peer that answered our Join
+	early       []early     // Updates naming us received before the JoinAns
 	joinRetryAt int64
 	apWait      int64
 	// client
@@ -277,20 +295,29 @@ func (c *Chord) ReplicaSet(id []byte) []wire.NodeID {
 // Topology asks (RFC 6940 §7.4.1.1, §10.4): from is a neighbour (replicas
 // come from the responsible peer, a predecessor; a joining node's data
 // from the admitting peer, a successor, §10.5 step 6), the admitting peer
-// of this joining node, or a peer removed from the tables within the last
-// 20 request timeouts, because a leaving peer's transfer of its range
-// (§10.9) may arrive after its Leave. The Resource-ID is not checked.
+// of this joining node (the peer that answered our Join, or before that
+// answer a peer whose Update named us as its predecessor, see holdEarly),
+// or a peer that was a neighbour when it was removed from the tables
+// within the last deadTimeouts request timeouts, because a leaving peer's
+// transfer of its range (§10.9) may arrive after its Leave. Neighbours
+// are admitted only as the package documentation says, so a node that
+// never joined cannot push replicas by claiming a place in the ring. The
+// Resource-ID is not checked.
 func (c *Chord) AcceptReplica(_ []byte, from wire.NodeID) bool {
 	switch c.state {
 	case statePeer:
 	case stateJoining:
-		if from == c.ap && !from.IsZero() {
+		if from.IsZero() {
+			return false
+		}
+		if from == c.ap || slices.ContainsFunc(c.early, func(e early) bool { return e.from == from }) {
 			return true
 		}
 	default:
 		return false
 	}
-	return c.isNeighbor(from) || c.isDead(from)
+	_, wasNeighbor := c.deadAs(from)
+	return c.isNeighbor(from) || wasNeighbor
 }
 
 func (c *Chord) replicaSet() []wire.NodeID {

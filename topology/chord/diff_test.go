@@ -133,8 +133,10 @@ func (r *bruteRing) nextHop(self, k *big.Int, isNode, strict bool, succ, pred, f
 	return r.node(after), false
 }
 
-// knowing returns a started peer self that has heard a peer_ready Update
-// from every other peer of ids, so it knows the whole ring.
+// knowing returns a started peer self that knows the whole ring: it
+// admitted every other peer of ids through a Join (§10.5 steps 5-7), in
+// clockwise order from self, so that each is in its responsible range
+// when it joins (§6.4.2.1).
 func knowing(t *testing.T, ids []wire.NodeID, self wire.NodeID, strict bool) *chord.Chord {
 	t.Helper()
 	cfg := chord.DefaultConfig(self, rand.New(rand.NewPCG(1, 2)))
@@ -146,17 +148,22 @@ func knowing(t *testing.T, ids []wire.NodeID, self wire.NodeID, strict bool) *ch
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	u := wire.ChordUpdate{Type: wire.ChordUpdatePeerReady}
-	body, _ := u.Append(nil)
-	for i, id := range ids {
-		if id != self {
-			if err := c.Step(topology.Incoming{From: id, Code: wire.CodeUpdateReq, Body: body, Token: uint64(i + 1)}); err != nil {
-				t.Fatal(err)
-			}
+	order := slices.Clone(ids)
+	slices.SortFunc(order, func(a, b wire.NodeID) int {
+		return topology.Sub(a, self).Compare(topology.Sub(b, self))
+	})
+	for i, id := range order {
+		if id == self {
+			continue
 		}
+		j := wire.JoinReq{JoiningPeerID: id, IDLen: id.Len()}
+		body, _ := j.Append(nil)
+		if err := c.Step(topology.Incoming{From: id, Code: wire.CodeJoinReq, Body: body, Token: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+		c.Ready()
+		c.Advance()
 	}
-	c.Ready()
-	c.Advance()
 	return c
 }
 

@@ -147,6 +147,10 @@ func (c *Chord) finish() {
 		if (c.dirty && c.cfg.Reactive) || c.mustUpdate {
 			c.updateNeighbors(c.except)
 		}
+		if len(c.succ) > 0 && c.succ[0] != c.checkedSucc {
+			c.checkedSucc, c.rechecks, c.recheckAt = c.succ[0], 0, 0
+			c.selfCheck()
+		}
 		rs := c.replicaSet()
 		switch {
 		case slices.Equal(rs, c.replicas):
@@ -237,6 +241,11 @@ func (c *Chord) Tick() {
 		if len(c.reverify) > 0 && c.reverifyDue() {
 			busy = true
 		}
+		if c.recheckAt > 0 && c.now >= c.recheckAt {
+			busy = true
+			c.recheckAt = 0
+			c.selfCheck()
+		}
 		if len(c.deferredCorrect) > 0 {
 			for _, n := range sortedIDs(c.deferredCorrect) {
 				if t, ok := c.lastCorrect[n]; ok && c.now < t+c.timeout {
@@ -267,7 +276,9 @@ func (c *Chord) Tick() {
 // expire handles a request that got no answer in time.
 func (c *Chord) expire(r request) {
 	switch r.kind {
-	case reqInfo:
+	case reqInfo, reqVouch, reqSelfCheck:
+	case reqRejoin:
+		c.recheck()
 	case reqUpdate, reqVerify, reqPeerReady, reqLeave:
 		if r.kind == reqLeave {
 			c.leaveDone()
@@ -289,6 +300,7 @@ func (c *Chord) expire(r request) {
 func (c *Chord) stabilize() {
 	c.stats.Stabilizations++
 	c.updateNeighbors(wire.NodeID{})
+	c.selfCheck()
 	for _, f := range c.Fingers() {
 		if !c.isNeighbor(f) && !c.outstanding(reqPeerReady, f) {
 			c.sendUpdate(f, wire.ChordUpdatePeerReady, reqPeerReady)

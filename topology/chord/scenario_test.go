@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -162,6 +163,22 @@ func (sn *scenario) isError(out *strings.Builder, x *sim.Exchange) bool {
 	}
 	fmt.Fprintf(out, "error %v from %s: %s\n", e.Code, sn.name(x.From), e.Info)
 	return true
+}
+
+// inject sends a request with body from node f[1] directly to node f[2]
+// and prints its answer, with the messages the plugins exchange meanwhile
+// when the command has the argument trace.
+func (sn *scenario) inject(out *strings.Builder, f []string, code wire.MessageCode, body []byte) {
+	if slices.Contains(f[3:], "trace") {
+		sn.trace = out
+	}
+	x := sn.s.Request(sn.id(f[1]), sn.id(f[2]), nil, code, body)
+	sn.s.RunUntil(100, 1, func() bool { return x.Done })
+	sn.s.Run(4)
+	sn.trace = nil
+	if !sn.isError(out, x) {
+		fmt.Fprintf(out, "%v from %s\n", x.Code, sn.name(x.From))
+	}
 }
 
 // exec runs one command and returns its output.
@@ -339,6 +356,33 @@ func (sn *scenario) exec(line string) string {
 				fmt.Fprintf(&out, "%s: next=%s\n", key, sn.name(next))
 			}
 		}
+	case "update":
+		// update FROM TO preds=a,b succs=c: FROM sends TO an Update
+		// (neighbors) with those sets, whatever FROM's own state.
+		u := wire.ChordUpdate{Type: wire.ChordUpdateNeighbors, IDLen: 16}
+		for key, dst := range map[string]*[]wire.NodeID{"preds": &u.Predecessors, "succs": &u.Successors} {
+			if v, ok := arg(key); ok && v != "" {
+				for _, n := range strings.Split(v, ",") {
+					*dst = append(*dst, sn.id(n))
+				}
+			}
+		}
+		body, _ := u.Append(nil)
+		sn.inject(&out, f, wire.CodeUpdateReq, body)
+	case "joinreq":
+		// joinreq FROM TO: FROM sends TO a Join for its own Node-ID
+		// directly, not routed to the responsible peer.
+		body, _ := (&wire.JoinReq{JoiningPeerID: sn.id(f[1]), IDLen: 16}).Append(nil)
+		sn.inject(&out, f, wire.CodeJoinReq, body)
+	case "neighbors":
+		for _, a := range f[1:] {
+			n := s.Node(sn.id(a))
+			fmt.Fprintf(&out, "%s: pred=%s succ=%s fingers=%s\n", a, sn.list(n.Chord.Predecessors()), sn.list(n.Chord.Successors()), sn.list(n.Chord.Fingers()))
+		}
+	case "accept":
+		// accept NODE from=X: whether NODE takes a replica Store from X.
+		from, _ := arg("from")
+		fmt.Fprintf(&out, "replica from %s: %v\n", from, s.Node(sn.id(f[1])).Chord.AcceptReplica(nil, sn.id(from)))
 	case "replicas":
 		n := s.Node(sn.id(f[1]))
 		k := sn.id(f[2])

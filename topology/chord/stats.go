@@ -13,6 +13,9 @@ type Stats struct {
 	// PeerFailures counts the peers declared failed (§10.7.2): link
 	// failures and unanswered Updates.
 	PeerFailures uint64
+	// Rejoins counts the Joins sent again as a peer to a successor that
+	// did not know this peer (§10.5).
+	Rejoins uint64
 }
 
 // Stats returns the Chord's counters.

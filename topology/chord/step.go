@@ -65,19 +65,23 @@ func stepJoining(c *Chord, in *topology.Incoming) error {
 		}
 		// §10.5 step 7: the admitting peer's Update names us as its
 		// predecessor; its neighbours are trusted while joining: JN
-		// "immediately knows most of its expected neighbors". Others learn
-		// of us too early: refuse them until we have joined, and our own
-		// Updates (step 9) will reach them.
-		if !slices.Contains(c.upd.Predecessors, c.id) && (!c.joinAns || in.From != c.ap) {
+		// "immediately knows most of its expected neighbors". The
+		// admitting peer is the one that answered our Join (step 5); an
+		// Update that arrives before that answer is held until it says
+		// who that is, so that no other node can pose as the admitting
+		// peer and hand us its own neighbour sets. Others learn of us too
+		// early: refuse them until we have joined, and our own Updates
+		// (step 9) will reach them.
+		ids := slices.Concat(c.upd.Predecessors, c.upd.Successors)
+		switch {
+		case c.joinAns && in.From == c.ap:
+			c.answer(in, wire.CodeUpdateAns, &wire.UpdateAns{})
+			c.admitted(ids)
+		case !c.joinAns && slices.Contains(c.upd.Predecessors, c.id):
+			c.answer(in, wire.CodeUpdateAns, &wire.UpdateAns{})
+			c.holdEarly(in.From, ids)
+		default:
 			c.answerError(in, wire.ErrCodeForbidden, "joining")
-			return nil
-		}
-		c.answer(in, wire.CodeUpdateAns, &wire.UpdateAns{})
-		c.ap, c.apUpdate = in.From, true
-		c.verified(in.From)
-		c.recompute(slices.Concat(c.upd.Predecessors, c.upd.Successors)...)
-		if c.joinAns && c.apUpdate {
-			c.joined()
 		}
 		return nil
 	case wire.CodeLeaveReq:
@@ -104,9 +108,14 @@ func stepPeer(c *Chord, in *topology.Incoming) error {
 			return err
 		}
 		c.answer(in, wire.CodeLeaveAns, &wire.LeaveAns{})
-		// §10.9: "as if it had detected a peer failure".
+		// §10.9: "as if it had detected a peer failure". Only a member's
+		// Leave names peers worth verifying: a stranger's list would let
+		// it nominate neighbours.
+		member := c.vouched(in.From)
 		c.failed(in.From)
-		c.learn(ids)
+		if member {
+			c.learn(ids)
+		}
 		return nil
 	case wire.CodeUpdateReq:
 		return c.onUpdate(in)
@@ -168,8 +177,18 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 		// (§10.7.1), but an UpdateAns from it proves it alive. Without
 		// this a neighbour that answered slowly stays out of the sets,
 		// and gossip naming it is ignored while it is listed as dead.
-		if in.Code == wire.CodeUpdateAns && c.state == statePeer {
+		// Only for a peer that was vouched for: corrections (reqInfo) go
+		// to strangers too, and a late answer must not admit one.
+		if in.Code == wire.CodeUpdateAns && c.state == statePeer && c.vouched(in.From) {
 			c.verified(in.From)
+		}
+		// A JoinAns can only answer a Join of ours: one that timed out
+		// (the Join wandered through tables still converging and its
+		// answer came back late) still admitted us, and the admitting
+		// peer now routes our next Join to us, which cannot route it.
+		if in.Code == wire.CodeJoinAns && c.state == stateJoining && !c.joinAns {
+			c.joinToken = 0
+			c.admittedBy(in.From)
 		}
 		return nil
 	}
@@ -224,12 +243,42 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 			c.joinRetryAt = c.now + c.timeout
 			return nil
 		}
-		c.joinAns, c.ap = true, in.From
-		c.apWait = c.now + c.timeout
-		c.verified(in.From)
-		if c.apUpdate {
-			c.joined()
+		c.admittedBy(in.From)
+	case reqVouch:
+		// A member names the stranger as where it routes for its
+		// Node-ID: the stranger is in its routing table (see hint). It
+		// is now a candidate like one a member's Update names: it enters
+		// the tables when it answers an Update of ours (§10.7.3).
+		if isErr || in.Code != wire.CodeRouteQueryAns || c.state != statePeer {
+			return nil
 		}
+		a := wire.ChordRouteQueryAns{IDLen: c.idLen}
+		if _, err := a.Decode(in.Body); err != nil {
+			return err
+		}
+		if a.NextPeer == r.about {
+			c.candidate(r.about)
+		}
+	case reqSelfCheck:
+		if isErr || in.Code != wire.CodeRouteQueryAns || c.state != statePeer {
+			return nil
+		}
+		a := wire.ChordRouteQueryAns{IDLen: c.idLen}
+		if _, err := a.Decode(in.Body); err != nil {
+			return err
+		}
+		if a.NextPeer != c.id && len(c.succ) > 0 && c.succ[0] == in.From {
+			c.rejoin(in.From)
+		}
+	case reqRejoin:
+		if in.Code == wire.CodeJoinAns && c.state == statePeer {
+			c.verified(in.From)
+			return nil
+		}
+		// Refused: the successor takes a peer it still holds (perhaps
+		// one that failed and it has not noticed yet) for the one
+		// between us. Ask again later.
+		c.recheck()
 	case reqLeave:
 		c.leaveDone()
 	case reqAttach:
@@ -313,6 +362,14 @@ func (c *Chord) onJoin(in *topology.Incoming) error {
 		return fmt.Errorf("chord: join for %v sent by %v", j.JoiningPeerID, in.From)
 	}
 	jn := in.From
+	if !c.admits(jn) {
+		// §6.4.2.1: "The JoinReq is sent to the responsible peer"; a peer
+		// that is not responsible for JN's Node-ID is not its admitting
+		// peer, and JN would take a place next to it that the ring does
+		// not give it. JN routes its Join again (§10.5 step 5).
+		c.answerError(in, wire.ErrCodeForbidden, "not the peer responsible for the joining Node-ID")
+		return fmt.Errorf("chord: join of %v, for which this peer is not responsible", jn)
+	}
 	c.answer(in, wire.CodeJoinAns, &wire.JoinAns{})
 	// A refusal of an earlier request to jn (sent while it was still
 	// joining, or to its previous process) must not undo its admission.
@@ -332,19 +389,47 @@ func (c *Chord) onJoin(in *topology.Incoming) error {
 	return nil
 }
 
-// onUpdate handles an Update from a peer (§10.7.3).
+// admits reports whether this peer is responsible for the Node-ID of the
+// joining node jn (§6.4.2.1, §10.5): jn lies in (p, self], p being the
+// nearest predecessor other than jn itself (a restarted process joins
+// again while its predecessor entry is still here), or there is none.
+func (c *Chord) admits(jn wire.NodeID) bool {
+	for _, p := range c.pred {
+		if p != jn {
+			return topology.InOC(p, jn, c.id)
+		}
+	}
+	return true
+}
+
+// onUpdate handles an Update from a peer (§10.7.3). Its sender is the
+// Node-ID that signed it (forwarding verified the signature). Only a
+// vouched sender (a member of the routing table, a candidate a member
+// named, a recent member) is taken as a neighbour on its own word, and
+// only a vouched sender's sets are considered; a stranger's Update is
+// answered but is only a hint (see hint and the package documentation).
 func (c *Chord) onUpdate(in *topology.Incoming) error {
 	if err := c.decodeUpdate(in); err != nil {
 		return err
 	}
 	c.stats.UpdatesReceived++
+	// Answered in every case: a peer whose Update is refused takes us for
+	// no peer and drops us (onAnswer), and a stranger may be a peer that
+	// joined through another admitting peer (§10.5 step 9).
 	c.answer(in, wire.CodeUpdateAns, &wire.UpdateAns{})
-	c.verified(in.From)
+	if !c.vouched(in.From) {
+		c.hint(in.From, slices.Concat(c.upd.Predecessors, c.upd.Successors))
+	} else {
+		c.verified(in.From)
+		if c.upd.Type == wire.ChordUpdatePeerReady {
+			return nil
+		}
+		c.learn(c.upd.Predecessors)
+		c.learn(c.upd.Successors)
+	}
 	if c.upd.Type == wire.ChordUpdatePeerReady {
 		return nil
 	}
-	c.learn(c.upd.Predecessors)
-	c.learn(c.upd.Successors)
 	// The sender lacks peers we know belong in its sets: tell it, at most
 	// once per request timeout.
 	if c.dirty && c.cfg.Reactive && c.isNeighbor(in.From) {
@@ -465,7 +550,7 @@ func (c *Chord) Join(via ...wire.NodeID) error {
 		c.attach()
 	} else {
 		c.become(stateJoining)
-		c.joinAns, c.apUpdate, c.ap = false, false, wire.NodeID{}
+		c.joinAns, c.ap, c.early = false, wire.NodeID{}, nil
 		c.sendJoin()
 	}
 	c.finish()
@@ -492,6 +577,89 @@ func (c *Chord) attach() {
 	}
 	c.request(topology.Outgoing{Dest: selfDest(c.id), Via: via, Code: wire.CodeRouteQueryReq,
 		Body: encode(&wire.RouteQueryReq{Destination: selfDest(c.id)})}, reqAttach, 0)
+}
+
+// selfCheck asks the successor where it would route a message for this
+// peer's Node-ID taken as a Resource-ID (a RouteQuery, §6.4.2.4; as a
+// Node-ID it would register us as a client, onRouteQuery): a successor
+// that has us in its routing table names us, the peer responsible for
+// that point (§10.3). One that does not know us has not
+// admitted us and does not take us for its predecessor (§10.5), and its
+// neighbours, which learn of peers from it, will not either (see hint):
+// the peers around us learnt the ring while we were joining, or forgot
+// us. We then join again through it (rejoin).
+func (c *Chord) selfCheck() {
+	if c.state != statePeer || len(c.succ) == 0 || c.outstanding(reqSelfCheck, c.succ[0]) {
+		return
+	}
+	d := wire.ResourceDest(wire.ResourceID(slices.Clone(c.id.Bytes())))
+	c.request(topology.Outgoing{To: c.succ[0], Code: wire.CodeRouteQueryReq, Body: encode(&wire.RouteQueryReq{Destination: d})}, reqSelfCheck, 0)
+}
+
+// rejoin sends our Join to successor s, which does not know us (see
+// selfCheck): s admits us as the peer responsible for our Node-ID
+// (§6.4.2.1), hands us the data of our range and names us to its
+// neighbours (§10.5 steps 6-8), and our place in the ring is then one the
+// ring gave us. A successor that is not responsible for our Node-ID
+// refuses, and our Updates find the peer between. One Join per request
+// timeout goes to the same successor.
+func (c *Chord) rejoin(s wire.NodeID) {
+	if c.outstanding(reqRejoin, s) {
+		return
+	}
+	if c.rejoinedTo == s && c.now < c.rejoinedAt+c.timeout {
+		c.recheck()
+		return
+	}
+	c.rejoinedTo, c.rejoinedAt = s, c.now
+	c.stats.Rejoins++
+	c.request(topology.Outgoing{To: s, Code: wire.CodeJoinReq, Body: encode(&wire.JoinReq{JoiningPeerID: c.id, IDLen: c.idLen})}, reqRejoin, 0)
+}
+
+// recheck schedules another selfCheck a request timeout from now, at
+// most maxReverify times for one successor.
+func (c *Chord) recheck() {
+	if c.rechecks >= maxReverify {
+		return
+	}
+	c.rechecks++
+	c.recheckAt = c.now + c.timeout
+}
+
+// maxEarly bounds the Updates held while the Join is unanswered.
+const maxEarly = 4
+
+// holdEarly keeps the neighbour sets ids of an Update from 'from' that
+// names this joining node as its predecessor, received before the answer
+// to our Join: it is the admitting peer's step 7 Update if 'from' turns
+// out to have answered the Join (the Update may overtake the answer).
+func (c *Chord) holdEarly(from wire.NodeID, ids []wire.NodeID) {
+	c.early = slices.DeleteFunc(c.early, func(e early) bool { return e.from == from })
+	if len(c.early) == maxEarly {
+		c.early = slices.Delete(c.early, 0, 1)
+	}
+	c.early = append(c.early, early{from: from, ids: ids})
+}
+
+// admittedBy takes the answer of ap to our Join (§10.5 step 5): ap is
+// the admitting peer, and the Update it sent first, if any, is taken now.
+func (c *Chord) admittedBy(ap wire.NodeID) {
+	c.joinAns, c.ap = true, ap
+	c.apWait = c.now + c.timeout
+	c.verified(ap)
+	i := slices.IndexFunc(c.early, func(e early) bool { return e.from == ap })
+	if i >= 0 {
+		c.admitted(c.early[i].ids)
+	}
+	c.early = nil
+}
+
+// admitted takes the admitting peer's Update (§10.5 step 7), with its
+// neighbour sets ids, and completes the join.
+func (c *Chord) admitted(ids []wire.NodeID) {
+	c.verified(c.ap)
+	c.recompute(ids...)
+	c.joined()
 }
 
 // joined completes a join (§10.5 step 9 and the finger Attaches).

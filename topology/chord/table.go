@@ -19,6 +19,32 @@ func (c *Chord) isDead(n wire.NodeID) bool {
 	return false
 }
 
+// deadAs reports whether n failed recently after it had been a member of
+// the routing table (or a candidate a member named, §10.7.3), and
+// whether it was a neighbour then.
+func (c *Chord) deadAs(n wire.NodeID) (member, neighbor bool) {
+	for _, d := range c.dead {
+		if d.id == n {
+			return d.member, d.neighbor
+		}
+	}
+	return false, false
+}
+
+// vouched reports whether n may enter the neighbour table on its own
+// word (its Update, or a late answer to an Update of ours): it is in the
+// routing table, a candidate that a member named (pending verification or
+// waiting to be verified again), or a recent member taken for failed (a
+// slow answer, a link that came back). Anybody else is a stranger whose
+// Update is only a hint (see hint).
+func (c *Chord) vouched(n wire.NodeID) bool {
+	if c.inTable(n) || c.isPending(n) || slices.ContainsFunc(c.reverify, func(r retry) bool { return r.id == n }) {
+		return true
+	}
+	member, _ := c.deadAs(n)
+	return member
+}
+
 // alive records that n spoke to us directly, so it is not dead.
 func (c *Chord) alive(n wire.NodeID) {
 	c.dead = slices.DeleteFunc(c.dead, func(d expiring) bool { return d.id == n })
@@ -243,10 +269,18 @@ func (c *Chord) failed(n wire.NodeID) {
 	if n == c.id || n.IsZero() {
 		return
 	}
+	// What n was matters later: a recent member may come back on its own
+	// word (vouched), a recent neighbour's transfer may still arrive
+	// (AcceptReplica). A stranger's link failure or Leave makes it neither.
+	member, neighbor := c.deadAs(n)
+	member = member || c.vouched(n)
+	neighbor = neighbor || c.isNeighbor(n)
 	c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == n })
 	c.stats.PeerFailures++
-	if !c.isDead(n) {
-		c.dead = append(c.dead, expiring{id: n, until: c.now + deadTimeouts*c.timeout})
+	if i := slices.IndexFunc(c.dead, func(d expiring) bool { return d.id == n }); i >= 0 {
+		c.dead[i].member, c.dead[i].neighbor = member, neighbor
+	} else {
+		c.dead = append(c.dead, expiring{id: n, until: c.now + deadTimeouts*c.timeout, member: member, neighbor: neighbor})
 	}
 	delete(c.lastCorrect, n)
 	delete(c.deferredCorrect, n)
@@ -343,6 +377,121 @@ func (c *Chord) learn(ids []wire.NodeID) {
 		c.pending = append(c.pending, expiring{id: n, until: c.now + c.timeout})
 		c.sendUpdate(n, wire.ChordUpdateNeighbors, reqVerify)
 	}
+}
+
+// hint handles an Update from a stranger x, a node that is not vouched
+// for (see vouched). It may be a peer that joined through another
+// admitting peer and whose name has not reached us yet, or one that the
+// peers around it learnt of while they were joining at the same time, or
+// a peer that holds us as a finger (peer_ready); it may also be a node
+// that never joined (a client, an attacker) and claims a place in the
+// ring: the Update proves only that x holds a certificate for its Node-ID
+// (RFC 6940 §13). x enters no table on its own word. If it would change
+// the routing table (a neighbour, or a closer finger), the members that
+// would know x if it were a peer are asked with a RouteQuery for Node-ID
+// x sent directly to each (§6.4.2.4): where they would route a message
+// for x. A member that has x in its routing table names x itself (§10.3:
+// a peer directly connected to node x routes to it), and x is then a
+// candidate that enters the tables when it answers an Update of ours
+// (onAnswer, reqVouch; candidate). Those asked are the members of our routing
+// table nearest to x on either side and those that x's Update names in
+// its sets (claimed): the peers that admitted x or learnt of it. At most
+// one query per member and stranger, and maxVouch in all, are
+// outstanding, which bounds what strangers can make us send.
+func (c *Chord) hint(x wire.NodeID, claimed []wire.NodeID) {
+	if x.Len() != c.idLen || !x.Valid() || x.IsWildcard() || c.isDead(x) {
+		return
+	}
+	if !c.wouldEnter(x) && !c.closerFinger(x) {
+		return
+	}
+	before, after := c.around(x)
+	c.askAbout(after, x)
+	c.askAbout(before, x)
+	for _, m := range claimed {
+		c.askAbout(m, x)
+	}
+}
+
+// maxVouch bounds the outstanding RouteQueries about strangers.
+const maxVouch = 16
+
+// askAbout sends member m a RouteQuery for Node-ID x (see hint).
+func (c *Chord) askAbout(m, x wire.NodeID) {
+	if m.IsZero() || m == x || m == c.id || !c.inTable(m) {
+		return
+	}
+	n := 0
+	for _, r := range c.reqs {
+		if r.kind == reqVouch {
+			if r.to == m && r.about == x {
+				return
+			}
+			n++
+		}
+	}
+	if n >= maxVouch {
+		return
+	}
+	d := wire.NodeDest(&x)
+	c.request(topology.Outgoing{To: m, Code: wire.CodeRouteQueryReq, Body: encode(&wire.RouteQueryReq{Destination: d})}, reqVouch, 0)
+	c.reqs[len(c.reqs)-1].about = x
+}
+
+// closerFinger reports whether n would replace a finger (see
+// offerFinger).
+func (c *Chord) closerFinger(n wire.NodeID) bool {
+	kn := ringKeyOf(n)
+	for i, s := range c.fingerKey {
+		if cur := c.fingers[i]; cur.IsZero() || kn.sub(s).compare(ringKeyOf(cur).sub(s)) < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// around returns the members of the routing table nearest to x
+// counter-clockwise (before) and clockwise (after); zero when there are
+// none.
+func (c *Chord) around(x wire.NodeID) (before, after wire.NodeID) {
+	kx := ringKeyOf(x)
+	var db, da ringKey
+	try := func(n wire.NodeID) {
+		if n.IsZero() || n == x {
+			return
+		}
+		kn := ringKeyOf(n)
+		if d := kn.sub(kx); after.IsZero() || d.compare(da) < 0 {
+			after, da = n, d
+		}
+		if d := kx.sub(kn); before.IsZero() || d.compare(db) < 0 {
+			before, db = n, d
+		}
+	}
+	for _, n := range c.succ {
+		try(n)
+	}
+	for _, n := range c.pred {
+		try(n)
+	}
+	for _, n := range c.fingers {
+		try(n)
+	}
+	if before == after {
+		before = wire.NodeID{}
+	}
+	return before, after
+}
+
+// candidate sends an Update to n, which a member vouched for (see hint),
+// unless it is known already; n enters the tables when it answers
+// (reqVerify), so that a peer that failed meanwhile is not taken in.
+func (c *Chord) candidate(n wire.NodeID) {
+	if c.isDead(n) || c.inTable(n) || c.isPending(n) || len(c.pending) >= 2*(c.cfg.Successors+c.cfg.Predecessors) {
+		return
+	}
+	c.pending = append(c.pending, expiring{id: n, until: c.now + c.timeout})
+	c.sendUpdate(n, wire.ChordUpdateNeighbors, reqVerify)
 }
 
 // maxReverify bounds the verifications of one candidate that are tried
