@@ -60,6 +60,8 @@ func ParseDestination(s string) (wire.Destination, error) {
 //	GET  /fetch?resource=NAME&kind=ID
 //	GET  /stat?resource=NAME&kind=ID
 //	GET  /find?resource=NAME&kind=ID
+//	GET  /config                     the configuration document in force
+//	POST /config                     a new signed configuration document (RFC 6940 §6.5.4)
 //
 // Answers are JSON; errors are {"error": "...", "code": "Error_..."} with
 // an HTTP status.
@@ -278,6 +280,31 @@ func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 			out[k.Kind.String()] = hex.EncodeToString(k.Closest)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "closest": out})
+	})
+	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
+		_, doc := n.Configuration()
+		w.Header().Set("Content-Type", "application/p2p-overlay+xml")
+		_, _ = w.Write(doc)
+	})
+	mux.HandleFunc("POST /config", func(w http.ResponseWriter, r *http.Request) {
+		doc, err := readAll(r)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		// §6.5.4: checked as a ConfigUpdate would be, then pushed to the
+		// neighbours, from which it spreads over the overlay.
+		c, err := n.UpdateConfig(r.Context(), doc)
+		if err != nil {
+			body := map[string]string{"error": err.Error()}
+			var pe *wire.ProtocolError
+			if errors.As(err, &pe) {
+				body["code"] = pe.Code.String()
+			}
+			writeJSON(w, http.StatusUnprocessableEntity, body)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"overlay": c.InstanceName, "sequence": c.Sequence})
 	})
 	return &controlGuard{opts: o, token: sha256.Sum256([]byte(o.Token)), next: mux}
 }

@@ -25,7 +25,7 @@ func subcommands() [][]string {
 	}) {
 		out = append(out, []string{name})
 		if name == "overlay" {
-			out = append(out, []string{"overlay", "init"}, []string{"overlay", "serve"})
+			out = append(out, []string{"overlay", "init"}, []string{"overlay", "serve"}, []string{"overlay", "sign"}, []string{"overlay", "push"})
 		}
 	}
 	return out
@@ -36,7 +36,7 @@ func subcommands() [][]string {
 // dispatch (overlay), and need not.
 var withJSON = map[string]bool{
 	"conformance": true, "demo": true, "dissect": true, "enroll": true, "fetch": true, "find": true,
-	"overlay init": true, "ping": true, "sim": true, "stat": true, "status": true, "store": true, "traceroute": true,
+	"overlay init": true, "overlay push": true, "overlay sign": true, "ping": true, "sim": true, "stat": true, "status": true, "store": true, "traceroute": true,
 }
 
 // TestCLIConventions checks every subcommand: --help and "reload help"

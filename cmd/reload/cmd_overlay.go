@@ -44,6 +44,8 @@ const overlayUsage = `usage: reload overlay <command> [flags]
 Commands:
   init    create an overlay: CA, signed configuration, enrolled node identities
   serve   run the configuration and enrollment servers of an overlay (HTTPS)
+  sign    raise the sequence of an edited configuration and sign it again
+  push    hand a signed configuration to a running node, which spreads it
 
 Run "reload overlay <command> --help" for the flags of a command.
 `
@@ -59,6 +61,10 @@ func runOverlay(args []string, stdout, stderr io.Writer) int {
 		return overlayInit(args[1:], stdout, stderr)
 	case "serve":
 		return overlayServe(args[1:], stdout, stderr)
+	case "sign":
+		return overlaySign(args[1:], stdout, stderr)
+	case "push":
+		return overlayPush(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, overlayUsage)
 		return 0
