@@ -102,36 +102,9 @@ func resign(t *testing.T, so *signedOverlay, raw []byte, id *security.Identity, 
 // the signed document, over TLS links; the first seeds the ring.
 func startSigned(t *testing.T, so *signedOverlay, ids []*security.Identity) *cluster {
 	t.Helper()
-	c := &cluster{ov: so.ov}
-	t.Cleanup(func() {
-		for _, nd := range c.nodes {
-			nd.Close()
-		}
+	return startNodes(t, so.ov, ids, func(_ int, cfg *Config) {
+		cfg.Overlay, cfg.ConfigDocument = parseConfig(t, so, so.doc), so.doc
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for i, id := range ids {
-		cfg := Config{Overlay: parseConfig(t, so, so.doc), ConfigDocument: so.doc, Identity: id, TickLength: 50 * time.Millisecond}
-		if i == 0 {
-			cfg.Seed = true
-		} else {
-			cfg.Bootstrap = []string{c.nodes[0].Addr()}
-		}
-		nd, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.nodes = append(c.nodes, nd)
-		if err := nd.Start(ctx); err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-		select {
-		case <-nd.Joined():
-		case <-ctx.Done():
-			t.Fatalf("node %d did not join", i)
-		}
-	}
-	return c
 }
 
 // sequences are the configuration sequences the nodes hold.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,24 +36,6 @@ func forgingFetch(n *Node, forge func(req *wire.FetchReq, ans *wire.FetchAns) []
 	}
 }
 
-// logBuffer collects a node's log records for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // RFC 6940 §7.4.2.2: "Upon receipt of a FetchAns message, nodes MUST
 // verify the signatures on all the received values. Any values with
 // invalid signatures (including expired certificates) MUST be
@@ -64,7 +45,7 @@ func (l *logBuffer) String() string {
 // real registration, be told the answer was partial, count and log the
 // discards with the responder's Node-ID.
 func TestFetchDiscardsForgedValues(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &lockedBuffer{}
 	c := startCluster(t, 3, func(i int, cfg *Config) {
 		if i == 0 {
 			cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

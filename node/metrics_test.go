@@ -155,6 +155,12 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func (l *lockedBuffer) records(t *testing.T) []map[string]any {
 	l.mu.Lock()
 	defer l.mu.Unlock()

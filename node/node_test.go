@@ -12,6 +12,7 @@ import (
 
 	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/node/nodetest"
+	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/usage/diag"
 	"github.com/goreload/reload/wire"
 )
@@ -40,6 +41,14 @@ func startClusterOverlay(t testing.TB, mutate func(*config.Configuration), n int
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startNodes(t, ov, ids, mod)
+}
+
+// startNodes starts one node per identity of ov on loopback, in order:
+// the first seeds the ring, the others join through it. mod may change
+// each node's Config first.
+func startNodes(t testing.TB, ov *nodetest.Overlay, ids []*security.Identity, mod func(i int, c *Config)) *cluster {
+	t.Helper()
 	var log *slog.Logger
 	if os.Getenv("NODE_DEBUG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -52,7 +61,7 @@ func startClusterOverlay(t testing.TB, mutate func(*config.Configuration), n int
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for i := range n {
+	for i := range ids {
 		cfg := Config{Overlay: ov.Config, Identity: ids[i], TickLength: 50 * time.Millisecond, Logger: log}
 		if i == 0 {
 			cfg.Seed = true

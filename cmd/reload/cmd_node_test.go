@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/node/nodetest"
+	"github.com/goreload/reload/security"
 )
 
 // threeNodes starts a small overlay and serves the control API of its
@@ -24,33 +26,7 @@ func threeNodes(t *testing.T) (string, []*node.Node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var nodes []*node.Node
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			n.Close()
-		}
-	})
-	for i, id := range ids {
-		cfg := node.Config{Overlay: ov.Config, Identity: id, TickLength: 50 * time.Millisecond, Seed: i == 0}
-		if i > 0 {
-			cfg.Bootstrap = []string{nodes[0].Addr()}
-		}
-		n, err := node.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, n)
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-n.Joined():
-		case <-ctx.Done():
-			t.Fatal("join timed out")
-		}
-	}
+	nodes := startNodes(t, ov.Config, nil, ids)
 	// Served as `reload node` serves it, with the token where the client
 	// commands look by default (TestMain keeps that in a temporary
 	// directory).
@@ -74,6 +50,41 @@ func threeNodes(t *testing.T) (string, []*node.Node) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return ctl.addr, nodes
+}
+
+// startNodes starts one node per identity on loopback with the
+// configuration c (and its signed document doc, when given): the first
+// seeds the ring, the others join through it.
+func startNodes(t *testing.T, c *config.Configuration, doc []byte, ids []*security.Identity) []*node.Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var nodes []*node.Node
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	})
+	for i, id := range ids {
+		cfg := node.Config{Overlay: c, ConfigDocument: doc, Identity: id, TickLength: 50 * time.Millisecond, Seed: i == 0}
+		if i > 0 {
+			cfg.Bootstrap = []string{nodes[0].Addr()}
+		}
+		n, err := node.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-n.Joined():
+		case <-ctx.Done():
+			t.Fatal("join timed out")
+		}
+	}
+	return nodes
 }
 
 func TestNodeCommands(t *testing.T) {

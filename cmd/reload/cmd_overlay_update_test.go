@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/config"
-	"github.com/goreload/reload/node"
+	"github.com/goreload/reload/security"
 )
 
 // The operator's path for a new configuration (RFC 6940 §6.5.4, §11.1):
@@ -28,37 +28,15 @@ func TestOverlaySignPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := doc.Configurations[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var nodes []*node.Node
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			n.Close()
-		}
-	})
+	var ids []*security.Identity
 	for i := range 3 {
-		id, err := readIdentity(filepath.Join(dir, "nodes", "node"+string(rune('1'+i))))
+		id, err := readIdentity(filepath.Join(dir, "nodes", fmt.Sprintf("node%d", i+1)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := node.Config{Overlay: c, ConfigDocument: raw, Identity: id, TickLength: 50 * time.Millisecond, Seed: i == 0}
-		if i > 0 {
-			cfg.Bootstrap = []string{nodes[0].Addr()}
-		}
-		n, err := node.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, n)
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-n.Joined():
-		case <-ctx.Done():
-			t.Fatal("join timed out")
-		}
+		ids = append(ids, id)
 	}
+	nodes := startNodes(t, c, raw, ids)
 	ctl, err := serveControlAPI(nodes[2], "127.0.0.1:0", "", false, true)
 	if err != nil {
 		t.Fatal(err)
