@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"strconv"
 )
 
@@ -141,7 +142,11 @@ func (c ErrorCode) String() string {
 }
 
 // ProtocolError is a RELOAD error to be answered with an ErrorResponse:
-// the code and info to put on the wire, and the cause for logs.
+// the code and info this node puts on the wire, and the cause for logs. It
+// means "answer with Code", and only that: an error answer received from
+// another peer is a *RemoteError, and a request that got no answer in time
+// is the forwarding layer's own timeout error. ErrorCodeOf reads the code
+// of any of them.
 type ProtocolError struct {
 	Code ErrorCode
 	Info []byte
@@ -164,6 +169,109 @@ func (e *ProtocolError) Unwrap() error { return e.Err }
 
 // Response is the ErrorResponse body this error is answered with.
 func (e *ProtocolError) Response() ErrorResponse { return ErrorResponse{Code: e.Code, Info: e.Info} }
+
+// ErrorCode returns e.Code (see ErrorCodeOf).
+func (e *ProtocolError) ErrorCode() (ErrorCode, bool) { return e.Code, true }
+
+// RemoteError reports that a peer answered a request with an error
+// response (RFC 6940 §6.3.3.1): the error_code and error_info it sent and
+// the Node-ID that signed the answer. ParseErrorAnswer makes it.
+//
+// It is not a *ProtocolError. The codes of §6.3.3.1 describe the answering
+// node's own view of the request it received ("the requesting node does
+// not have permission", "the resource or node cannot be found"), so a node
+// whose request failed downstream must not answer its own requester with
+// the downstream peer's code as if it were its own: a handler that returns
+// a RemoteError (bare or wrapped, without a *ProtocolError in front) is
+// answered with Error_Invalid_Message, the code §6.3.3.1 keeps for what
+// "does not fit the other error codes", with an error_info naming the
+// downstream code. A handler that means to pass the code on, having
+// checked that it holds for its own answer too, says so with Relay.
+type RemoteError struct {
+	Code ErrorCode
+	Info []byte
+	// From is the Node-ID that signed the error answer (zero when
+	// unknown).
+	From NodeID
+	// Err is set only when the body of the error answer is not a
+	// well-formed ErrorResponse; Code is then ErrCodeInvalid and Info
+	// empty.
+	Err error
+}
+
+// ParseErrorAnswer is the error a peer's error answer reports: body is the
+// message body of an answer with message code CodeError (RFC 6940
+// §6.3.3.1), from the Node-ID that signed it. It returns a *RemoteError
+// with the answer's code and a copy of its info; when body does not decode
+// as an ErrorResponse, the *RemoteError has Code ErrCodeInvalid and the
+// decode error in Err. It is the one place an ErrorResponse becomes a Go
+// error.
+func ParseErrorAnswer(body []byte, from NodeID) *RemoteError {
+	var er ErrorResponse
+	if _, err := er.Decode(body); err != nil {
+		return &RemoteError{Code: ErrCodeInvalid, From: from, Err: err}
+	}
+	var info []byte
+	if len(er.Info) > 0 {
+		info = append([]byte(nil), er.Info...)
+	}
+	return &RemoteError{Code: er.Code, Info: info, From: from}
+}
+
+func (e *RemoteError) Error() string {
+	s := "reload: error answer"
+	if !e.From.IsZero() {
+		s += " from " + e.From.String()
+	}
+	if e.Err != nil {
+		return s + ": malformed ErrorResponse: " + trimPrefix(e.Err.Error())
+	}
+	s += ": " + e.Code.String()
+	if len(e.Info) > 0 {
+		s += " (" + printable(e.Info) + ")"
+	}
+	return s
+}
+
+// Unwrap returns the decode error of a malformed error answer, else nil.
+func (e *RemoteError) Unwrap() error { return e.Err }
+
+// ErrorCode returns the code the peer answered with; ok is false when the
+// answer's body did not decode (see ErrorCodeOf).
+func (e *RemoteError) ErrorCode() (ErrorCode, bool) { return e.Code, e.Err == nil }
+
+// Response is the ErrorResponse the peer sent (Code ErrCodeInvalid and no
+// info when it did not decode).
+func (e *RemoteError) Response() ErrorResponse { return ErrorResponse{Code: e.Code, Info: e.Info} }
+
+// Relay makes this node answer with the remote peer's code and info as its
+// own, the explicit choice of a handler that acts for the remote peer (for
+// example the answer of a local plugin that speaks for this node). An
+// answer whose body did not decode is relayed as Error_Invalid_Message.
+func (e *RemoteError) Relay() *ProtocolError {
+	if e.Err != nil {
+		return &ProtocolError{Code: ErrCodeInvalidMessage, Info: []byte("malformed error response"), Err: e}
+	}
+	return &ProtocolError{Code: e.Code, Info: e.Info, Err: e}
+}
+
+// ErrorCodeOf returns the RELOAD error code that err carries, for callers
+// that only show the code or treat a local refusal and a remote one alike:
+// the code of the first error in err's chain (errors.As order) that has an
+// ErrorCode() (ErrorCode, bool) method: a *ProtocolError (this node
+// refuses with the code), a *RemoteError (a peer answered with it), or
+// another layer's error, such as the forwarding layer's request timeout,
+// which reports Error_Request_Timeout. ok is false when err carries no
+// code, or is an error answer whose body did not decode. A caller that
+// must know who chose the code uses errors.As with *RemoteError or
+// *ProtocolError instead.
+func ErrorCodeOf(err error) (code ErrorCode, ok bool) {
+	var c interface{ ErrorCode() (ErrorCode, bool) }
+	if errors.As(err, &c) {
+		return c.ErrorCode()
+	}
+	return 0, false
+}
 
 func printable(b []byte) string {
 	for _, c := range b {
