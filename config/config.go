@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"encoding/xml"
+	"fmt"
 	"strings"
 	"time"
 
@@ -252,6 +253,28 @@ type DomainRestriction struct {
 type DiagnosticKind struct {
 	Kind        uint16
 	AccessNodes []string // Node-IDs in hex
+}
+
+// check reports what is wrong with a diagnostic-kind element (RFC 7851
+// §7), which Parse and Marshal refuse rather than let a node read it as
+// some other access rule: the kind must be one a request can name (not
+// reserved: 0x0000, 0x003f or 0xffff, RFC 7851 §5.1, §9.2), and each
+// access-node one Node-ID in hexadecimal of idLen bytes, the overlay's
+// node-id-length (RFC 6940 §11.1), since no node of the overlay has a
+// Node-ID of any other length. An element without access-node is kept: it
+// lets no node read the kind.
+func (dk DiagnosticKind) check(idLen int) error {
+	k := wire.DiagnosticKindID(dk.Kind)
+	if _, flag := k.Flag(); !flag && (k.IsBase() || k == wire.DiagReservedLast) {
+		return fmt.Errorf("kind %#04x is reserved", dk.Kind)
+	}
+	for _, s := range dk.AccessNodes {
+		id, err := wire.ParseNodeID(s)
+		if err != nil || id.Len() != idLen {
+			return fmt.Errorf("access-node %q of kind %#04x is not a Node-ID of %d bytes in hexadecimal", s, dk.Kind, idLen)
+		}
+	}
+	return nil
 }
 
 // Element is a foreign (extension) element kept as raw XML.

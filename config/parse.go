@@ -426,7 +426,11 @@ func (xc *xmlConfiguration) convert(raw []byte) (*Configuration, error) {
 		if err != nil {
 			return nil, invalid("diagnostic-kind %d: kind %q", i, *d.Kind)
 		}
-		c.DiagnosticKinds = append(c.DiagnosticKinds, DiagnosticKind{Kind: uint16(k), AccessNodes: trimAll(d.AccessNodes)})
+		dk := DiagnosticKind{Kind: uint16(k), AccessNodes: trimAll(d.AccessNodes)}
+		if err := dk.check(c.NodeIDLength); err != nil {
+			return nil, invalid("diagnostic-kind %d: %v", i, err)
+		}
+		c.DiagnosticKinds = append(c.DiagnosticKinds, dk)
 	}
 	for _, a := range xc.Any {
 		c.Extensions = append(c.Extensions, a.element())

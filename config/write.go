@@ -240,7 +240,10 @@ func (c *Configuration) encode(p *prefixes) ([]byte, error) {
 	for _, s := range c.MandatoryExtensions {
 		writeText(&b, ind, "mandatory-extension", s)
 	}
-	for _, dk := range c.DiagnosticKinds {
+	for i, dk := range c.DiagnosticKinds {
+		if err := dk.check(c.NodeIDLength); err != nil {
+			return nil, fmt.Errorf("%w: diagnostic-kind %d: %v", ErrInvalid, i, err)
+		}
 		dp := p.bind(NamespaceDiagnostics, "diag")
 		fmt.Fprintf(&b, "%s<%s:diagnostic-kind kind=\"0x%04x\">", ind, dp, dk.Kind)
 		for _, n := range dk.AccessNodes {
