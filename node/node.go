@@ -132,12 +132,17 @@ type Node struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closeMu sync.Once
+	// held is what New acquired, released by Close (or by New itself
+	// when a later step fails).
+	held releases
 
 	sent, rcvd atomic.Uint64
 }
 
-// New creates a node and starts its links; call Start to join.
-func New(cfg Config) (*Node, error) {
+// New creates a node and starts its links; call Start to join. When it
+// fails, it has released everything it acquired (storage files, sockets,
+// goroutines), so that New can be called again with the same DataDir.
+func New(cfg Config) (_ *Node, err error) {
 	if cfg.Overlay == nil || cfg.Identity == nil {
 		return nil, errors.New("node: Config.Overlay and Config.Identity are required")
 	}
@@ -153,6 +158,14 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log.With("node", cfg.Identity.NodeID().String()), waiters: map[uint64]chan topology.Outgoing{}, joined: make(chan struct{}), start: time.Now()}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			n.cancel()
+			if rerr := n.held.release(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+	}()
 	n.met = newMetrics(n)
 
 	kinds, err := cfg.Overlay.Kinds()
@@ -161,6 +174,23 @@ func New(cfg Config) (*Node, error) {
 	}
 	if n.kinds, err = storage.KindTableFromConfig(kinds); err != nil {
 		return nil, fmt.Errorf("node: kinds: %w", err)
+	}
+	policy := diag.Policy{Default: diag.Allow, DiscloseNodeIDs: true}
+	if cfg.DiagPolicy != nil {
+		policy = *cfg.DiagPolicy
+	} else if len(cfg.Overlay.DiagnosticKinds) > 0 {
+		var acc []diag.KindAccess
+		for _, dk := range cfg.Overlay.DiagnosticKinds {
+			acc = append(acc, diag.KindAccess(dk))
+		}
+		// Fail closed: a mistyped access rule (RFC 7851 §7) must not
+		// leave the diagnostics it was meant to restrict open to all.
+		p, err := diag.NewPolicy(acc)
+		if err != nil {
+			return nil, fmt.Errorf("node: diagnostic-kind access rules of the configuration: %w", err)
+		}
+		p.Default, p.DiscloseNodeIDs = diag.Allow, true
+		policy = p
 	}
 
 	var seed [16]byte
@@ -202,15 +232,21 @@ func New(cfg Config) (*Node, error) {
 	} else {
 		backend = mem.New()
 	}
+	n.held.push(func() error { return closeBackend(backend) })
 	if n.store, err = storage.New(storage.Config{Kinds: n.kinds, Backend: backend, Verifier: verifier, Topology: storageTopology{n}, Logger: n.log,
 		MaxStorageTimeAhead: cfg.MaxStorageTimeAhead, MaxLifetime: cfg.MaxLifetime}); err != nil {
 		return nil, fmt.Errorf("node: storage: %w", err)
 	}
+	// The goroutines the node starts (tickLoop, async, SIP connections)
+	// end once n.ctx is cancelled and the engine and front end are
+	// closed, before the storage they use is.
+	n.held.push(func() error { n.wg.Wait(); return nil })
 
 	ln, err := net.Listen("tcp", cfg.ListenTLS)
 	if err != nil {
 		return nil, fmt.Errorf("node: listen: %w", err)
 	}
+	n.held.push(closeOwned(ln))
 	opts := forwarding.Options{
 		Identity: cfg.Identity, Verifier: verifier, Config: cfg.Overlay, ConfigDocument: cfg.ConfigDocument,
 		Router: router{n}, Listener: cfg.Capture.Listener(ln), Logger: log,
@@ -239,22 +275,21 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ICE {
 		nw, err := stdnet.NewNet()
 		if err != nil {
-			ln.Close()
 			return nil, err
 		}
 		opts.ICE = &transport.ICEConfig{Net: cfg.Capture.Net(nw), STUN: cfg.STUN, IncludeLoopback: cfg.ICELoopback, InterfaceFilter: cfg.ICEInterfaces}
 	} else if cfg.ListenUDP != "" {
 		pc, err := net.ListenPacket("udp", cfg.ListenUDP)
 		if err != nil {
-			ln.Close()
 			return nil, err
 		}
 		opts.UDP = transport.NewMux(cfg.Capture.PacketConn(pc))
+		n.held.push(closeOwned(opts.UDP))
 	}
 	if n.eng, err = forwarding.New(opts); err != nil {
-		ln.Close()
 		return nil, err
 	}
+	n.held.push(n.eng.Close)
 
 	n.stats = diag.NewLocalStats(diag.LocalConfig{
 		Start:            n.start,
@@ -266,21 +301,7 @@ func New(cfg Config) (*Node, error) {
 			return nil
 		},
 	})
-	policy := diag.Policy{Default: diag.Allow, DiscloseNodeIDs: true}
-	if cfg.DiagPolicy != nil {
-		policy = *cfg.DiagPolicy
-	} else if len(cfg.Overlay.DiagnosticKinds) > 0 {
-		var acc []diag.KindAccess
-		for _, dk := range cfg.Overlay.DiagnosticKinds {
-			acc = append(acc, diag.KindAccess(dk))
-		}
-		if p, err := diag.NewPolicy(acc); err == nil {
-			p.Default, p.DiscloseNodeIDs = diag.Allow, true
-			policy = p
-		}
-	}
 	if n.diag, err = diag.NewServer(diag.ServerConfig{Self: n.ID(), Router: diagRouter{n}, Stats: n.stats, Policy: policy}); err != nil {
-		n.eng.Close()
 		return nil, err
 	}
 
@@ -295,10 +316,12 @@ func New(cfg Config) (*Node, error) {
 	n.eng.Handle(wire.CodePathTrackReq, n.handlePathTrack)
 	if cfg.SIP != nil {
 		if err := n.startSIP(cfg.SIP); err != nil {
-			n.eng.Close()
-			_ = closeBackend(n.store.Backend())
 			return nil, fmt.Errorf("node: SIP front end: %w", err)
 		}
+		if n.sipKept != nil {
+			n.held.push(n.sipKept.Close)
+		}
+		n.held.push(n.sip.Close)
 	}
 	return n, nil
 }
@@ -458,16 +481,12 @@ func (n *Node) rejoin() {
 func (n *Node) Close() error {
 	var err error
 	n.closeMu.Do(func() {
+		// Cancelling first ends the node's own loops; then everything
+		// New acquired is released, newest first: the SIP front end and
+		// its bindings file, the engine with its sockets and links, the
+		// wait for the node's goroutines, the storage file.
 		n.cancel()
-		if n.sip != nil {
-			err = n.sip.Close()
-		}
-		if n.sipKept != nil {
-			err = errors.Join(err, n.sipKept.Close())
-		}
-		err = errors.Join(err, n.eng.Close())
-		n.wg.Wait()
-		err = errors.Join(err, closeBackend(n.store.Backend()))
+		err = n.held.release()
 	})
 	return err
 }
