@@ -108,6 +108,20 @@ var (
 	ErrTooLarge = errors.New("forwarding: message larger than max-message-size")
 )
 
+// Causes of the routing errors a transit peer answers on its own behalf:
+// the *wire.ProtocolError of the Action wraps them (test with errors.Is)
+// and carries the code that goes on the wire.
+var (
+	// ErrTTLExceeded: a message not for this node arrived with TTL 0, or
+	// any message with a TTL above the overlay's initial-ttl (RFC 6940
+	// §6.3.2). Answered with Error_TTL_Exceeded.
+	ErrTTLExceeded = errors.New("forwarding: ttl exceeded")
+	// ErrLoopDetected: this node's own Node-ID is in the via list of a
+	// message it would forward (RFC 7851 §6.2). Answered with
+	// Error_Loop_Detected.
+	ErrLoopDetected = errors.New("forwarding: loop detected")
+)
+
 // CoreConfig configures a Core.
 type CoreConfig struct {
 	// Local is this node's identity and overlay parameters.
@@ -276,6 +290,10 @@ func (c *Core) process(from wire.NodeID, raw []byte, now time.Time, origin bool)
 			Info: []byte("overlay hash mismatch"), Err: ErrMalformed})
 	}
 	if err := h.Check(c.cfg.Local.ttl()); err != nil {
+		if pe, ok := err.(*wire.ProtocolError); ok && pe.Code == wire.ErrCodeTTLExceeded { //nolint:errorlint // Check returns it bare
+			// §6.3.2: a TTL above initial-ttl.
+			pe.Err = errors.Join(ErrTTLExceeded, pe.Err)
+		}
 		return c.fail(from, rest, origin, err)
 	}
 	// §6.3.2.2: a Resource-ID MUST NOT appear in a Via List.
@@ -389,7 +407,7 @@ func (c *Core) forward(next, from wire.NodeID, rest []byte, origin bool) Action 
 		// NOT be propagated; Error_TTL_Exceeded.
 		if h.TTL == 0 {
 			return c.fail(from, rest, origin, &wire.ProtocolError{Code: wire.ErrCodeTTLExceeded,
-				Info: []byte("ttl exceeded"), Err: ErrMalformed})
+				Info: []byte("ttl exceeded"), Err: ErrTTLExceeded})
 		}
 		// RFC 7851 §6.2: a loop found through the analysis of the Via
 		// List is answered with Error_Loop_Detected.
@@ -397,7 +415,7 @@ func (c *Core) forward(next, from wire.NodeID, rest []byte, origin bool) Action 
 			v := &h.Via[i]
 			if v.Type == wire.DestNode && !v.Compressed && string(v.ID) == string(c.self.Bytes()) {
 				return c.fail(from, rest, origin, &wire.ProtocolError{Code: wire.ErrCodeLoopDetected,
-					Info: []byte("own node id in via list"), Err: ErrMalformed})
+					Info: []byte("own node id in via list"), Err: ErrLoopDetected})
 			}
 		}
 		c.prev = from

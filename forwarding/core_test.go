@@ -196,6 +196,48 @@ func TestCompressedVia(t *testing.T) {
 	}
 }
 
+// A TTL or loop failure is reported with its own sentinel, not as a
+// malformed message, and still answered with its RFC code: §6.3.2
+// (Error_TTL_Exceeded) and RFC 7851 §6.2 (Error_Loop_Detected).
+func TestTTLAndLoopSentinels(t *testing.T) {
+	cases := []struct {
+		name  string
+		self  byte
+		edit  func(*wire.Message)
+		cause error
+		code  wire.ErrorCode
+	}{
+		{"§6.3.2 ttl 0 not for us", 2, func(m *wire.Message) { toC(m); m.Header.TTL = 0 }, ErrTTLExceeded, wire.ErrCodeTTLExceeded},
+		{"§6.3.2 ttl above initial-ttl", 3, func(m *wire.Message) { toC(m); m.Header.TTL = 101 }, ErrTTLExceeded, wire.ErrCodeTTLExceeded},
+		{"RFC 7851 §6.2 own id in via list", 2, func(m *wire.Message) { toC(m); m.Header.Via = dests(idD, idB) }, ErrLoopDetected, wire.ErrCodeLoopDetected},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCore(t, tc.self, &staticRouter{next: idD}, nil)
+			raw := request(t, 1, wire.CodeStoreReq, nil, func(m *wire.Message) {
+				m.Header.Via = dests(idD)
+				tc.edit(m)
+			})
+			a := c.Process(idD, raw, testStart)
+			if a.Kind != ActAnswer {
+				t.Fatalf("action %v (%v), want answer", a.Kind, a.Err)
+			}
+			if !errors.Is(a.Err, tc.cause) {
+				t.Errorf("reported %v, want %v", a.Err, tc.cause)
+			}
+			if errors.Is(a.Err, ErrMalformed) {
+				t.Errorf("reported %v as a malformed message", a.Err)
+			}
+			if code, ok := wire.ErrorCodeOf(a.Err); !ok || code != tc.code {
+				t.Errorf("reported code %v, want %v", code, tc.code)
+			}
+			if got := errorCode(t, decode(t, a.Head)); got != tc.code {
+				t.Errorf("answered %v, want %v", got, tc.code)
+			}
+		})
+	}
+}
+
 // Every malformed or unroutable request gets its RFC error code back,
 // addressed along the reversed via list and signed by the node that
 // answered; nothing panics.
