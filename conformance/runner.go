@@ -301,11 +301,7 @@ func (p *reply) errorCode() (wire.ErrorCode, bool) {
 	if p == nil || p.decErr != nil || p.msg.Contents.Code != wire.CodeError {
 		return 0, false
 	}
-	var er wire.ErrorResponse
-	if _, err := er.Decode(p.msg.Contents.Body); err != nil {
-		return 0, false
-	}
-	return er.Code, true
+	return wire.ParseErrorAnswer(p.msg.Contents.Body, wire.NodeID{}).ErrorCode()
 }
 
 // describe says in a few words what came back.
@@ -318,14 +314,14 @@ func (p *reply) describe() string {
 	}
 	c := p.msg.Contents.Code
 	if c == wire.CodeError {
-		var er wire.ErrorResponse
-		if _, err := er.Decode(p.msg.Contents.Body); err != nil {
+		re := wire.ParseErrorAnswer(p.msg.Contents.Body, wire.NodeID{})
+		if re.Err != nil {
 			return "error response with a malformed body"
 		}
-		if len(er.Info) > 0 {
-			return fmt.Sprintf("%v %q", er.Code, printable(er.Info))
+		if len(re.Info) > 0 {
+			return fmt.Sprintf("%v %q", re.Code, printable(re.Info))
 		}
-		return er.Code.String()
+		return re.Code.String()
 	}
 	if c.IsRequest() {
 		return fmt.Sprintf("%v (our request, forwarded back)", c)

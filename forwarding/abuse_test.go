@@ -575,7 +575,7 @@ func TestEnginePeerStopsAnswering(t *testing.T) {
 		select {
 		case err := <-errs:
 			switch {
-			case isCode(err, wire.ErrCodeRequestTimeout):
+			case errors.Is(err, ErrRequestTimeout):
 				timeouts++
 			case err == nil:
 				t.Error("a request was answered through the black hole")
@@ -623,7 +623,7 @@ func TestEnginePeerStopsAnswering(t *testing.T) {
 		}()
 	}
 	for range 10 {
-		if err := <-errs; !isCode(err, wire.ErrCodeRequestTimeout) {
+		if err := <-errs; !errors.Is(err, ErrRequestTimeout) {
 			t.Fatalf("request to a node that never answers: %v", err)
 		}
 	}

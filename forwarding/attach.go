@@ -137,8 +137,8 @@ func (e *Engine) Attach(ctx context.Context, dest []wire.Destination) (*transpor
 		defer e.clearAttaching(id)
 	}
 	a, err := e.Request(ctx, dest, wire.CodeAttachReq, body)
-	var pe *wire.ProtocolError
-	if errors.As(err, &pe) && pe.Code == wire.ErrCodeInProgress && !target.IsZero() {
+	var re *wire.RemoteError
+	if errors.As(err, &re) && re.Code == wire.ErrCodeInProgress && !target.IsZero() {
 		// §6.5.1.2: the peer is attaching to us at the same time and won
 		// the tie-break; its link will arrive.
 		return e.waitLink(ctx, target)

@@ -32,10 +32,24 @@ func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Handler answers one request: the body of the answer (the answer code is
-// the request's plus one), or an error. A *wire.ProtocolError is answered
-// with its code; ErrNoAnswer sends nothing; any other error is answered
-// with Error_Invalid_Message. ctx ends when the engine closes or the
-// request lifetime (15 s) passes.
+// the request's plus one), or an error, answered as follows:
+//   - a *wire.ProtocolError (the first in the chain) is answered with its
+//     code and info;
+//   - ErrNoAnswer sends nothing;
+//   - ErrRequestTimeout, the handler's own request having gone unanswered,
+//     is answered with Error_Request_Timeout (RFC 6940 §6.3.3.1: "a
+//     response to the request has not been received in a suitable amount
+//     of time");
+//   - a *wire.RemoteError, a peer's error answer to a request the handler
+//     made, is answered with Error_Invalid_Message and an error_info that
+//     names the downstream code, never with the remote peer's code: the
+//     §6.3.3.1 codes describe the answering node's own verdict on the
+//     request it got, and Error_Invalid_Message is the one kept for what
+//     "does not fit the other error codes". A handler that means to pass
+//     the remote code on returns RemoteError.Relay();
+//   - any other error is answered with Error_Invalid_Message.
+//
+// ctx ends when the engine closes or the request lifetime (15 s) passes.
 type Handler func(ctx context.Context, req *Incoming) ([]byte, error)
 
 // ErrNoAnswer, returned by a Handler, leaves the request unanswered.
@@ -726,9 +740,9 @@ func (e *Engine) deliver(a Action) {
 	case DeliverAnswer:
 		var err error
 		if d.Answer.Code == wire.CodeError {
-			err = answerError(d.Answer)
-			var pe *wire.ProtocolError
-			if errors.As(err, &pe) && pe.Code == wire.ErrCodeConfigTooNew {
+			re := wire.ParseErrorAnswer(d.Answer.Body, d.Answer.Signer.NodeID)
+			err = re
+			if code, ok := re.ErrorCode(); ok && code == wire.ErrCodeConfigTooNew {
 				// §6.5.4: the responder has an older configuration;
 				// a node that detects it MUST send a ConfigUpdate.
 				e.pushConfigTo(d.Answer.Signer.NodeID)
@@ -767,15 +781,6 @@ func (e *Engine) deliver(a Action) {
 	}
 }
 
-// answerError is the error an error response carries.
-func answerError(a *Answer) error {
-	var er wire.ErrorResponse
-	if _, err := er.Decode(a.Body); err != nil {
-		return &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed error response"), Err: err}
-	}
-	return &wire.ProtocolError{Code: er.Code, Info: clone(er.Info)}
-}
-
 func (e *Engine) complete(txid uint64, a *Answer, err error) {
 	ch, ok := e.waiters[txid]
 	if !ok {
@@ -811,11 +816,7 @@ func (e *Engine) respond(in *Incoming, body []byte, err error) {
 	var berr error
 	res := resultOK
 	if err != nil {
-		var pe *wire.ProtocolError
-		if !errors.As(err, &pe) {
-			e.log.Warn("handler failed", "code", in.Code.String(), "txid", in.TxID, "err", err)
-			pe = &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("request failed")}
-		}
+		pe := e.handlerError(in, err)
 		res = errIndex(pe.Code)
 		msg, berr = e.tx.RespondError(in, pe)
 	} else {
@@ -834,12 +835,37 @@ func (e *Engine) respond(in *Incoming, body []byte, err error) {
 	e.stats.sent(in.Code.Answer(), res)
 }
 
+// handlerError is the error answer to a handler's err (see Handler).
+func (e *Engine) handlerError(in *Incoming, err error) *wire.ProtocolError {
+	var pe *wire.ProtocolError
+	var re *wire.RemoteError
+	switch {
+	case errors.As(err, &pe):
+		return pe
+	case errors.Is(err, ErrRequestTimeout):
+		e.log.Debug("handler's request timed out", "code", in.Code.String(), "txid", in.TxID, "err", err)
+		return &wire.ProtocolError{Code: wire.ErrCodeRequestTimeout, Info: []byte("downstream request timed out"), Err: err}
+	case errors.As(err, &re):
+		// Not the remote's code: see Handler.
+		e.log.Debug("handler's request failed", "code", in.Code.String(), "txid", in.TxID, "err", err)
+		info := "downstream request failed"
+		if c, ok := re.ErrorCode(); ok {
+			info += ": " + c.String()
+		}
+		return &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte(info), Err: err}
+	}
+	e.log.Warn("handler failed", "code", in.Code.String(), "txid", in.TxID, "err", err)
+	return &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("request failed"), Err: err}
+}
+
 // Request sends a request with message code code and body to the
 // destination list dest (§6.2.1) and waits for its answer. The request is
-// retransmitted on the overlay reliability timer and fails with a
-// *wire.ProtocolError of code Error_Request_Timeout after five
-// transmissions. An error response is returned as a *wire.ProtocolError
-// together with the Answer that carried it.
+// retransmitted on the overlay reliability timer and fails with
+// ErrRequestTimeout after its last transmission. An error response is
+// returned as a *wire.RemoteError (the peer's code, info and Node-ID)
+// together with the Answer that carried it; local failures (no route, a
+// request that cannot be built, ctx done) are other errors.
+// wire.ErrorCodeOf gives the code of either kind for display.
 func (e *Engine) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte) (*Answer, error) {
 	return e.RequestWith(ctx, dest, code, body, RequestOptions{})
 }

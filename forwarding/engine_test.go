@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -147,16 +148,80 @@ func TestEngineEndToEndTLS(t *testing.T) {
 		t.Errorf("direct ping answer via %v, want none", destIDs(pans.Via))
 	}
 	// An unknown request code is answered, not ignored.
-	if _, err := a.Request(ctx, dests(idC), wire.CodeExpBReq, nil); !isCode(err, wire.ErrCodeInvalidMessage) {
+	if _, err := a.Request(ctx, dests(idC), wire.CodeExpBReq, nil); !isRemoteCode(err, wire.ErrCodeInvalidMessage) {
 		t.Errorf("unhandled request: %v", err)
 	}
 	a.Close()
 	c.Close()
 }
 
-func isCode(err error, code wire.ErrorCode) bool {
-	c, ok := protoCode(err)
-	return ok && c == code
+// A handler whose own request failed downstream does not answer with the
+// downstream peer's code as its own (RFC 6940 §6.3.3.1: the code is the
+// answering node's verdict on the request it got): A asks B, B asks C, C
+// answers Error_Not_Found; B's answer to A is Error_Invalid_Message naming
+// the downstream code, unless B relays the code explicitly. A timeout of
+// B's request is answered Error_Request_Timeout.
+func TestHandlerDownstreamRemoteError(t *testing.T) {
+	checkLeaks(t)
+	a, b, c := threeNodes(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c.Handle(wire.CodeExpAReq, func(context.Context, *Incoming) ([]byte, error) {
+		return nil, &wire.ProtocolError{Code: wire.ErrCodeNotFound, Info: []byte("nothing here")}
+	})
+	downstream := make(chan error, 1)
+	b.Handle(wire.CodeExpBReq, func(ctx context.Context, in *Incoming) ([]byte, error) {
+		_, err := b.Request(ctx, dests(idC), wire.CodeExpAReq, nil)
+		downstream <- err
+		switch string(in.Body) {
+		case "wrapped":
+			return nil, fmt.Errorf("asking C: %w", err)
+		case "relay":
+			if re, ok := errors.AsType[*wire.RemoteError](err); ok {
+				return nil, re.Relay()
+			}
+		case "timeout":
+			return nil, fmt.Errorf("asking C: %w", ErrRequestTimeout)
+		}
+		return nil, err
+	})
+	for _, tc := range []struct {
+		body string
+		code wire.ErrorCode
+		info string
+	}{
+		{"bare", wire.ErrCodeInvalidMessage, "downstream request failed: Error_Not_Found"},
+		{"wrapped", wire.ErrCodeInvalidMessage, "downstream request failed: Error_Not_Found"},
+		{"relay", wire.ErrCodeNotFound, "nothing here"},
+		{"timeout", wire.ErrCodeRequestTimeout, "downstream request timed out"},
+	} {
+		_, err := a.Request(ctx, dests(idB), wire.CodeExpBReq, []byte(tc.body))
+		re, ok := errors.AsType[*wire.RemoteError](err)
+		if !ok {
+			t.Fatalf("%s: %v (%T), want a *wire.RemoteError", tc.body, err, err)
+		}
+		if re.From != idB || re.Code != tc.code || string(re.Info) != tc.info || re.Err != nil {
+			t.Errorf("%s: B answered %v from %v, info %q; want %v, info %q", tc.body, re.Code, re.From, re.Info, tc.code, tc.info)
+		}
+		if code, ok := wire.ErrorCodeOf(err); !ok || code != tc.code {
+			t.Errorf("%s: ErrorCodeOf = %v, %v", tc.body, code, ok)
+		}
+		// B saw C's answer as a RemoteError, not as a code to answer with.
+		derr := <-downstream
+		if dre, ok := errors.AsType[*wire.RemoteError](derr); !ok || dre.From != idC || dre.Code != wire.ErrCodeNotFound || string(dre.Info) != "nothing here" {
+			t.Errorf("%s: B's request to C failed with %v, want C's Error_Not_Found", tc.body, derr)
+		}
+		if _, ok := errors.AsType[*wire.ProtocolError](derr); ok {
+			t.Errorf("%s: B's request to C failed with a *wire.ProtocolError: %v", tc.body, derr)
+		}
+	}
+}
+
+// isRemoteCode reports whether err is a peer's error answer with code (a
+// *wire.RemoteError, not a local refusal).
+func isRemoteCode(err error, code wire.ErrorCode) bool {
+	re, ok := errors.AsType[*wire.RemoteError](err)
+	return ok && re.Err == nil && re.Code == code
 }
 
 // RFC 6940 §6.5.2: AppAttach hands the connection to the application
@@ -192,7 +257,7 @@ func TestEngineAppAttach(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("application connection never came")
 	}
-	if _, _, err := a.AppAttach(ctx, dests(idC), 9999); !isCode(err, wire.ErrCodeNotFound) {
+	if _, _, err := a.AppAttach(ctx, dests(idC), 9999); !isRemoteCode(err, wire.ErrCodeNotFound) {
 		t.Errorf("unknown application: %v", err)
 	}
 }
@@ -219,7 +284,7 @@ func TestEngineRequestFailures(t *testing.T) {
 	}
 	start := time.Now()
 	_, _, err := a.Ping(ctx, dests(idC))
-	if !isCode(err, wire.ErrCodeRequestTimeout) {
+	if !errors.Is(err, ErrRequestTimeout) {
 		t.Fatalf("err %v, want Error_Request_Timeout", err)
 	}
 	if d := time.Since(start); d < 900*time.Millisecond {
@@ -368,7 +433,7 @@ func TestEngineConfigUpdate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	linkThroughB(ctx, t, a, b, c)
-	if _, _, err := a.Ping(ctx, dests(idC)); !isCode(err, wire.ErrCodeConfigTooOld) {
+	if _, _, err := a.Ping(ctx, dests(idC)); !isRemoteCode(err, wire.ErrCodeConfigTooOld) {
 		t.Fatalf("ping with the old configuration: %v, want Error_Config_Too_Old", err)
 	}
 	select {
@@ -501,7 +566,7 @@ func TestEngineStaleAttachDoesNotBlock(t *testing.T) {
 			c.mu.Unlock()
 			_, err := a.Attach(ctx, []wire.Destination{wire.NodeDest(&idB), wire.ResourceDest(wire.ResourceID(idC.Bytes()))})
 			if tc.refused {
-				if !isCode(err, wire.ErrCodeInProgress) {
+				if !isRemoteCode(err, wire.ErrCodeInProgress) {
 					t.Fatalf("a crossing Attach: %v, want Error_In_Progress", err)
 				}
 				return

@@ -112,7 +112,7 @@ func TestEngineTooLargeAnsweredOverDTLS(t *testing.T) {
 	waitFor(t, func() bool { return c.Table().Connected(idA) })
 
 	_, err = a.Request(ctx, dests(idC), wire.CodePingReq, paddedPing(10000))
-	if !isCode(err, wire.ErrCodeMessageTooLarge) {
+	if !isRemoteCode(err, wire.ErrCodeMessageTooLarge) {
 		t.Fatalf("10 KB request to a 5000-byte peer: %v, want Error_Message_Too_Large", err)
 	}
 	if !c.Table().Connected(idA) || !a.Table().Connected(idC) {
@@ -177,7 +177,7 @@ func TestEngineTooLargeOverTLSAnsweredThenClosed(t *testing.T) {
 	waitFor(t, func() bool { return b.Table().Connected(idA) })
 	// §6.6: "the peer SHOULD send an Error_Message_Too_Large error and
 	// then close the TLS or DTLS session".
-	if _, err := a.Request(ctx, dests(idB), wire.CodePingReq, paddedPing(10000)); !isCode(err, wire.ErrCodeMessageTooLarge) {
+	if _, err := a.Request(ctx, dests(idB), wire.CodePingReq, paddedPing(10000)); !isRemoteCode(err, wire.ErrCodeMessageTooLarge) {
 		t.Fatalf("10 KB request to a 5000-byte peer over TLS: %v, want Error_Message_Too_Large", err)
 	}
 	waitFor(t, func() bool {

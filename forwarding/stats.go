@@ -1,7 +1,6 @@
 package forwarding
 
 import (
-	"errors"
 	"sync/atomic"
 
 	"github.com/goreload/reload/wire"
@@ -136,18 +135,27 @@ func errIndex(c wire.ErrorCode) int {
 	return statResults - 1
 }
 
-// resultOf is the result slot of an outcome: ok, or the code of the
-// *wire.ProtocolError in err (other errors count as dropped).
+// resultOf is the result slot of an outcome: ok, or the error code of the
+// *wire.ProtocolError sent or *wire.RemoteError received in err (other
+// errors count as dropped).
 func resultOf(err error) int {
 	if err == nil {
 		return resultOK
 	}
-	if pe, ok := err.(*wire.ProtocolError); ok { //nolint:errorlint // the common case, without errors.As's allocation
-		return errIndex(pe.Code)
+	// The common cases, without errors.As's allocation.
+	switch e := err.(type) { //nolint:errorlint // errors.As follows
+	case *wire.ProtocolError:
+		return errIndex(e.Code)
+	case *wire.RemoteError:
+		if e.Err != nil {
+			// An error answer whose body did not decode: counted
+			// under the code for an invalid message.
+			return errIndex(wire.ErrCodeInvalidMessage)
+		}
+		return errIndex(e.Code)
 	}
-	var pe *wire.ProtocolError
-	if errors.As(err, &pe) {
-		return errIndex(pe.Code)
+	if c, ok := wire.ErrorCodeOf(err); ok {
+		return errIndex(c)
 	}
 	return resultDropped
 }

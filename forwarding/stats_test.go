@@ -37,7 +37,7 @@ func TestEngineStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := a.Request(ctx, dests(idC), wire.CodeExpAReq, nil); !isCode(err, wire.ErrCodeNotFound) {
+	if _, err := a.Request(ctx, dests(idC), wire.CodeExpAReq, nil); !isRemoteCode(err, wire.ErrCodeNotFound) {
 		t.Fatalf("exp_a: %v", err)
 	}
 	for _, tc := range []struct {
@@ -74,16 +74,18 @@ func TestEngineStats(t *testing.T) {
 func TestStatsZeroAlloc(t *testing.T) {
 	var s Stats
 	pe := error(&wire.ProtocolError{Code: wire.ErrCodeNotFound})
+	re := error(&wire.RemoteError{Code: wire.ErrCodeForbidden})
 	allocs := testing.AllocsPerRun(1000, func() {
 		s.sent(wire.CodeStoreReq, resultOK)
 		s.received(wire.CodeStoreAns, resultOf(pe))
+		s.received(wire.CodeFetchAns, resultOf(re))
 		s.hop(3)
 		s.Forwarded.Add(1)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per count, want 0", allocs)
 	}
-	if count(&s, false, "store_ans", "Error_Not_Found") == 0 || count(&s, true, "store_req", "ok") == 0 {
+	if count(&s, false, "store_ans", "Error_Not_Found") == 0 || count(&s, false, "fetch_ans", "Error_Forbidden") == 0 || count(&s, true, "store_req", "ok") == 0 {
 		t.Errorf("counts %+v", s.Messages())
 	}
 }

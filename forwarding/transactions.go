@@ -206,9 +206,23 @@ type TxEvent struct {
 	Err    error
 }
 
-// ErrRequestTimeout is the failure of a request whose fifth transmission
-// went unanswered (§6.2.1).
-var ErrRequestTimeout = &wire.ProtocolError{Code: wire.ErrCodeRequestTimeout, Info: []byte("no answer after 5 transmissions")}
+// ErrRequestTimeout is the failure of a request whose last transmission
+// (the fifth by default, §6.2.1) went unanswered. It is this node's own
+// verdict, not an answer: no peer sent Error_Request_Timeout, so it is
+// neither a *wire.RemoteError nor a *wire.ProtocolError. wire.ErrorCodeOf
+// reports it as Error_Request_Timeout, the code RFC 6940 §6.3.3.1 gives
+// this condition, and a Handler that returns it is answered with that
+// code. Test with errors.Is.
+var ErrRequestTimeout error = requestTimeout{}
+
+type requestTimeout struct{}
+
+func (requestTimeout) Error() string {
+	return "forwarding: request timed out (Error_Request_Timeout): no answer after the last retransmission"
+}
+
+// ErrorCode makes wire.ErrorCodeOf report Error_Request_Timeout.
+func (requestTimeout) ErrorCode() (wire.ErrorCode, bool) { return wire.ErrCodeRequestTimeout, true }
 
 // Tick runs the timers due at now and appends their events to ev.
 func (t *Transactions) Tick(now time.Time, ev []TxEvent) []TxEvent {

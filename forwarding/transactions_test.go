@@ -116,7 +116,7 @@ func TestRetransmitSameTxIDThenTimeout(t *testing.T) {
 				t.Fatalf("events %v", ev)
 			}
 			if ev[0].Err != nil {
-				if code, _ := protoCode(ev[0].Err); code != wire.ErrCodeRequestTimeout {
+				if !errors.Is(ev[0].Err, ErrRequestTimeout) {
 					t.Fatalf("failure %v, want Error_Request_Timeout", ev[0].Err)
 				}
 				break

@@ -105,8 +105,8 @@ func TestStrangerUpdateDoesNotMakeNeighbour_Sec10_5_Sec10_7_3(t *testing.T) {
 
 	user := "mallory@" + c.ov.Name
 	_, err = atk.Request(ctx, dest, wire.CodeStoreReq, replicaStore(t, atk, user))
-	var pe *wire.ProtocolError
-	if !errors.As(err, &pe) || pe.Code != wire.ErrCodeForbidden {
+	var re *wire.RemoteError
+	if !errors.As(err, &re) || re.Code != wire.ErrCodeForbidden {
 		t.Fatalf("replica Store from the stranger: %v, want Error_Forbidden", err)
 	}
 	spec, err := victim.allOf(wire.KindSIPRegistration)

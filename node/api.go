@@ -13,8 +13,13 @@ import (
 )
 
 // Request sends a request to a destination list and waits for the answer
-// (RFC 6940 §6.2). An error answer is returned as a *wire.ProtocolError
-// with the Answer that carried it.
+// (RFC 6940 §6.2). An error answer is returned as a *wire.RemoteError
+// (the answering peer's code, info and Node-ID) with the Answer that
+// carried it; a request left unanswered fails with
+// forwarding.ErrRequestTimeout. wire.ErrorCodeOf gives the code of either.
+// The same holds for Store, Fetch, Stat and the other requests below; a
+// *wire.ProtocolError from them is a refusal of this node's own (for
+// example Error_Unknown_Kind for a Kind it does not know).
 func (n *Node) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte) (*forwarding.Answer, error) {
 	n.sent.Add(1)
 	return n.eng.Request(ctx, dest, code, body)
@@ -178,8 +183,9 @@ func (o diagOverlay) NextHop(d wire.Destination) (wire.NodeID, bool, error) {
 func (o diagOverlay) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, exts []wire.MessageExtension) (diag.Answer, error) {
 	o.n.sent.Add(1)
 	ans, err := o.n.eng.RequestWith(ctx, dest, code, body, forwarding.RequestOptions{Extensions: exts})
-	var pe *wire.ProtocolError
-	if ans == nil || (err != nil && !errors.As(err, &pe)) {
+	// An error answer is an Answer to diag (diag.Overlay), not an error.
+	var re *wire.RemoteError
+	if ans == nil || (err != nil && !errors.As(err, &re)) {
 		return diag.Answer{}, err
 	}
 	return diag.Answer{From: ans.Signer.NodeID, Code: ans.Code, Body: ans.Body, Extensions: ans.Extensions}, nil

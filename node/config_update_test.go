@@ -233,8 +233,8 @@ func TestConfigUpdateFromAttackerRefused(t *testing.T) {
 			for _, victim := range peers {
 				id := victim.ID()
 				_, err := attacker.Engine().Request(ctx, []wire.Destination{wire.NodeDest(&id)}, wire.CodeConfigUpdateReq, body)
-				var pe *wire.ProtocolError
-				if !errors.As(err, &pe) || pe.Code != tc.want {
+				var re *wire.RemoteError
+				if !errors.As(err, &re) || re.Code != tc.want {
 					t.Fatalf("ConfigUpdate to %v: %v, want %v", id, err, tc.want)
 				}
 			}

@@ -297,9 +297,8 @@ func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 		c, err := n.UpdateConfig(r.Context(), doc)
 		if err != nil {
 			body := map[string]string{"error": err.Error()}
-			var pe *wire.ProtocolError
-			if errors.As(err, &pe) {
-				body["code"] = pe.Code.String()
+			if code, ok := wire.ErrorCodeOf(err); ok {
+				body["code"] = code.String()
 			}
 			writeJSON(w, http.StatusUnprocessableEntity, body)
 			return
@@ -465,14 +464,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// writeErr answers with err and, when err carries a RELOAD error code
+// (this node's refusal, a peer's error answer, or a request timeout), the
+// code's name and error_info.
 func writeErr(w http.ResponseWriter, err error) {
-	var pe *wire.ProtocolError
 	status := http.StatusBadGateway
 	body := map[string]string{"error": err.Error()}
-	if errors.As(err, &pe) {
-		body["code"] = pe.Code.String()
-		if len(pe.Info) > 0 {
-			body["info"] = string(pe.Info)
+	if code, ok := wire.ErrorCodeOf(err); ok {
+		body["code"] = code.String()
+		var info []byte
+		if pe, ok := errors.AsType[*wire.ProtocolError](err); ok {
+			info = pe.Info
+		} else if re, ok := errors.AsType[*wire.RemoteError](err); ok {
+			info = re.Info
+		}
+		if len(info) > 0 {
+			body["info"] = string(info)
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -80,8 +80,8 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := b.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{wire.DictionaryValue(bid.Bytes(), []byte("x"))}, time.Hour)
-	var pe *wire.ProtocolError
-	if !errors.As(err, &pe) || pe.Code != wire.ErrCodeForbidden {
+	var re *wire.RemoteError
+	if !errors.As(err, &re) || re.Code != wire.ErrCodeForbidden {
 		t.Fatalf("store under another user's name: %v", err)
 	}
 

@@ -777,11 +777,9 @@ func (n *Node) handleTopology(ctx context.Context, in *forwarding.Incoming) ([]b
 	select {
 	case m := <-w:
 		if m.Code == wire.CodeError {
-			var er wire.ErrorResponse
-			if _, err := er.Decode(m.Body); err != nil {
-				return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage}
-			}
-			return nil, &wire.ProtocolError{Code: er.Code, Info: er.Info}
+			// The plugin's error answer is this node's own: relayed
+			// with its code.
+			return nil, wire.ParseErrorAnswer(m.Body, n.ID()).Relay()
 		}
 		return m.Body, nil
 	case <-ctx.Done():

@@ -236,8 +236,8 @@ func TestStoreFetchThroughOverlay(t *testing.T) {
 	// Another node may not write under node2's name: Error_Forbidden.
 	bid := b.ID()
 	_, err = b.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{wire.DictionaryValue(bid.Bytes(), []byte("x"))}, time.Hour)
-	var pe *wire.ProtocolError
-	if !errors.As(err, &pe) || pe.Code != wire.ErrCodeForbidden {
+	var re *wire.RemoteError
+	if !errors.As(err, &re) || re.Code != wire.ErrCodeForbidden {
 		t.Fatalf("store under another user's name: %v", err)
 	}
 }

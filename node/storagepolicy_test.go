@@ -70,8 +70,8 @@ func TestFarFutureStorageTimeRefused(t *testing.T) {
 	// under the attacker's own user name: permitted by the access policy.
 	err := rawStore(ctx, t, attacker, res, wire.KindSIPRegistration, math.MaxUint64, 3600,
 		wire.DictionaryValue(key, []byte("sip:locked@127.0.0.1")))
-	var pe *wire.ProtocolError
-	if !errors.As(err, &pe) || pe.Code != wire.ErrCodeInvalidMessage {
+	var re *wire.RemoteError
+	if !errors.As(err, &re) || re.Code != wire.ErrCodeInvalidMessage {
 		t.Fatalf("store with storage_time 2^64-1: %v, want Error_Invalid_Message", err)
 	}
 	for _, r := range c.storedRecords(t, res, wire.KindSIPRegistration) {

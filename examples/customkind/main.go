@@ -240,19 +240,20 @@ func run(ctx context.Context, out io.Writer) error {
 	bobID := bob.ID()
 	fake, _ := json.Marshal(Presence{Status: "away"})
 	_, err = bob.Store(ctx, res, KindPresence, []wire.StoredDataValue{wire.DictionaryValue(bobID.Bytes(), fake)}, time.Hour)
-	var pe *wire.ProtocolError
-	if !errors.As(err, &pe) || pe.Code != wire.ErrCodeForbidden {
+	// The storing peer's refusal is its error answer, a *wire.RemoteError.
+	var re *wire.RemoteError
+	if !errors.As(err, &re) || re.Code != wire.ErrCodeForbidden {
 		return fmt.Errorf("bob's store under alice's name: got %v, want Error_Forbidden", err)
 	}
-	fmt.Fprintf(out, "3. bob's store under alice's name was refused: %v\n", pe.Code)
+	fmt.Fprintf(out, "3. bob's store under alice's name was refused: %v\n", re.Code)
 
 	// 4. max-size bounds each value.
 	big, _ := json.Marshal(Presence{Status: "available", Note: strings.Repeat("x", 300)})
 	_, err = alice.Store(ctx, res, KindPresence, []wire.StoredDataValue{wire.DictionaryValue(aliceID.Bytes(), big)}, time.Hour)
-	if !errors.As(err, &pe) || pe.Code != wire.ErrCodeDataTooLarge {
+	if !errors.As(err, &re) || re.Code != wire.ErrCodeDataTooLarge {
 		return fmt.Errorf("a %d-byte presence: got %v, want Error_Data_Too_Large", len(big), err)
 	}
-	fmt.Fprintf(out, "4. a %d-byte presence was refused: %v (max-size %d)\n", len(big), pe.Code, presenceKind.MaxSize)
+	fmt.Fprintf(out, "4. a %d-byte presence was refused: %v (max-size %d)\n", len(big), re.Code, presenceKind.MaxSize)
 
 	// 5. bob pings alice's peer through the overlay.
 	pr, err := bob.Ping(ctx, wire.NodeDest(&aliceID))

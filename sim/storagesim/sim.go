@@ -717,12 +717,9 @@ func (s *Sim) hostAnswer(e *envelope) {
 		return
 	}
 	delete(s.host, e.msg.Token)
-	var ec wire.ErrorCode
+	var ec wire.ErrorCode // ErrCodeInvalid for an undecodable error body
 	if e.msg.Code == wire.CodeError {
-		var er wire.ErrorResponse
-		if _, err := er.Decode(e.msg.Body); err == nil {
-			ec = er.Code
-		}
+		ec = wire.ParseErrorAnswer(e.msg.Body, e.origin).Code
 	}
 	if !hr.fetch {
 		st := &s.Stats.Stores[hr.purpose]

@@ -2,7 +2,6 @@ package diag
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -36,33 +35,9 @@ type Answer struct {
 
 // RemoteError is an error response (RFC 6940 §6.3.3.1) to a diagnostic
 // request: Error_Forbidden, Error_Message_Expired, or one of the errors of
-// RFC 7851 §4.4 an intermediate peer reports.
-type RemoteError struct {
-	From wire.NodeID // who answered (zero when unknown)
-	Code wire.ErrorCode
-	Info []byte
-}
-
-func (e *RemoteError) Error() string {
-	s := "diag: error response " + e.Code.String()
-	if !e.From.IsZero() {
-		s += " from " + e.From.String()
-	}
-	if len(e.Info) > 0 {
-		s += ": " + printable(e.Info)
-	}
-	return s
-}
-
-// printable is b as text when it is printable ASCII, else in hexadecimal.
-func printable(b []byte) string {
-	for _, c := range b {
-		if c < 0x20 || c > 0x7e {
-			return "0x" + hex.EncodeToString(b)
-		}
-	}
-	return string(b)
-}
+// RFC 7851 §4.4 an intermediate peer reports. It is the overlay-wide
+// *wire.RemoteError: From is who answered (zero when unknown).
+type RemoteError = wire.RemoteError
 
 // Errors of a Client.
 var (
@@ -153,11 +128,11 @@ func values(resp *wire.DiagnosticsResponse) []Value {
 }
 
 func remoteError(ans *Answer) error {
-	var er wire.ErrorResponse
-	if _, err := er.Decode(ans.Body); err != nil {
-		return fmt.Errorf("%w: malformed error response: %w", ErrUnexpectedAnswer, err)
+	re := wire.ParseErrorAnswer(ans.Body, ans.From)
+	if re.Err != nil {
+		return fmt.Errorf("%w: malformed error response: %w", ErrUnexpectedAnswer, re.Err)
 	}
-	return &RemoteError{From: ans.From, Code: er.Code, Info: append([]byte{}, er.Info...)}
+	return re
 }
 
 // Result is the outcome of a diagnostic Ping.

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/goreload/reload/usage/sip/sipptest"
+	"github.com/goreload/reload/wire"
 	"github.com/icholy/digest"
 )
 
@@ -136,6 +138,30 @@ func answer(t *testing.T, res *sip.Response, alg, method, uri, user, password st
 	}
 	t.Fatalf("no %s challenge in\n%s", alg, res)
 	return ""
+}
+
+// TestRegisterRefusedByStoringPeer: a REGISTER whose Store the storing
+// peer refused with Error_Forbidden (USER-NODE-MATCH, RFC 7904 §3.3), an
+// error answer the overlay reports as a *wire.RemoteError, is answered 403;
+// another refusal is a 500.
+func TestRegisterRefusedByStoringPeer(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{&wire.RemoteError{Code: wire.ErrCodeForbidden, From: nodeID(9)}, 403},
+		{fmt.Errorf("store: %w", &wire.RemoteError{Code: wire.ErrCodeForbidden}), 403},
+		{&wire.RemoteError{Code: wire.ErrCodeDataTooLarge, From: nodeID(9)}, 500},
+		{errors.New("no route"), 500},
+	} {
+		n := newFakeNet()
+		n.storeErr = tc.err
+		fe := n.newPeer(t, 1, nil)
+		ua := newUASocket(t, fe.UDPAddr())
+		if res := ua.register("bob", "sip:bob@127.0.0.1:6666"); res.StatusCode != tc.want {
+			t.Errorf("REGISTER with the Store refused (%v): %d, want %d", tc.err, res.StatusCode, tc.want)
+		}
+	}
 }
 
 func TestNewRefusesNoCredentials(t *testing.T) {

@@ -21,6 +21,9 @@ type fakeNet struct {
 	peers   map[wire.NodeID]*Frontend
 	attachs int
 	fetches int
+	// storeErr, when set, is every Store's error (a refusal by the
+	// storing peer).
+	storeErr error
 }
 
 type fakeEntry struct {
@@ -50,6 +53,9 @@ func (o *fakeOverlay) LocalNodeID() wire.NodeID { return o.id }
 func (o *fakeOverlay) Store(_ context.Context, res wire.ResourceID, kind wire.KindID, vals []wire.StoredDataValue, lifetime time.Duration) error {
 	o.n.mu.Lock()
 	defer o.n.mu.Unlock()
+	if o.n.storeErr != nil {
+		return o.n.storeErr
+	}
 	k := fmt.Sprintf("%x|%d", []byte(res), kind)
 	m := o.n.data[k]
 	if m == nil {

@@ -19,7 +19,8 @@ type Overlay interface {
 	// Store stores values (dictionary entries of kind, here Kind) at
 	// resource with the given lifetime. Signing, replica handling and
 	// generation counters are done below; an error means the Store was
-	// not accepted (e.g. Error_Forbidden from USER-NODE-MATCH).
+	// not accepted (e.g. Error_Forbidden from USER-NODE-MATCH, which
+	// wire.ErrorCodeOf reads from the storing peer's *wire.RemoteError).
 	Store(ctx context.Context, resource wire.ResourceID, kind wire.KindID, values []wire.StoredDataValue, lifetime time.Duration) error
 
 	// Fetch fetches every value of kind at resource (no dictionary keys

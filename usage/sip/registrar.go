@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -218,10 +217,10 @@ func (f *Frontend) register(ctx context.Context, req *sip.Request, src source) {
 	if len(contacts) > 0 {
 		if err := f.storeBindings(ctx, aor, cur, now); err != nil {
 			f.log.Info("sip: store registration", "aor", aor, "err", err)
-			var pe *wire.ProtocolError
-			if errors.As(err, &pe) && pe.Code == wire.ErrCodeForbidden {
+			if code, ok := wire.ErrorCodeOf(err); ok && code == wire.ErrCodeForbidden {
 				// The storing peer refused the AOR (USER-NODE-MATCH,
-				// RFC 7904 §3.3): this peer may not register it.
+				// RFC 7904 §3.3; its *wire.RemoteError), or this peer
+				// did before sending: this peer may not register it.
 				f.reply(req, src, 403, "Forbidden")
 				return
 			}
