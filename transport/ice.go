@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -220,7 +221,9 @@ func NewICESession(role Role, cfg ICEConfig) (*ICESession, error) {
 func (s *ICESession) Gather(ctx context.Context) (ufrag, pwd string, cands []Candidate, err error) {
 	done := make(chan struct{})
 	// The agent may still report candidates after ctx ended and Gather
-	// returned: they go to got, never to the results.
+	// returned: they go to got, never to the results, and what Gather
+	// returns is a copy, so that a candidate reported late (after the end
+	// of gathering) appends to nothing the caller holds.
 	var mu sync.Mutex
 	var got []Candidate
 	if err := s.agent.OnCandidate(func(c ice.Candidate) {
@@ -247,7 +250,7 @@ func (s *ICESession) Gather(ctx context.Context) (ufrag, pwd string, cands []Can
 	ufrag, pwd, err = s.agent.GetLocalUserCredentials()
 	mu.Lock()
 	defer mu.Unlock()
-	return ufrag, pwd, got, err
+	return ufrag, pwd, slices.Clone(got), err
 }
 
 // Connect adds the peer's candidates and runs the connectivity checks;

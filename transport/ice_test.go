@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/wire"
+	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/transport/v5/vnet"
@@ -113,6 +114,45 @@ func TestICELinkLoopback(t *testing.T) {
 		t.Fatalf("selected %v %v %v", l, r, err)
 	}
 	exchange(t, ctx, p, 20, []int{10, 3000})
+}
+
+// Gather whose ctx has ended returns at once, while the agent goes on
+// gathering and reports its candidates afterwards from its own
+// goroutine: they must not be written into anything Gather returned
+// (run under -race; the agent closes before the test ends).
+func TestGatherEndedCtx(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		s, err := NewICESession(Requester, ICEConfig{Net: n, IncludeLoopback: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, _, cands, err := s.Gather(ctx)
+		// Gathering may also have ended by the time Gather looks: then
+		// it returns the candidates, as it may.
+		if err != nil && (!errors.Is(err, context.Canceled) || cands != nil) {
+			t.Fatalf("Gather with an ended ctx: %v %v", cands, err)
+		}
+		// Let the agent finish gathering and report its candidates.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			st, err := s.agent.GetGatheringState()
+			if err != nil || st == ice.GatheringStateComplete || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // natNet is a vnet topology: a WAN with a STUN server and two LANs, each
