@@ -161,7 +161,9 @@ func TestRestartedPeerRejoinsThroughStaleBootstrap(t *testing.T) {
 	case <-fresh.Joined():
 		t.Logf("the restarted peer joined in %v", time.Since(began).Round(time.Millisecond))
 	case <-time.After(20 * time.Second):
-		t.Fatalf("the restarted peer did not join; the bootstrap peer's successors: %v", boot.ch.Successors())
+		// Status reads the bootstrap peer's ring under its lock: the
+		// node's goroutines keep changing it.
+		t.Fatalf("the restarted peer did not join; the bootstrap peer's successors: %v", boot.Status().Successors)
 	}
 	c.nodes = append(c.nodes, fresh)
 	c.waitConverged(t, 60*time.Second)
