@@ -82,6 +82,7 @@ var (
 	descUpdSent     = desc("ring_updates_sent_total", "Update requests sent (RFC 6940 §10.7.3).")
 	descUpdRcvd     = desc("ring_updates_received_total", "Update requests received.")
 	descPeerFailure = desc("ring_peer_failures_total", "Peers declared failed by the topology plugin.")
+	descRejoins     = desc("ring_rejoins_total", "Joins sent again to a first successor that did not route to this peer (RFC 6940 §10.5).")
 
 	descSIPReg   = desc("sip_registrations_total", "SIP registrations the front end stored in the overlay, by result (ok, error).", "result")
 	descSIPAuth  = desc("sip_auth_total", "Digest authentications of local SIP user agents, by result (ok; challenged: 401/407 sent; forbidden: 403, wrong credentials or another user's AOR; malformed: 400).", "result")
@@ -93,7 +94,7 @@ var allDescs = []*prometheus.Desc{
 	descLinks, descLinkEstablished, descLinkHandshake, descLinkClosed, descLinkFailed, descFramesSent, descFramesRcvd, descFrameRetrans,
 	descHSPending, descHSEvicted,
 	descStoreValues, descStoreBytes, descFetchDiscarded,
-	descJoined, descSuccessors, descPreds, descFingers, descStabilize, descUpdSent, descUpdRcvd, descPeerFailure,
+	descJoined, descSuccessors, descPreds, descFingers, descStabilize, descUpdSent, descUpdRcvd, descPeerFailure, descRejoins,
 	descSIPReg, descSIPConns, descSIPAuth,
 }
 
@@ -204,6 +205,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descUpdSent, cs.UpdatesSent)
 	counter(descUpdRcvd, cs.UpdatesReceived)
 	counter(descPeerFailure, cs.PeerFailures)
+	counter(descRejoins, cs.Rejoins)
 	counter(descFetchDiscarded, n.met.fetchDiscarded.Load())
 
 	// SIP usage.
