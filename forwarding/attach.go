@@ -282,6 +282,16 @@ type attachState struct {
 // links that both Attaches may then set up are settled by Engine.prefer.
 const crossingWindow = 2 * time.Second
 
+// answeredWindow is how long an answered Attach of ours whose link is not
+// up yet makes us answer the target's own Attach with Error_In_Progress
+// (§6.5.1.2). ICE and (D)TLS finish well within it when the target is
+// alive; past it, ours is most likely connecting to a process that has
+// died (its checks run on until ICE gives up, about 20 s), and the target
+// that Attaches now is a new process with the same Node-ID, whose join
+// must not wait for that. Two links that both Attaches may then set up are
+// settled by Engine.prefer.
+const answeredWindow = 5 * time.Second
+
 func (e *Engine) setAttaching(id wire.NodeID, answered bool) {
 	e.mu.Lock()
 	e.attaching[id] = attachState{answered: answered, since: e.clock.Now()}
@@ -306,10 +316,10 @@ func (e *Engine) handleAttach(ctx context.Context, in *Incoming) ([]byte, error)
 	st, mine := e.attaching[peer]
 	e.mu.Unlock()
 	// §6.5.1.2: an Attach of ours to this peer is under way: once it was
-	// answered, or when our Node-ID is the larger and the two crossed,
-	// Error_In_Progress.
-	crossing := e.clock.Now().Sub(st.since) < crossingWindow
-	if mine && (st.answered || crossing && e.Self().Compare(peer) > 0) {
+	// answered (and recently), or when our Node-ID is the larger and the
+	// two crossed, Error_In_Progress.
+	age := e.clock.Now().Sub(st.since)
+	if mine && (st.answered && age < answeredWindow || !st.answered && age < crossingWindow && e.Self().Compare(peer) > 0) {
 		return nil, &wire.ProtocolError{Code: wire.ErrCodeInProgress, Info: []byte("attach in progress")}
 	}
 	ice := false
