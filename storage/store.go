@@ -570,19 +570,29 @@ func (s *Store) verify(res wire.ResourceID, kind wire.KindID, v *wire.StoredData
 	if err != nil {
 		return security.Signer{}, protoErr(wire.ErrCodeInvalidMessage, nil, ErrBadRequest, "kind %v: %v", kind, err)
 	}
-	signer, err := s.verifier.VerifyData(res, uint32(kind), v.StorageTime, s.buf, &v.Signature, certs, security.Expect{}, now)
+	return s.verifyInput(res, kind, v, s.buf, certs, now, s.localCertificate)
+}
+
+// verifyInput checks the signature of v, whose signature input (see
+// SignatureInput) is input. A signer certificate that is neither in certs
+// nor cached is looked for with local among the certificates this peer
+// stores (CERTIFICATE_BY_NODE/USER) before giving up with the
+// *security.CertificateNeededError.
+func (s *Store) verifyInput(res wire.ResourceID, kind wire.KindID, v *wire.StoredData, input []byte, certs []wire.GenericCertificate, now time.Time,
+	local func(*wire.SignerIdentity, time.Time) ([]byte, bool, error)) (security.Signer, error) {
+	signer, err := s.verifier.VerifyData(res, uint32(kind), v.StorageTime, input, &v.Signature, certs, security.Expect{}, now)
 	var need *security.CertificateNeededError
 	if !errors.As(err, &need) {
 		return signer, err
 	}
-	der, ok, lerr := s.localCertificate(&need.Identity, now)
+	der, ok, lerr := local(&need.Identity, now)
 	if lerr != nil || !ok {
 		return signer, err
 	}
 	if _, aerr := s.verifier.AddCertificate([][]byte{der}, now); aerr != nil {
 		return signer, err
 	}
-	return s.verifier.VerifyData(res, uint32(kind), v.StorageTime, s.buf, &v.Signature, certs, security.Expect{}, now)
+	return s.verifier.VerifyData(res, uint32(kind), v.StorageTime, input, &v.Signature, certs, security.Expect{}, now)
 }
 
 // outgoing is r's StoredData as sent on to another peer at now: the

@@ -163,25 +163,13 @@ func (s *Store) checkFetched(buf *[]byte, res wire.ResourceID, k *Kind, spec *wi
 	}
 	key := verifiedKey(res, k.ID, sd, *buf)
 	signer, ok := s.fetched.get(key)
-	if ok && s.stillTrusted(signer, now) {
-		if !permitted(s.hash, k, res, v, signer) {
-			return signer.NodeID, fmt.Errorf("%w: %v may not write it (policy %v)", ErrFetchedValue, signer.NodeID, k.Policy)
+	if !ok || !s.stillTrusted(signer, now) {
+		// Not under the Store's lock: LocalCertificate takes it.
+		if signer, err = s.verifyInput(res, k.ID, sd, *buf, certs, now, s.LocalCertificate); err != nil {
+			return signer.NodeID, fmt.Errorf("%w: %w", ErrFetchedValue, err)
 		}
-		return signer.NodeID, nil
+		s.fetched.put(key, signer)
 	}
-	signer, err = s.verifier.VerifyData(res, uint32(k.ID), sd.StorageTime, *buf, &sd.Signature, certs, security.Expect{}, now)
-	var need *security.CertificateNeededError
-	if errors.As(err, &need) {
-		if der, ok, lerr := s.LocalCertificate(&need.Identity, now); lerr == nil && ok {
-			if _, aerr := s.verifier.AddCertificate([][]byte{der}, now); aerr == nil {
-				signer, err = s.verifier.VerifyData(res, uint32(k.ID), sd.StorageTime, *buf, &sd.Signature, certs, security.Expect{}, now)
-			}
-		}
-	}
-	if err != nil {
-		return signer.NodeID, fmt.Errorf("%w: %w", ErrFetchedValue, err)
-	}
-	s.fetched.put(key, signer)
 	if !permitted(s.hash, k, res, v, signer) {
 		return signer.NodeID, fmt.Errorf("%w: %v may not write it (policy %v)", ErrFetchedValue, signer.NodeID, k.Policy)
 	}
