@@ -236,21 +236,9 @@ func TestJoinDuringConnectionFlood(t *testing.T) {
 		pc.Close()
 	}
 
-	id, err := c.ov.Identity("late")
-	if err != nil {
-		t.Fatal(err)
-	}
-	late, err := New(Config{Overlay: c.ov.Config, Identity: id, TickLength: 50 * time.Millisecond, Bootstrap: []string{target}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.nodes = append(c.nodes, late)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	start := time.Now()
-	if err := late.Start(ctx); err != nil {
-		t.Fatalf("join during the flood: %v", err)
-	}
+	late, start := c.startLate(ctx, t, target)
 	select {
 	case <-late.Joined():
 	case <-ctx.Done():
@@ -274,6 +262,27 @@ func TestJoinDuringConnectionFlood(t *testing.T) {
 	t.Logf("%d junk TCP connections and %d junk datagrams from one host: a new peer joined through the flooded peer in %v and %d pings answered; "+
 		"heap %.1f -> %.1f -> %.1f MiB; goroutines %d -> %d -> %d",
 		n, n, joinTime.Round(time.Millisecond), pings, before, during, after, g0, gDuring, runtime.NumGoroutine())
+}
+
+// startLate starts one more peer, enrolled as "late", that joins through
+// the bootstrap address (a flooded peer's) and becomes part of c; it
+// returns the node and when it started.
+func (c *cluster) startLate(ctx context.Context, t *testing.T, bootstrap string) (*Node, time.Time) {
+	t.Helper()
+	id, err := c.ov.Identity("late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := New(Config{Overlay: c.ov.Config, Identity: id, TickLength: 50 * time.Millisecond, Bootstrap: []string{bootstrap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes = append(c.nodes, late)
+	start := time.Now()
+	if err := late.Start(ctx); err != nil {
+		t.Fatalf("join during the flood: %v", err)
+	}
+	return late, start
 }
 
 // idleFlood is an outsider that keeps TCP connections open to a TLS port
@@ -390,21 +399,9 @@ func TestJoinDuringIdleFloodFromManySources(t *testing.T) {
 	}
 	pendingBefore := target.eng.PendingHandshakes()
 
-	id, err := c.ov.Identity("late")
-	if err != nil {
-		t.Fatal(err)
-	}
-	late, err := New(Config{Overlay: c.ov.Config, Identity: id, TickLength: 50 * time.Millisecond, Bootstrap: []string{target.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.nodes = append(c.nodes, late)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	start := time.Now()
-	if err := late.Start(ctx); err != nil {
-		t.Fatalf("join during the flood: %v", err)
-	}
+	late, start := c.startLate(ctx, t, target.Addr())
 	select {
 	case <-late.Joined():
 	case <-time.After(30 * time.Second):
