@@ -332,15 +332,7 @@ func attachVia(t *testing.T, edit func(*Options)) transport.LinkType {
 // candidate; the requester is the DTLS server.
 func TestEngineAttachDTLSNoICE(t *testing.T) {
 	checkLeaks(t)
-	lt := attachVia(t, func(o *Options) {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.UDP = transport.NewMux(pc)
-		o.Config.NoICE = true
-		o.Config.OverlayLinkProtocols = []string{"DTLS"}
-	})
+	lt := attachVia(t, func(o *Options) { dtlsNoICE(t, o) })
 	if lt != transport.LinkDTLSUDPSRNoICE {
 		t.Errorf("link type %v", lt)
 	}

@@ -72,17 +72,24 @@ func TestCoreMessageTooLarge(t *testing.T) {
 	}
 }
 
+// dtlsNoICE gives an engine a loopback UDP socket and makes it Attach
+// with DTLS-UDP-SR-NO-ICE host candidates.
+func dtlsNoICE(t *testing.T, o *Options) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.UDP = transport.NewMux(pc)
+	o.Config.NoICE = true
+	o.Config.OverlayLinkProtocols = []string{"DTLS"}
+}
+
 // dtlsEdit gives an engine a DTLS-UDP-SR-NO-ICE socket and the
 // overlay's max-message-size max.
 func dtlsEdit(t *testing.T, max uint32) func(*Options) {
 	return func(o *Options) {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.UDP = transport.NewMux(pc)
-		o.Config.NoICE = true
-		o.Config.OverlayLinkProtocols = []string{"DTLS"}
+		dtlsNoICE(t, o)
 		o.Config.MaxMessageSize = max
 		o.Config.OverlayReliabilityTimer = 500 * time.Millisecond
 	}
