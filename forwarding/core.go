@@ -260,10 +260,13 @@ func (c *Core) process(from wire.NodeID, raw []byte, now time.Time, origin bool)
 		// via list to answer along.
 		return Action{Kind: ActDrop, Err: wrapMalformed(err)}
 	}
-	if m := c.cfg.Local.MaxMessageSize; m > 0 && int64(h.Length) > int64(m) && int64(h.Length) > int64(len(raw)) && !origin {
-		// The head of a message larger than max-message-size, handed up
-		// by a TLS link that will close (transport): §6.6 lets the error
-		// be sent before the whole message has arrived.
+	if m := c.cfg.Local.MaxMessageSize; m > 0 && int64(h.Length) > int64(m) && int64(h.Length) >= int64(len(raw)) && !origin {
+		// §6.6: a message larger than max-message-size is answered with
+		// Error_Message_Too_Large, whole (the links refuse such messages
+		// before they get here unless their limit is set higher) or only
+		// its head, handed up by a TLS link that will close: the error
+		// may be sent before the whole message has arrived. One whose
+		// forwarding header alone is larger gets no answer.
 		if n > m {
 			return Action{Kind: ActDrop, Err: ErrTooLarge}
 		}
@@ -274,16 +277,6 @@ func (c *Core) process(from wire.NodeID, raw []byte, now time.Time, origin bool)
 			Info: []byte("length field does not match the message"), Err: ErrMalformed})
 	}
 	rest := raw[n:]
-	if m := c.cfg.Local.MaxMessageSize; m > 0 && len(raw) > m && !origin {
-		// §6.6: a message larger than max-message-size is answered with
-		// Error_Message_Too_Large; one whose forwarding header alone is
-		// larger gets no answer. (The links refuse such messages before
-		// they get here unless their limit is set higher.)
-		if n > m {
-			return Action{Kind: ActDrop, Err: ErrTooLarge}
-		}
-		return c.fail(from, rest, origin, errTooLarge(len(raw), m))
-	}
 	// §6.1, §6.3.2: overlay, version, fragment and TTL checks.
 	if h.Overlay != c.cfg.Local.Overlay {
 		return c.fail(from, rest, origin, &wire.ProtocolError{Code: wire.ErrCodeIncompatibleWithOverlay,
