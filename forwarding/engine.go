@@ -211,8 +211,8 @@ type Engine struct {
 	attaching   map[wire.NodeID]attachState // outgoing Attaches by target
 	events      sync.Mutex                  // serialises OnLinkEvent
 
-	hs       *handshakes  // inbound TLS handshakes in progress
-	hsNotice atomic.Int64 // when the last "table full" notice was logged (Unix ns)
+	hs       *handshakes // inbound TLS handshakes in progress
+	hsNotice logLimit    // spaces the "table full" notices (handshakeNoticeEvery)
 }
 
 // linkRecvBytes is the aim for the bytes a link may hold received but not
@@ -291,6 +291,7 @@ func New(opts Options) (*Engine, error) {
 		linkWaiters: make(map[wire.NodeID][]chan *transport.Link),
 		attaching:   make(map[wire.NodeID]attachState),
 		hs:          newHandshakes(opts.MaxPendingHandshakes, opts.MaxPendingHandshakesPerHost),
+		hsNotice:    logLimit{every: handshakeNoticeEvery},
 		cfg:         opts.Config,
 		cfgDoc:      opts.ConfigDocument,
 	}
@@ -563,9 +564,7 @@ func (e *Engine) evicted(conn net.Conn, p *pendingHandshake, why string) {
 	e.stats.HandshakesEvicted.Add(1)
 	victim := p.conn.RemoteAddr().String()
 	e.log.Debug("pending inbound TLS handshake evicted", "reason", why, "evicted", victim, "for", conn.RemoteAddr().String())
-	now := time.Now().UnixNano()
-	last := e.hsNotice.Load()
-	if now-last < int64(handshakeNoticeEvery) || !e.hsNotice.CompareAndSwap(last, now) {
+	if _, ok := e.hsNotice.allow(e.clock.Now()); !ok {
 		return
 	}
 	total, busiest := e.hs.pending()
@@ -1161,9 +1160,12 @@ func (e *Engine) sendConfigUpdate(path []wire.Destination) {
 	e.stats.sent(wire.CodeConfigUpdateReq, resultOK)
 }
 
-// logLimit lets one record through a second and counts those it holds
-// back.
+// logLimit lets one record through per interval (every, default one
+// second) and counts those it holds back. It is safe for concurrent use.
 type logLimit struct {
+	every time.Duration
+
+	mu      sync.Mutex
 	next    time.Time
 	skipped int
 }
@@ -1171,11 +1173,17 @@ type logLimit struct {
 // allow reports whether to log at now, and how many records were held
 // back since the last one.
 func (l *logLimit) allow(now time.Time) (skipped int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if now.Before(l.next) {
 		l.skipped++
 		return 0, false
 	}
-	skipped, l.skipped, l.next = l.skipped, 0, now.Add(time.Second)
+	every := l.every
+	if every == 0 {
+		every = time.Second
+	}
+	skipped, l.skipped, l.next = l.skipped, 0, now.Add(every)
 	return skipped, true
 }
 
