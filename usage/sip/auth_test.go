@@ -140,6 +140,29 @@ func answer(t *testing.T, res *sip.Response, alg, method, uri, user, password st
 	return ""
 }
 
+// answerWithNonce is answer for the alg challenge of res with its nonce
+// replaced by nonce.
+func answerWithNonce(t *testing.T, res *sip.Response, alg, nonce, method, uri, user, password string, nc int) string {
+	t.Helper()
+	for _, h := range res.GetHeaders("WWW-Authenticate") {
+		chal, err := digest.ParseChallenge(h.Value())
+		if err != nil {
+			t.Fatalf("challenge %q: %v", h.Value(), err)
+		}
+		if chal.Algorithm != alg {
+			continue
+		}
+		chal.Nonce = nonce
+		cred, err := digest.Digest(chal, digest.Options{Method: method, URI: uri, Username: user, Password: password, Count: nc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cred.String()
+	}
+	t.Fatalf("no %s challenge in\n%s", alg, res)
+	return ""
+}
+
 // TestRegisterRefusedByStoringPeer: a REGISTER whose Store the storing
 // peer refused with Error_Forbidden (USER-NODE-MATCH, RFC 7904 §3.3), an
 // error answer the overlay reports as a *wire.RemoteError, is answered 403;
@@ -264,13 +287,20 @@ func res401(t *testing.T, ua *uaSocket) *sip.Response {
 // TestRegisterDigestStaleNonce: credentials computed over an expired nonce
 // get a new challenge with stale=true (RFC 7616 §3.3), and the retry with
 // the new nonce succeeds.
+//
+// The front end reads the real clock, so rather than wait out a lifetime
+// the test answers a challenge whose nonce this front end's authenticator
+// issued two lifetimes ago (the same HMAC'd nonce a challenge then would
+// have carried). A lifetime of a minute, shorter than the default, also
+// checks that Config.NonceLifetime is the one in force.
 func TestRegisterDigestStaleNonce(t *testing.T) {
+	const lifetime = time.Minute
 	n := newFakeNet()
-	fe := authPeer(t, n, 1, func(c *Config) { c.NonceLifetime = 300 * time.Millisecond })
+	fe := authPeer(t, n, 1, func(c *Config) { c.NonceLifetime = lifetime })
 	ua := newUASocket(t, fe.UDPAddr())
 	res := ua.register("bob", "sip:bob@127.0.0.1:5070")
-	auth := answer(t, res, "MD5", "REGISTER", "sip:example.com", "bob", "bob-secret", 1)
-	time.Sleep(400 * time.Millisecond) // let the nonce expire
+	auth := answerWithNonce(t, res, "MD5", fe.auth.nonce(time.Now().Add(-2*lifetime)),
+		"REGISTER", "sip:example.com", "bob", "bob-secret", 1)
 	res = ua.register("bob", "sip:bob@127.0.0.1:5070", "Authorization: "+auth)
 	if res.StatusCode != 401 {
 		t.Fatalf("expired nonce: %d, want 401", res.StatusCode)
