@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,30 +158,35 @@ func TestMuxHalfOpenDTLSFlood(t *testing.T) {
 	stop := make(chan struct{})
 	var sent sync.WaitGroup
 	sent.Add(1)
-	go func() { // legitimate traffic during the flood
+	// Legitimate traffic during the flood, one message every 2 ms; sentN
+	// is written by the sender and read after sent.Wait.
+	var sentN int
+	go func() {
 		defer sent.Done()
+		pace := time.NewTicker(2 * time.Millisecond)
+		defer pace.Stop()
 		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
 			if err := p.b.Send(ctx, pingMessage(t, uint64(i), 100, nodeID(1), nodeID(2))); err != nil {
 				t.Errorf("legitimate send: %v", err)
 				return
 			}
-			time.Sleep(2 * time.Millisecond)
+			sentN++
+			select {
+			case <-stop:
+				return
+			case <-pace.C:
+			}
 		}
 	}()
+	var received atomic.Int64
 	got := make(chan int, 1)
 	go func() {
-		n := 0
 		for {
 			if _, err := p.a.Receive(ctx); err != nil {
-				got <- n
+				got <- int(received.Load())
 				return
 			}
-			n++
+			received.Add(1)
 		}
 	}()
 	sem := make(chan struct{}, 32)
@@ -222,13 +228,21 @@ func TestMuxHalfOpenDTLSFlood(t *testing.T) {
 	duringG := runtime.NumGoroutine()
 	close(stop)
 	sent.Wait()
-	// Let the last messages arrive, then end the reader.
-	time.Sleep(200 * time.Millisecond)
+	// Let the messages still in flight arrive (the link retransmits until
+	// it delivers or fails), then end the reader.
+	eventually(20*time.Second, func() bool {
+		select {
+		case <-p.a.Done():
+			return true
+		default:
+			return received.Load() >= int64(sentN)
+		}
+	})
 	_ = p.a.Close()
 	legit := <-got
 	t.Logf("%d attackers (half DTLS ClientHellos, half %d junk datagrams each): mux dropped %d datagrams; "+
-		"%d legitimate messages received during the flood; heap %.1f -> %.1f MiB; goroutines %d -> %d",
-		attackers, junk, ma.Dropped(), legit, before, during, baseG, duringG)
+		"%d of %d legitimate messages received during the flood; heap %.1f -> %.1f MiB; goroutines %d -> %d",
+		attackers, junk, ma.Dropped(), legit, sentN, before, during, baseG, duringG)
 	if legit == 0 {
 		t.Fatal("no legitimate message arrived during the flood")
 	}
@@ -340,6 +354,8 @@ func TestTLSFirstRecordTimeout(t *testing.T) {
 	if errA != nil || errB != nil {
 		t.Fatal(errA, errB)
 	}
+	// The idle spell past FirstRecordTimeout is what is under test: a real
+	// TCP connection's deadline runs on the real clock, so it stays a sleep.
 	time.Sleep(3 * first)
 	msg := pingMessage(t, 1, 10, nodeID(0xb), nodeID(0xa))
 	if err := p.b.Send(ctx, msg); err != nil {

@@ -19,6 +19,23 @@ import (
 
 const testOverlay = "test.example.org"
 
+// eventually polls cond until it holds or timeout passes, and reports
+// whether it held. Tests over real sockets poll for the event they need
+// instead of sleeping a guessed time.
+func eventually(timeout time.Duration, cond func() bool) bool {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return cond()
+		}
+	}
+	return true
+}
+
 // testCA is a tiny enrollment server: it signs node certificates whose
 // SAN URIs are reload:// node URIs (RFC 6940 §11.3).
 type testCA struct {

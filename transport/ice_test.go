@@ -119,14 +119,16 @@ func TestICELinkLoopback(t *testing.T) {
 // Gather whose ctx has ended returns at once, while the agent goes on
 // gathering and reports its candidates afterwards from its own
 // goroutine: they must not be written into anything Gather returned
-// (run under -race; the agent closes before the test ends).
+// (run under -race; the agent closes before the test ends). A round
+// shows the race only when the late reports fall on the wrong side of
+// Gather's return, so the test runs many cheap rounds.
 func TestGatherEndedCtx(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	n, err := stdnet.NewNet()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 5 {
+	for range 40 {
 		s, err := NewICESession(Requester, ICEConfig{Net: n, IncludeLoopback: true})
 		if err != nil {
 			t.Fatal(err)
@@ -139,16 +141,18 @@ func TestGatherEndedCtx(t *testing.T) {
 		if err != nil && (!errors.Is(err, context.Canceled) || cands != nil) {
 			t.Fatalf("Gather with an ended ctx: %v %v", cands, err)
 		}
-		// Let the agent finish gathering and report its candidates.
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		// Let the agent finish gathering: once its state is complete, the
+		// end-of-candidates report is queued behind every candidate.
+		eventually(5*time.Second, func() bool {
 			st, err := s.agent.GetGatheringState()
-			if err != nil || st == ice.GatheringStateComplete || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(time.Millisecond)
+			return err != nil || st == ice.GatheringStateComplete
+		})
+		// A graceful close returns once the agent's notifier has handed
+		// every queued candidate to Gather's handler, so the late reports
+		// happen, after Gather returned, before the session closes.
+		if err := s.agent.GracefulClose(); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}

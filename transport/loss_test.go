@@ -163,7 +163,9 @@ func TestKeepaliveDetectsDeadLink(t *testing.T) {
 		if ea != nil || eb != nil {
 			t.Fatal(ea, eb)
 		}
-		// Idle for a minute: keepalives flow and are acknowledged.
+		// Idle for a minute: keepalives flow and are acknowledged. The
+		// sleep is virtual (the bubble's clock), and the keepalive timer is
+		// what is under test.
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if p.a.Err() != nil || p.b.Err() != nil || p.a.Stats().Frames < 10 {

@@ -85,11 +85,8 @@ func TestDTLSCaptureOracle(t *testing.T) {
 	exchange(t, ctx, p, 6, []int{16, 400, 3000})
 	// Every frame acknowledged before the links close, so that the last
 	// ACKs are in the capture too (12 frames each way).
-	for p.a.Stats().Messages < 12 || p.b.Stats().Messages < 12 {
-		if ctx.Err() != nil {
-			t.Fatalf("frames acknowledged: %d and %d of 12", p.a.Stats().Messages, p.b.Stats().Messages)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !eventually(15*time.Second, func() bool { return p.a.Stats().Messages >= 12 && p.b.Stats().Messages >= 12 }) {
+		t.Fatalf("frames acknowledged: %d and %d of 12", p.a.Stats().Messages, p.b.Stats().Messages)
 	}
 	p.close()
 	if err := rec.Err(); err != nil {
