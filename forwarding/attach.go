@@ -304,6 +304,11 @@ func (e *Engine) clearAttaching(id wire.NodeID) {
 	e.mu.Unlock()
 }
 
+// attachConnectTimeout bounds the answerer's side of an Attach or
+// AppAttach, from its answer to the link or connection being up (ICE
+// checks and the (D)TLS handshake).
+const attachConnectTimeout = 30 * time.Second
+
 // handleAttach answers an Attach request (§6.5.1.2) and then sets up the
 // link as the answerer: ICE-controlled and (D)TLS client.
 func (e *Engine) handleAttach(ctx context.Context, in *Incoming) ([]byte, error) {
@@ -356,7 +361,7 @@ func (e *Engine) handleAttach(ctx context.Context, in *Incoming) ([]byte, error)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+		ctx, cancel := e.withTimeout(e.ctx, attachConnectTimeout)
 		defer cancel()
 		if _, err := e.connect(ctx, o, &theirs, peer, transport.Responder); err != nil {
 			e.log.Debug("attach (answerer) failed", "peer", peer.String(), "err", err)
@@ -511,7 +516,7 @@ func (e *Engine) handleAppAttach(ctx context.Context, in *Incoming) ([]byte, err
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+		ctx, cancel := e.withTimeout(e.ctx, attachConnectTimeout)
 		defer cancel()
 		var conn net.Conn
 		var err error

@@ -19,16 +19,42 @@ import (
 )
 
 // Clock is the shell's source of time. Only the shell reads it; the
-// values it drives take now as an argument.
+// values it drives take now as an argument. Every timer of the engine
+// runs on it: the loop's retransmission and reassembly deadlines, the
+// grace period of a retired link, and the deadlines of handlers, inbound
+// handshakes and Attach answers (see withTimeout). The links' own timers
+// (transport) run on the real clock.
 type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time
+	// AfterFunc calls f on its own goroutine d from now, unless stop is
+	// called first; stop reports whether it stopped the call.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
 type realClock struct{}
 
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (realClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
+
+// withTimeout is context.WithTimeout on the engine's clock. On the real
+// clock it is context.WithTimeout itself; on another, the context is
+// cancelled d from now by that clock, with context.DeadlineExceeded as
+// its cause (context.Cause), and reports no Deadline.
+func (e *Engine) withTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := e.clock.(realClock); ok {
+		return context.WithTimeout(parent, d)
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	stop := e.clock.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
+	return ctx, func() {
+		stop()
+		cancel(context.Canceled)
+	}
+}
 
 // Handler answers one request: the body of the answer (the answer code is
 // the request's plus one), or an error, answered as follows:

@@ -44,7 +44,7 @@ func (e *Engine) dispatch(in *Incoming) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		ctx, cancel := context.WithTimeout(e.ctx, DefaultRequestLifetime)
+		ctx, cancel := e.withTimeout(e.ctx, DefaultRequestLifetime)
 		defer cancel()
 		body, err := h(ctx, in)
 		e.post(func() { e.respond(in, body, err) })

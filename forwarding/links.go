@@ -65,14 +65,18 @@ func (e *Engine) prefer(a, b *transport.Link) bool {
 	return aClientIsSelf == smallerIsSelf
 }
 
-// retire closes a link that lost to another one to the same peer after a
-// grace period, so that messages already sent on it are still read.
+// retireGrace is how long a link that lost to another one to the same
+// peer stays open, so that messages already sent on it are still read.
+const retireGrace = 2 * time.Second
+
+// retire closes a link that lost to another one to the same peer after
+// retireGrace (on the engine's clock).
 func (e *Engine) retire(l *transport.Link) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		select {
-		case <-time.After(2 * time.Second):
+		case <-e.clock.After(retireGrace):
 		case <-e.ctx.Done():
 		}
 		l.Close()
@@ -135,7 +139,7 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 			if d <= 0 {
 				d = DefaultAcceptHandshakeTimeout
 			}
-			ctx, cancel := context.WithTimeout(e.ctx, d)
+			ctx, cancel := e.withTimeout(e.ctx, d)
 			defer cancel()
 			// §6.5.1.13: the sender of the Attach request is the TLS
 			// server; a node accepting a connection is that sender (or a
