@@ -53,6 +53,11 @@ func hasCert(list []wire.GenericCertificate, der []byte) bool {
 type RequestOptions struct {
 	Extensions   []wire.MessageExtension
 	Certificates []wire.GenericCertificate
+	// SequenceUpdate sends the request with configuration_sequence 65535
+	// instead of this node's own: the value with which a ConfigUpdate is
+	// accepted whatever the receiver's sequence (§6.3.2.1). It changes
+	// this one request only.
+	SequenceUpdate bool
 }
 
 // requestHeader is the header of a new request (§6.2.1): via list empty,

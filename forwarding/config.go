@@ -175,11 +175,7 @@ func (e *Engine) sendConfigUpdate(path []wire.Destination) {
 		e.log.Warn("ConfigUpdate not built", "to", to, "err", err)
 		return
 	}
-	l := e.local
-	l.ConfigSequence = config.SequenceUpdate
-	e.tx.SetLocal(l)
-	txid, msg, err := e.tx.Start(path, wire.CodeConfigUpdateReq, body, 0, e.clock.Now())
-	e.tx.SetLocal(e.local)
+	txid, msg, err := e.tx.StartWith(path, wire.CodeConfigUpdateReq, body, RequestOptions{SequenceUpdate: true}, 0, e.clock.Now())
 	if err != nil {
 		e.log.Warn("ConfigUpdate not built", "to", to, "err", err)
 		return

@@ -391,23 +391,11 @@ func TestEngineLinkDownEvent(t *testing.T) {
 // and applies; its next request is accepted.
 func TestEngineConfigUpdate(t *testing.T) {
 	checkLeaks(t)
-	signer := ident(t, 4)
 	v1 := func(o *Options) {
 		o.Config.Sequence = 1
 		o.Config.ConfigurationSigners = []string{idD.String()}
 	}
-	newDoc := testConfig(t)
-	newDoc.Sequence = 2
-	newDoc.ConfigurationSigners = []string{idD.String()}
-	newDoc.OverlayReliabilityTimer = 2 * time.Second
-	doc := &config.Document{Configurations: []*config.Configuration{newDoc}}
-	if err := doc.Sign(newDoc, signer, "ecdsa-sha256"); err != nil {
-		t.Fatal(err)
-	}
-	data, err := doc.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := signedConfig(t, 2)
 	applied := make(chan *config.Configuration, 1)
 	a := startEngine(t, 1, &staticRouter{next: idB}, func(o *Options) {
 		v1(o)
@@ -439,6 +427,91 @@ func TestEngineConfigUpdate(t *testing.T) {
 	if _, _, err := a.Ping(ctx, dests(idC)); err != nil {
 		t.Fatalf("ping after the update: %v", err)
 	}
+}
+
+// signedConfig is a configuration document with sequence seq, signed by
+// D, a configuration signer of the ones startEngine edits with
+// ConfigurationSigners D.
+func signedConfig(t *testing.T, seq uint16) []byte {
+	t.Helper()
+	newDoc := testConfig(t)
+	newDoc.Sequence = seq
+	newDoc.ConfigurationSigners = []string{idD.String()}
+	newDoc.OverlayReliabilityTimer = 2 * time.Second
+	doc := &config.Document{Configurations: []*config.Configuration{newDoc}}
+	if err := doc.Sign(newDoc, ident(t, 4), "ecdsa-sha256"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := doc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// The ConfigUpdate a node sends to a requester with an older
+// configuration carries configuration_sequence 65535 (§6.3.2.1), and
+// only it: requests the node originates meanwhile, and after it, carry
+// the node's own sequence.
+func TestEngineConfigUpdateSequence(t *testing.T) {
+	checkLeaks(t)
+	data := signedConfig(t, 2)
+	c := startEngine(t, 3, &staticRouter{}, func(o *Options) {
+		parsed, err := config.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Config = parsed.Configuration(testOverlay)
+		o.ConfigDocument = data
+	})
+	ev := dialAttacker(t, c, 0xee)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// C pings the peer over and over (it never answers) while the peer's
+	// request with sequence 1 makes C send its ConfigUpdate.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	pinged := make(chan struct{})
+	go func() {
+		defer close(pinged)
+		for pctx.Err() == nil {
+			ping, done := context.WithTimeout(pctx, 20*time.Millisecond)
+			_, _, _ = c.Ping(ping, dests(nid(0xee)))
+			done()
+		}
+	}()
+	ev.seq = 1
+	if err := ev.send(ev.request(wire.CodePingReq, pingBody(), 42, func(m *wire.Message) { m.Header.Destinations = dests(idC) })); err != nil {
+		t.Fatal(err)
+	}
+	var updates, pingsAfter int
+	for updates == 0 || pingsAfter < 3 {
+		b, err := ev.link.Receive(ctx)
+		if err != nil {
+			t.Fatalf("receiving from C: %v (ConfigUpdates %d, pings after one %d)", err, updates, pingsAfter)
+		}
+		m := decode(t, b)
+		switch m.Contents.Code {
+		case wire.CodeConfigUpdateReq:
+			if m.Header.ConfigSequence != config.SequenceUpdate {
+				t.Fatalf("ConfigUpdate with configuration_sequence %d, want %d", m.Header.ConfigSequence, config.SequenceUpdate)
+			}
+			updates++
+		case wire.CodePingReq:
+			if m.Header.ConfigSequence != 2 {
+				t.Fatalf("Ping with configuration_sequence %d, want C's own 2", m.Header.ConfigSequence)
+			}
+			if updates > 0 {
+				pingsAfter++
+			}
+		case wire.CodeError:
+			if m.Header.TransactionID == 42 && errorCode(t, m) != wire.ErrCodeConfigTooOld {
+				t.Fatalf("answer to the old request: %v, want Error_Config_Too_Old", errorCode(t, m))
+			}
+		}
+	}
+	stop()
+	<-pinged
 }
 
 // Hostile bytes on a real link: B answers or drops each, never panics,

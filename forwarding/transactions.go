@@ -135,7 +135,8 @@ func (t *Transactions) Start(dests []wire.Destination, code wire.MessageCode, bo
 }
 
 // StartWith is Start with message extensions in the request's
-// MessageContents (§6.3.3) and extra certificates in its SecurityBlock.
+// MessageContents (§6.3.3), extra certificates in its SecurityBlock, and
+// configuration_sequence 65535 when opt.SequenceUpdate is set.
 func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions, maxResponse uint32, now time.Time) (uint64, []byte, error) {
 	if !code.IsRequest() {
 		return 0, nil, errors.New("forwarding: " + code.String() + " is not a request code")
@@ -156,6 +157,9 @@ func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode
 	}
 	b := builder{local: &t.cfg.Local}
 	h := b.requestHeader(txid, dests, maxResponse)
+	if opt.SequenceUpdate {
+		h.ConfigSequence = config.SequenceUpdate
+	}
 	rest, err := b.sealWith(nil, h.Overlay, txid, code, body, opt)
 	if err != nil {
 		return 0, nil, err
