@@ -580,13 +580,19 @@ func TestEngineLaterLinkReplacesOlder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(5 * time.Millisecond)
+			if tc.keepsNew {
+				// The new process comes up after the twin window.
+				waitFor(t, func() bool { return time.Since(old.Since()) > tc.window })
+			}
 			c2 := startEngine(t, 3, &staticRouter{}, nil) // C's new process
 			if _, err := c2.DialTLS(ctx, tlsAddr(b), idB); err != nil {
 				t.Fatal(err)
 			}
 			if !tc.keepsNew {
-				time.Sleep(200 * time.Millisecond) // B's end of the handshake
+				// B's end of the handshake: B entered it in its table of
+				// pending handshakes when it accepted the connection, before
+				// c2's end could finish, and leaves it after AddLink.
+				waitFor(t, func() bool { return b.PendingHandshakes() == 0 })
 				if l, _ := b.Table().Lookup(idC); l != old {
 					t.Fatal("B replaced its twin link: the tie-break keeps the old one")
 				}
@@ -595,7 +601,11 @@ func TestEngineLaterLinkReplacesOlder(t *testing.T) {
 			waitFor(t, func() bool { l, _ := b.Table().Lookup(idC); return l != nil && l != old })
 			// The old process dies: B and the new one still talk.
 			c.Close()
-			time.Sleep(50 * time.Millisecond)
+			select {
+			case <-old.Done(): // B saw the old process go
+			case <-ctx.Done():
+				t.Fatal("B's link to the old process did not end")
+			}
 			if _, _, err := c2.Ping(ctx, []wire.Destination{wire.NodeDest(&idB)}); err != nil {
 				t.Fatalf("ping over the new link: %v", err)
 			}
