@@ -186,6 +186,29 @@ const defaultTwinWindow = 10 * time.Second
 // real (injectable) clock, answers Ping and ConfigUpdate, opens links with
 // Attach and application connections with AppAttach, and dispatches the
 // other requests to the handlers registered for their codes.
+//
+// Who owns what:
+//   - the loop goroutine (run) owns the routing core, the end-to-end
+//     layer, the configuration in force (cfg, cfgDoc, local, kinds,
+//     pushed), the waiters of pending requests and the log limits
+//     warnLarge and warnRefused. Other goroutines reach them only through
+//     post and call; current publishes the configuration to them;
+//   - each link's reader goroutine (readLoop) hands its messages to the
+//     loop through inbox, and takes its link out of the table when the
+//     link ends;
+//   - the accept goroutine (acceptLoop) owns hsNotice; each inbound
+//     handshake runs on a goroutine of its own and adds its link;
+//   - each dispatched request runs its handler on a goroutine of its
+//     own, which posts the answer to the loop; each retired link waits
+//     out its grace period on one.
+//
+// Shared between goroutines, each behind its own lock: the connection
+// table, the table of pending handshakes (hs), Stats (atomics), and,
+// under mu, the handlers and application handlers (Handle and HandleApp
+// from any goroutine), the callers waiting for a link (linkWaiters) and
+// the outgoing Attaches (attaching), which callers of Attach, handlers
+// and AddLink touch from their own goroutines. events serialises the
+// OnLinkEvent calls of those goroutines.
 type Engine struct {
 	opts    Options
 	clock   Clock
@@ -618,11 +641,10 @@ func (e *Engine) call(ctx context.Context, f func()) bool {
 }
 
 // logLimit lets one record through per interval (every, default one
-// second) and counts those it holds back. It is safe for concurrent use.
+// second) and counts those it holds back. Each is used by one goroutine
+// (see Engine).
 type logLimit struct {
-	every time.Duration
-
-	mu      sync.Mutex
+	every   time.Duration
 	next    time.Time
 	skipped int
 }
@@ -630,8 +652,6 @@ type logLimit struct {
 // allow reports whether to log at now, and how many records were held
 // back since the last one.
 func (l *logLimit) allow(now time.Time) (skipped int, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if now.Before(l.next) {
 		l.skipped++
 		return 0, false
