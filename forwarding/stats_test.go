@@ -40,6 +40,10 @@ func TestEngineStats(t *testing.T) {
 	if _, err := a.Request(ctx, dests(idC), wire.CodeExpAReq, nil); !isRemoteCode(err, wire.ErrCodeNotFound) {
 		t.Fatalf("exp_a: %v", err)
 	}
+	// C counts an answer once it has handed it to the link, so A may have
+	// it first: wait for C's count of its last answer (the loop counts in
+	// order, so the earlier ones are in by then).
+	waitFor(t, func() bool { return count(c.Stats(), true, "exp_a_ans", "Error_Not_Found") >= 1 })
 	for _, tc := range []struct {
 		name        string
 		s           *Stats
