@@ -36,20 +36,31 @@ func threeNodes(t *testing.T) (string, []*node.Node) {
 	}
 	t.Cleanup(ctl.close)
 	// Let the ring settle.
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		ok := true
+	eventually(30*time.Second, func() bool {
 		for _, n := range nodes {
 			if len(n.Status().Successors) < 2 {
-				ok = false
+				return false
 			}
 		}
-		if ok {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return true
+	})
 	return ctl.addr, nodes
+}
+
+// eventually polls cond until it holds or timeout passes, and reports
+// whether it held: tests wait for the state they need, not a guessed time.
+func eventually(timeout time.Duration, cond func() bool) bool {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return cond()
+		}
+	}
+	return true
 }
 
 // startNodes starts one node per identity on loopback with the

@@ -64,22 +64,18 @@ func TestOverlaySignPush(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "took sequence") {
 		t.Fatalf("push: %d\n%s%s", code, out, errs)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var seqs []uint16
+	var seqs []uint16
+	if !eventually(30*time.Second, func() bool {
+		seqs = seqs[:0]
 		done := true
 		for _, n := range nodes {
 			nc, _ := n.Configuration()
 			seqs = append(seqs, nc.Sequence)
 			done = done && nc.Sequence == want
 		}
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sequences %v, want all %d", seqs, want)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return done
+	}) {
+		t.Fatalf("sequences %v, want all %d", seqs, want)
 	}
 	if nc, _ := nodes[0].Configuration(); nc.InitialTTL != 50 {
 		t.Errorf("initial-ttl %d after the update, want 50", nc.InitialTTL)

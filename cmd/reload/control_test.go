@@ -66,17 +66,14 @@ func controlNode(t *testing.T) (ctl, user string) {
 			<-done
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		code, out, errs := runReload(t, "status", "--control", ctl)
-		if code == exitOK && strings.Contains(out, "joined") {
-			break
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("the node's control API did not answer: %s%s\nnode log:\n%s", out, errs, b)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var out, errs string
+	if !eventually(60*time.Second, func() bool {
+		var code int
+		code, out, errs = runReload(t, "status", "--control", ctl)
+		return code == exitOK && strings.Contains(out, "joined")
+	}) {
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("the node's control API did not answer: %s%s\nnode log:\n%s", out, errs, b)
 	}
 	return ctl, "node1@ctl.example.org"
 }

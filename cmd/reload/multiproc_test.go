@@ -578,7 +578,7 @@ func (s *soak) calls(ctx context.Context, when string, phones []*sipua.Phone) (f
 				setup = append(setup, call.Setup)
 				break
 			}
-			time.Sleep(time.Second)
+			time.Sleep(time.Second) // back-off between the three tries of a call against the live overlay
 		}
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s -> %s: %v", ph.AOR(), callee.AOR(), err))
@@ -851,7 +851,7 @@ func TestMultiProcess(t *testing.T) {
 					if err == nil {
 						break
 					}
-					time.Sleep(time.Duration(attempt+1) * time.Second)
+					time.Sleep(time.Duration(attempt+1) * time.Second) // back-off before a retry against the live overlay
 				}
 				vmu.Lock()
 				if err != nil {
@@ -930,8 +930,12 @@ func TestMultiProcess(t *testing.T) {
 				default:
 				}
 				q := s.randomJoined()
-				if q == nil {
-					time.Sleep(100 * time.Millisecond)
+				if q == nil { // every process restarting: look again soon, or stop
+					select {
+					case <-stopFetch:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
 					continue
 				}
 				o, err := s.fetchValue(ctx, q, values[s.randN(len(values))])
@@ -1047,7 +1051,7 @@ func TestMultiProcess(t *testing.T) {
 						break
 					}
 					err = e
-					time.Sleep(time.Second)
+					time.Sleep(time.Second) // back-off before another peer is asked; first-try hits are reported
 				}
 				if !ok {
 					lmu.Lock()
@@ -1069,7 +1073,7 @@ func TestMultiProcess(t *testing.T) {
 			if err = s.registrationResolvable(ctx, s.randomJoined(), q); err == nil {
 				break
 			}
-			time.Sleep(time.Second)
+			time.Sleep(time.Second) // back-off before another peer is asked
 		}
 		if err != nil {
 			sipLost = append(sipLost, fmt.Sprintf("%s (restarted %d times): %v", q.name, q.restarts, err))
