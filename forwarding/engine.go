@@ -16,6 +16,8 @@ import (
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
+	pionnet "github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 )
 
 // Clock is the shell's source of time. Only the shell reads it; the
@@ -153,6 +155,12 @@ type Options struct {
 	// ICE, when set and the overlay does not say no-ice, makes Attach
 	// use ICE and DTLS-UDP-SR (§6.5.1.3–§6.5.1.14).
 	ICE *transport.ICEConfig
+	// Net is the network the ICE agents gather on when ICE.Net is nil
+	// (nil: the host's, through pion's stdnet). A pion vnet.Net puts the
+	// engine's ICE links behind virtual routers and NATs. TCP does not go
+	// through Net, as vnet carries none: TLS links and AppAttach without
+	// ICE use Listener, Dial and ListenApp, real sockets by default.
+	Net pionnet.Net
 	// ListenApp opens a listener for the connection of one AppAttach
 	// this node requests without ICE (nil: TCP on 127.0.0.1; §6.5.2).
 	ListenApp func(ctx context.Context) (net.Listener, error)
@@ -302,6 +310,17 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.Clock == nil {
 		opts.Clock = realClock{}
+	}
+	if opts.ICE != nil && opts.ICE.Net == nil {
+		ice := *opts.ICE
+		if ice.Net = opts.Net; ice.Net == nil {
+			nw, err := stdnet.NewNet()
+			if err != nil {
+				return nil, fmt.Errorf("forwarding: ICE network: %w", err)
+			}
+			ice.Net = nw
+		}
+		opts.ICE = &ice
 	}
 	if opts.Dial == nil {
 		var d net.Dialer

@@ -304,8 +304,8 @@ func TestEngineRequestFailures(t *testing.T) {
 
 // attachVia runs A — B — C (TLS links to B) with the Options edit for A
 // and C, attaches A to C through B, pings C directly and returns the new
-// link's type.
-func attachVia(t *testing.T, edit func(*Options)) transport.LinkType {
+// link.
+func attachVia(t *testing.T, edit func(*Options)) *transport.Link {
 	t.Helper()
 	a := startEngine(t, 1, &staticRouter{next: idB}, edit)
 	b := startEngine(t, 2, &staticRouter{}, nil)
@@ -325,14 +325,14 @@ func attachVia(t *testing.T, edit func(*Options)) transport.LinkType {
 	if len(pans.Via) != 0 {
 		t.Errorf("ping after attach went via %v", destIDs(pans.Via))
 	}
-	return link.Type()
+	return link
 }
 
 // RFC 6940 §6.5.1.11, §6.6.6: Attach with a DTLS-UDP-SR-NO-ICE host
 // candidate; the requester is the DTLS server.
 func TestEngineAttachDTLSNoICE(t *testing.T) {
 	checkLeaks(t)
-	lt := attachVia(t, func(o *Options) { dtlsNoICE(t, o) })
+	lt := attachVia(t, func(o *Options) { dtlsNoICE(t, o) }).Type()
 	if lt != transport.LinkDTLSUDPSRNoICE {
 		t.Errorf("link type %v", lt)
 	}
@@ -349,7 +349,7 @@ func TestEngineAttachICE(t *testing.T) {
 	lt := attachVia(t, func(o *Options) {
 		o.ICE = &transport.ICEConfig{Net: n, IncludeLoopback: true, InterfaceFilter: func(name string) bool { return name == "lo" }}
 		o.Config.OverlayLinkProtocols = []string{"DTLS"}
-	})
+	}).Type()
 	if lt != transport.LinkDTLSUDPSR {
 		t.Errorf("link type %v", lt)
 	}
