@@ -157,6 +157,14 @@ type Ready struct {
 // Empty reports whether there is nothing to do.
 func (r *Ready) Empty() bool { return len(r.Messages) == 0 && len(r.Events) == 0 }
 
+// Routes is a snapshot of a plugin's routing state, safe for concurrent
+// use: a host publishes it so that transit routing reads it without
+// taking the plugin's owner's lock.
+type Routes interface {
+	Route(d *wire.Destination) (next wire.NodeID, local bool, err error)
+	InTable(id wire.NodeID) bool
+}
+
 // Plugin is a topology plugin (RFC 6940 §6.4.1) as a deterministic state
 // machine. See the package documentation for the contract.
 type Plugin interface {
@@ -170,6 +178,15 @@ type Plugin interface {
 	// local=true when this node is responsible for d (or d is this node's
 	// id); otherwise next is the Node-ID of the neighbour to send to.
 	Route(d *wire.Destination) (next wire.NodeID, local bool, err error)
+	// Routes returns an immutable snapshot of the routing state, safe for
+	// concurrent use; it is the same value while the state does not change.
+	Routes() Routes
+	// InTable reports whether id is in the routing table: a peer of the
+	// ring as far as this node knows, not merely a connected node.
+	InTable(id wire.NodeID) bool
+	// AcceptReplica reports whether a replica or transfer Store for the
+	// Resource-ID id, signed by from, is plausible (RFC 6940 §10.4).
+	AcceptReplica(id []byte, from wire.NodeID) bool
 	// Responsible reports whether this node is responsible for the
 	// Resource-ID id.
 	Responsible(id []byte) bool

@@ -144,6 +144,8 @@ type Chord struct {
 	fingerKey []ringKey // ringKeyOf(fingerStart[i])
 
 	stats Stats
+	// snap is the last Routes snapshot.
+	snap *Routes
 }
 
 var _ topology.Plugin = (*Chord)(nil)
@@ -273,12 +275,7 @@ func (c *Chord) Responsible(id []byte) bool {
 	return c.responsibleFor(topology.Point(id, c.idLen))
 }
 
-func (c *Chord) responsibleFor(k wire.NodeID) bool {
-	if len(c.pred) == 0 {
-		return true // alone in the ring
-	}
-	return topology.InOC(c.pred[0], k, c.id)
-}
+func (c *Chord) responsibleFor(k wire.NodeID) bool { v := c.view(); return v.responsibleFor(k) }
 
 // ReplicaSet returns the peers that hold replicas of data at Resource-ID
 // id when this peer is responsible for it: the next Replicas successors
@@ -332,24 +329,7 @@ func (c *Chord) InTable(n wire.NodeID) bool { return c.inTable(n) }
 
 // inTable reports whether n is in the routing table (neighbours and
 // fingers).
-func (c *Chord) inTable(n wire.NodeID) bool {
-	for i := range c.succ {
-		if c.succ[i] == n {
-			return true
-		}
-	}
-	for i := range c.pred {
-		if c.pred[i] == n {
-			return true
-		}
-	}
-	for i := range c.fingers {
-		if c.fingers[i] == n {
-			return true
-		}
-	}
-	return false
-}
+func (c *Chord) inTable(n wire.NodeID) bool { v := c.view(); return v.inTable(n) }
 
 func (c *Chord) isNeighbor(n wire.NodeID) bool {
 	return slices.Contains(c.succ, n) || slices.Contains(c.pred, n)
@@ -369,6 +349,53 @@ func (c *Chord) neighbors() []wire.NodeID {
 // Route picks the next hop for a message whose first destination is d
 // (§10.3). It does not allocate.
 func (c *Chord) Route(d *wire.Destination) (next wire.NodeID, local bool, err error) {
+	v := c.view()
+	return v.Route(d)
+}
+
+// view is the state routing reads: the plugin's own tables, or the
+// copies a Routes snapshot holds.
+type view struct {
+	id                  wire.NodeID
+	idLen               int
+	state               state
+	peer                wire.NodeID
+	succ, pred, fingers []wire.NodeID
+	strict              bool
+}
+
+func (c *Chord) view() view {
+	return view{id: c.id, idLen: c.idLen, state: c.state, peer: c.peer, succ: c.succ, pred: c.pred, fingers: c.fingers, strict: c.cfg.StrictRouting}
+}
+
+func (c *view) inTable(n wire.NodeID) bool {
+	for i := range c.succ {
+		if c.succ[i] == n {
+			return true
+		}
+	}
+	for i := range c.pred {
+		if c.pred[i] == n {
+			return true
+		}
+	}
+	for i := range c.fingers {
+		if c.fingers[i] == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *view) responsibleFor(k wire.NodeID) bool {
+	if len(c.pred) == 0 {
+		return true // alone in the ring
+	}
+	return topology.InOC(c.pred[0], k, c.id)
+}
+
+// Route is Chord.Route over the view.
+func (c *view) Route(d *wire.Destination) (next wire.NodeID, local bool, err error) {
 	var k wire.NodeID
 	isNode := false
 	switch {
@@ -389,7 +416,7 @@ func (c *Chord) Route(d *wire.Destination) (next wire.NodeID, local bool, err er
 }
 
 // route is Route for a point k of the ring.
-func (c *Chord) route(k wire.NodeID, isNode bool) (wire.NodeID, bool, error) {
+func (c *view) route(k wire.NodeID, isNode bool) (wire.NodeID, bool, error) {
 	var zero wire.NodeID
 	if isNode && k == c.id {
 		return zero, true, nil
@@ -413,7 +440,7 @@ func (c *Chord) route(k wire.NodeID, isNode bool) (wire.NodeID, bool, error) {
 	if c.responsibleFor(k) {
 		return zero, true, nil
 	}
-	if !c.cfg.StrictRouting {
+	if !c.strict {
 		// The neighbour table is contiguous: when k lies between two
 		// consecutive entries, the later one is the peer responsible for
 		// k, to which this peer is directly connected (§10.3, first rule).

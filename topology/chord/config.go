@@ -51,6 +51,12 @@ type Config struct {
 	// its requests before it declares the target failed (Update) or
 	// retries (Join).
 	RequestTimeout time.Duration
+	// HostTimeouts gives the requests no deadline of their own: the host
+	// steps an error answer with a zero From when its transaction layer
+	// gives up on one (see Step), so that one timer, the transaction's,
+	// decides (RFC 6940 §6.2.1). RequestTimeout still paces join retries
+	// and how long failed peers are remembered.
+	HostTimeouts bool
 	// HoldDown is the successor replacement hold-down time (§10.7.1):
 	// EventReplicaSetChanged after a successor failure waits this long.
 	HoldDown time.Duration

@@ -1,6 +1,7 @@
 package chord
 
 import (
+	"math"
 	"slices"
 
 	"github.com/goreload/reload/topology"
@@ -29,7 +30,11 @@ func (c *Chord) request(m topology.Outgoing, kind reqKind, finger int) uint64 {
 	c.token++
 	m.Token = c.token
 	c.msgs = append(c.msgs, m)
-	c.reqs = append(c.reqs, request{token: c.token, kind: kind, to: m.To, finger: finger, deadline: c.now + c.timeout})
+	deadline := c.now + c.timeout
+	if c.cfg.HostTimeouts {
+		deadline = math.MaxInt64 // the host reports the timeout (Step)
+	}
+	c.reqs = append(c.reqs, request{token: c.token, kind: kind, to: m.To, finger: finger, deadline: deadline})
 	return c.token
 }
 

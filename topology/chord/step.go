@@ -18,8 +18,20 @@ var ErrBadSender = errors.New("chord: sender is not a Node-ID of this overlay")
 // of its own requests (matched by Token). Requests are always answered
 // (possibly with an error answer) through Ready. The error reports a
 // malformed or refused message; the plugin stays usable.
+//
+// An error answer with a zero From is the host's own verdict that a request
+// failed without an answer (its transaction timed out after the last
+// retransmission, RFC 6940 §6.2.1, or no link could be set up for it): the
+// plugin handles it as it handles a request whose RequestTimeout ran out.
 func (c *Chord) Step(in topology.Incoming) error {
 	var err error
+	if in.From.IsZero() && in.Code == wire.CodeError {
+		if r, ok := c.take(in.Token); ok {
+			c.expire(r)
+		}
+		c.finish()
+		return nil
+	}
 	if in.From.Len() != c.idLen || !in.From.Valid() || in.From.IsWildcard() || in.From == c.id {
 		if !in.IsAnswer() {
 			c.answerError(&in, wire.ErrCodeInvalidMessage, "bad sender")
