@@ -2,7 +2,6 @@ package forwarding
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/goreload/reload/wire"
 )
@@ -32,54 +31,11 @@ func (e *Engine) Request(ctx context.Context, dest []wire.Destination, code wire
 // MessageContents (for example RFC 7851's Diagnostic_Ping) and extra
 // certificates in its SecurityBlock.
 func (e *Engine) RequestWith(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions) (*Answer, error) {
-	ch := make(chan result, 1)
-	var txid uint64
-	started := make(chan error, 1)
-	if !e.post(func() {
-		id, msg, err := e.tx.StartWith(dest, code, body, opt, 0, e.clock.Now())
-		if err != nil {
-			started <- err
-			return
-		}
-		txid = id
-		e.waiters[id] = ch
-		if err := e.originate(msg); err != nil {
-			e.stats.sent(code, resultDropped)
-			e.tx.Cancel(id)
-			delete(e.waiters, id)
-			started <- err
-			return
-		}
-		e.stats.sent(code, resultOK)
-		started <- nil
-	}) {
-		return nil, ErrClosed
+	p, err := e.Start(dest, code, body, opt)
+	if err != nil {
+		return nil, err
 	}
-	select {
-	case err := <-started:
-		if err != nil {
-			return nil, err
-		}
-	case <-e.ctx.Done():
-		return nil, ErrClosed
-	}
-	select {
-	case r := <-ch:
-		if r.ans != nil {
-			e.stats.received(code.Answer(), resultOf(r.err))
-			e.stats.hop(len(r.ans.Via))
-		}
-		if e.log.Enabled(ctx, slog.LevelDebug) {
-			e.log.Debug("answer", "code", code.String(), "txid", txid, "err", r.err)
-		}
-		return r.ans, r.err
-	case <-ctx.Done():
-		e.post(func() {
-			e.tx.Cancel(txid)
-			delete(e.waiters, txid)
-		})
-		return nil, ctx.Err()
-	}
+	return p.Wait(ctx)
 }
 
 // Ping sends a Ping to dest (§6.5.3) and returns the answer.
