@@ -234,15 +234,22 @@ type CandidatePair struct {
 func (n *Node) Status() Status {
 	s := Status{NodeID: n.ID().String(), Overlay: n.cfg.Overlay.InstanceName, Client: n.cfg.Client, Listen: n.Addr(),
 		Uptime: time.Since(n.start).Round(time.Second).String(), Sent: n.sent.Load(), Received: n.rcvd.Load()}
-	n.mu.Lock()
-	s.Joined = n.ch.Joined()
-	s.Predecessors = ids(n.ch.Predecessors())
-	s.Successors = ids(n.ch.Successors())
-	s.Fingers = ids(n.ch.Fingers())
-	if r, ok := n.ch.ResponsibleRange(); ok {
-		s.Range = r.String()
+	// The tables are read on the loop into t, which is given up if the
+	// loop does not get to it in time (the closure may still run later).
+	t := new(Status)
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	if n.do(ctx, func() {
+		t.Joined = n.ch.Joined()
+		t.Predecessors = ids(n.ch.Predecessors())
+		t.Successors = ids(n.ch.Successors())
+		t.Fingers = ids(n.ch.Fingers())
+		if r, ok := n.ch.ResponsibleRange(); ok {
+			t.Range = r.String()
+		}
+	}) == nil {
+		s.Joined, s.Predecessors, s.Successors, s.Fingers, s.Range = t.Joined, t.Predecessors, t.Successors, t.Fingers, t.Range
 	}
-	n.mu.Unlock()
+	cancel()
 	for _, l := range n.eng.Table().Links() {
 		var remote string
 		if a := l.RemoteAddr(); a != nil {

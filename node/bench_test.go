@@ -221,11 +221,11 @@ func BenchmarkFetchVerify(b *testing.B) {
 	res := storage.NodeResourceID(storage.ChordHash, aid)
 	var f *Node
 	for _, nd := range c.nodes[1:] {
-		nd.mu.Lock()
-		if !nd.ch.Responsible(res) {
-			f = nd
-		}
-		nd.mu.Unlock()
+		nd.onLoop(func() {
+			if !nd.ch.Responsible(res) {
+				f = nd
+			}
+		})
 	}
 	for _, n := range []int{1, 100} {
 		vals := make([]wire.StoredDataValue, n)

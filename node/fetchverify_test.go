@@ -61,9 +61,8 @@ func TestFetchDiscardsForgedValues(t *testing.T) {
 	var victimUser string
 	for i := 0; ; i++ {
 		u := fmt.Sprintf("victim%d", i)
-		attacker.mu.Lock()
-		mine := attacker.ch.Responsible(wire.ResourceIDFromName(u + "@" + c.ov.Name))
-		attacker.mu.Unlock()
+		var mine bool
+		attacker.onLoop(func() { mine = attacker.ch.Responsible(wire.ResourceIDFromName(u + "@" + c.ov.Name)) })
 		if mine {
 			victimUser = u
 			break

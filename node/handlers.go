@@ -12,14 +12,13 @@ import (
 	"github.com/goreload/reload/wire"
 )
 
-// router makes the plugin forwarding's Router; Route is a query, safe
-// under the node's lock.
+// router makes the host's routing snapshot forwarding's Router: transit
+// routing reads it without taking a lock of the node's.
 type router struct{ n *Node }
 
 func (r router) Route(d *wire.Destination) (wire.NodeID, bool, error) {
-	r.n.mu.Lock()
-	defer r.n.mu.Unlock()
-	next, local, err := r.n.ch.Route(d)
+	rt := r.n.routes.Load()
+	next, local, err := rt.Route(d)
 	if err != nil || local || r.n.eng == nil || r.n.eng.Table().Connected(next) {
 		return next, local, err
 	}
@@ -35,7 +34,7 @@ func (r router) Route(d *wire.Destination) (wire.NodeID, bool, error) {
 	self := r.n.ID()
 	best, found := wire.NodeID{}, false
 	for _, id := range r.n.eng.Table().Neighbors() {
-		if id == next || !r.n.ch.InTable(id) {
+		if id == next || !rt.InTable(id) {
 			continue
 		}
 		if topology.InOC(self, id, target) && (!found || topology.InOO(best, id, target)) {
@@ -65,87 +64,6 @@ func (r diagRouter) NextHop(d wire.Destination) (wire.NodeID, bool, error) {
 		return r.n.ID(), true, err
 	}
 	return next, false, err
-}
-
-// storageTopology is what storage asks of the topology.
-type storageTopology struct{ n *Node }
-
-func (t storageTopology) Responsible(res wire.ResourceID) bool {
-	t.n.mu.Lock()
-	defer t.n.mu.Unlock()
-	return t.n.ch.Responsible(res)
-}
-
-func (t storageTopology) ReplicaSet(res wire.ResourceID) []wire.NodeID {
-	t.n.mu.Lock()
-	defer t.n.mu.Unlock()
-	return t.n.ch.ReplicaSet(res)
-}
-
-// AcceptReplica accepts replica and transfer Stores from peers that may
-// send them (RFC 6940 §10.4, §10.5 step 6, §10.9): current neighbours,
-// recently departed ones, and this node's admitting peer.
-func (t storageTopology) AcceptReplica(res wire.ResourceID, from wire.NodeID) bool {
-	t.n.mu.Lock()
-	defer t.n.mu.Unlock()
-	return t.n.ch.AcceptReplica(res, from)
-}
-
-func (n *Node) handleStore(ctx context.Context, in *forwarding.Incoming) ([]byte, error) {
-	n.rcvd.Add(1)
-	req := wire.StoreReq{Models: n.kinds}
-	if _, err := req.Decode(in.Body); err != nil {
-		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed StoreReq"), Err: err}
-	}
-	res, err := n.store.HandleStore(&req, storage.Requester{Signer: in.Signer, Certificates: in.Certificates}, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	n.sendStores(res.Replicas, nil)
-	return res.Answer.Append(nil)
-}
-
-func (n *Node) handleFetch(ctx context.Context, in *forwarding.Incoming) ([]byte, error) {
-	n.rcvd.Add(1)
-	req := wire.FetchReq{Models: n.kinds}
-	if _, err := req.Decode(in.Body); err != nil {
-		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed FetchReq"), Err: err}
-	}
-	ans, certs, err := n.store.HandleFetchCerts(&req, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	// §6.3.4: the certificates of the values' signers go into the
-	// answer's SecurityBlock, so that the fetching node can verify every
-	// value (§7.4.2.2) without fetching them.
-	in.ReplyCertificates = certs
-	return ans.Append(nil)
-}
-
-func (n *Node) handleStat(ctx context.Context, in *forwarding.Incoming) ([]byte, error) {
-	n.rcvd.Add(1)
-	req := wire.StatReq{Models: n.kinds}
-	if _, err := req.Decode(in.Body); err != nil {
-		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed StatReq"), Err: err}
-	}
-	ans, err := n.store.HandleStat(&req, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	return ans.Append(nil)
-}
-
-func (n *Node) handleFind(ctx context.Context, in *forwarding.Incoming) ([]byte, error) {
-	n.rcvd.Add(1)
-	var req wire.FindReq
-	if _, err := req.Decode(in.Body); err != nil {
-		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed FindReq"), Err: err}
-	}
-	ans, err := n.store.HandleFind(&req, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	return ans.Append(nil)
 }
 
 // handlePing answers a Ping (RFC 6940 §6.5.3), with the diagnostics of

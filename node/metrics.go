@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/goreload/reload/forwarding"
 	"github.com/goreload/reload/topology"
+	"github.com/goreload/reload/topology/chord"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
 )
@@ -188,11 +191,21 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	// Topology.
-	n.mu.Lock()
-	joined := n.ch.Joined()
-	succ, pred, fingers := len(n.ch.Successors()), len(n.ch.Predecessors()), len(n.ch.Fingers())
-	cs := n.ch.Stats()
-	n.mu.Unlock()
+	type topo struct {
+		joined              bool
+		succ, pred, fingers int
+		cs                  chord.Stats
+	}
+	var tp topo
+	t := new(topo)
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	if n.do(ctx, func() {
+		*t = topo{n.ch.Joined(), len(n.ch.Successors()), len(n.ch.Predecessors()), len(n.ch.Fingers()), n.ch.Stats()}
+	}) == nil {
+		tp = *t
+	}
+	cancel()
+	joined, succ, pred, fingers, cs := tp.joined, tp.succ, tp.pred, tp.fingers, tp.cs
 	j := 0.0
 	if joined {
 		j = 1

@@ -17,10 +17,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	pionnet "github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
 
 	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/forwarding"
+	"github.com/goreload/reload/host"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/storage"
 	"github.com/goreload/reload/storage/bolt"
@@ -58,6 +60,12 @@ type Config struct {
 	// UDP, when set (and ICE is off), carries DTLS-UDP-SR-NO-ICE links on
 	// this address.
 	ListenUDP string
+	// Net is the network of this node's UDP sockets: the ICE agents' and
+	// the ListenUDP one. nil means the host's real network; a pion
+	// vnet.Net puts the node behind virtual routers and NATs (tests).
+	// TCP (ListenTLS, the TLS links this node dials, AppAttach without
+	// ICE) always uses the host's real sockets: vnet carries no TCP.
+	Net pionnet.Net
 
 	// Bootstrap lists the addresses (host:port) of bootstrap peers
 	// (default: the configuration's bootstrap-node elements). A node with
@@ -101,6 +109,13 @@ type Config struct {
 
 // Node is one RELOAD node: forwarding, CHORD-RELOAD, storage and the
 // diagnostics usage composed over real links.
+//
+// The topology plugin, the storage rules and the tokens of their requests
+// live in a host.Host, which one goroutine owns (run): link events, the
+// requests handlers deliver, the answers to the host's requests, ticks
+// and the application's Start, Join and Leave reach it through a queue
+// (post, do). Transit routing reads the routing snapshot the host
+// publishes (routes) and takes no lock of the node's.
 type Node struct {
 	cfg   Config
 	log   *slog.Logger
@@ -115,15 +130,19 @@ type Node struct {
 	start   time.Time
 	met     *metrics
 
-	mu      sync.Mutex // guards ch and the fields below
+	// Owned by the run goroutine.
+	h       *host.Host
 	ch      *chord.Chord
-	waiters map[uint64]chan topology.Outgoing
-	rng     topology.Range
-	replica []wire.NodeID
-	joined  chan struct{}
-	jonce   sync.Once
+	waiters map[uint64]chan host.Answer
+
+	inbox  inbox
+	routes atomic.Pointer[routesBox]
+
+	joined chan struct{}
+	jonce  sync.Once
 	// bootAddrs maps each bootstrap address to the Node-ID found there,
 	// so that a detached node can dial it again (rejoin).
+	bootMu    sync.Mutex
 	bootAddrs map[string]wire.NodeID
 	rejoining atomic.Bool
 
@@ -138,6 +157,9 @@ type Node struct {
 
 	sent, rcvd atomic.Uint64
 }
+
+// routesBox holds a routing snapshot for atomic.Pointer.
+type routesBox struct{ topology.Routes }
 
 // New creates a node and starts its links; call Start to join. When it
 // fails, it has released everything it acquired (storage files, sockets,
@@ -156,7 +178,8 @@ func New(cfg Config) (_ *Node, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, log: log.With("node", cfg.Identity.NodeID().String()), waiters: map[uint64]chan topology.Outgoing{}, joined: make(chan struct{}), start: time.Now()}
+	n := &Node{cfg: cfg, log: log.With("node", cfg.Identity.NodeID().String()), waiters: map[uint64]chan host.Answer{}, joined: make(chan struct{}), start: time.Now()}
+	n.inbox.init()
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -212,6 +235,9 @@ func New(cfg Config) (_ *Node, err error) {
 		ccfg.RequestTimeout = 3 * time.Second
 	}
 	ccfg.NumResources = func() uint32 { return 0 }
+	// The transaction layer's timeout (§6.2.1) is the only one: the
+	// host reports it to chord.
+	ccfg.HostTimeouts = true
 	if n.ch, err = chord.New(ccfg); err != nil {
 		return nil, fmt.Errorf("node: chord: %w", err)
 	}
@@ -233,13 +259,15 @@ func New(cfg Config) (_ *Node, err error) {
 		backend = mem.New()
 	}
 	n.held.push(func() error { return closeBackend(backend) })
-	if n.store, err = storage.New(storage.Config{Kinds: n.kinds, Backend: backend, Verifier: verifier, Topology: storageTopology{n}, Logger: n.log,
+	if n.h, err = host.New(host.Config{Plugin: n.ch, Kinds: n.kinds, Backend: backend, Verifier: verifier, Clock: time.Now, Logger: n.log,
 		MaxStorageTimeAhead: cfg.MaxStorageTimeAhead, MaxLifetime: cfg.MaxLifetime}); err != nil {
 		return nil, fmt.Errorf("node: storage: %w", err)
 	}
-	// The goroutines the node starts (tickLoop, async, SIP connections)
-	// end once n.ctx is cancelled and the engine and front end are
-	// closed, before the storage they use is.
+	n.store = n.h.Store()
+	n.routes.Store(&routesBox{n.ch.Routes()})
+	// The goroutines the node starts (run, the requests and Attaches
+	// of the host, SIP connections) end once n.ctx is cancelled and the
+	// engine and front end are closed, before the storage they use is.
 	n.held.push(func() error { n.wg.Wait(); return nil })
 
 	ln, err := net.Listen("tcp", cfg.ListenTLS)
@@ -273,13 +301,19 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	opts.Link.Counters = &n.met.links
 	if cfg.ICE {
-		nw, err := stdnet.NewNet()
-		if err != nil {
-			return nil, err
+		nw := cfg.Net
+		if nw == nil {
+			if nw, err = stdnet.NewNet(); err != nil {
+				return nil, err
+			}
 		}
 		opts.ICE = &transport.ICEConfig{Net: cfg.Capture.Net(nw), STUN: cfg.STUN, IncludeLoopback: cfg.ICELoopback, InterfaceFilter: cfg.ICEInterfaces}
 	} else if cfg.ListenUDP != "" {
-		pc, err := net.ListenPacket("udp", cfg.ListenUDP)
+		listenPacket := net.ListenPacket
+		if cfg.Net != nil {
+			listenPacket = cfg.Net.ListenPacket
+		}
+		pc, err := listenPacket("udp", cfg.ListenUDP)
 		if err != nil {
 			return nil, err
 		}
@@ -306,14 +340,15 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 
 	for _, c := range []wire.MessageCode{wire.CodeJoinReq, wire.CodeLeaveReq, wire.CodeUpdateReq, wire.CodeRouteQueryReq, wire.CodeProbeReq} {
-		n.eng.Handle(c, n.handleTopology)
+		n.eng.Handle(c, n.handleHost)
 	}
-	n.eng.Handle(wire.CodeStoreReq, n.handleStore)
-	n.eng.Handle(wire.CodeFetchReq, n.handleFetch)
-	n.eng.Handle(wire.CodeStatReq, n.handleStat)
-	n.eng.Handle(wire.CodeFindReq, n.handleFind)
+	for _, c := range []wire.MessageCode{wire.CodeStoreReq, wire.CodeFetchReq, wire.CodeStatReq, wire.CodeFindReq} {
+		n.eng.Handle(c, n.handleHost)
+	}
 	n.eng.Handle(wire.CodePingReq, n.handlePing)
 	n.eng.Handle(wire.CodePathTrackReq, n.handlePathTrack)
+	n.wg.Add(1)
+	go n.run()
 	if cfg.SIP != nil {
 		if err := n.startSIP(cfg.SIP); err != nil {
 			return nil, fmt.Errorf("node: SIP front end: %w", err)
@@ -378,16 +413,14 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	self := n.Addr()
 	boot = slices.DeleteFunc(slices.Clone(boot), func(a string) bool { return a == self })
-	n.wg.Add(1)
-	go n.tickLoop()
 	if n.cfg.Seed || len(boot) == 0 {
 		if n.cfg.Client {
 			return errors.New("node: a client needs a bootstrap peer")
 		}
-		n.mu.Lock()
-		err := n.ch.Start()
-		n.process()
-		n.mu.Unlock()
+		var err error
+		if derr := n.do(ctx, func() { err = n.h.Start() }); derr != nil {
+			return derr
+		}
 		return err
 	}
 	for _, addr := range boot {
@@ -395,12 +428,12 @@ func (n *Node) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	n.mu.Lock()
+	n.bootMu.Lock()
 	n.bootAddrs = make(map[string]wire.NodeID, len(boot))
 	for _, addr := range boot {
 		n.bootAddrs[addr] = wire.NodeID{}
 	}
-	n.mu.Unlock()
+	n.bootMu.Unlock()
 	return n.startJoin(ctx)
 }
 
@@ -411,19 +444,18 @@ func (n *Node) joinThroughBootstrap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	err = n.ch.Join(vias...)
-	n.process()
+	if derr := n.do(ctx, func() { err = n.h.Join(vias...) }); derr != nil {
+		return derr
+	}
 	return err
 }
 
 // dialBootstrap opens a TLS link to every bootstrap address that has none
 // and returns the Node-IDs of the bootstrap peers reachable now.
 func (n *Node) dialBootstrap(ctx context.Context) ([]wire.NodeID, error) {
-	n.mu.Lock()
+	n.bootMu.Lock()
 	known := maps.Clone(n.bootAddrs)
-	n.mu.Unlock()
+	n.bootMu.Unlock()
 	var vias []wire.NodeID
 	var errs []error
 	for _, addr := range slices.Sorted(maps.Keys(known)) {
@@ -441,15 +473,26 @@ func (n *Node) dialBootstrap(ctx context.Context) ([]wire.NodeID, error) {
 			continue
 		}
 		id := l.PeerNodeID()
-		n.mu.Lock()
+		n.bootMu.Lock()
 		n.bootAddrs[addr] = id
-		n.mu.Unlock()
+		n.bootMu.Unlock()
 		vias = append(vias, id)
 	}
 	if len(vias) == 0 {
 		return nil, fmt.Errorf("%w: %w", errNoBootstrapPeer, errors.Join(errs...))
 	}
 	return vias, nil
+}
+
+// redialBootstrap connects to the bootstrap addresses again and returns
+// the Node-ID of one that answers.
+func (n *Node) redialBootstrap(ctx context.Context) (wire.NodeID, bool) {
+	vias, err := n.dialBootstrap(ctx)
+	if err != nil {
+		n.log.Debug("join: bootstrap", "err", err)
+		return wire.NodeID{}, false
+	}
+	return vias[0], true
 }
 
 // rejoin joins again through the bootstrap peers after the node lost its
@@ -476,6 +519,16 @@ func (n *Node) rejoin() {
 	})
 }
 
+// async runs f on its own goroutine, one the node waits for when it
+// closes.
+func (n *Node) async(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
 // Close leaves nothing behind: it stops the node's goroutines and links
 // without a Leave (use Leave first for a graceful exit).
 func (n *Node) Close() error {
@@ -494,10 +547,10 @@ func (n *Node) Close() error {
 // Leave tells the neighbours that this node leaves (RFC 6940 §10.9),
 // hands its data to its successor, and closes the node.
 func (n *Node) Leave(ctx context.Context) error {
-	n.mu.Lock()
-	err := n.ch.Leave()
-	n.process()
-	n.mu.Unlock()
+	var err error
+	if derr := n.do(ctx, func() { err = n.h.Leave() }); derr != nil {
+		err = derr
+	}
 	if err == nil {
 		select {
 		case <-time.After(2 * n.cfg.TickLength):
@@ -505,287 +558,4 @@ func (n *Node) Leave(ctx context.Context) error {
 		}
 	}
 	return errors.Join(err, n.Close())
-}
-
-func (n *Node) tickLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.TickLength)
-	defer t.Stop()
-	expire := time.NewTicker(10 * time.Second)
-	defer expire.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-			n.mu.Lock()
-			n.ch.Tick()
-			n.process()
-			n.mu.Unlock()
-		case now := <-expire.C:
-			if k, err := n.store.Expire(now); err != nil {
-				n.log.Warn("storage expiry failed", "err", err)
-			} else if k > 0 {
-				n.log.Debug("expired values removed", "count", k)
-			}
-		}
-	}
-}
-
-func (n *Node) onLinkEvent(ev forwarding.LinkEvent) {
-	if ev.Up {
-		n.mu.Lock()
-		n.ch.PeerLinked(ev.NodeID)
-		n.process()
-		n.mu.Unlock()
-		return
-	}
-	if _, still := n.eng.Table().Lookup(ev.NodeID); still {
-		return
-	}
-	n.mu.Lock()
-	n.ch.PeerFailed(ev.NodeID)
-	n.process()
-	n.mu.Unlock()
-}
-
-// process drains the plugin's Ready (RFC 6940 §10 state machine output):
-// events first, then messages. Called with n.mu held.
-func (n *Node) process() {
-	for n.ch.HasReady() {
-		rd := n.ch.Ready()
-		for _, ev := range rd.Events {
-			n.handleEvent(ev)
-		}
-		for _, m := range rd.Messages {
-			if m.Answer {
-				if w, ok := n.waiters[m.Token]; ok {
-					delete(n.waiters, m.Token)
-					w <- m
-				}
-				continue
-			}
-			n.wg.Add(1)
-			go n.sendTopology(m)
-		}
-		n.ch.Advance()
-	}
-}
-
-func (n *Node) handleEvent(ev topology.Event) {
-	n.logEvent(ev)
-	now := time.Now()
-	switch ev.Type {
-	case topology.EventJoined:
-		n.jonce.Do(func() { close(n.joined) })
-		if r, ok := n.ch.ResponsibleRange(); ok {
-			n.rng = r
-		}
-	case topology.EventTransfer:
-		n.async(func() {
-			outs, err := n.store.JoinTransfer(ev.Peer, func(id wire.ResourceID) bool { return ev.Range.Contains(id) }, now)
-			n.sendStores(outs, err)
-		})
-	case topology.EventResponsibilityChanged:
-		old := n.rng
-		n.rng = ev.Range
-		if !old.IsZero() {
-			n.async(func() {
-				outs, err := n.store.RangeGained(func(id wire.ResourceID) bool { return ev.Range.Contains(id) && !old.Contains(id) }, now)
-				n.sendStores(outs, err)
-			})
-		}
-	case topology.EventReplicaSetChanged:
-		succ := n.ch.Successors()
-		if len(succ) > 2 {
-			succ = succ[:2]
-		}
-		var added []wire.NodeID
-		for _, s := range succ {
-			if !slices.Contains(n.replica, s) {
-				added = append(added, s)
-			}
-		}
-		n.replica = succ
-		if len(added) > 0 {
-			n.async(func() {
-				outs, err := n.store.ReplicaSetChanged(added, now)
-				n.sendStores(outs, err)
-			})
-		}
-	case topology.EventDetached:
-		if len(n.bootAddrs) > 0 {
-			n.rejoin()
-		}
-	}
-}
-
-// async runs f on its own goroutine: storage calls back into the
-// topology (responsibility, replica sets), which takes the node's lock, so
-// events that need storage are handled outside it.
-func (n *Node) async(f func()) {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		f()
-	}()
-}
-
-func (n *Node) sendStores(outs []storage.OutgoingStore, err error) {
-	if err != nil {
-		n.log.Debug("handover", "err", err)
-	}
-	for _, o := range outs {
-		n.wg.Add(1)
-		go func(o storage.OutgoingStore) {
-			defer n.wg.Done()
-			body, err := o.Req.Append(nil)
-			if err != nil {
-				return
-			}
-			ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-			defer cancel()
-			if err := n.ensureLink(ctx, o.To); err != nil {
-				n.log.Debug("replica store: attach", "to", o.To.String(), "err", err)
-				return
-			}
-			id := o.To
-			if _, err := n.eng.RequestWith(ctx, []wire.Destination{wire.NodeDest(&id)}, wire.CodeStoreReq, body,
-				forwarding.RequestOptions{Certificates: o.Certificates}); err != nil {
-				n.log.Debug("replica store", "to", o.To.String(), "err", err)
-			}
-		}(o)
-	}
-}
-
-// ensureLink Attaches to id through the overlay when there is no direct
-// link yet (RFC 6940 §10.6: neighbours are connected).
-func (n *Node) ensureLink(ctx context.Context, id wire.NodeID) error {
-	if id == n.ID() || n.eng.Table().Connected(id) {
-		return nil
-	}
-	_, err := n.eng.Attach(ctx, []wire.Destination{wire.NodeDest(&id)})
-	return err
-}
-
-// sendTopology sends one request of the plugin and steps its answer in.
-func (n *Node) sendTopology(m topology.Outgoing) {
-	defer n.wg.Done()
-	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-	defer cancel()
-	var dest []wire.Destination
-	switch {
-	case m.Code == wire.CodeJoinReq && m.Routed():
-		// RFC 6940 §10.5 steps 2 and 5: Attach to the admitting peer
-		// through Resource-ID n+1, then send it the Join directly.
-		self := n.ID()
-		next := topology.Add(self, oneID(n.cfg.Overlay.NodeIDLength))
-		d := []wire.Destination{wire.ResourceDest(wire.ResourceID(slices.Clone(next.Bytes())))}
-		if !m.Via.IsZero() {
-			via := m.Via
-			if !n.eng.Table().Connected(via) {
-				// The bootstrap peer went away while we were joining
-				// (it may be back, restarted): dial the bootstrap
-				// addresses again, or no retry of the Join can leave.
-				if v, ok := n.redialBootstrap(ctx); ok {
-					via = v
-				}
-			}
-			d = append([]wire.Destination{wire.NodeDest(&via)}, d...)
-		}
-		l, err := n.eng.Attach(ctx, d)
-		if err != nil {
-			n.log.Debug("join: attach to admitting peer", "err", err)
-			return
-		}
-		ap := l.PeerNodeID()
-		dest = []wire.Destination{wire.NodeDest(&ap)}
-	case m.Routed():
-		d := m.Dest
-		self := n.ID()
-		if d.Type == wire.DestNode && string(d.ID) == string(self.Bytes()) {
-			// §6.1.1: "the peer that controls region X" is reached
-			// through Resource-ID X, not Node-ID X (a client's
-			// RouteQuery for its own Node-ID).
-			d = wire.ResourceDest(wire.ResourceID(slices.Clone(self.Bytes())))
-		}
-		dest = []wire.Destination{d}
-		if !m.Via.IsZero() {
-			via := m.Via
-			dest = append([]wire.Destination{wire.NodeDest(&via)}, dest...)
-		}
-	default:
-		if err := n.ensureLink(ctx, m.To); err != nil {
-			n.log.Debug("topology: attach", "to", m.To.String(), "err", err)
-			return
-		}
-		to := m.To
-		dest = []wire.Destination{wire.NodeDest(&to)}
-	}
-	n.sent.Add(1)
-	ans, err := n.eng.Request(ctx, dest, m.Code, m.Body)
-	if ans == nil {
-		n.log.Debug("topology request", "code", m.Code.String(), "err", err)
-		return
-	}
-	if n.cfg.Client && m.Code == wire.CodeRouteQueryReq && err == nil {
-		// §3.2: a client keeps a connection to its responsible peer.
-		if err := n.ensureLink(ctx, ans.Signer.NodeID); err != nil {
-			n.log.Debug("client: attach to responsible peer", "err", err)
-		}
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.ch.Step(topology.Incoming{From: ans.Signer.NodeID, Code: ans.Code, Body: ans.Body, Token: m.Token}); err != nil {
-		n.log.Debug("topology answer", "code", ans.Code.String(), "err", err)
-	}
-	n.process()
-}
-
-// redialBootstrap connects to the bootstrap addresses again and returns
-// the Node-ID of one that answers.
-func (n *Node) redialBootstrap(ctx context.Context) (wire.NodeID, bool) {
-	vias, err := n.dialBootstrap(ctx)
-	if err != nil {
-		n.log.Debug("join: bootstrap", "err", err)
-		return wire.NodeID{}, false
-	}
-	return vias[0], true
-}
-
-func oneID(idLen int) wire.NodeID {
-	b := make([]byte, idLen)
-	b[idLen-1] = 1
-	id, _ := wire.NodeIDFromBytes(b)
-	return id
-}
-
-// handleTopology hands a topology request to the plugin and waits for its
-// answer.
-func (n *Node) handleTopology(ctx context.Context, in *forwarding.Incoming) ([]byte, error) {
-	n.rcvd.Add(1)
-	tok := n.token.Add(1) | 1<<63
-	w := make(chan topology.Outgoing, 1)
-	n.mu.Lock()
-	n.waiters[tok] = w
-	err := n.ch.Step(topology.Incoming{From: in.Signer.NodeID, Code: in.Code, Body: in.Body, Token: tok})
-	n.process()
-	n.mu.Unlock()
-	if err != nil {
-		n.log.Debug("topology request", "code", in.Code.String(), "err", err)
-	}
-	select {
-	case m := <-w:
-		if m.Code == wire.CodeError {
-			// The plugin's error answer is this node's own: relayed
-			// with its code.
-			return nil, wire.ParseErrorAnswer(m.Body, n.ID()).Relay()
-		}
-		return m.Body, nil
-	case <-ctx.Done():
-		n.mu.Lock()
-		delete(n.waiters, tok)
-		n.mu.Unlock()
-		return nil, forwarding.ErrNoAnswer
-	}
 }

@@ -380,3 +380,10 @@ func TestTracerouteFollowsRoute(t *testing.T) {
 		}
 	}
 }
+
+// onLoop runs f on the node's loop, which owns the host and the plugin.
+func (n *Node) onLoop(f func()) {
+	if err := n.do(context.Background(), f); err != nil {
+		panic(err)
+	}
+}

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goreload/reload/host"
 	"github.com/goreload/reload/node/nodetest"
+	"github.com/goreload/reload/security"
+	"github.com/goreload/reload/storage"
 	"github.com/goreload/reload/topology"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
@@ -107,22 +110,22 @@ func TestRestartedPeerRejoinsThroughStaleBootstrap(t *testing.T) {
 	// A peer the bootstrap peer would route its own Attach (to its
 	// Node-ID + 1, §10.5) to: its last successor or a finger.
 	var old *Node
-	boot.mu.Lock()
-	for _, nd := range c.nodes[1:] {
-		next := topology.Add(nd.ID(), oneID(c.ov.Config.NodeIDLength))
-		d := wire.ResourceDest(wire.ResourceID(next.Bytes()))
-		to, local, err := boot.ch.Route(&d)
-		l, linked := boot.eng.Table().Lookup(nd.ID())
-		// The new process's link must win the tie-break against the old
-		// one (engine.prefer): the same role, or the smaller Node-ID as
-		// the TLS client.
-		wins := linked && (l.Role() == transport.Requester || nd.ID().Compare(boot.ID()) < 0)
-		if err == nil && !local && to == nd.ID() && wins {
-			old = nd
-			break
+	boot.onLoop(func() {
+		for _, nd := range c.nodes[1:] {
+			next := topology.Add(nd.ID(), oneID(c.ov.Config.NodeIDLength))
+			d := wire.ResourceDest(wire.ResourceID(next.Bytes()))
+			to, local, err := boot.ch.Route(&d)
+			l, linked := boot.eng.Table().Lookup(nd.ID())
+			// The new process's link must win the tie-break against the old
+			// one (engine.prefer): the same role, or the smaller Node-ID as
+			// the TLS client.
+			wins := linked && (l.Role() == transport.Requester || nd.ID().Compare(boot.ID()) < 0)
+			if err == nil && !local && to == nd.ID() && wins {
+				old = nd
+				break
+			}
 		}
-	}
-	boot.mu.Unlock()
+	})
 	if old == nil {
 		t.Skip("no linked peer the bootstrap peer routes past")
 	}
@@ -217,12 +220,9 @@ func TestFallbackRouteSkipsJoiningNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	boot.mu.Lock()
-	err = boot.ch.Step(topology.Incoming{From: far, Code: wire.CodeJoinReq, Body: body, Token: 1})
-	boot.mu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	boot.onLoop(func() {
+		boot.h.Deliver(host.Request{Code: wire.CodeJoinReq, Body: body, From: storage.Requester{Signer: security.Signer{NodeID: far}}})
+	})
 	next := topology.Add(x, oneID(idLen))
 	d := wire.ResourceDest(wire.ResourceID(next.Bytes()))
 	to, local, err := router{boot}.Route(&d)
@@ -351,3 +351,10 @@ func (h countHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h countHandler) WithGroup(string) slog.Handler      { return h }
+
+func oneID(idLen int) wire.NodeID {
+	b := make([]byte, idLen)
+	b[idLen-1] = 1
+	id, _ := wire.NodeIDFromBytes(b)
+	return id
+}
