@@ -30,12 +30,19 @@ var allowed = map[string][]string{
 	"storage/bolt":      {"wire", "security", "config", "storage"},
 	"usage/sip":         {"wire", "storage"},
 	"usage/diag":        {"wire", "storage"},
+	// The host wires topology and storage; it knows neither links nor
+	// sockets (forwarding, transport) nor its drivers (node, sim).
+	"host": {"wire", "security", "config", "topology", "storage"},
 }
 
 // forbiddenStd lists standard packages a layer must not use: wire does no
 // I/O and draws no randomness of its own.
 var forbiddenStd = map[string][]string{
 	"wire": {"net", "os", "math/rand", "math/rand/v2", "crypto/rand", "time"},
+	// The host is deterministic: time comes from its Config.Clock and
+	// randomness from the plugin's configuration; it runs no goroutines
+	// that would need sync.
+	"host": {"net", "os", "math/rand", "math/rand/v2", "crypto/rand", "sync"},
 }
 
 func TestLayering(t *testing.T) {
