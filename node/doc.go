@@ -6,11 +6,23 @@
 // Handle/HandleApp to add a usage's own messages and application
 // connections.
 //
-// The topology plugin is driven as its contract says (package topology):
-// one lock around it, Ready drained after every input, events handled
-// before messages. Joining follows §10.5: the node connects to a
-// bootstrap peer over TLS, Attaches to the peer responsible for its
-// Node-ID+1 through it, and sends that admitting peer its Join.
+// A Node is the shell of a host.Host (package host), which owns the
+// topology plugin, the storage rules and the tokens of their requests.
+// One goroutine runs the host; link events, the requests handlers
+// deliver, the answers of the host's requests (started in order with
+// forwarding.Engine.Start), ticks and the application's calls reach it
+// through an unbounded queue, so that neither the engine's loop nor the
+// node's ever waits for the other. Transit routing reads the routing
+// snapshot the host publishes (atomic.Pointer) and takes no lock of the
+// node's. The node keeps what a host cannot know: sockets, bootstrap
+// addresses (it dials them again to rejoin after EventDetached, §10.7.1,
+// §11.4), and the Attaches themselves (§6.5.1). Joining follows §10.5:
+// the node connects to a bootstrap peer over TLS, Attaches through it to
+// the peer responsible for its Node-ID+1, and sends that admitting peer
+// its Join.
+//
+// Config.Net is the network of the node's UDP sockets, so that tests can
+// run whole nodes behind pion's virtual NATs (vnet).
 //
 // Observability: each Node has its own Prometheus registry (Metrics,
 // MetricsRegistry; the control API serves it at /metrics) whose collector
