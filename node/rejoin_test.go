@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -51,7 +53,10 @@ func TestJoinRedialsBootstrap(t *testing.T) {
 	if err := joiner.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The join's Attach (§10.5) has left through the idle node's link.
+	if err := waitUntil(30*time.Second, func() error { return sentRequest(joiner, "attach_req") }); err != nil {
+		t.Fatal(err)
+	}
 	idle.Close()
 	// A ring's seed now answers at the bootstrap address.
 	var seed *Node
@@ -80,13 +85,27 @@ func TestJoinRedialsBootstrap(t *testing.T) {
 // it tried to join through the bootstrap peer's Node-ID over a link that
 // no longer existed, and stayed out of the ring.
 func TestRejoinAfterAllLinksLost(t *testing.T) {
-	c := startCluster(t, 5, nil)
+	var rejoins atomic.Int64
+	c := startCluster(t, 5, func(i int, cfg *Config) {
+		if i == 3 {
+			cfg.Logger = slog.New(countHandler{msg: "rejoining the overlay", n: &rejoins})
+		}
+	})
 	c.waitConverged(t, 30*time.Second)
 	lost := c.nodes[3]
 	for _, l := range lost.eng.Table().Links() {
 		l.Close()
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The peer noticed it was detached and joined again through its
+	// bootstrap address; only then does convergence say anything.
+	if err := waitUntil(60*time.Second, func() error {
+		if rejoins.Load() == 0 {
+			return errors.New("the peer that lost every link did not rejoin")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	c.waitConverged(t, 60*time.Second)
 	if n := len(lost.eng.Table().Links()); n == 0 {
 		t.Fatal("the peer has no links after the rejoin")
@@ -337,6 +356,17 @@ func TestJoinBadBootstrapAddress(t *testing.T) {
 }
 
 // countHandler counts the log records with message msg.
+// sentRequest reports whether n has sent a request of method (a
+// forwarding.MessageCount method name such as "attach_req").
+func sentRequest(n *Node, method string) error {
+	for _, mc := range n.eng.Stats().Messages() {
+		if mc.Sent && mc.Method == method && mc.N > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s sent", method)
+}
+
 type countHandler struct {
 	msg string
 	n   *atomic.Int64
