@@ -33,3 +33,31 @@ func BenchmarkHops(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExperiment is the run of "reload sim --nodes N" without the
+// churn phase: N peers join, one a tick, the ring converges and 10,000
+// lookups are measured. It reports the memory per simulated peer (live
+// heap growth after a GC, hosts and their storage included), the virtual
+// ticks to convergence and the mean hops. Select a size with -bench, e.g.
+// -bench 'Experiment/N=10000$' -benchtime 1x.
+func BenchmarkExperiment(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			var rep *Report
+			for b.Loop() {
+				var err error
+				if rep, err = (Experiment{Nodes: n, Seed: 1, JoinRate: max(1, n/10000)}).Run(); err != nil {
+					b.Fatal(err)
+				}
+				if !rep.Converged {
+					b.Fatalf("%d peers did not converge", n)
+				}
+			}
+			b.ReportMetric(rep.MemoryPerPeer/1024, "KiB/peer")
+			b.ReportMetric(float64(rep.ConvergeTicks), "ticks")
+			b.ReportMetric(rep.ConvergeWall, "converge-s")
+			b.ReportMetric(rep.Lookups.MeanHops, "hops/lookup")
+			b.ReportMetric(rep.Lookups.Success, "success")
+		})
+	}
+}

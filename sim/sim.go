@@ -2,10 +2,15 @@ package sim
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"time"
 
+	"github.com/goreload/reload/forwarding"
+	"github.com/goreload/reload/host"
+	"github.com/goreload/reload/security"
+	"github.com/goreload/reload/storage"
+	"github.com/goreload/reload/storage/mem"
 	"github.com/goreload/reload/topology"
 	"github.com/goreload/reload/topology/chord"
 	"github.com/goreload/reload/wire"
@@ -18,119 +23,137 @@ type Config struct {
 	// MinLatency and MaxLatency bound the per-hop delivery delay in ticks
 	// (default 1 and 1; at least 1).
 	MinLatency, MaxLatency int64
-	// DetectDelay is the most ticks a live node takes to notice a dead or
-	// cut link (keepalive, per-hop retransmission failure) and call
-	// PeerFailed (default 10).
+	// DetectDelay is the most ticks a live node takes to notice that a
+	// link is dead (keepalive, per-hop retransmission failure) and report
+	// LinkDown to its host (default 10).
 	DetectDelay int64
+	// Timeout is the transaction timeout in ticks: a request (or Attach)
+	// that got no answer is reported to its host with Failed
+	// (forwarding.ErrRequestTimeout) this long after it was sent. The
+	// default is forwarding's, DefaultReliabilityTimer ×
+	// DefaultTransmissions (15 s), in ticks (RFC 6940 §6.2.1).
+	Timeout int64
 	// TTL is the initial TTL of routed messages (default 100, the
 	// configuration's initial-ttl).
 	TTL int
 	// IDLen is the Node-ID length for RandomID (default 16).
 	IDLen int
-	// Chord adjusts each node's chord.Config (which starts as
-	// chord.DefaultConfig with a node-specific Rand); nil keeps it.
+	// Chord adjusts each node's chord.Config, which starts as
+	// chord.DefaultConfig with a node-specific Rand and HostTimeouts set
+	// (as package node configures it: the simulator's transaction layer
+	// is the only timer); nil keeps it.
 	Chord func(*chord.Config)
 	// DropEvents stops the simulator from keeping every event in
 	// Node.Events, which large runs do not need.
 	DropEvents bool
+	// Rejoin makes a node whose plugin reports EventDetached join again
+	// through a random live peer, as a node with bootstrap peers does.
+	Rejoin bool
+
+	// Kinds is the overlay's Kind table (default: storage.BaseKinds).
+	Kinds *storage.KindTable
+	// Verifier returns the signature verifier of node id (default: one
+	// that refuses every signature, for runs that store nothing).
+	Verifier func(id wire.NodeID) storage.Verifier
+	// Signer returns how node id appears as the signer of the requests
+	// it sends, which matters to the replica and handover Stores its
+	// host sends (default: its Node-ID without a certificate). It is
+	// called once per node, by Add.
+	Signer func(id wire.NodeID) security.Signer
+	// Start is the virtual time of tick 0 (default 2025-06-01 12:00
+	// UTC): the storage rules see Start plus the ticks elapsed times the
+	// tick length.
+	Start time.Time
 }
 
-// Node is one simulated node.
+// Node is one simulated node: a host.Host over a chord plugin and a
+// storage.Store on an in-memory backend.
 type Node struct {
-	ID     wire.NodeID
-	Chord  *chord.Chord
-	Alive  bool
-	Events []topology.Event // every event the plugin emitted
-	index  int
+	ID      wire.NodeID
+	Host    *host.Host
+	Chord   *chord.Chord
+	Backend *mem.Backend
+	Alive   bool
+	Events  []topology.Event // every event of the host, unless Config.DropEvents
+
+	index  int32
+	routes topology.Routes // the host's routing snapshot (Ready.Routes)
+	links  []int32         // the nodes this one has a link to
+	signer *security.Signer
+	busy   bool // its Ready is being carried out
 }
 
-// Lookup is a routed probe message sent to find the peer responsible for
-// Key. At is the node that declared itself responsible (local), OK
-// whether that is the responsible peer of the live ring at arrival.
-type Lookup struct {
-	From   wire.NodeID
-	Key    wire.NodeID
-	Issued int64
-	Done   bool
-	OK     bool
-	At     wire.NodeID
-	Hops   int
-	Path   []wire.NodeID
-	// Lost says why an unfinished lookup stopped ("" while in flight).
-	Lost string
-}
-
-// Stats counts what happened on the bus. Sent counts hops (a message
+// Stats counts what happened on the network. Sent counts hops (a message
 // routed over three hops is sent three times), lookups included; Probes
-// is the lookups' share of Sent. Originated counts the plugins' messages
-// once each, requests and answers (including the Ping answers the
+// is the lookups' share of Sent. Originated counts messages once each,
+// requests and answers (including the Ping and Attach answers the
 // simulator gives for forwarding). Delivered and ByCode count requests
-// handed to a plugin.
+// that reached their destination (Ping and Attach included). Lost counts
+// messages that reached no live node (dead or cut next hop, died in
+// flight, not deliverable), Dropped those SetDrop lost, TimedOut the
+// requests and Attaches reported to their host with Failed.
 type Stats struct {
 	Sent, Delivered, Dropped, Lost, TTLExceeded, Unroutable int
-	Probes, Originated                                      int
+	Probes, Originated, TimedOut                            int
 	ByCode                                                  map[wire.MessageCode]int
+	// Stores counts the hosts' Stores by purpose (replica and handover
+	// Stores), Puts the original Stores of Put; Fetches counts Fetches
+	// delivered.
+	Stores  [host.NumPurposes]StoreStats
+	Puts    StoreStats
+	Fetches int
 }
 
-type envKind uint8
-
-const (
-	envDirect envKind = iota
-	envRouted
-	envAnswer
-	envLookup
-	envLinkFail
-)
-
-type envelope struct {
-	kind   envKind
-	from   wire.NodeID // previous hop
-	to     wire.NodeID // this hop's receiver
-	origin wire.NodeID // the request's originator or the answer's responder
-	msg    topology.Outgoing
-	path   []wire.NodeID // via list: origin and the hops so far
-	back   []wire.NodeID // answers: the hops still to go, last first
-	target wire.NodeID   // answers: the originator
-	hops   int
-	lookup *Lookup
-	failed wire.NodeID // envLinkFail: the peer that failed
+// StoreStats counts Stores of one purpose.
+type StoreStats struct {
+	Sent, Bytes, Values int
+	// OK and Failed count answers. Lost counts Stores that never reached
+	// a live handler (dead target, dropped, died in flight), Unanswered
+	// those handled whose answer was lost (a leaving peer's transfers are
+	// often answered after it has gone).
+	OK, Lost, Unanswered int
+	Failed               map[wire.ErrorCode]int
+	// Refused counts the Stores their handler refused, answered or not.
+	Refused int
 }
 
-// Exchange is a request injected with Request; Done is set when its
-// answer (Code, Body, From) comes back.
-type Exchange struct {
-	Done bool
-	From wire.NodeID
-	Code wire.MessageCode
-	Body []byte
+// HandoverStores sums the Stores sent because of topology events.
+func (st *Stats) HandoverStores() (sent, bytes, values int) {
+	for p := host.Purpose(0); p < host.NumPurposes; p++ {
+		if p.Handover() {
+			sent += st.Stores[p].Sent
+			bytes += st.Stores[p].Bytes
+			values += st.Stores[p].Values
+		}
+	}
+	return sent, bytes, values
 }
 
-// exchangeBit marks tokens of injected requests.
-const exchangeBit = 1 << 63
-
-type pendingAnswer struct {
-	origin wire.NodeID
-	token  uint64
-	path   []wire.NodeID
-}
-
-// Sim is a deterministic network of chord plugins with virtual time.
+// Sim is a deterministic network of hosts with virtual time: the network
+// and the transaction layer of every node.
 type Sim struct {
-	cfg     Config
-	Now     int64
-	Rand    *rand.Rand
-	Nodes   []*Node
-	byID    map[wire.NodeID]*Node
-	queue   map[int64][]*envelope
-	cut     map[[2]wire.NodeID]bool
-	drop    float64
-	hostTok uint64
-	answers map[uint64]pendingAnswer
-	ring    []wire.NodeID // sorted live peers, nil when stale
-	xchg    []*Exchange
-	Stats   Stats
-	// Trace, when set, is called for every message delivered to a
-	// plugin, in order.
+	cfg   Config
+	tick  time.Duration
+	Now   int64
+	Rand  *rand.Rand
+	Nodes []*Node
+	byID  map[wire.NodeID]*Node
+	queue map[int64][]*envelope
+	cut   map[[2]int32]bool
+	drop  float64
+	ring  []wire.NodeID // sorted live peers, nil when stale
+	// delivered maps the token of a request handed to a host to the
+	// envelope its answer goes back in.
+	delivered map[uint64]*envelope
+	dtok      uint64
+	clock     func() time.Time
+	log       *slog.Logger
+	Stats     Stats
+	// Errors collects the errors of the storage work that topology events
+	// made the hosts do (a node only logs them).
+	Errors []error
+	// Trace, when set, is called for every request delivered to a node
+	// and every answer delivered to its originator, in order.
 	Trace func(at int64, from, to wire.NodeID, code wire.MessageCode)
 }
 
@@ -151,18 +174,76 @@ func New(cfg Config) *Sim {
 	if cfg.IDLen == 0 {
 		cfg.IDLen = wire.DefaultNodeIDLen
 	}
-	return &Sim{
-		cfg:     cfg,
-		Rand:    rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
-		byID:    make(map[wire.NodeID]*Node),
-		queue:   make(map[int64][]*envelope),
-		cut:     make(map[[2]wire.NodeID]bool),
-		answers: make(map[uint64]pendingAnswer),
-		Stats:   Stats{ByCode: make(map[wire.MessageCode]int)},
+	if cfg.Start.IsZero() {
+		cfg.Start = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	}
+	if cfg.Kinds == nil {
+		k, err := storage.NewKindTable(storage.BaseKinds()...)
+		if err != nil {
+			panic(err) // the built-in Kinds are valid
+		}
+		cfg.Kinds = k
+	}
+	if cfg.Verifier == nil {
+		cfg.Verifier = func(wire.NodeID) storage.Verifier { return refuseAll{} }
+	}
+	s := &Sim{
+		cfg:       cfg,
+		Rand:      rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
+		byID:      make(map[wire.NodeID]*Node),
+		queue:     make(map[int64][]*envelope),
+		delivered: make(map[uint64]*envelope),
+		log:       slog.New(slog.DiscardHandler),
+		Stats:     Stats{ByCode: make(map[wire.MessageCode]int)},
+	}
+	s.tick = s.chordTick()
+	if s.cfg.Timeout <= 0 {
+		d := forwarding.DefaultReliabilityTimer * forwarding.DefaultTransmissions
+		s.cfg.Timeout = int64((d + s.tick - 1) / s.tick)
+	}
+	s.clock = s.Time
+	for p := range s.Stats.Stores {
+		s.Stats.Stores[p].Failed = make(map[wire.ErrorCode]int)
+	}
+	s.Stats.Puts.Failed = make(map[wire.ErrorCode]int)
+	return s
 }
 
-// RandomID draws a Node-ID from the simulation's random source.
+// refuseAll is the default Verifier: it accepts no signature.
+type refuseAll struct{}
+
+func (refuseAll) VerifyData([]byte, uint32, uint64, []byte, *wire.Signature, []wire.GenericCertificate, security.Expect, time.Time) (security.Signer, error) {
+	return security.Signer{}, &wire.ProtocolError{Code: wire.ErrCodeForbidden, Err: security.ErrBadSignature}
+}
+
+func (refuseAll) AddCertificate([][]byte, time.Time) (*security.NodeCert, error) {
+	return nil, security.ErrUntrusted
+}
+
+// chordTick is the plugins' configured tick length.
+func (s *Sim) chordTick() time.Duration {
+	c := chord.DefaultConfig(wire.NodeID{}, nil)
+	if s.cfg.Chord != nil {
+		s.cfg.Chord(&c)
+	}
+	if c.TickLength <= 0 {
+		return chord.DefaultTickLength
+	}
+	return c.TickLength
+}
+
+// TickLength is the virtual time of one tick: the plugins' configured
+// chord.Config.TickLength.
+func (s *Sim) TickLength() time.Duration { return s.tick }
+
+// Time is the virtual time now.
+func (s *Sim) Time() time.Time { return s.cfg.Start.Add(time.Duration(s.Now) * s.tick) }
+
+// Timeout is the transaction timeout in ticks.
+func (s *Sim) Timeout() int64 { return s.cfg.Timeout }
+
+// RandomID draws a Node-ID no node has from the simulation's random
+// source.
 func (s *Sim) RandomID() wire.NodeID {
 	for {
 		var b [wire.MaxNodeIDLen]byte
@@ -181,31 +262,30 @@ func (s *Sim) Add(id wire.NodeID) (*Node, error) {
 	if _, dup := s.byID[id]; dup {
 		return nil, fmt.Errorf("sim: duplicate node %v", id)
 	}
-	cfg := chord.DefaultConfig(id, rand.New(rand.NewPCG(s.cfg.Seed, id.Uint64Prefix())))
+	ccfg := chord.DefaultConfig(id, rand.New(rand.NewPCG(s.cfg.Seed, id.Uint64Prefix())))
+	ccfg.HostTimeouts = true
 	if s.cfg.Chord != nil {
-		s.cfg.Chord(&cfg)
+		s.cfg.Chord(&ccfg)
 	}
-	c, err := chord.New(cfg)
+	c, err := chord.New(ccfg)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{ID: id, Chord: c, Alive: true, index: len(s.Nodes)}
+	n := &Node{ID: id, Chord: c, Alive: true, Backend: mem.New(), index: int32(len(s.Nodes))}
+	if s.cfg.Signer != nil {
+		sg := s.cfg.Signer(id)
+		n.signer = &sg
+	}
+	hcfg := host.Config{Plugin: c, Kinds: s.cfg.Kinds, Backend: n.Backend, Verifier: s.cfg.Verifier(id),
+		Clock: s.clock, Logger: s.log,
+		OnError: func(err error) { s.Errors = append(s.Errors, fmt.Errorf("%v: %w", id, err)) }}
+	if n.Host, err = host.New(hcfg); err != nil {
+		return nil, err
+	}
 	s.Nodes = append(s.Nodes, n)
 	s.byID[id] = n
+	s.process(n)
 	return n, nil
-}
-
-// TickLength is the virtual time of one tick: the plugins' configured
-// chord.Config.TickLength.
-func (s *Sim) TickLength() time.Duration {
-	c := chord.DefaultConfig(wire.NodeID{}, nil)
-	if s.cfg.Chord != nil {
-		s.cfg.Chord(&c)
-	}
-	if c.TickLength <= 0 {
-		return chord.DefaultTickLength
-	}
-	return c.TickLength
 }
 
 // Node returns the node with Node-ID id.
@@ -214,115 +294,101 @@ func (s *Sim) Node(id wire.NodeID) *Node { return s.byID[id] }
 // Start makes node id the first peer.
 func (s *Sim) Start(id wire.NodeID) error {
 	n := s.byID[id]
-	if err := n.Chord.Start(); err != nil {
-		return err
-	}
+	err := n.Host.Start()
+	s.process(n)
 	s.ringSync(n)
-	s.collect(n)
-	return nil
+	return err
 }
 
-// Join starts node id joining through via.
+// Join starts node id joining through the bootstrap peers via: it has a
+// link to each first (as a node dials its bootstrap peers before it
+// joins, RFC 6940 §11.4).
 func (s *Sim) Join(id wire.NodeID, via ...wire.NodeID) error {
 	n := s.byID[id]
-	if err := n.Chord.Join(via...); err != nil {
-		return err
+	for _, v := range via {
+		if b := s.byID[v]; b != nil && b.Alive && b != n && !s.isCut(n.index, b.index) {
+			s.connect(n, b)
+		}
 	}
-	s.collect(n)
-	return nil
+	err := n.Host.Join(via...)
+	s.process(n)
+	return err
 }
 
-// Leave makes node id leave gracefully.
+// Leave makes node id leave gracefully (§10.9). When its plugin reports
+// EventLeft it closes its links but stays up, as a node does until it is
+// closed; Fail stops it.
 func (s *Sim) Leave(id wire.NodeID) error {
 	n := s.byID[id]
-	if err := n.Chord.Leave(); err != nil {
-		return err
-	}
+	err := n.Host.Leave()
+	s.process(n)
 	s.ringSync(n)
-	s.collect(n)
-	return nil
+	return err
 }
 
-// Fail crashes node id abruptly: it stops, messages to it are lost, and
-// each live node that has it in its routing table notices within
+// Fail crashes node id abruptly: it stops, its data is gone, messages
+// to it are lost, and each live node with a link to it notices within
 // DetectDelay ticks.
-func (s *Sim) Fail(id wire.NodeID) {
-	n := s.byID[id]
-	if n == nil || !n.Alive {
-		return
-	}
-	n.Alive = false
-	s.ringSync(n)
-	for _, o := range s.Nodes {
-		if o.Alive && s.knows(o, id) {
-			s.notifyFailure(o.ID, id)
-		}
-	}
-}
+func (s *Sim) Fail(id wire.NodeID) { s.FailMany([]wire.NodeID{id}) }
 
-// FailMany crashes the nodes ids at once, like Fail for each, with one
-// pass over the live nodes' tables instead of one per failed node.
+// FailMany crashes the nodes ids at once, like Fail for each.
 func (s *Sim) FailMany(ids []wire.NodeID) {
-	failed := make(map[wire.NodeID]bool, len(ids))
 	for _, id := range ids {
 		if n := s.byID[id]; n != nil && n.Alive {
-			n.Alive = false
-			s.ringSync(n)
-			failed[id] = true
+			s.stop(n)
 		}
-	}
-	var seen []wire.NodeID
-	for _, o := range s.Nodes {
-		if !o.Alive {
-			continue
-		}
-		seen = seen[:0]
-		note := func(id wire.NodeID) {
-			if failed[id] && !slices.Contains(seen, id) {
-				seen = append(seen, id)
-				s.notifyFailure(o.ID, id)
-			}
-		}
-		for _, id := range o.Chord.Successors() {
-			note(id)
-		}
-		for _, id := range o.Chord.Predecessors() {
-			note(id)
-		}
-		for _, id := range o.Chord.FingerTable() {
-			note(id)
-		}
-		note(o.Chord.AttachedPeer())
 	}
 }
 
-func (s *Sim) knows(o *Node, id wire.NodeID) bool {
-	return slices.Contains(o.Chord.Successors(), id) || slices.Contains(o.Chord.Predecessors(), id) ||
-		slices.Contains(o.Chord.FingerTable(), id) || o.Chord.AttachedPeer() == id
+// stop ends node n: the live ends of its links notice within
+// DetectDelay.
+func (s *Sim) stop(n *Node) {
+	n.Alive = false
+	s.ringSync(n)
+	for _, o := range n.links {
+		if s.Nodes[o].Alive {
+			s.notifyDown(s.Nodes[o], n.index)
+		}
+	}
 }
 
-func (s *Sim) notifyFailure(at, failed wire.NodeID) {
+// notifyDown tells node at, within DetectDelay ticks, that its link to
+// node peer is dead (or that a message to peer could not be sent): its
+// host gets LinkDown.
+func (s *Sim) notifyDown(at *Node, peer int32) {
 	t := s.Now + 1 + s.Rand.Int64N(s.cfg.DetectDelay)
-	s.queue[t] = append(s.queue[t], &envelope{kind: envLinkFail, to: at, failed: failed})
+	s.queue[t] = append(s.queue[t], &envelope{kind: envLinkDown, to: at.index, peer: peer})
 }
 
-// Cut breaks the link between a and b in both directions; both notice
-// within DetectDelay if they know each other.
+// Cut breaks the link between a and b in both directions: messages
+// between them are lost, and both ends of a link between them notice
+// within DetectDelay.
 func (s *Sim) Cut(a, b wire.NodeID) {
-	s.cut[[2]wire.NodeID{a, b}] = true
-	s.cut[[2]wire.NodeID{b, a}] = true
-	if n := s.byID[a]; n != nil && n.Alive && s.knows(n, b) {
-		s.notifyFailure(a, b)
+	na, nb := s.byID[a], s.byID[b]
+	if na == nil || nb == nil || na == nb {
+		return
 	}
-	if n := s.byID[b]; n != nil && n.Alive && s.knows(n, a) {
-		s.notifyFailure(b, a)
+	if s.cut == nil {
+		s.cut = make(map[[2]int32]bool)
+	}
+	s.cut[pair(na.index, nb.index)] = true
+	if s.linked(na, nb.index) {
+		if na.Alive {
+			s.notifyDown(na, nb.index)
+		}
+		if nb.Alive {
+			s.notifyDown(nb, na.index)
+		}
 	}
 }
 
-// Heal restores the link between a and b.
+// Heal restores the path between a and b; a link comes back when a host
+// attaches again.
 func (s *Sim) Heal(a, b wire.NodeID) {
-	delete(s.cut, [2]wire.NodeID{a, b})
-	delete(s.cut, [2]wire.NodeID{b, a})
+	na, nb := s.byID[a], s.byID[b]
+	if na != nil && nb != nil {
+		delete(s.cut, pair(na.index, nb.index))
+	}
 }
 
 // Isolate cuts every link of a.
@@ -344,193 +410,18 @@ func (s *Sim) Reconnect(a wire.NodeID) {
 // SetDrop makes each hop lose a message with probability p, silently.
 func (s *Sim) SetDrop(p float64) { s.drop = p }
 
-func (s *Sim) linkUp(a, b wire.NodeID) bool {
-	n := s.byID[b]
-	return n != nil && n.Alive && !s.cut[[2]wire.NodeID{a, b}]
+func pair(a, b int32) [2]int32 {
+	if a > b {
+		a, b = b, a
+	}
+	return [2]int32{a, b}
 }
 
-// send moves e one hop, from e.from to e.to.
-func (s *Sim) send(e *envelope) {
-	s.Stats.Sent++
-	if e.lookup != nil {
-		s.Stats.Probes++
-	}
-	if !s.linkUp(e.from, e.to) {
-		s.Stats.Lost++
-		if e.lookup != nil {
-			e.lookup.Lost = "dead next hop"
-		}
-		if n := s.byID[e.from]; n != nil && n.Alive {
-			s.notifyFailure(e.from, e.to)
-		}
-		return
-	}
-	if s.drop > 0 && s.Rand.Float64() < s.drop {
-		s.Stats.Dropped++
-		if e.lookup != nil {
-			e.lookup.Lost = "dropped"
-		}
-		return
-	}
-	t := s.Now + s.cfg.MinLatency
-	if d := s.cfg.MaxLatency - s.cfg.MinLatency; d > 0 {
-		t += s.Rand.Int64N(d + 1)
-	}
-	s.queue[t] = append(s.queue[t], e)
-}
+func (s *Sim) isCut(a, b int32) bool { return s.cut != nil && s.cut[pair(a, b)] }
 
-// collect sends what node n's plugin has ready.
-func (s *Sim) collect(n *Node) {
-	for n.Chord.HasReady() {
-		rd := n.Chord.Ready()
-		if !s.cfg.DropEvents {
-			n.Events = append(n.Events, rd.Events...)
-		}
-		for _, ev := range rd.Events {
-			if ev.Type == topology.EventJoined || ev.Type == topology.EventLeft || ev.Type == topology.EventDetached {
-				s.ringSync(n)
-			}
-		}
-		msgs := slices.Clone(rd.Messages)
-		n.Chord.Advance()
-		for i := range msgs {
-			s.dispatch(n, &msgs[i])
-		}
-	}
-}
-
-func (s *Sim) dispatch(n *Node, m *topology.Outgoing) {
-	if !n.Alive {
-		return
-	}
-	s.Stats.Originated++
-	switch {
-	case m.Answer:
-		pa, ok := s.answers[m.Token]
-		if !ok {
-			return
-		}
-		delete(s.answers, m.Token)
-		msg := *m
-		msg.Token = pa.token
-		back := slices.Clone(pa.path)
-		e := &envelope{kind: envAnswer, from: n.ID, origin: n.ID, msg: msg, target: pa.origin}
-		e.to, e.back = back[len(back)-1], back[:len(back)-1]
-		s.send(e)
-	case m.Routed():
-		e := &envelope{kind: envRouted, origin: n.ID, msg: *m, path: []wire.NodeID{n.ID}}
-		if !m.Via.IsZero() {
-			e.from, e.to = n.ID, m.Via
-			s.send(e)
-			return
-		}
-		s.route(n, e)
-	default:
-		s.send(&envelope{kind: envDirect, from: n.ID, to: m.To, origin: n.ID, msg: *m, path: []wire.NodeID{n.ID}})
-	}
-}
-
-// route makes node n's forwarding decision for a routed envelope that is
-// at n: deliver locally or forward one hop.
-func (s *Sim) route(n *Node, e *envelope) {
-	next, local, err := n.Chord.Route(&e.msg.Dest)
-	if err != nil {
-		s.Stats.Unroutable++
-		if e.lookup != nil {
-			e.lookup.Lost = "unroutable: " + err.Error()
-		}
-		return
-	}
-	if local {
-		s.deliver(n, e)
-		return
-	}
-	if e.hops >= s.cfg.TTL {
-		s.Stats.TTLExceeded++
-		if e.lookup != nil {
-			e.lookup.Lost = "ttl"
-		}
-		return
-	}
-	e.hops++
-	if e.lookup != nil {
-		e.lookup.Path = append(e.lookup.Path, next)
-	}
-	if len(e.path) == 0 || e.path[len(e.path)-1] != n.ID {
-		e.path = append(e.path, n.ID)
-	}
-	e.from, e.to = n.ID, next
-	s.send(e)
-}
-
-// deliver hands a request that reached its destination to node n.
-func (s *Sim) deliver(n *Node, e *envelope) {
-	if e.lookup != nil {
-		l := e.lookup
-		l.Done, l.At, l.Hops = true, n.ID, e.hops
-		l.OK = s.ResponsibleFor(l.Key.Bytes()) == n.ID
-		return
-	}
-	s.Stats.Delivered++
-	s.Stats.ByCode[e.msg.Code]++
-	if s.Trace != nil {
-		s.Trace(s.Now, e.origin, n.ID, e.msg.Code)
-	}
-	path := e.path
-	if e.msg.Code == wire.CodePingReq {
-		// Ping belongs to forwarding (§6.5.3): the simulator answers it.
-		a := wire.PingAns{ResponseID: s.Rand.Uint64(), Time: uint64(s.Now)}
-		body, _ := a.Append(nil)
-		s.hostTok++
-		s.answers[s.hostTok] = pendingAnswer{origin: e.origin, token: e.msg.Token, path: path}
-		s.dispatch(n, &topology.Outgoing{To: e.origin, Code: wire.CodePingAns, Body: body, Token: s.hostTok, Answer: true})
-		return
-	}
-	s.hostTok++
-	s.answers[s.hostTok] = pendingAnswer{origin: e.origin, token: e.msg.Token, path: path}
-	_ = n.Chord.Step(topology.Incoming{From: e.origin, Code: e.msg.Code, Body: e.msg.Body, Token: s.hostTok})
-	s.collect(n)
-}
-
-func (s *Sim) arrive(e *envelope) {
-	n := s.byID[e.to]
-	if n == nil || !n.Alive {
-		s.Stats.Lost++
-		if e.lookup != nil {
-			e.lookup.Lost = "died in flight"
-		}
-		return
-	}
-	switch e.kind {
-	case envLinkFail:
-		n.Chord.PeerFailed(e.failed)
-		s.collect(n)
-	case envDirect:
-		s.deliver(n, e)
-	case envRouted, envLookup:
-		s.route(n, e)
-	case envAnswer:
-		if len(e.back) > 0 {
-			e.from, e.to = n.ID, e.back[len(e.back)-1]
-			e.back = e.back[:len(e.back)-1]
-			s.send(e)
-			return
-		}
-		if e.msg.Token&exchangeBit != 0 {
-			x := s.xchg[e.msg.Token&^exchangeBit]
-			x.Done, x.From, x.Code, x.Body = true, e.origin, e.msg.Code, e.msg.Body
-			return
-		}
-		if s.Trace != nil {
-			s.Trace(s.Now, e.origin, n.ID, e.msg.Code)
-		}
-		_ = n.Chord.Step(topology.Incoming{From: e.origin, Code: e.msg.Code, Body: e.msg.Body, Token: e.msg.Token})
-		s.collect(n)
-	}
-}
-
-// Tick advances the simulation by one tick: messages due are delivered,
-// then every live node ticks.
+// Tick advances the simulation by one tick: messages, link failures and
+// timeouts due are delivered in the order they were queued, then every
+// live node's host ticks.
 func (s *Sim) Tick() {
 	s.Now++
 	q := s.queue[s.Now]
@@ -540,8 +431,8 @@ func (s *Sim) Tick() {
 	}
 	for _, n := range s.Nodes {
 		if n.Alive {
-			n.Chord.Tick()
-			s.collect(n)
+			n.Host.Tick()
+			s.process(n)
 		}
 	}
 }
@@ -551,150 +442,6 @@ func (s *Sim) Run(n int64) {
 	for range n {
 		s.Tick()
 	}
-}
-
-// InFlight is the number of messages and notifications queued.
-func (s *Sim) InFlight() int {
-	k := 0
-	for _, q := range s.queue {
-		k += len(q)
-	}
-	return k
-}
-
-// Lookup sends a lookup for key from node from; it is routed hop by hop
-// with every node's Route and completes at the node that says local.
-func (s *Sim) Lookup(from wire.NodeID, key []byte) *Lookup {
-	k := topology.Point(key, s.cfg.IDLen)
-	l := &Lookup{From: from, Key: k, Issued: s.Now}
-	n := s.byID[from]
-	e := &envelope{kind: envLookup, origin: from, lookup: l,
-		msg: topology.Outgoing{Dest: wire.ResourceDest(wire.ResourceID(slices.Clone(k.Bytes())))}}
-	s.route(n, e)
-	return l
-}
-
-// ringSync keeps the cached ring in step with node n: n is in it exactly
-// when it is alive and a peer. It costs a binary search (and a move of
-// the tail of the ring when n enters or leaves), not a rebuild.
-func (s *Sim) ringSync(n *Node) {
-	if s.ring == nil {
-		return
-	}
-	in := n.Alive && n.Chord.State() == "peer"
-	i, found := slices.BinarySearchFunc(s.ring, n.ID, wire.NodeID.Compare)
-	switch {
-	case in && !found:
-		s.ring = slices.Insert(s.ring, i, n.ID)
-	case !in && found:
-		s.ring = slices.Delete(s.ring, i, i+1)
-	}
-}
-
-// Peers returns the live peers of the ring in ascending Node-ID order.
-// The slice is the simulator's cache: it changes as peers come and go, so
-// clone it to keep it.
-func (s *Sim) Peers() []wire.NodeID {
-	if s.ring == nil {
-		s.ring = []wire.NodeID{}
-		for _, n := range s.Nodes {
-			if n.Alive && n.Chord.State() == "peer" {
-				s.ring = append(s.ring, n.ID)
-			}
-		}
-		slices.SortFunc(s.ring, wire.NodeID.Compare)
-	}
-	return s.ring
-}
-
-// ResponsibleFor is the brute-force responsible peer for key on the live
-// ring: the first peer at or after it (§10.1).
-func (s *Sim) ResponsibleFor(key []byte) wire.NodeID {
-	ring := s.Peers()
-	if len(ring) == 0 {
-		return wire.NodeID{}
-	}
-	k := topology.Point(key, s.cfg.IDLen)
-	i, _ := slices.BinarySearchFunc(ring, k, wire.NodeID.Compare)
-	return ring[i%len(ring)]
-}
-
-// Expected returns the brute-force successor and predecessor sets of id
-// (sizes ns and np) on the live ring.
-func (s *Sim) Expected(id wire.NodeID, ns, np int) (succ, pred []wire.NodeID) {
-	ring := s.Peers()
-	i, found := slices.BinarySearchFunc(ring, id, wire.NodeID.Compare)
-	if !found {
-		return nil, nil
-	}
-	m := len(ring)
-	for k := 1; k <= ns && k < m; k++ {
-		succ = append(succ, ring[(i+k)%m])
-	}
-	for k := 1; k <= np && k < m; k++ {
-		pred = append(pred, ring[(i-k+m)%m])
-	}
-	return succ, pred
-}
-
-// Converged reports how many live peers have exactly the brute-force
-// successor and predecessor sets, and the first that does not (or that is
-// still joining).
-func (s *Sim) Converged(ns, np int) (ok int, bad *Node) {
-	for _, n := range s.Nodes {
-		if n.Alive && n.Chord.State() == "joining" && bad == nil {
-			bad = n
-		}
-		if !n.Alive || n.Chord.State() != "peer" {
-			continue
-		}
-		succ, pred := s.Expected(n.ID, ns, np)
-		if slices.Equal(succ, n.Chord.Successors()) && slices.Equal(pred, n.Chord.Predecessors()) {
-			ok++
-		} else if bad == nil {
-			bad = n
-		}
-	}
-	return ok, bad
-}
-
-// Request injects a request with body from node from, as its host would
-// send it: directly to to, or, when dest is not nil, routed to dest
-// starting at from. The answer is captured in the returned Exchange
-// instead of being given to from's plugin.
-func (s *Sim) Request(from, to wire.NodeID, dest *wire.Destination, code wire.MessageCode, body []byte) *Exchange {
-	x := &Exchange{}
-	m := topology.Outgoing{To: to, Code: code, Body: body, Token: exchangeBit | uint64(len(s.xchg))}
-	s.xchg = append(s.xchg, x)
-	if dest != nil {
-		m.To, m.Dest = wire.NodeID{}, *dest
-	}
-	s.dispatch(s.byID[from], &m)
-	return x
-}
-
-// Grow adds n nodes with random Node-IDs. If the ring is empty the first
-// one starts it; each other joins, one every 'every' ticks, through a
-// random live peer.
-func (s *Sim) Grow(n int, every int64) []wire.NodeID {
-	ids := make([]wire.NodeID, 0, n)
-	for range n {
-		id := s.RandomID()
-		if _, err := s.Add(id); err != nil {
-			panic(err)
-		}
-		ids = append(ids, id)
-		peers := s.Peers()
-		if len(peers) == 0 {
-			if err := s.Start(id); err != nil {
-				panic(err)
-			}
-		} else if err := s.Join(id, peers[s.Rand.IntN(len(peers))]); err != nil {
-			panic(err)
-		}
-		s.Run(every)
-	}
-	return ids
 }
 
 // RunUntil ticks until cond holds, checking every 'step' ticks, for at
@@ -709,47 +456,90 @@ func (s *Sim) RunUntil(max, step int64, cond func() bool) bool {
 	return cond()
 }
 
-// Settle runs until the live ring has converged to the brute-force
-// neighbour sets of size ns and np, at most max ticks.
-func (s *Sim) Settle(ns, np int, max int64) bool {
-	return s.RunUntil(max, 10, func() bool {
-		ok, bad := s.Converged(ns, np)
-		return bad == nil && ok > 0
-	})
+// InFlight is the number of messages, link failures and timeouts queued.
+func (s *Sim) InFlight() int {
+	k := 0
+	for _, q := range s.queue {
+		k += len(q)
+	}
+	return k
 }
 
-// Lookups issues count lookups for random keys from random live peers and
-// runs until they complete (at most max ticks). It returns them.
-func (s *Sim) Lookups(count int, max int64) []*Lookup {
-	peers := s.Peers()
-	ls := make([]*Lookup, 0, count)
-	for range count {
-		k := s.RandomID()
-		ls = append(ls, s.Lookup(peers[s.Rand.IntN(len(peers))], k.Bytes()))
+// process carries out node n's Ready as package node does: events
+// first, then the requests in order, then the answers to delivered
+// requests. A Ready is taken and acknowledged before it is carried out,
+// so that a node that delivers to itself meanwhile adds to the next one.
+func (s *Sim) process(n *Node) {
+	if n.busy {
+		return
 	}
-	s.RunUntil(max, 1, func() bool {
-		for _, l := range ls {
-			if !l.Done && l.Lost == "" {
-				return false
+	n.busy = true
+	defer func() { n.busy = false }()
+	h := n.Host
+	for h.HasReady() {
+		rd := h.Ready()
+		h.Advance()
+		if rd.Routes != nil {
+			n.routes = rd.Routes
+		}
+		if !s.cfg.DropEvents {
+			n.Events = append(n.Events, rd.Events...)
+		}
+		for _, ev := range rd.Events {
+			s.event(n, ev)
+		}
+		if !n.Alive {
+			return
+		}
+		for i := range rd.Messages {
+			s.sendMessage(n, &rd.Messages[i])
+		}
+		for i := range rd.Answers {
+			s.sendAnswer(n, &rd.Answers[i])
+		}
+	}
+}
+
+func (s *Sim) event(n *Node, ev topology.Event) {
+	switch ev.Type {
+	case topology.EventJoined:
+		s.ringSync(n)
+	case topology.EventLeft:
+		// The node has left (§10.9): it closes its links, which the
+		// other ends notice at once. It stays up, answering as a node
+		// that is no longer part of the overlay, until it is failed.
+		s.ringSync(n)
+		for _, o := range n.links {
+			s.unlink(s.Nodes[o], n.index)
+			if s.Nodes[o].Alive {
+				s.queue[s.Now+1] = append(s.queue[s.Now+1], &envelope{kind: envLinkDown, to: o, peer: n.index})
 			}
 		}
-		return true
-	})
-	return ls
-}
-
-// LookupStats summarises lookups: how many reached the responsible peer,
-// and their mean hop count.
-func LookupStats(ls []*Lookup) (ok int, meanHops float64) {
-	hops := 0
-	for _, l := range ls {
-		if l.OK {
-			ok++
-			hops += l.Hops
+		n.links = nil
+	case topology.EventDetached:
+		s.ringSync(n)
+		if !s.cfg.Rejoin {
+			return
+		}
+		if live := s.Peers(); len(live) > 0 {
+			via := live[s.Rand.IntN(len(live))]
+			if via != n.ID {
+				if b := s.byID[via]; !s.isCut(n.index, b.index) {
+					s.connect(n, b)
+				}
+				_ = n.Host.Join(via)
+			}
 		}
 	}
-	if ok > 0 {
-		meanHops = float64(hops) / float64(ok)
-	}
-	return ok, meanHops
 }
+
+// requester is how node n signs its requests.
+func (n *Node) requester(certs []wire.GenericCertificate) storage.Requester {
+	if n.signer != nil {
+		return storage.Requester{Signer: *n.signer, Certificates: certs}
+	}
+	return storage.Requester{Signer: security.Signer{NodeID: n.ID}, Certificates: certs}
+}
+
+// errTimeout is what a host hears when its request got no answer.
+var errTimeout = forwarding.ErrRequestTimeout

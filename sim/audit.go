@@ -1,4 +1,4 @@
-package storagesim
+package sim
 
 import (
 	"bytes"
@@ -34,8 +34,8 @@ func sameSig(a, b *wire.Signature) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
-// Report is the result of Audit.
-type Report struct {
+// AuditReport is the result of Audit.
+type AuditReport struct {
 	Values int
 	// Lost values are missing at their responsible peer; Corrupt ones are
 	// there with another content or signature.
@@ -53,9 +53,9 @@ type Report struct {
 
 // OK reports whether nothing is lost or corrupt and everything is
 // replicated.
-func (r *Report) OK() bool { return r.Lost == 0 && r.Corrupt == 0 && r.Replicated == r.Values }
+func (r *AuditReport) OK() bool { return r.Lost == 0 && r.Corrupt == 0 && r.Replicated == r.Values }
 
-func (r Report) String() string {
+func (r AuditReport) String() string {
 	return fmt.Sprintf("%d values: %d lost, %d corrupt, %d replicated ×3; %d copies (%d outside the replica sets)",
 		r.Values, r.Lost, r.Corrupt, r.Replicated, r.Copies, r.Excess)
 }
@@ -63,8 +63,8 @@ func (r Report) String() string {
 // Audit checks every value of vals against the backends of the live peers
 // of the brute-force ring: present and equal at the responsible peer, and
 // at the next two live peers (§10.4).
-func (s *Sim) Audit(vals []Value) Report {
-	r := Report{Values: len(vals)}
+func (s *Sim) Audit(vals []Value) AuditReport {
+	r := AuditReport{Values: len(vals)}
 	note := func(format string, a ...any) {
 		if len(r.Examples) < 5 {
 			r.Examples = append(r.Examples, fmt.Sprintf(format, a...))
@@ -94,11 +94,11 @@ func (s *Sim) Audit(vals []Value) Report {
 				held++
 			}
 		}
-		if held == len(want) && len(want) == min(3, len(s.LivePeers())) {
+		if held == len(want) && len(want) == min(3, len(s.Peers())) {
 			r.Replicated++
 		}
 	}
-	for _, p := range s.Peers {
+	for _, p := range s.Nodes {
 		if !p.Alive {
 			continue
 		}
@@ -175,7 +175,7 @@ func (s *Sim) FetchAll(vals []Value, max int64) FetchReport {
 	// the sender has not noticed yet) is sent again, as a client would
 	// after its transaction timed out, once the hop's failure is known.
 	for attempt := range fetchTries {
-		live := s.LivePeers()
+		live := s.Peers()
 		sent := 0
 		for _, k := range order {
 			g := groups[k]
@@ -265,7 +265,7 @@ func (s *Sim) FetchAll(vals []Value, max int64) FetchReport {
 // number of copies, their encoded StoredData size and the size of the
 // signer certificates kept beside them (one per copy).
 func (s *Sim) ValueBytes() (copies, data, certs int) {
-	for _, p := range s.Peers {
+	for _, p := range s.Nodes {
 		if !p.Alive {
 			continue
 		}
