@@ -261,8 +261,14 @@ func (c *Chord) Tick() {
 					continue
 				}
 				busy = true
+				if c.lastCorrect == nil {
+					c.lastCorrect = make(map[wire.NodeID]int64)
+				}
 				c.lastCorrect[n] = c.now
 				c.sendUpdate(n, wire.ChordUpdateNeighbors, reqInfo)
+			}
+			if len(c.deferredCorrect) == 0 {
+				c.deferredCorrect = nil
 			}
 		}
 		if len(c.lastCorrect) > 0 && c.now%c.timeout == 0 {
@@ -270,6 +276,9 @@ func (c *Chord) Tick() {
 				if t+c.timeout <= c.now {
 					delete(c.lastCorrect, n)
 				}
+			}
+			if len(c.lastCorrect) == 0 {
+				c.lastCorrect = nil
 			}
 		}
 	}

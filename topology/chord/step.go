@@ -454,8 +454,14 @@ func (c *Chord) onUpdate(in *topology.Incoming) error {
 		// Rate-limited: send the correction when the limit runs out
 		// instead of dropping it, or the sender may wait for periodic
 		// stabilisation (chord-update-interval) to learn its neighbours.
+		if c.deferredCorrect == nil {
+			c.deferredCorrect = make(map[wire.NodeID]bool)
+		}
 		c.deferredCorrect[in.From] = true
 		return nil
+	}
+	if c.lastCorrect == nil {
+		c.lastCorrect = make(map[wire.NodeID]int64)
 	}
 	c.lastCorrect[in.From] = c.now
 	c.sendUpdate(in.From, wire.ChordUpdateNeighbors, reqInfo)
