@@ -174,7 +174,20 @@ func (n *Node) send(m *host.Message) {
 // (the join's Attach through it, §10.5), the bootstrap addresses are
 // dialled again first.
 func (n *Node) attach(dest []wire.Destination) (wire.NodeID, error) {
-	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+	limit := 30 * time.Second
+	if len(dest) > 1 {
+		// The join's Attach through a bootstrap peer (§10.5): one
+		// whose route has a dead peer in it (killed, its links not yet
+		// timed out) gets no answer, and each retransmission takes the
+		// same route. After one overlay-reliability-timer the Attach is
+		// given up, the plugin takes it as the Join's timeout and joins
+		// through its next bootstrap peer instead.
+		limit = n.cfg.Overlay.OverlayReliabilityTimer
+		if limit <= 0 {
+			limit = forwarding.DefaultReliabilityTimer
+		}
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, limit)
 	defer cancel()
 	if len(dest) == 1 && dest[0].Type == wire.DestNode {
 		if id, err := wire.NodeIDFromBytes(dest[0].ID); err == nil && n.eng.Table().Connected(id) {
