@@ -29,9 +29,10 @@
 //     dropped, TTL exceeded, not routable at a transit node) is reported
 //     to its host with Failed(forwarding.ErrRequestTimeout) at the
 //     transaction timeout (Config.Timeout, forwarding's 15 s by default,
-//     §6.2.1); one its originator cannot route fails at once. The chord
-//     plugins run with HostTimeouts, as in node, so this timer is the only
-//     one;
+//     §6.2.1; the join's Attach through a bootstrap peer after one
+//     reliability timer, 3 s, as in node); one its originator cannot
+//     route fails at once. The chord plugins run with HostTimeouts, as
+//     in node, so these timers are the only ones;
 //   - a node that fails (Fail, FailMany) or a link that is cut (Cut,
 //     Isolate) is noticed by the live ends of its links within
 //     DetectDelay ticks (keepalives), and a message sent into a dead link

@@ -31,7 +31,9 @@ type Config struct {
 	// that got no answer is reported to its host with Failed
 	// (forwarding.ErrRequestTimeout) this long after it was sent. The
 	// default is forwarding's, DefaultReliabilityTimer ×
-	// DefaultTransmissions (15 s), in ticks (RFC 6940 §6.2.1).
+	// DefaultTransmissions (15 s), in ticks (RFC 6940 §6.2.1). The join's
+	// Attach through a bootstrap peer is given up after one
+	// DefaultReliabilityTimer (3 s), as node does.
 	Timeout int64
 	// TTL is the initial TTL of routed messages (default 100, the
 	// configuration's initial-ttl).
@@ -146,9 +148,11 @@ type Sim struct {
 	// envelope its answer goes back in.
 	delivered map[uint64]*envelope
 	dtok      uint64
-	clock     func() time.Time
-	log       *slog.Logger
-	Stats     Stats
+	// joinTimeout is the timeout of the join's Attach, in ticks.
+	joinTimeout int64
+	clock       func() time.Time
+	log         *slog.Logger
+	Stats       Stats
 	// Errors collects the errors of the storage work that topology events
 	// made the hosts do (a node only logs them).
 	Errors []error
@@ -197,10 +201,11 @@ func New(cfg Config) *Sim {
 		Stats:     Stats{ByCode: make(map[wire.MessageCode]int)},
 	}
 	s.tick = s.chordTick()
+	ticks := func(d time.Duration) int64 { return int64((d + s.tick - 1) / s.tick) }
 	if s.cfg.Timeout <= 0 {
-		d := forwarding.DefaultReliabilityTimer * forwarding.DefaultTransmissions
-		s.cfg.Timeout = int64((d + s.tick - 1) / s.tick)
+		s.cfg.Timeout = ticks(forwarding.DefaultReliabilityTimer * forwarding.DefaultTransmissions)
 	}
+	s.joinTimeout = min(s.cfg.Timeout, ticks(forwarding.DefaultReliabilityTimer))
 	s.clock = s.Time
 	for p := range s.Stats.Stores {
 		s.Stats.Stores[p].Failed = make(map[wire.ErrorCode]int)
