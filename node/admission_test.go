@@ -130,14 +130,30 @@ func TestStrangerUpdateDoesNotMakeNeighbour_Sec10_5_Sec10_7_3(t *testing.T) {
 	// whether they know the stranger; none does. Their answers come back
 	// within milliseconds on loopback: neither they nor the stabilisation
 	// (chord-update-interval 5 s here) nor a repeated claim bring it in.
+	stabilized := func(n *Node) (k uint64) {
+		n.onLoop(func() { k = n.ch.Stats().Stabilizations })
+		return k
+	}
+	before := make([]uint64, len(c.nodes))
+	for i, n := range c.nodes {
+		before[i] = stabilized(n)
+	}
 	if _, err := atk.Request(ctx, dest, wire.CodeUpdateReq, strangerUpdate(t, vid)); err != nil {
 		t.Fatalf("second Update: %v", err)
 	}
-	for end := time.Now().Add(6 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		for _, n := range c.nodes {
+	// Until every member has run a whole stabilisation since the claim
+	// (two counted: the first may have begun before it), the event that
+	// would bring the stranger in, rather than a fixed time.
+	for pending, end := true, time.Now().Add(60*time.Second); pending; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the members did not stabilise within 60 s")
+		}
+		pending = false
+		for i, n := range c.nodes {
 			if inNeighbourSets(n, aID) {
 				t.Fatalf("the stranger became a neighbour of %s: %+v", n.ID(), n.Status())
 			}
+			pending = pending || stabilized(n) < before[i]+2
 		}
 	}
 	if err := c.converged(); err != nil {
