@@ -249,17 +249,21 @@ case "$(jq -r .ice.remote <<<"$lb")" in
 esac
 ok "A and B linked directly by ICE: A -> $(jq -r '.ice.remote_type + " " + .ice.remote' <<<"$l"), B -> $(jq -r '.ice.remote_type + " " + .ice.remote' <<<"$lb")"
 
-# pings PHASE: PINGS overlay pings A -> B; prints "sent ok median_ms".
+# pings PHASE: PINGS overlay pings A -> B, one after the other over A's
+# DTLS link to B; prints "sent ok median_ms rate", rate being the answered
+# pings per second of the whole run (each waits for the one before).
 pings() {
-	local out
+	local out t0 t1
+	t0=$(date +%s%N)
 	out=$(x "$NSA" "$R" ping -c "$PINGS" "$IDB" 2>&1 || true)
+	t1=$(date +%s%N)
 	echo "$out" >"$WORK/ping-$1.txt"
 	local times
 	times=$(grep -o 'time=[0-9.]*' <<<"$out" | cut -d= -f2 | sort -n || true)
 	local c
 	c=$(grep -c . <<<"$times" || true)
 	[ -n "$times" ] || c=0
-	echo "$PINGS $c $(sed -n "$(((c + 1) / 2))p" <<<"$times")"
+	echo "$PINGS $c $(sed -n "$(((c + 1) / 2))p" <<<"$times") $(awk -v c="$c" -v ns="$((t1 - t0))" 'BEGIN { printf "%.1f", c / (ns / 1e9) }')"
 }
 storefetch() { # storefetch VALUE: store on A, fetch on B
 	{
@@ -269,9 +273,9 @@ storefetch() { # storefetch VALUE: store on A, fetch on B
 }
 retrans() { status "$NSA" | jq -r --arg b "$IDB" '.links[] | select(.node_id == $b) | "\(.frames_sent) \(.retransmissions)"'; }
 
-read -r n c med <<<"$(pings clean)"
+read -r n c med rate0 <<<"$(pings clean)"
 [ "$c" = "$n" ] || fail "only $c of $n pings A -> B answered without impairment"
-ok "ping A -> B: $c/$n answered, median RTT $med ms (no impairment)"
+ok "ping A -> B: $c/$n answered, median RTT $med ms, $rate0 pings/s (no impairment)"
 storefetch "hello-through-nat" || fail "store on A / fetch on B"
 ok "stored on A, fetched on B"
 read -r f0 r0 <<<"$(retrans)"
@@ -299,7 +303,7 @@ else
 fi
 ok "impairment on both NAT links ($impair): ${DELAY} ms delay and ${LOSS}% loss each way"
 
-read -r n c med <<<"$(pings impaired)"
+read -r n c med rate1 <<<"$(pings impaired)"
 # Five store/fetch rounds; a round whose requests time out (each request
 # already has its own retransmissions) is tried again, up to three times.
 good=0 tries=0
@@ -315,10 +319,10 @@ done
 read -r f1 r1 <<<"$(retrans)"
 [ "$c" -ge $((n * 9 / 10)) ] || fail "only $c of $n pings A -> B answered under impairment"
 [ "$good" = 5 ] || fail "only $good of 5 store/fetch rounds succeeded within three tries under impairment"
-ok "ping A -> B under impairment: $c/$n answered, median RTT $med ms; store/fetch $good/5 in $tries tries"
+ok "ping A -> B under impairment: $c/$n answered, median RTT $med ms, $rate1 pings/s; store/fetch $good/5 in $tries tries"
 ok "A -> B link: $((f1 - f0)) frames sent, $((r1 - r0)) retransmitted under impairment"
 count() { x "$1" nft list chain ip "$2" "$3" | grep -o 'packets [0-9]*' | awk '{ n += $2 } END { print n + 0 }'; }
 echo "    NAT A let in $(count "$NATA" nat pre) unsolicited UDP flows (endpoint-independent filtering);" \
 	"NAT B dropped $(($(count "$NATB" filter input) + $(count "$NATB" filter forward))) unsolicited packets"
-echo "RESULT join_a_ms=$ta join_b_ms=$tb"
+echo "RESULT join_a_ms=$ta join_b_ms=$tb ping_rate_clean=$rate0 ping_rate_impaired=$rate1"
 echo "all $checks checks passed"
