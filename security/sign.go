@@ -2,6 +2,7 @@ package security
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"encoding/binary"
 
 	"github.com/goreload/reload/wire"
@@ -11,10 +12,44 @@ import (
 // 64 bytes without allocation.
 const identityBufLen = 3 + 2 + 64
 
+// maxDigest is the largest digest of the hash functions a signature
+// algorithm may name (SHA-512).
+const maxDigest = 64
+
+// smallInput is the longest signature input hashed from a buffer on the
+// stack, without the allocations of a streaming hash.
+const smallInput = 512
+
 // hashMessageInput hashes overlay || transaction_id || MessageContents ||
-// SignerIdentity (RFC 6940 §6.3.4), streaming so the contents are not
-// copied. It is what wire.AppendMessageSignatureInput builds.
+// SignerIdentity (RFC 6940 §6.3.4). It is what
+// wire.AppendMessageSignatureInput builds.
 func hashMessageInput(h crypto.Hash, overlay uint32, txid uint64, contents []byte, sid *wire.SignerIdentity) ([]byte, error) {
+	var out [maxDigest]byte
+	d, err := hashMessageInputTo(&out, h, overlay, txid, contents, sid)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), d...), nil
+}
+
+// hashMessageInputTo is hashMessageInput with the digest written to out.
+// A SHA-256 input that fits smallInput (a Ping, an Update, an answer of a
+// few hundred bytes) is assembled on the stack and hashed in one call, so
+// signing and verifying it allocates nothing beyond the public-key
+// operation; others are streamed so the contents are not copied.
+func hashMessageInputTo(out *[maxDigest]byte, h crypto.Hash, overlay uint32, txid uint64, contents []byte, sid *wire.SignerIdentity) ([]byte, error) {
+	if h == crypto.SHA256 && 12+len(contents)+identityBufLen <= smallInput {
+		var buf [smallInput]byte
+		b := binary.BigEndian.AppendUint32(buf[:0], overlay)
+		b = binary.BigEndian.AppendUint64(b, txid)
+		b = append(b, contents...)
+		b, err := sid.Append(b)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		return out[:copy(out[:], sum[:])], nil
+	}
 	var hdr [12]byte
 	binary.BigEndian.PutUint32(hdr[:4], overlay)
 	binary.BigEndian.PutUint64(hdr[4:], txid)
@@ -27,7 +62,7 @@ func hashMessageInput(h crypto.Hash, overlay uint32, txid uint64, contents []byt
 	w.Write(hdr[:])
 	w.Write(contents)
 	w.Write(enc)
-	return w.Sum(nil), nil
+	return w.Sum(out[:0]), nil
 }
 
 // hashDataInput hashes resource_id || kind || storage_time ||
@@ -72,7 +107,8 @@ func (id *Identity) sign(digest []byte) (wire.Signature, error) {
 // MessageContents. Certificates already in sb are kept (add the
 // certificates StoredData signatures need before or after).
 func (id *Identity) SignMessage(sb *wire.SecurityBlock, overlay uint32, txid uint64, contents []byte) error {
-	digest, err := hashMessageInput(id.hash, overlay, txid, contents, &id.identity)
+	var dbuf [maxDigest]byte
+	digest, err := hashMessageInputTo(&dbuf, id.hash, overlay, txid, contents, &id.identity)
 	if err != nil {
 		return err
 	}

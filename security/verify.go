@@ -72,7 +72,8 @@ func (v *Verifier) VerifyMessage(overlay uint32, txid uint64, contents []byte, s
 	if err != nil {
 		return Signer{}, err
 	}
-	digest, err := hashMessageInput(h, overlay, txid, contents, &sig.Identity)
+	var dbuf [maxDigest]byte
+	digest, err := hashMessageInputTo(&dbuf, h, overlay, txid, contents, &sig.Identity)
 	if err != nil {
 		return Signer{}, forbiddenf("%w: %w", ErrBadIdentity, err)
 	}
