@@ -51,6 +51,10 @@ type Transactions struct {
 	seen    map[reqKey]*seenReq
 	expiry  []seenExpiry
 	rbuf    [8]byte
+	// scratch holds the signed part of a message being built, until it
+	// is copied behind its forwarding header into a buffer of the exact
+	// size.
+	scratch []byte
 }
 
 type txn struct {
@@ -160,11 +164,7 @@ func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode
 	if opt.SequenceUpdate {
 		h.ConfigSequence = config.SequenceUpdate
 	}
-	rest, err := b.sealWith(nil, h.Overlay, txid, code, body, opt)
-	if err != nil {
-		return 0, nil, err
-	}
-	msg, err := b.message(nil, &h, rest)
+	msg, _, err := t.build(b, &h, code, body, opt)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -389,15 +389,16 @@ func (t *Transactions) Receive(a *Action, now time.Time) Delivery {
 		// the message"; a missing certificate is surfaced as is.
 		return Delivery{Kind: DeliverDrop, TxID: key.txid, Err: err}
 	}
+	ar := newArena(m, true)
 	in := &Incoming{
 		TxID:         h.TransactionID,
 		Code:         m.Contents.Code,
-		Body:         clone(m.Contents.Body),
-		Extensions:   cloneExtensions(m.Contents.Extensions),
-		Certificates: cloneCerts(m.Security.Certificates),
+		Body:         ar.bytes(m.Contents.Body),
+		Extensions:   ar.extensions(m.Contents.Extensions),
+		Certificates: ar.certs(m.Security.Certificates),
 		From:         a.From,
 		Signer:       signer,
-		Header:       cloneHeader(h),
+		Header:       ar.header(h),
 		key:          key,
 	}
 	in.Via = in.Header.Via
@@ -445,10 +446,11 @@ func (t *Transactions) receiveAnswer(m *wire.Message, now time.Time) Delivery {
 		return Delivery{Kind: DeliverDrop, TxID: txid, Err: err}
 	}
 	delete(t.pending, txid)
+	ar := newArena(m, false)
 	return Delivery{Kind: DeliverAnswer, TxID: txid, Answer: &Answer{
-		TxID: txid, Code: m.Contents.Code, Body: clone(m.Contents.Body), Signer: signer,
-		Extensions: cloneExtensions(m.Contents.Extensions), Via: cloneDests(m.Header.Via),
-		Certificates: cloneCerts(m.Security.Certificates),
+		TxID: txid, Code: m.Contents.Code, Body: ar.bytes(m.Contents.Body), Signer: signer,
+		Extensions: ar.extensions(m.Contents.Extensions), Via: ar.dests(m.Header.Via),
+		Certificates: ar.certs(m.Security.Certificates),
 	}}
 }
 
@@ -471,20 +473,47 @@ func (t *Transactions) Respond(in *Incoming, code wire.MessageCode, body []byte)
 func (t *Transactions) RespondWith(in *Incoming, code wire.MessageCode, body []byte, exts []wire.MessageExtension) ([]byte, error) {
 	b := builder{local: &t.cfg.Local}
 	h := b.answerHeader(&in.Header, in.From)
-	rest, err := b.sealWith(nil, h.Overlay, h.TransactionID, code, body, RequestOptions{Extensions: exts, Certificates: in.ReplyCertificates})
+	msg, rest, err := t.build(b, &h, code, body, RequestOptions{Extensions: exts, Certificates: in.ReplyCertificates})
 	if err != nil {
 		return nil, err
 	}
-	if max := in.Header.MaxResponseLength; max != 0 && int64(h.Len()+len(rest)) > int64(max) {
+	if max := in.Header.MaxResponseLength; max != 0 && int64(len(msg)) > int64(max) {
 		rest, err = b.errorRest(h.Overlay, h.TransactionID, errResponseTooLarge)
 		if err != nil {
 			return nil, err
 		}
+		if msg, err = b.message(nil, &h, rest); err != nil {
+			return nil, err
+		}
 	}
 	if s, ok := t.seen[in.key]; ok {
+		// The cache shares the message's bytes: neither is changed
+		// once built.
 		s.rest = rest
 	}
-	return b.message(nil, &h, rest)
+	return msg, nil
+}
+
+// scratchMax bounds the scratch buffer kept between messages.
+const scratchMax = 64 << 10
+
+// build makes a whole message with header h and the signed contents and
+// security block of code and body, in one allocation of its exact size
+// (the signed part is built in t.scratch first, since the header's
+// length field depends on it). rest is the part after the header.
+func (t *Transactions) build(b builder, h *wire.ForwardingHeader, code wire.MessageCode, body []byte, opt RequestOptions) (msg, rest []byte, err error) {
+	sealed, err := b.sealWith(t.scratch[:0], h.Overlay, h.TransactionID, code, body, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cap(sealed) <= scratchMax {
+		t.scratch = sealed[:0]
+	}
+	msg, err = b.message(make([]byte, 0, h.Len()+len(sealed)), h, sealed)
+	if err != nil {
+		return nil, nil, err
+	}
+	return msg, msg[len(msg)-len(sealed):], nil
 }
 
 // RespondError answers in with an error response.
@@ -517,46 +546,105 @@ func clone(b []byte) []byte {
 	return append([]byte(nil), b...)
 }
 
-func cloneDests(ds []wire.Destination) []wire.Destination {
+// arena copies the parts of a delivered message that an Answer or an
+// Incoming keeps, so that they do not alias the message, into one byte
+// buffer and one slice per element type, sized up front: a handful of
+// allocations per message instead of one per field.
+type arena struct {
+	b  []byte
+	ds []wire.Destination
+}
+
+// newArena sizes an arena for m's body, extensions, certificates and via
+// list, and with header also its destination list and options.
+func newArena(m *wire.Message, header bool) arena {
+	n := len(m.Contents.Body)
+	for _, e := range m.Contents.Extensions {
+		n += len(e.Contents)
+	}
+	for _, c := range m.Security.Certificates {
+		n += len(c.Certificate)
+	}
+	nd := len(m.Header.Via)
+	for _, d := range m.Header.Via {
+		n += len(d.ID)
+	}
+	if header {
+		nd += len(m.Header.Destinations)
+		for _, d := range m.Header.Destinations {
+			n += len(d.ID)
+		}
+		for _, o := range m.Header.Options {
+			n += len(o.Value)
+		}
+	}
+	var a arena
+	if n > 0 {
+		a.b = make([]byte, 0, n)
+	}
+	if nd > 0 {
+		a.ds = make([]wire.Destination, 0, nd)
+	}
+	return a
+}
+
+// bytes returns a copy of p (nil for nil), capped so that appending to
+// it cannot reach the next copy.
+func (a *arena) bytes(p []byte) []byte {
+	if p == nil {
+		return nil
+	}
+	if len(p) == 0 {
+		return []byte{}
+	}
+	k := len(a.b)
+	a.b = append(a.b, p...)
+	return a.b[k:len(a.b):len(a.b)]
+}
+
+func (a *arena) dests(ds []wire.Destination) []wire.Destination {
 	if len(ds) == 0 {
 		return nil
 	}
-	out := make([]wire.Destination, len(ds))
-	for i, d := range ds {
-		out[i] = wire.Destination{Type: d.Type, ID: clone(d.ID), Compressed: d.Compressed}
+	k := len(a.ds)
+	for _, d := range ds {
+		a.ds = append(a.ds, wire.Destination{Type: d.Type, ID: a.bytes(d.ID), Compressed: d.Compressed})
 	}
-	return out
+	return a.ds[k:len(a.ds):len(a.ds)]
 }
 
-func cloneExtensions(es []wire.MessageExtension) []wire.MessageExtension {
+func (a *arena) extensions(es []wire.MessageExtension) []wire.MessageExtension {
 	if len(es) == 0 {
 		return nil
 	}
 	out := make([]wire.MessageExtension, len(es))
 	for i, e := range es {
-		out[i] = wire.MessageExtension{Type: e.Type, Critical: e.Critical, Contents: clone(e.Contents)}
+		out[i] = wire.MessageExtension{Type: e.Type, Critical: e.Critical, Contents: a.bytes(e.Contents)}
 	}
 	return out
 }
 
-func cloneHeader(h *wire.ForwardingHeader) wire.ForwardingHeader {
+func (a *arena) header(h *wire.ForwardingHeader) wire.ForwardingHeader {
 	c := *h
-	c.Via = cloneDests(h.Via)
-	c.Destinations = cloneDests(h.Destinations)
+	c.Via = a.dests(h.Via)
+	c.Destinations = a.dests(h.Destinations)
 	c.Options = nil
-	for _, o := range h.Options {
-		c.Options = append(c.Options, wire.ForwardingOption{Type: o.Type, Flags: o.Flags, Value: clone(o.Value)})
+	if len(h.Options) > 0 {
+		c.Options = make([]wire.ForwardingOption, len(h.Options))
+		for i, o := range h.Options {
+			c.Options[i] = wire.ForwardingOption{Type: o.Type, Flags: o.Flags, Value: a.bytes(o.Value)}
+		}
 	}
 	return c
 }
 
-func cloneCerts(cs []wire.GenericCertificate) []wire.GenericCertificate {
+func (a *arena) certs(cs []wire.GenericCertificate) []wire.GenericCertificate {
 	if len(cs) == 0 {
 		return nil
 	}
 	out := make([]wire.GenericCertificate, len(cs))
 	for i, c := range cs {
-		out[i] = wire.GenericCertificate{Type: c.Type, Certificate: clone(c.Certificate)}
+		out[i] = wire.GenericCertificate{Type: c.Type, Certificate: a.bytes(c.Certificate)}
 	}
 	return out
 }
