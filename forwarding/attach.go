@@ -91,9 +91,40 @@ func (e *Engine) makeOffer(ctx context.Context, role transport.Role) (*offer, er
 				o.cands = append(o.cands, w)
 			}
 		}
+		if len(o.cands) == 0 {
+			// No address to gather on: a host with only a loopback
+			// interface, whose addresses ICE leaves out (RFC 8445
+			// §5.1.1.1) unless told to include them.
+			s.Close()
+			return nil, ErrNoCandidate
+		}
 		return o, nil
 	}
-	return &offer{cands: e.noICECandidates()}, nil
+	o := &offer{cands: e.noICECandidates()}
+	if len(o.cands) == 0 {
+		return nil, ErrNoCandidate
+	}
+	return o, nil
+}
+
+// errNoCandidateToOffer is the answer to an Attach or AppAttach that this
+// node cannot offer a candidate for. §6.5.1.2: a peer that "detects some
+// other kind of error ... MAY generate an error instead of an
+// AttachReqAns"; an answer without candidates would leave the requester's
+// checks to time out. The code is the one of a peer with no link type in
+// common: this node cannot serve the overlay's link protocols.
+func errNoCandidateToOffer() error {
+	return &wire.ProtocolError{Code: wire.ErrCodeIncompatibleWithOverlay, Info: []byte("no candidate to offer"), Err: ErrNoCandidate}
+}
+
+// answerOffer is makeOffer on the answerer's side of an Attach or
+// AppAttach: no candidate is answered with errNoCandidateToOffer.
+func (e *Engine) answerOffer(ctx context.Context) (*offer, error) {
+	o, err := e.makeOffer(ctx, transport.Responder)
+	if errors.Is(err, ErrNoCandidate) {
+		return nil, errNoCandidateToOffer()
+	}
+	return o, err
 }
 
 // Attach opens a direct link to the node that dest leads to (§6.5.1): an
@@ -121,9 +152,6 @@ func (e *Engine) Attach(ctx context.Context, dest []wire.Destination) (*transpor
 				o.ice.Close()
 			}
 		}()
-	}
-	if len(o.cands) == 0 {
-		return nil, ErrNoCandidate
 	}
 	req := wire.AttachReqAns{Ufrag: []byte(o.ufrag), Password: []byte(o.pwd), Role: rolePassive, Candidates: o.cands}
 	body, err := req.Append(nil)
@@ -352,7 +380,7 @@ func (e *Engine) handleAttach(ctx context.Context, in *Incoming) ([]byte, error)
 	var err error
 	switch {
 	case ice && e.useICE():
-		o, err = e.makeOffer(ctx, transport.Responder)
+		o, err = e.answerOffer(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -361,6 +389,9 @@ func (e *Engine) handleAttach(ctx context.Context, in *Incoming) ([]byte, error)
 			return nil, &wire.ProtocolError{Code: wire.ErrCodeIncompatibleWithOverlay, Info: []byte("no common link type")}
 		}
 		o = &offer{cands: e.noICECandidates()}
+		if len(o.cands) == 0 {
+			return nil, errNoCandidateToOffer()
+		}
 	default:
 		return nil, &wire.ProtocolError{Code: wire.ErrCodeIncompatibleWithOverlay, Info: []byte("ICE not supported")}
 	}
@@ -512,7 +543,7 @@ func (e *Engine) handleAppAttach(ctx context.Context, in *Incoming) ([]byte, err
 	switch {
 	case ice && e.useICE():
 		var err error
-		if o, err = e.makeOffer(ctx, transport.Responder); err != nil {
+		if o, err = e.answerOffer(ctx); err != nil {
 			return nil, err
 		}
 	case !ice:
