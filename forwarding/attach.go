@@ -3,6 +3,7 @@ package forwarding
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -96,7 +97,7 @@ func (e *Engine) makeOffer(ctx context.Context, role transport.Role) (*offer, er
 			// interface, whose addresses ICE leaves out (RFC 8445
 			// §5.1.1.1) unless told to include them.
 			s.Close()
-			return nil, ErrNoCandidate
+			return nil, fmt.Errorf("%w: ICE gathered no candidate (loopback addresses are left out unless included)", ErrNoCandidate)
 		}
 		return o, nil
 	}

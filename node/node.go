@@ -52,7 +52,9 @@ type Config struct {
 	ListenTLS string
 	// ICE makes Attach use ICE and DTLS-UDP-SR links (RFC 6940 §6.5.1),
 	// gathering host candidates on the interfaces ICEInterfaces names
-	// (all when nil) and server-reflexive ones from STUN.
+	// (all when nil) and server-reflexive ones from STUN. ICELoopback
+	// adds loopback host candidates, which ICE leaves out (RFC 8445
+	// §5.1.1.1).
 	ICE           bool
 	ICELoopback   bool
 	ICEInterfaces func(name string) bool

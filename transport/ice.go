@@ -139,7 +139,9 @@ type ICEConfig struct {
 	// NetworkTypes defaults to UDP4. Left empty in pion, no candidates would
 	// be gathered.
 	NetworkTypes []ice.NetworkType
-	// IncludeLoopback gathers loopback candidates (tests only).
+	// IncludeLoopback gathers loopback candidates too, which ICE leaves
+	// out (RFC 8445 §5.1.1.1): for nodes that reach each other only on
+	// one host (tests, single-host interop runs, a loopback-only host).
 	IncludeLoopback bool
 	// InterfaceFilter, when set, picks the interfaces to gather on.
 	InterfaceFilter func(string) bool

@@ -93,6 +93,8 @@ func TestCLIErrors(t *testing.T) {
 		{"node without config", []string{"node"}, exitUsage, []string{"reload node: --config and --identity are required"}},
 		{"node with a missing config", []string{"node", "--config", filepath.Join(dir, "none.xml"), "--identity", dir},
 			exitFail, []string{"reload node: ", "hint: --config"}},
+		{"node with --ice-loopback but no --ice", []string{"node", "--config", filepath.Join(dir, "none.xml"), "--identity", dir, "--ice-loopback"},
+			exitUsage, []string{"reload node: --ice-loopback needs --ice"}},
 		{"conformance with a missing identity", []string{"conformance", "--target", "127.0.0.1:1", "--config", "testdata/none.xml", "--identity", dir},
 			exitFail, []string{"reload conformance: ", "hint: --config"}},
 		{"no node at the control address, flags after the destination", []string{"ping", "alice", "--control", "127.0.0.1:1", "--json"},

@@ -36,6 +36,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Bool("seed", false, "start a new ring instead of joining through a bootstrap peer")
 	client := fs.Bool("client", false, "run as a client (RFC 6940 §3.2): attach to the responsible peer, do not route")
 	useICE := fs.Bool("ice", false, "use ICE and DTLS-UDP-SR for Attach (host candidates of all interfaces)")
+	iceLoopback := fs.Bool("ice-loopback", false, "with --ice, also offer loopback host candidates (left out by ICE otherwise, RFC 8445 §5.1.1.1): for nodes that only reach each other on this host, such as a loopback-only host or interop runs on one machine")
 	var stunSrv stringList
 	fs.Var(&stunSrv, "stun", "STUN server host:port for server-reflexive ICE candidates (repeatable; with --ice)")
 	stunAddr := fs.String("stun-server", "", "answer STUN Binding requests on this UDP address (for peers behind NATs)")
@@ -55,6 +56,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := checkControlAddr(*control, *controlRemote); err != nil {
 		return usageError(fs, "%v", err)
+	}
+	if *iceLoopback && !*useICE {
+		return usageError(fs, "--ice-loopback needs --ice")
 	}
 	stunList, err := stunURIs(stunSrv)
 	if err != nil {
@@ -81,6 +85,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		Overlay: doc.Configurations[0], ConfigDocument: raw, Identity: id, ListenTLS: *listen,
 		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, STUN: stunList, DataDir: *dataDir, Logger: log,
 	}
+	cfg.ICELoopback = *iceLoopback
 	if *stunAddr != "" {
 		pc, err := serveSTUN(*stunAddr, log)
 		if err != nil {
