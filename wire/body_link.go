@@ -2,6 +2,7 @@ package wire
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 )
 
@@ -805,7 +806,7 @@ func (p *PingReq) Decode(b []byte) (int, error) {
 
 // Append appends the encoding of p.
 func (p *PingReq) Append(b []byte) ([]byte, error) {
-	b, err := AppendVec16(b, p.Padding)
+	b, err := AppendVec16(slices.Grow(b, 2+len(p.Padding)), p.Padding)
 	if err != nil {
 		return b, fieldErr(err, "PingReq.padding", 0)
 	}
@@ -848,7 +849,7 @@ func (p *PingAns) Decode(b []byte) (int, error) {
 
 // Append appends the encoding of p.
 func (p *PingAns) Append(b []byte) ([]byte, error) {
-	return AppendU64(AppendU64(b, p.ResponseID), p.Time), nil
+	return AppendU64(AppendU64(slices.Grow(b, 16), p.ResponseID), p.Time), nil
 }
 
 // ConfigUpdateType is the type of a ConfigUpdateReq (RFC 6940 §6.5.4.1).

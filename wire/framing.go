@@ -1,6 +1,9 @@
 package wire
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // FramedMessageType is the type of a frame of the simple framing layer
 // (RFC 6940 §6.6.2).
@@ -95,6 +98,8 @@ func (f *FramedMessage) Decode(b []byte) (int, error) {
 func (f *FramedMessage) Append(b []byte) ([]byte, error) {
 	switch f.Type {
 	case FrameData:
+		// One allocation for the whole frame when b has no room.
+		b = slices.Grow(b, 8+len(f.Message))
 		b = append(b, byte(FrameData))
 		b = AppendU32(b, f.Sequence)
 		b, err := AppendVec24(b, f.Message)
@@ -103,6 +108,7 @@ func (f *FramedMessage) Append(b []byte) ([]byte, error) {
 		}
 		return b, nil
 	case FrameAck:
+		b = slices.Grow(b, 9)
 		b = append(b, byte(FrameAck))
 		b = AppendU32(b, f.Sequence)
 		return AppendU32(b, f.Received), nil
