@@ -106,6 +106,35 @@ func (b builder) answerHeader(req *wire.ForwardingHeader, from wire.NodeID) wire
 	}
 }
 
+// sealMessage builds a whole message with header h and the signed
+// contents and security block of code and body (sealWith), in one
+// allocation: room for the header is left at the front, the signed part
+// appended behind it, and the header, whose length field counts the
+// rest, written last into that room. rest is the part after the header.
+func (b builder) sealMessage(h *wire.ForwardingHeader, code wire.MessageCode, body []byte, opt RequestOptions) (msg, rest []byte, err error) {
+	hl := h.Len()
+	// Room for MessageContents and a SecurityBlock with an RSA-4096
+	// signature; the certificates are counted.
+	n := hl + 640 + len(body)
+	for _, e := range opt.Extensions {
+		n += 8 + len(e.Contents)
+	}
+	for _, c := range b.local.Identity.Certificates() {
+		n += 3 + len(c.Certificate)
+	}
+	for _, c := range opt.Certificates {
+		n += 3 + len(c.Certificate)
+	}
+	msg, err = b.sealWith(make([]byte, hl, n), h.Overlay, h.TransactionID, code, body, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := h.AppendForRest(msg[:0], len(msg)-hl); err != nil {
+		return nil, nil, err
+	}
+	return msg, msg[hl:], nil
+}
+
 // message appends a whole message: h followed by rest.
 func (b builder) message(dst []byte, h *wire.ForwardingHeader, rest []byte) ([]byte, error) {
 	return h.AppendMessage(dst, rest)

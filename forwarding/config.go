@@ -121,6 +121,7 @@ func (e *Engine) applyConfig(c *config.Configuration, doc []byte) {
 	e.current.Store(&configState{c, doc})
 	clear(e.pushed)
 	e.local = e.localFor(c)
+	e.setLocal()
 	e.core.SetLocal(e.local)
 	e.tx.SetLocal(e.local)
 	e.tx.SetTimer(c.OverlayReliabilityTimer)

@@ -230,6 +230,10 @@ type Engine struct {
 	cmds    chan func()
 	wg      sync.WaitGroup
 	once    sync.Once
+	rand    *lockedRand // Options.Rand shared by goroutines; nil for crypto/rand
+	// localNow is the loop's local (below) for the goroutines that
+	// sign requests and answers off the loop.
+	localNow atomic.Pointer[Local]
 
 	// Owned by the loop goroutine.
 	core    *Core
@@ -347,7 +351,15 @@ func New(opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var rnd *lockedRand
+	if opts.Rand != nil {
+		// The loop, the connection table and the Ping handler draw from
+		// it on their own goroutines; crypto/rand needs no lock.
+		rnd = &lockedRand{r: opts.Rand}
+		opts.Rand = rnd
+	}
 	e := &Engine{
+		rand:        rnd,
 		opts:        opts,
 		clock:       opts.Clock,
 		log:         log.With("node", opts.Identity.NodeID().String()),
@@ -367,6 +379,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.kinds, _ = opts.Config.Kinds()
 	e.local = e.localFor(opts.Config)
+	e.setLocal()
 	e.pushed = make(map[wire.NodeID]uint16)
 	e.current.Store(&configState{opts.Config, opts.ConfigDocument})
 	var err error
@@ -412,6 +425,13 @@ func New(opts Options) (*Engine, error) {
 		go e.acceptLoop(opts.Listener)
 	}
 	return e, nil
+}
+
+// setLocal publishes e.local to localNow (on the loop goroutine, or
+// before it starts).
+func (e *Engine) setLocal() {
+	l := e.local
+	e.localNow.Store(&l)
 }
 
 func (e *Engine) localFor(c *config.Configuration) Local {
@@ -478,12 +498,31 @@ func (e *Engine) run() {
 	}()
 	var tc <-chan time.Time
 	var armed time.Time
+	// On the real clock one timer serves every deadline (Reset, rather
+	// than a timer per request); a stale expiry is discarded by Reset.
+	var rt *time.Timer
+	_, onReal := e.clock.(realClock)
+	defer func() {
+		if rt != nil {
+			rt.Stop()
+		}
+	}()
 	for {
 		// Arm a timer only when the earliest deadline changes.
 		if d := e.deadline(); !d.Equal(armed) {
 			armed, tc = d, nil
 			if !d.IsZero() {
-				tc = e.clock.After(d.Sub(e.clock.Now()))
+				wait := d.Sub(e.clock.Now())
+				switch {
+				case !onReal:
+					tc = e.clock.After(wait)
+				case rt == nil:
+					rt = time.NewTimer(wait)
+					tc = rt.C
+				default:
+					rt.Reset(wait)
+					tc = rt.C
+				}
 			}
 		}
 		select {
@@ -553,25 +592,33 @@ func (e *Engine) receive(in inbound) {
 	case ActAnswer:
 		e.stats.sent(wire.CodeError, resultOf(a.Err))
 	}
-	e.act(a)
+	// The link handed the buffer over (a fresh one per message), so the
+	// new header may be written into it.
+	e.act(a, in.data, true)
 }
 
-// act carries out a forward, an error answer or a delivery. Drops never
-// reach it: receive counts and logs them, and originate returns them as
-// errors.
-func (e *Engine) act(a Action) {
+// act carries out a forward, an error answer or a delivery of the
+// message raw (see send for writable). Drops never reach it: receive
+// counts and logs them, and originate returns them as errors.
+func (e *Engine) act(a Action, raw []byte, writable bool) {
 	switch a.Kind {
 	case ActForward, ActAnswer:
 		if a.Kind == ActAnswer && e.log.Enabled(e.ctx, slog.LevelDebug) {
 			e.log.Debug("answering with error", "to", a.To.String(), "err", a.Err)
 		}
-		e.send(a.To, a.Head, a.Rest)
+		e.send(a.To, a.Head, a.Rest, raw, writable)
 	case ActDeliver:
 		e.deliver(a)
 	}
 }
 
-func (e *Engine) send(to wire.NodeID, head, rest []byte) {
+// send hands head followed by rest to the link to the neighbour to. rest
+// is empty or a tail of raw, the message routed; writable says that raw
+// belongs to the engine and is used no more (a received message) rather
+// than kept (an originated one, held for retransmission). Link.Send
+// copies what it is given, so the aim is to copy nothing here: see
+// joinHead.
+func (e *Engine) send(to wire.NodeID, head, rest, raw []byte, writable bool) {
 	l, ok := e.table.Lookup(to)
 	if !ok {
 		if e.log.Enabled(e.ctx, slog.LevelDebug) {
@@ -579,10 +626,36 @@ func (e *Engine) send(to wire.NodeID, head, rest []byte) {
 		}
 		return
 	}
-	e.sendBuf = append(append(e.sendBuf[:0], head...), rest...)
-	if err := l.Send(e.ctx, e.sendBuf); err != nil && e.log.Enabled(e.ctx, slog.LevelDebug) {
+	if err := l.Send(e.ctx, joinHead(head, rest, raw, writable, &e.sendBuf)); err != nil && e.log.Enabled(e.ctx, slog.LevelDebug) {
 		e.log.Debug("send failed", "to", to.String(), "remote", addrString(l), "err", err)
 	}
+}
+
+// joinHead returns head followed by rest as one slice. An error answer
+// (no rest) is head itself. Otherwise, when raw has room for head just
+// before rest, which it does whenever the header did not grow: an
+// originated message whose header routing left as it was is raw's tail
+// as it is (nothing copied), and a received one, writable, gets head
+// written over the end of its old header (an answer in transit, whose
+// hop moves from the destination list to the via list: only the header
+// is copied). Only a header that grew (a request in transit, one via
+// entry longer) makes the whole message be copied, into buf.
+func joinHead(head, rest, raw []byte, writable bool, buf *[]byte) []byte {
+	if len(rest) == 0 {
+		return head
+	}
+	if k := len(raw) - len(rest); k >= len(head) && &raw[k] == &rest[0] {
+		at := k - len(head)
+		if string(raw[at:k]) == string(head) {
+			return raw[at:]
+		}
+		if writable {
+			copy(raw[at:k], head)
+			return raw[at:]
+		}
+	}
+	*buf = append(append((*buf)[:0], head...), rest...)
+	return *buf
 }
 
 // originate routes a message this node built.
@@ -596,7 +669,7 @@ func (e *Engine) originate(msg []byte) error {
 			return fmt.Errorf("%w: next hop %v not connected", ErrNoRoute, a.To)
 		}
 	}
-	e.act(a)
+	e.act(a, msg, false)
 	return nil
 }
 

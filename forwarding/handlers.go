@@ -2,7 +2,12 @@ package forwarding
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
+	"io"
+	"sync"
+	"time"
 
 	"github.com/goreload/reload/wire"
 )
@@ -44,26 +49,116 @@ func (e *Engine) dispatch(in *Incoming) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		ctx, cancel := e.withTimeout(e.ctx, DefaultRequestLifetime)
-		defer cancel()
-		body, err := h(ctx, in)
-		e.post(func() { e.respond(in, body, err) })
+		var body []byte
+		var err error
+		if _, ok := e.clock.(realClock); ok {
+			ctx := newLazyDeadline(e.ctx, DefaultRequestLifetime)
+			body, err = h(ctx, in)
+			ctx.cancel()
+		} else {
+			ctx, cancel := e.withTimeout(e.ctx, DefaultRequestLifetime)
+			body, err = h(ctx, in)
+			cancel()
+		}
+		if errors.Is(err, ErrNoAnswer) {
+			return
+		}
+		// The answer is signed here, on the handler's goroutine, not
+		// on the loop.
+		a := e.answer(in, body, err)
+		e.post(func() { e.sendAnswer(in, a) })
 	}()
+}
+
+// newLazyDeadline is a handler's context on the real clock: parent,
+// ended after d (see Handler). The timer behind it is made only when the
+// handler first asks for Done or Err, as most (a Ping, a Store, a Fetch)
+// answer without waiting on anything.
+func newLazyDeadline(parent context.Context, d time.Duration) *lazyDeadline {
+	return &lazyDeadline{Context: parent, deadline: time.Now().Add(d)}
+}
+
+// lazyDeadline is context.WithDeadline(Context, deadline) made on first
+// use of Done, Err or a context derived from it; cancel ends it.
+type lazyDeadline struct {
+	context.Context
+	deadline time.Time
+	mu       sync.Mutex
+	timed    context.Context
+	stop     context.CancelFunc
+	ended    bool
+}
+
+func (c *lazyDeadline) ctx() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timed == nil {
+		c.timed, c.stop = context.WithDeadline(c.Context, c.deadline)
+		if c.ended {
+			c.stop()
+		}
+	}
+	return c.timed
+}
+
+func (c *lazyDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *lazyDeadline) Done() <-chan struct{}       { return c.ctx().Done() }
+func (c *lazyDeadline) Err() error                  { return c.ctx().Err() }
+
+// Value answers from the timed context once there is one, so that
+// context.Cause and derived contexts see it.
+func (c *lazyDeadline) Value(key any) any {
+	c.mu.Lock()
+	t := c.timed
+	c.mu.Unlock()
+	if t != nil {
+		return t.Value(key)
+	}
+	return c.Context.Value(key)
+}
+
+func (c *lazyDeadline) cancel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	if c.stop != nil {
+		c.stop()
+	}
+}
+
+// builtAnswer is an answer built off the loop, for sendAnswer.
+type builtAnswer struct {
+	msg, rest []byte
+	res       int
+	err       error
+}
+
+// answer builds and signs the answer to in from what its handler
+// returned (see Handler).
+func (e *Engine) answer(in *Incoming, body []byte, err error) builtAnswer {
+	local := e.localNow.Load()
+	if err != nil {
+		pe := e.handlerError(in, err)
+		msg, rest, berr := errorMessage(local, in, pe)
+		return builtAnswer{msg, rest, errIndex(pe.Code), berr}
+	}
+	msg, rest, berr := answerMessage(local, in, in.Code.Answer(), body, in.ReplyExtensions)
+	return builtAnswer{msg, rest, resultOK, berr}
 }
 
 func (e *Engine) respond(in *Incoming, body []byte, err error) {
 	if errors.Is(err, ErrNoAnswer) {
 		return
 	}
-	var msg []byte
-	var berr error
-	res := resultOK
-	if err != nil {
-		pe := e.handlerError(in, err)
-		res = errIndex(pe.Code)
-		msg, berr = e.tx.RespondError(in, pe)
-	} else {
-		msg, berr = e.tx.RespondWith(in, in.Code.Answer(), body, in.ReplyExtensions)
+	e.sendAnswer(in, e.answer(in, body, err))
+}
+
+// sendAnswer remembers a's message for retransmissions of in and sends
+// it (on the loop goroutine).
+func (e *Engine) sendAnswer(in *Incoming, a builtAnswer) {
+	msg, berr, res := a.msg, a.err, a.res
+	if berr == nil {
+		e.tx.answered(in, a.rest)
 	}
 	if berr != nil {
 		e.stats.sent(in.Code.Answer(), resultDropped)
@@ -101,21 +196,46 @@ func (e *Engine) handlerError(in *Incoming, err error) *wire.ProtocolError {
 	return &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("request failed"), Err: err}
 }
 
+// lockedRand is a source of random bytes shared by goroutines; a nil
+// one is crypto/rand.
+type lockedRand struct {
+	mu  sync.Mutex
+	r   io.Reader
+	buf [8]byte
+}
+
+func (l *lockedRand) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+func (l *lockedRand) uint64() (uint64, error) {
+	if l == nil {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, err
+		}
+		return binary.BigEndian.Uint64(b[:]), nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := io.ReadFull(l.r, l.buf[:]); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(l.buf[:]), nil
+}
+
 // handlePing answers a Ping (§6.5.3.2): a random response id and the time
 // in milliseconds.
-func (e *Engine) handlePing(ctx context.Context, req *Incoming) ([]byte, error) {
+func (e *Engine) handlePing(_ context.Context, req *Incoming) ([]byte, error) {
 	var p wire.PingReq
 	if _, err := p.Decode(req.Body); err != nil {
 		return nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("malformed ping"), Err: err}
 	}
-	var id uint64
-	var rerr error
-	ok := e.call(ctx, func() { id, rerr = e.tx.Rand64() })
-	if !ok {
-		return nil, ErrNoAnswer
-	}
-	if rerr != nil {
-		return nil, rerr
+	id, err := e.rand.uint64()
+	if err != nil {
+		return nil, err
 	}
 	ans := wire.PingAns{ResponseID: id, Time: uint64(e.clock.Now().UnixMilli())}
 	return ans.Append(nil)

@@ -23,13 +23,30 @@ type Pending struct {
 // (a Store before an answer, as the topology contract requires) relies
 // on. Wait (or Cancel) must follow.
 func (e *Engine) Start(dest []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions) (*Pending, error) {
-	p := &Pending{e: e, code: code, ch: make(chan result, 1)}
-	started := make(chan error, 1)
+	// p.ch carries first the outcome of the first transmission (a
+	// result without an answer), then the answer: the loop sends both,
+	// in that order, so one channel serves both.
+	p := &Pending{e: e, code: code, ch: make(chan result, 2)}
+	started := p.ch
+	// The request is signed here, on the caller's goroutine, so that the
+	// loop does not sign every request of the node in turn. A
+	// transaction id that turns out to be pending already (or a failure
+	// here) leaves the request to the loop's StartWith.
+	var pre []byte
+	var expect wire.NodeID
+	txid, err := e.rand.uint64()
+	if err == nil {
+		pre, expect, err = requestMessage(e.localNow.Load(), txid, dest, code, body, opt, 0)
+	}
 	if !e.post(func() {
-		id, msg, err := e.tx.StartWith(dest, code, body, opt, 0, e.clock.Now())
-		if err != nil {
-			started <- err
-			return
+		id, msg := txid, pre
+		if err != nil || !e.tx.track(txid, pre, expect, e.clock.Now()) {
+			var serr error
+			id, msg, serr = e.tx.StartWith(dest, code, body, opt, 0, e.clock.Now())
+			if serr != nil {
+				started <- result{err: serr}
+				return
+			}
 		}
 		p.txid = id
 		e.waiters[id] = p.ch
@@ -37,18 +54,18 @@ func (e *Engine) Start(dest []wire.Destination, code wire.MessageCode, body []by
 			e.stats.sent(code, resultDropped)
 			e.tx.Cancel(id)
 			delete(e.waiters, id)
-			started <- err
+			started <- result{err: err}
 			return
 		}
 		e.stats.sent(code, resultOK)
-		started <- nil
+		started <- result{}
 	}) {
 		return nil, ErrClosed
 	}
 	select {
-	case err := <-started:
-		if err != nil {
-			return nil, err
+	case r := <-started:
+		if r.err != nil {
+			return nil, r.err
 		}
 		return p, nil
 	case <-e.ctx.Done():

@@ -51,10 +51,6 @@ type Transactions struct {
 	seen    map[reqKey]*seenReq
 	expiry  []seenExpiry
 	rbuf    [8]byte
-	// scratch holds the signed part of a message being built, until it
-	// is copied behind its forwarding header into a buffer of the exact
-	// size.
-	scratch []byte
 }
 
 type txn struct {
@@ -142,11 +138,8 @@ func (t *Transactions) Start(dests []wire.Destination, code wire.MessageCode, bo
 // MessageContents (§6.3.3), extra certificates in its SecurityBlock, and
 // configuration_sequence 65535 when opt.SequenceUpdate is set.
 func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions, maxResponse uint32, now time.Time) (uint64, []byte, error) {
-	if !code.IsRequest() {
-		return 0, nil, errors.New("forwarding: " + code.String() + " is not a request code")
-	}
-	if len(dests) == 0 {
-		return 0, nil, errors.New("forwarding: empty destination list")
+	if err := checkRequest(dests, code); err != nil {
+		return 0, nil, err
 	}
 	var txid uint64
 	for {
@@ -159,14 +152,41 @@ func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode
 			break
 		}
 	}
-	b := builder{local: &t.cfg.Local}
+	msg, expect, err := requestMessage(&t.cfg.Local, txid, dests, code, body, opt, maxResponse)
+	if err != nil {
+		return 0, nil, err
+	}
+	t.track(txid, msg, expect, now)
+	return txid, msg, nil
+}
+
+func checkRequest(dests []wire.Destination, code wire.MessageCode) error {
+	if !code.IsRequest() {
+		return errors.New("forwarding: " + code.String() + " is not a request code")
+	}
+	if len(dests) == 0 {
+		return errors.New("forwarding: empty destination list")
+	}
+	return nil
+}
+
+// requestMessage builds and signs a new request of local's with
+// transaction id txid (see StartWith), and returns it with the Node-ID
+// its answer must be signed by (zero for any). It uses no Transactions,
+// so that it can run on another goroutine than the one that owns them:
+// the signature is the costly part of a request.
+func requestMessage(local *Local, txid uint64, dests []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions, maxResponse uint32) ([]byte, wire.NodeID, error) {
+	if err := checkRequest(dests, code); err != nil {
+		return nil, wire.NodeID{}, err
+	}
+	b := builder{local: local}
 	h := b.requestHeader(txid, dests, maxResponse)
 	if opt.SequenceUpdate {
 		h.ConfigSequence = config.SequenceUpdate
 	}
-	msg, _, err := t.build(b, &h, code, body, opt)
+	msg, _, err := b.sealMessage(&h, code, body, opt)
 	if err != nil {
-		return 0, nil, err
+		return nil, wire.NodeID{}, err
 	}
 	// §6.3.4: the response to a message sent to a Node-ID MUST have been
 	// sent by that Node-ID unless it was sent to the wildcard.
@@ -174,10 +194,19 @@ func (t *Transactions) StartWith(dests []wire.Destination, code wire.MessageCode
 	if last := &dests[len(dests)-1]; last.Type == wire.DestNode && !last.Compressed && !isWildcard(last.ID) {
 		expect, _ = last.NodeID()
 	}
+	return msg, expect, nil
+}
+
+// track arms the retransmission timer of a request that requestMessage
+// built with transaction id txid; false when txid is pending already.
+func (t *Transactions) track(txid uint64, msg []byte, expect wire.NodeID, now time.Time) bool {
+	if _, dup := t.pending[txid]; dup {
+		return false
+	}
 	tx := &txn{msg: msg, expect: expect, sent: 1, deadline: now.Add(t.cfg.Timer)}
 	t.pending[txid] = tx
 	t.timers = append(t.timers, timer{txid, tx.deadline})
-	return txid, msg, nil
+	return true
 }
 
 // Cancel forgets a pending request (its caller gave up).
@@ -471,59 +500,64 @@ func (t *Transactions) Respond(in *Incoming, code wire.MessageCode, body []byte)
 // RespondWith is Respond with message extensions in the answer. The
 // answer's SecurityBlock also carries in.ReplyCertificates.
 func (t *Transactions) RespondWith(in *Incoming, code wire.MessageCode, body []byte, exts []wire.MessageExtension) ([]byte, error) {
-	b := builder{local: &t.cfg.Local}
-	h := b.answerHeader(&in.Header, in.From)
-	msg, rest, err := t.build(b, &h, code, body, RequestOptions{Extensions: exts, Certificates: in.ReplyCertificates})
+	msg, rest, err := answerMessage(&t.cfg.Local, in, code, body, exts)
 	if err != nil {
 		return nil, err
+	}
+	t.answered(in, rest)
+	return msg, nil
+}
+
+// answerMessage builds and signs local's answer to in (see RespondWith)
+// and returns it with its part after the forwarding header. Like
+// requestMessage it uses no Transactions: a handler's goroutine signs
+// its own answer.
+func answerMessage(local *Local, in *Incoming, code wire.MessageCode, body []byte, exts []wire.MessageExtension) (msg, rest []byte, err error) {
+	b := builder{local: local}
+	h := b.answerHeader(&in.Header, in.From)
+	msg, rest, err = b.sealMessage(&h, code, body, RequestOptions{Extensions: exts, Certificates: in.ReplyCertificates})
+	if err != nil {
+		return nil, nil, err
 	}
 	if max := in.Header.MaxResponseLength; max != 0 && int64(len(msg)) > int64(max) {
 		rest, err = b.errorRest(h.Overlay, h.TransactionID, errResponseTooLarge)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if msg, err = b.message(nil, &h, rest); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if s, ok := t.seen[in.key]; ok {
-		// The cache shares the message's bytes: neither is changed
-		// once built.
-		s.rest = rest
-	}
-	return msg, nil
+	return msg, rest, nil
 }
 
-// scratchMax bounds the scratch buffer kept between messages.
-const scratchMax = 64 << 10
+// errorMessage is answerMessage for an error response.
+func errorMessage(local *Local, in *Incoming, pe *wire.ProtocolError) (msg, rest []byte, err error) {
+	er := pe.Response()
+	body, err := er.Append(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return answerMessage(local, in, wire.CodeError, body, nil)
+}
 
-// build makes a whole message with header h and the signed contents and
-// security block of code and body, in one allocation of its exact size
-// (the signed part is built in t.scratch first, since the header's
-// length field depends on it). rest is the part after the header.
-func (t *Transactions) build(b builder, h *wire.ForwardingHeader, code wire.MessageCode, body []byte, opt RequestOptions) (msg, rest []byte, err error) {
-	sealed, err := b.sealWith(t.scratch[:0], h.Overlay, h.TransactionID, code, body, opt)
-	if err != nil {
-		return nil, nil, err
+// answered keeps rest, the signed part of the answer to in, to answer a
+// retransmission of in (§6.2.1). It shares the answer's bytes: neither is
+// changed once built.
+func (t *Transactions) answered(in *Incoming, rest []byte) {
+	if s, ok := t.seen[in.key]; ok {
+		s.rest = rest
 	}
-	if cap(sealed) <= scratchMax {
-		t.scratch = sealed[:0]
-	}
-	msg, err = b.message(make([]byte, 0, h.Len()+len(sealed)), h, sealed)
-	if err != nil {
-		return nil, nil, err
-	}
-	return msg, msg[len(msg)-len(sealed):], nil
 }
 
 // RespondError answers in with an error response.
 func (t *Transactions) RespondError(in *Incoming, pe *wire.ProtocolError) ([]byte, error) {
-	er := pe.Response()
-	body, err := er.Append(nil)
+	msg, rest, err := errorMessage(&t.cfg.Local, in, pe)
 	if err != nil {
 		return nil, err
 	}
-	return t.Respond(in, wire.CodeError, body)
+	t.answered(in, rest)
+	return msg, nil
 }
 
 // errResponseTooLarge answers a request whose answer would exceed its
