@@ -17,7 +17,7 @@ import (
 func BenchmarkDTLSLinkStopAndWait(b *testing.B) {
 	ctx := context.Background()
 	ca := newTestCA(b)
-	rc := ReliabilityConfig{NoAckGap: true}
+	rc := ReliabilityConfig{Algorithm: SenderStopAndWait, NoAckGap: true}
 	cfgA := &Config{Certificate: ca.node(b, nodeID(0xa)), Verifier: ca, Reliability: rc}
 	cfgB := &Config{Certificate: ca.node(b, nodeID(0xb)), Verifier: ca, Reliability: rc}
 	pa, _ := net.ListenPacket("udp4", "127.0.0.1:0")

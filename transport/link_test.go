@@ -98,7 +98,9 @@ func muxPair(ctx context.Context, ma, mb *Mux, cfgA, cfgB *Config, expectA, expe
 }
 
 // exchange sends n messages each way, some of them larger than the MTU,
-// reassembles them, and checks that every one arrives once, in order.
+// reassembles them, and checks that every one arrives. The windowed
+// sender delivers in order only while nothing is lost (§6.6.3 leaves
+// order to the layers above), so arrival order is not checked.
 func exchange(t *testing.T, ctx context.Context, p pair, n int, sizes []int) {
 	t.Helper()
 	errc := make(chan error, 2)
@@ -138,9 +140,13 @@ func exchange(t *testing.T, ctx context.Context, p pair, n int, sizes []int) {
 				continue
 			}
 			seen[h.TransactionID] = true
-			want := pingMessage(t, base+uint64(i), sizes[i%len(sizes)], nodeID(1), nodeID(2))
+			k := h.TransactionID - base
+			if k >= uint64(n) {
+				t.Fatalf("message %d was never sent", h.TransactionID)
+			}
+			want := pingMessage(t, base+k, sizes[k%uint64(len(sizes))], nodeID(1), nodeID(2))
 			if !bytes.Equal(w, want) {
-				t.Fatalf("message %d differs (%d bytes, want %d)", i, len(w), len(want))
+				t.Fatalf("message %d differs (%d bytes, want %d)", k, len(w), len(want))
 			}
 			i++
 		}

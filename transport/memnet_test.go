@@ -28,6 +28,12 @@ type memConn struct {
 	rng  *rand.Rand
 	loss float64 // probability of dropping a sent datagram
 	mtu  int     // larger datagrams are dropped; 0: no limit
+	// reorder is the probability that a datagram is held back and
+	// delivered after the next one (or after reorderDelay if none comes);
+	// dup that it is delivered twice.
+	reorder, dup float64
+	held         []byte
+	heldTimer    *time.Timer
 
 	dlMu      sync.Mutex
 	dl        time.Time
@@ -50,6 +56,13 @@ func memPipe(loss float64, mtu int, seed uint64) (*memConn, *memConn) {
 func (c *memConn) setLoss(p float64) {
 	c.mu.Lock()
 	c.loss = p
+	c.mu.Unlock()
+}
+
+// impair sets the loss, reordering and duplication probabilities.
+func (c *memConn) impair(loss, reorder, dup float64) {
+	c.mu.Lock()
+	c.loss, c.reorder, c.dup = loss, reorder, dup
 	c.mu.Unlock()
 }
 
@@ -89,18 +102,56 @@ func (c *memConn) WriteTo(p []byte, _ net.Addr) (int, error) {
 	c.sent.Add(1)
 	c.mu.Lock()
 	drop := (c.mtu > 0 && len(p) > c.mtu) || c.rng.Float64() < c.loss
+	var out [][]byte
+	if !drop {
+		b := append([]byte(nil), p...)
+		switch {
+		case c.held == nil && c.rng.Float64() < c.reorder:
+			c.held = b
+			c.heldTimer = time.AfterFunc(reorderDelay, c.flush)
+		case c.rng.Float64() < c.dup:
+			out = [][]byte{b, b}
+		default:
+			out = [][]byte{b}
+		}
+		if c.held != nil && len(out) > 0 {
+			c.heldTimer.Stop()
+			out, c.held = append(out, c.held), nil
+		}
+	}
 	c.mu.Unlock()
 	if drop {
 		c.dropped.Add(1)
 		return len(p), nil
 	}
-	select {
-	case c.peer.in <- append([]byte(nil), p...):
-	case <-c.peer.closed:
-	default: // queue full: dropped like a socket buffer overflow
-		c.dropped.Add(1)
-	}
+	c.deliver(out)
 	return len(p), nil
+}
+
+// reorderDelay is how long a datagram held back for reordering waits
+// for the next one.
+const reorderDelay = time.Millisecond
+
+// flush delivers the datagram held back, if any.
+func (c *memConn) flush() {
+	c.mu.Lock()
+	b := c.held
+	c.held = nil
+	c.mu.Unlock()
+	if b != nil {
+		c.deliver([][]byte{b})
+	}
+}
+
+func (c *memConn) deliver(out [][]byte) {
+	for _, b := range out {
+		select {
+		case c.peer.in <- b:
+		case <-c.peer.closed:
+		default: // queue full: dropped like a socket buffer overflow
+			c.dropped.Add(1)
+		}
+	}
 }
 
 func (c *memConn) Close() error {

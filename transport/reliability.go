@@ -2,6 +2,8 @@ package transport
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/goreload/reload/wire"
@@ -30,7 +32,61 @@ const (
 	DefaultAckGap           = 10 * time.Millisecond
 	DefaultFailAfter        = 30 * time.Second
 	DefaultQueueLimit       = 1024
+	// DefaultMaxWindow bounds the data frames in flight of the windowed
+	// sender, whatever its congestion window.
+	DefaultMaxWindow = 256
 )
+
+// SenderAlgorithm is the sender side of simple reliability on a datagram
+// link (RFC 6940 §6.6.3: the receiver only acknowledges, so "a wide
+// variety of congestion control algorithms can be implemented on the
+// sender side while using the same basic wire protocol").
+type SenderAlgorithm uint8
+
+// Sender algorithms.
+const (
+	// SenderDefault is DefaultSenderAlgorithm.
+	SenderDefault SenderAlgorithm = iota
+	// SenderWindowed keeps a congestion window of frames in flight:
+	// slow start, congestion avoidance and multiplicative decrease as
+	// NewReno does (RFC 5681, RFC 6582), loss detected from the ACKs'
+	// received maps (§6.6.2) and from the RFC 6298 timer.
+	SenderWindowed
+	// SenderStopAndWait is the algorithm of §6.6.3.1: one message in
+	// flight and a 10 ms wait after each ACK. It stays selectable for
+	// interoperability experiments.
+	SenderStopAndWait
+)
+
+// DefaultSenderAlgorithm is the algorithm of a datagram link whose
+// ReliabilityConfig names none.
+const DefaultSenderAlgorithm = SenderWindowed
+
+func (a SenderAlgorithm) String() string {
+	switch a {
+	case SenderDefault:
+		return "default"
+	case SenderWindowed:
+		return "windowed"
+	case SenderStopAndWait:
+		return "stop-and-wait"
+	}
+	return "SenderAlgorithm(" + strconv.Itoa(int(a)) + ")"
+}
+
+// ParseSenderAlgorithm parses "windowed", "stop-and-wait" or "default"
+// (also the empty string).
+func ParseSenderAlgorithm(s string) (SenderAlgorithm, error) {
+	switch s {
+	case "", "default":
+		return SenderDefault, nil
+	case "windowed":
+		return SenderWindowed, nil
+	case "stop-and-wait":
+		return SenderStopAndWait, nil
+	}
+	return 0, fmt.Errorf("transport: unknown sender algorithm %q (want windowed or stop-and-wait)", s)
+}
 
 // ReliabilityConfig tunes the sender. Zero fields take the defaults.
 type ReliabilityConfig struct {
@@ -53,8 +109,16 @@ type ReliabilityConfig struct {
 	// Keepalive, when positive, sends an empty data frame after that much
 	// idle time; its ACK (or its absence) proves the link alive (or dead).
 	Keepalive time.Duration
-	// QueueLimit bounds the messages waiting to be sent (1024).
+	// QueueLimit bounds the messages queued or in flight (1024). Every
+	// message is at most one frame's worth (larger ones are fragmented,
+	// §6.7), so it bounds the sender's memory.
 	QueueLimit int
+	// Algorithm is the sender of a datagram link (DefaultSenderAlgorithm
+	// when zero). Stream links ignore it.
+	Algorithm SenderAlgorithm
+	// MaxWindow bounds the windowed sender's data frames in flight
+	// (DefaultMaxWindow).
+	MaxWindow int
 }
 
 func (c ReliabilityConfig) withDefaults() ReliabilityConfig {
@@ -81,6 +145,12 @@ func (c ReliabilityConfig) withDefaults() ReliabilityConfig {
 	}
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = DefaultQueueLimit
+	}
+	if c.Algorithm == SenderDefault {
+		c.Algorithm = DefaultSenderAlgorithm
+	}
+	if c.MaxWindow <= 0 {
+		c.MaxWindow = DefaultMaxWindow
 	}
 	return c
 }
@@ -173,8 +243,9 @@ type sentFrame struct {
 // transmits the frames it returns. It owns no goroutine and reads no
 // clock.
 //
-// On a datagram link (stream false) it is the stop-and-wait sender of
-// §6.6.3.1: one message in flight, each retransmission under a new
+// On a datagram link (stream false) it is either the windowed sender of
+// window.go (SenderWindowed) or the stop-and-wait sender of §6.6.3.1
+// (SenderStopAndWait): one message in flight, each retransmission under a new
 // sequence number after RTO, 2·RTO, 4·RTO, …, and failure after
 // MaxTransmissions. On a stream link (TLS/TCP with FH, §6.6.5) it sends
 // every message at once, never retransmits, uses the ACKs for the RTT, and
@@ -201,6 +272,9 @@ type Sender struct {
 	// stream state: oldest unacknowledged frames in order
 	unacked []sentFrame
 
+	// windowed state (window.go); nil for the other algorithms
+	win *window
+
 	lastAck      time.Time
 	lastActivity time.Time
 	suspect      bool
@@ -216,19 +290,34 @@ type SenderStats struct {
 	Frames          uint64 // data frames sent, retransmissions included
 	Retransmissions uint64
 	Acks            uint64 // ACK frames processed
+	Timeouts        uint64 // retransmission timer expiries (windowed sender)
 }
 
 // NewSender returns a sender. stream selects the TLS/TCP FH behaviour.
 func NewSender(cfg ReliabilityConfig, stream bool, now time.Time) *Sender {
 	cfg = cfg.withDefaults()
-	return &Sender{
+	s := &Sender{
 		cfg:          cfg,
 		stream:       stream,
 		rto:          NewRTOEstimator(cfg.InitialRTO, cfg.MinRTO, cfg.MaxRTO),
-		history:      make([]sentFrame, 64),
 		lastAck:      now,
 		lastActivity: now,
 	}
+	if !stream && cfg.Algorithm == SenderWindowed {
+		s.win = newWindow()
+	} else {
+		s.history = make([]sentFrame, 64)
+	}
+	return s
+}
+
+// Algorithm is the sender algorithm in use; SenderDefault on a stream
+// link.
+func (s *Sender) Algorithm() SenderAlgorithm {
+	if s.stream {
+		return SenderDefault
+	}
+	return s.cfg.Algorithm
 }
 
 // SeedRTT gives the sender a first RTT measurement, such as the RTT of the
@@ -257,6 +346,9 @@ func (s *Sender) Suspect() bool { return s.suspect }
 
 // Pending is the number of messages queued or in flight.
 func (s *Sender) Pending() int {
+	if s.win != nil {
+		return len(s.queue) + s.win.unackedMsgs
+	}
 	n := len(s.queue)
 	if s.inflight != nil {
 		n++
@@ -264,13 +356,13 @@ func (s *Sender) Pending() int {
 	return n
 }
 
-// Push queues one message. It fails when the queue is full or the sender
-// has failed.
+// Push queues one message. It fails when QueueLimit messages are queued
+// or in flight, or when the sender has failed.
 func (s *Sender) Push(msg []byte) error {
 	if s.err != nil {
 		return s.err
 	}
-	if len(s.queue) >= s.cfg.QueueLimit {
+	if s.Pending() >= s.cfg.QueueLimit {
 		return ErrQueueFull
 	}
 	s.queue = append(s.queue, msg)
@@ -309,6 +401,9 @@ func (s *Sender) frame(msg []byte, now time.Time, num uint64) wire.FramedMessage
 func (s *Sender) Poll(now time.Time) (f wire.FramedMessage, ok bool) {
 	if s.err != nil {
 		return f, false
+	}
+	if s.win != nil {
+		return s.pollWindow(now)
 	}
 	if s.stream {
 		if len(s.unacked) > 0 {
@@ -393,6 +488,10 @@ func (s *Sender) OnAck(a wire.FramedMessage, now time.Time) {
 		return
 	}
 	s.stats.Acks++
+	if s.win != nil {
+		s.ackWindow(a, now)
+		return
+	}
 	h := s.lookup(a.Sequence)
 	if h == nil {
 		return // not ours, or too old to remember
@@ -452,6 +551,9 @@ func (s *Sender) Deadline() time.Time {
 		if d.IsZero() || t.Before(d) {
 			d = t
 		}
+	}
+	if s.win != nil {
+		return s.deadlineWindow()
 	}
 	if s.stream {
 		if len(s.unacked) > 0 {

@@ -90,7 +90,13 @@ func drain(s *Sender, now time.Time) []wire.FramedMessage {
 }
 
 func TestSenderRetransmitSchedule(t *testing.T) {
-	s := NewSender(ReliabilityConfig{}, false, t0)
+	for _, alg := range []SenderAlgorithm{SenderStopAndWait, SenderWindowed} {
+		t.Run(alg.String(), func(t *testing.T) { testRetransmitSchedule(t, alg) })
+	}
+}
+
+func testRetransmitSchedule(t *testing.T, alg SenderAlgorithm) {
+	s := NewSender(ReliabilityConfig{Algorithm: alg}, false, t0)
 	if err := s.Push([]byte("m")); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +139,7 @@ func TestSenderRetransmitSchedule(t *testing.T) {
 }
 
 func TestSenderStopAndWait(t *testing.T) {
-	s := NewSender(ReliabilityConfig{MinRTO: 10 * time.Millisecond}, false, t0)
+	s := NewSender(ReliabilityConfig{MinRTO: 10 * time.Millisecond, Algorithm: SenderStopAndWait}, false, t0)
 	var w AckWindow
 	for _, m := range []string{"a", "b", "c"} {
 		if err := s.Push([]byte(m)); err != nil {
