@@ -62,6 +62,12 @@ type Config struct {
 	// UDP, when set (and ICE is off), carries DTLS-UDP-SR-NO-ICE links on
 	// this address.
 	ListenUDP string
+	// DTLSSender is the sender algorithm of DTLS-UDP-SR links (RFC 6940
+	// §6.6.3; the receiver only acknowledges, so any works with any
+	// peer): the windowed, congestion-controlled sender by default, or
+	// transport.SenderStopAndWait, the stop-and-wait sender of §6.6.3.1
+	// with its 10 ms wait after each ACK, for interop experiments.
+	DTLSSender transport.SenderAlgorithm
 	// Net is the network of this node's UDP sockets: the ICE agents' and
 	// the ListenUDP one. nil means the host's real network; a pion
 	// vnet.Net puts the node behind virtual routers and NATs (tests).
@@ -293,6 +299,7 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 	}
 	opts.Link.KeyLogWriter = cfg.KeyLogWriter
+	opts.Link.Reliability.Algorithm = cfg.DTLSSender
 	if cfg.Capture != nil {
 		opts.Dial = cfg.Capture.Dial((&net.Dialer{}).DialContext)
 		opts.ListenApp = func(ctx context.Context) (net.Listener, error) {

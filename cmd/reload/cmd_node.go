@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/node"
+	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/usage/diag"
 )
 
@@ -41,6 +42,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&stunSrv, "stun", "STUN server host:port for server-reflexive ICE candidates (repeatable; with --ice)")
 	stunAddr := fs.String("stun-server", "", "answer STUN Binding requests on this UDP address (for peers behind NATs)")
 	dataDir := fs.String("data", "", "directory for durable storage: stored data and SIP bindings (default: in memory)")
+	dtlsSender := fs.String("dtls-sender", "windowed", "sender of DTLS-UDP-SR links (RFC 6940 §6.6.3): windowed (a congestion window, as NewReno) or stop-and-wait (§6.6.3.1: one message in flight, 10 ms after each ACK; for interop experiments)")
 	sipUDP := fs.String("sip-udp", "", "run the SIP front end (RFC 7904) for local user agents on this UDP address")
 	sipTCP := fs.String("sip-tcp", "", "run the SIP front end on this TCP address")
 	sipCreds := fs.String("sip-credentials", "", "digest credentials of the SIP front end's users, lines \"USER PASSWORD\", mode 0600 (default: IDENTITY/sip-users, written by reload overlay init); a REGISTER needs its AOR's user's, a call any user's")
@@ -64,6 +66,10 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(fs, "%v", err)
 	}
+	sender, err := transport.ParseSenderAlgorithm(*dtlsSender)
+	if err != nil {
+		return usageError(fs, "--dtls-sender: want windowed or stop-and-wait")
+	}
 	doc, raw, err := readConfig(*cfgPath)
 	if err != nil {
 		return failure(stderr, "node", err)
@@ -86,6 +92,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, STUN: stunList, DataDir: *dataDir, Logger: log,
 	}
 	cfg.ICELoopback = *iceLoopback
+	cfg.DTLSSender = sender
 	if *stunAddr != "" {
 		pc, err := serveSTUN(*stunAddr, log)
 		if err != nil {
