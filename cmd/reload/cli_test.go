@@ -95,6 +95,8 @@ func TestCLIErrors(t *testing.T) {
 			exitFail, []string{"reload node: ", "hint: --config"}},
 		{"node with --ice-loopback but no --ice", []string{"node", "--config", filepath.Join(dir, "none.xml"), "--identity", dir, "--ice-loopback"},
 			exitUsage, []string{"reload node: --ice-loopback needs --ice"}},
+		{"node with an unknown sender", []string{"node", "--config", filepath.Join(dir, "none.xml"), "--identity", dir, "--dtls-sender", "fast"},
+			exitUsage, []string{"reload node: --dtls-sender: want windowed or stop-and-wait"}},
 		{"conformance with a missing identity", []string{"conformance", "--target", "127.0.0.1:1", "--config", "testdata/none.xml", "--identity", dir},
 			exitFail, []string{"reload conformance: ", "hint: --config"}},
 		{"no node at the control address, flags after the destination", []string{"ping", "alice", "--control", "127.0.0.1:1", "--json"},
