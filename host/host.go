@@ -514,11 +514,20 @@ func (h *Host) Attached(token uint64, peer wire.NodeID) {
 // HasReady reports whether Ready has something.
 func (h *Host) HasReady() bool { return !h.rd.Empty() }
 
-// Ready returns what the host wants done; it stays valid until Advance.
-func (h *Host) Ready() Ready { return h.rd }
+// Ready hands over what the host wants done, and the host starts a new
+// one: inputs the driver gives while it carries this one out (a request
+// that fails at once, an answer it already has) go into the next Ready
+// and are not lost. Its slices belong to the driver.
+func (h *Host) Ready() Ready {
+	rd := h.rd
+	h.rd = Ready{}
+	return rd
+}
 
-// Advance forgets the last Ready.
-func (h *Host) Advance() { h.rd = Ready{} }
+// Advance acknowledges the last Ready. Ready has already handed it over;
+// Advance is kept so that drivers read as the Ready contract does (and
+// for a host that will need it).
+func (h *Host) Advance() {}
 
 // drain moves what the plugin has ready into the host's Ready: for each
 // of the plugin's Ready, the events and the Stores they call for first,

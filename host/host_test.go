@@ -780,3 +780,30 @@ func TestStorageErrorCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestInputWhileCarryingOutReadyIsKept: a driver that gives the host an
+// input while it carries out a Ready (a request that fails at once when
+// it starts it, as node's shell does) finds the host's reaction in the
+// next Ready. Before, Advance dropped it: a Detached event that came from
+// such a failure was lost, and the node never rejoined.
+func TestInputWhileCarryingOutReadyIsKept(t *testing.T) {
+	n := newNode(t, "40", nil)
+	if err := n.h.Join(idOf(t, "80")); err != nil {
+		t.Fatal(err)
+	}
+	if !n.h.HasReady() {
+		t.Fatal("no Ready after Join")
+	}
+	rd := n.h.Ready()
+	if len(rd.Messages) != 1 || !rd.Messages[0].Attach {
+		t.Fatalf("Join's Ready: %+v, want the Attach to the admitting peer", rd.Messages)
+	}
+	// While the driver carries it out, a request arrives and is answered
+	// at once.
+	n.h.Deliver(host.Request{Token: 7, Code: wire.CodeFetchReq, Body: []byte{0xff}})
+	n.h.Advance()
+	next := all(n.take())
+	if len(next.Answers) != 1 || next.Answers[0].Token != 7 || next.Answers[0].Code != wire.CodeError {
+		t.Fatalf("the answer given while the Ready was carried out: %+v", next.Answers)
+	}
+}
