@@ -106,7 +106,11 @@ func TestRejoinAfterAllLinksLost(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	c.waitConverged(t, 60*time.Second)
+	if err := waitUntil(60*time.Second, c.converged); err != nil {
+		st := lost.Status()
+		t.Fatalf("ring did not converge: %v; the peer that lost its links: joined %v succ %v pred %v links %d",
+			err, st.Joined, st.Successors, st.Predecessors, len(st.Links))
+	}
 	if n := len(lost.eng.Table().Links()); n == 0 {
 		t.Fatal("the peer has no links after the rejoin")
 	}
