@@ -200,7 +200,7 @@ func (e *Engine) connect(ctx context.Context, o *offer, theirs *wire.AttachReqAn
 		if err != nil {
 			return nil, err
 		}
-		e.addLink(l, true)
+		e.AddLink(l)
 		return l, nil
 	}
 	c, ok := e.pickNoICE(theirs.Candidates)
@@ -222,7 +222,7 @@ func (e *Engine) connect(ctx context.Context, o *offer, theirs *wire.AttachReqAn
 		if err != nil {
 			return nil, err
 		}
-		e.addLink(l, true)
+		e.AddLink(l)
 		return l, nil
 	case transport.LinkDTLSUDPSRNoICE:
 		raddr := net.UDPAddrFromAddrPort(c.Addr)
@@ -235,7 +235,7 @@ func (e *Engine) connect(ctx context.Context, o *offer, theirs *wire.AttachReqAn
 			pc.Close()
 			return nil, err
 		}
-		e.addLink(l, true)
+		e.AddLink(l)
 		return l, nil
 	}
 	return nil, ErrNoCandidate
@@ -325,21 +325,6 @@ func (e *Engine) setAttaching(id wire.NodeID, answered bool) {
 	e.mu.Lock()
 	e.attaching[id] = attachState{answered: answered, since: e.clock.Now()}
 	e.mu.Unlock()
-}
-
-// awaitsAttachLink reports whether an Attach of ours to one of ids is
-// under way: with TLS-TCP-FH-NO-ICE the answerer connects to our TLS
-// listener (§6.5.1.13), possibly before its answer has reached us, and an
-// inbound link from that peer is the link the Attach set up.
-func (e *Engine) awaitsAttachLink(ids []wire.NodeID) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, id := range ids {
-		if _, ok := e.attaching[id]; ok {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *Engine) clearAttaching(id wire.NodeID) {

@@ -213,11 +213,10 @@ const defaultTwinWindow = 10 * time.Second
 // Shared between goroutines, each behind its own lock: the connection
 // table, the table of pending handshakes (hs), Stats (atomics), and,
 // under mu, the handlers and application handlers (Handle and HandleApp
-// from any goroutine), the callers waiting for a link (linkWaiters), the
-// outgoing Attaches (attaching) and the links that Attaches set up
-// (byAttach), which callers of Attach, handlers and AddLink touch from
-// their own goroutines. events serialises the OnLinkEvent calls of those
-// goroutines.
+// from any goroutine), the callers waiting for a link (linkWaiters) and
+// the outgoing Attaches (attaching), which callers of Attach, handlers
+// and AddLink touch from their own goroutines. events serialises the
+// OnLinkEvent calls of those goroutines.
 type Engine struct {
 	opts    Options
 	clock   Clock
@@ -270,7 +269,6 @@ type Engine struct {
 	apps        map[uint16]AppHandler
 	linkWaiters map[wire.NodeID][]chan *transport.Link
 	attaching   map[wire.NodeID]attachState // outgoing Attaches by target
-	byAttach    map[*transport.Link]bool    // links in use that an Attach set up
 	events      sync.Mutex                  // serialises OnLinkEvent
 
 	hs       *handshakes // inbound TLS handshakes in progress
@@ -371,7 +369,6 @@ func New(opts Options) (*Engine, error) {
 		apps:        make(map[uint16]AppHandler),
 		linkWaiters: make(map[wire.NodeID][]chan *transport.Link),
 		attaching:   make(map[wire.NodeID]attachState),
-		byAttach:    make(map[*transport.Link]bool),
 		hs:          newHandshakes(opts.MaxPendingHandshakes, opts.MaxPendingHandshakesPerHost),
 		hsNotice:    logLimit{every: handshakeNoticeEvery},
 		cfg:         opts.Config,

@@ -16,20 +16,11 @@ import (
 // AddLink puts an authenticated link in the connection table under its
 // peer's Node-IDs and starts reading from it. The engine owns it from then
 // on. A link already there for the same peer is closed.
-func (e *Engine) AddLink(l *transport.Link) { e.addLink(l, false) }
-
-// addLink is AddLink for a link that an Attach set up (byAttach), as
-// requester or answerer, or not (a bootstrap link, §11.5).
-func (e *Engine) addLink(l *transport.Link, byAttach bool) {
+func (e *Engine) AddLink(l *transport.Link) {
 	ids := l.PeerNodeIDs()
 	if e.ctx.Err() != nil {
 		l.Close()
 		return
-	}
-	if byAttach {
-		e.mu.Lock()
-		e.byAttach[l] = true
-		e.mu.Unlock()
 	}
 	e.wg.Add(1)
 	go e.readLoop(l, ids[0])
@@ -59,24 +50,13 @@ func (e *Engine) addLink(l *transport.Link, byAttach bool) {
 }
 
 // prefer reports whether link a is the one to keep over b when both join
-// this node to the same peer. Two links opened from opposite ends within
-// the twin window by the same means, both by Attaches (two that crossed,
-// §6.5.1.2) or both without (two nodes dialing each other as bootstrap
-// peers), are settled by the tie-break: both ends keep the link whose
-// (D)TLS client is the node with the smaller Node-ID, so they agree
-// without talking. Otherwise the newer link replaces the older: a link
-// opened from the same end as b, or more than the twin window after it,
-// and the link an Attach set up next to a bootstrap link (a joining node
-// that Attaches to its bootstrap peer as its admitting peer, §10.5): the
-// Attach was asked for that link, and the tie-break must not retire it.
+// this node to the same peer: when they were opened from opposite ends
+// (simultaneous Attaches), both ends keep the link whose (D)TLS client is
+// the node with the smaller Node-ID, so they agree without talking; a
+// link opened from the same end as b, or more than the twin window after it,
+// replaces it.
 func (e *Engine) prefer(a, b *transport.Link) bool {
 	if a.Role() == b.Role() || a.Since().Sub(b.Since()) > e.opts.twinWindow {
-		return true
-	}
-	e.mu.Lock()
-	sameMeans := e.byAttach[a] == e.byAttach[b]
-	e.mu.Unlock()
-	if !sameMeans {
 		return true
 	}
 	self, peer := e.Self(), a.PeerNodeID()
@@ -129,9 +109,6 @@ func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
 				e.event(LinkEvent{NodeID: peer, Link: l, Err: err})
 			}
 			l.Close()
-			e.mu.Lock()
-			delete(e.byAttach, l)
-			e.mu.Unlock()
 			return
 		}
 		select {
@@ -172,7 +149,7 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 				e.log.Debug("inbound TLS link failed", "err", err)
 				return
 			}
-			e.addLink(l, e.awaitsAttachLink(l.PeerNodeIDs()))
+			e.AddLink(l)
 		}()
 	}
 }
