@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/storage"
 	"github.com/goreload/reload/topology"
 	"github.com/goreload/reload/wire"
@@ -76,6 +77,11 @@ type Message struct {
 	// of the values a handover or replica Store carries (§6.3.4).
 	Certificates []wire.GenericCertificate
 	Purpose      Purpose
+	// Timeout, when not zero, is how long the driver may take over an
+	// Attach before it gives it up (Failed), sooner than its transaction
+	// layer would: the join's Attach through a bootstrap peer (see
+	// Config.JoinAttachTimeout).
+	Timeout time.Duration
 }
 
 // Request is a request delivered to this node (its signature verified by
@@ -139,6 +145,13 @@ type Config struct {
 	// ExpireEvery is how often Tick removes expired values (default 10 s
 	// of Clock time).
 	ExpireEvery time.Duration
+	// JoinAttachTimeout is the Timeout of the join's Attach through a
+	// bootstrap peer (default the overlay-reliability-timer's default,
+	// 3 s). One whose route runs into a dead peer gets no answer, and
+	// each retransmission takes the same route; given up, it reaches
+	// the plugin as the Join's timeout, and the plugin joins through its
+	// next bootstrap peer instead (RFC 6940 §10.5, §11.4).
+	JoinAttachTimeout time.Duration
 	// OnError, when set, receives the errors of the storage work that
 	// topology events call for (they are logged at Debug otherwise).
 	OnError func(error)
@@ -206,6 +219,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	if cfg.ExpireEvery <= 0 {
 		cfg.ExpireEvery = 10 * time.Second
+	}
+	if cfg.JoinAttachTimeout <= 0 {
+		cfg.JoinAttachTimeout = config.DefaultOverlayReliabilityTimer
 	}
 	h := &Host{cfg: cfg, p: cfg.Plugin, self: cfg.Plugin.ID(), log: cfg.Logger,
 		reqs: make(map[uint64]*outReq), delivered: make(map[uint64]uint64), linked: make(map[wire.NodeID]struct{})}
@@ -411,11 +427,10 @@ func (h *Host) answerErr(tok uint64, err error) {
 // Answered hands the host the answer (or error answer, Code
 // wire.CodeError) that peer from sent to its request token.
 func (h *Host) Answered(token uint64, from wire.NodeID, code wire.MessageCode, body []byte) {
-	r, ok := h.reqs[token]
+	r, ok := h.take(token)
 	if !ok {
 		return
 	}
-	delete(h.reqs, token)
 	switch r.kind {
 	case reqPlugin:
 		if err := h.p.Step(topology.Incoming{From: from, Code: code, Body: body, Token: r.ptoken}); err != nil {
@@ -458,11 +473,10 @@ func (h *Host) Failed(token uint64, err error) {
 }
 
 func (h *Host) failed(token uint64, err error) {
-	r, ok := h.reqs[token]
+	r, ok := h.take(token)
 	if !ok {
 		return
 	}
-	delete(h.reqs, token)
 	switch r.kind {
 	case reqPlugin:
 		code, ok := wire.ErrorCodeOf(err)
@@ -486,9 +500,8 @@ func (h *Host) failed(token uint64, err error) {
 
 // Attached reports that the Attach token set up a link to peer.
 func (h *Host) Attached(token uint64, peer wire.NodeID) {
-	r, ok := h.reqs[token]
+	r, ok := h.take(token)
 	if ok {
-		delete(h.reqs, token)
 		if !r.to.IsZero() && h.attaching[r.to] == token {
 			delete(h.attaching, r.to)
 		}
@@ -642,17 +655,15 @@ func (h *Host) pluginMessage(m *topology.Outgoing) {
 		// then send it the Join directly.
 		next := topology.Add(h.self, one(h.self.Len()))
 		d := []wire.Destination{wire.ResourceDest(wire.ResourceID(slices.Clone(next.Bytes())))}
+		var limit time.Duration
 		if !m.Via.IsZero() {
 			via := m.Via
 			d = append([]wire.Destination{wire.NodeDest(&via)}, d...)
+			limit = h.cfg.JoinAttachTimeout
 		}
-		h.tok++
-		jt := h.tok
-		h.reqs[jt] = r
-		h.tok++
-		at := h.tok
-		h.reqs[at] = &outReq{kind: reqAttach, join: true, waiting: []Message{{Token: jt, Code: m.Code, Body: m.Body, Purpose: Topology}}}
-		h.rd.Messages = append(h.rd.Messages, Message{Token: at, Attach: true, Dest: d, Code: wire.CodeAttachReq, Purpose: Topology})
+		jt := h.newReq(r)
+		at := h.newReq(&outReq{kind: reqAttach, join: true, waiting: []Message{{Token: jt, Code: m.Code, Body: m.Body, Purpose: Topology}}})
+		h.rd.Messages = append(h.rd.Messages, Message{Token: at, Attach: true, Dest: d, Code: wire.CodeAttachReq, Purpose: Topology, Timeout: limit})
 	case m.Routed():
 		d := m.Dest
 		if d.Type == wire.DestNode && string(d.ID) == string(h.self.Bytes()) {
@@ -666,9 +677,7 @@ func (h *Host) pluginMessage(m *topology.Outgoing) {
 			via := m.Via
 			dest = append([]wire.Destination{wire.NodeDest(&via)}, dest...)
 		}
-		h.tok++
-		h.reqs[h.tok] = r
-		h.rd.Messages = append(h.rd.Messages, Message{Token: h.tok, Dest: dest, Code: m.Code, Body: m.Body, Purpose: Topology})
+		h.rd.Messages = append(h.rd.Messages, Message{Token: h.newReq(r), Dest: dest, Code: m.Code, Body: m.Body, Purpose: Topology})
 	default:
 		h.direct(r, Message{To: m.To, Code: m.Code, Body: m.Body, Purpose: Topology})
 	}
@@ -677,9 +686,7 @@ func (h *Host) pluginMessage(m *topology.Outgoing) {
 // direct sends m to the neighbour m.To, Attaching first when the host
 // knows of no link to it (RFC 6940 §10.6: neighbours are connected).
 func (h *Host) direct(r *outReq, m Message) {
-	h.tok++
-	m.Token = h.tok
-	h.reqs[m.Token] = r
+	m.Token = h.newReq(r)
 	to := m.To
 	m.Dest = []wire.Destination{wire.NodeDest(&to)}
 	if _, up := h.linked[to]; up || to == h.self {
@@ -708,10 +715,25 @@ func (h *Host) link(id wire.NodeID) {
 	if h.attaching == nil {
 		h.attaching = make(map[wire.NodeID]uint64)
 	}
+	at := h.newReq(&outReq{kind: reqAttach, to: id})
+	h.attaching[id] = at
+	h.rd.Messages = append(h.rd.Messages, Message{Token: at, Attach: true, Dest: []wire.Destination{wire.NodeDest(&id)}, Code: wire.CodeAttachReq, To: id, Purpose: Topology})
+}
+
+// newReq records a request the host sends and returns its token.
+func (h *Host) newReq(r *outReq) uint64 {
 	h.tok++
-	h.attaching[id] = h.tok
-	h.reqs[h.tok] = &outReq{kind: reqAttach, to: id}
-	h.rd.Messages = append(h.rd.Messages, Message{Token: h.tok, Attach: true, Dest: []wire.Destination{wire.NodeDest(&id)}, Code: wire.CodeAttachReq, To: id, Purpose: Topology})
+	h.reqs[h.tok] = r
+	return h.tok
+}
+
+// take removes and returns the request with token t.
+func (h *Host) take(t uint64) (*outReq, bool) {
+	r, ok := h.reqs[t]
+	if ok {
+		delete(h.reqs, t)
+	}
+	return r, ok
 }
 
 // one is the Node-ID 1 of length n.

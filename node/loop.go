@@ -128,9 +128,9 @@ func (n *Node) handleEvent(ev topology.Event) {
 func (n *Node) send(m *host.Message) {
 	tok := m.Token
 	if m.Attach {
-		dest := m.Dest
+		dest, limit := m.Dest, m.Timeout
 		n.async(func() {
-			peer, err := n.attach(dest)
+			peer, err := n.attach(dest, limit)
 			n.post(func() {
 				if err != nil {
 					n.log.Debug("host: attach", "dest", dest[len(dest)-1].String(), "err", err)
@@ -172,20 +172,11 @@ func (n *Node) send(m *host.Message) {
 // Node-ID of the peer at its end. A target that is connected already is
 // not attached again. When dest starts at a bootstrap peer that has gone
 // (the join's Attach through it, §10.5), the bootstrap addresses are
-// dialled again first.
-func (n *Node) attach(dest []wire.Destination) (wire.NodeID, error) {
-	limit := 30 * time.Second
-	if len(dest) > 1 {
-		// The join's Attach through a bootstrap peer (§10.5): one
-		// whose route has a dead peer in it (killed, its links not yet
-		// timed out) gets no answer, and each retransmission takes the
-		// same route. After one overlay-reliability-timer the Attach is
-		// given up, the plugin takes it as the Join's timeout and joins
-		// through its next bootstrap peer instead.
-		limit = n.cfg.Overlay.OverlayReliabilityTimer
-		if limit <= 0 {
-			limit = forwarding.DefaultReliabilityTimer
-		}
+// dialled again first. It is given up after limit (0: 30 s), the host's
+// Message.Timeout.
+func (n *Node) attach(dest []wire.Destination, limit time.Duration) (wire.NodeID, error) {
+	if limit <= 0 {
+		limit = 30 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, limit)
 	defer cancel()

@@ -268,6 +268,7 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	n.held.push(func() error { return closeBackend(backend) })
 	if n.h, err = host.New(host.Config{Plugin: n.ch, Kinds: n.kinds, Backend: backend, Verifier: verifier, Clock: time.Now, Logger: n.log,
+		JoinAttachTimeout:   cfg.Overlay.OverlayReliabilityTimer,
 		MaxStorageTimeAhead: cfg.MaxStorageTimeAhead, MaxLifetime: cfg.MaxLifetime}); err != nil {
 		return nil, fmt.Errorf("node: storage: %w", err)
 	}

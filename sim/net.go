@@ -25,9 +25,11 @@ const (
 type envelope struct {
 	kind   envKind
 	attach bool // an Attach (RFC 6940 §6.5.1), answered by the simulator
-	// join: the join's Attach through a bootstrap peer (its destination
-	// list starts with one), which node gives up sooner.
-	join bool
+	// limit is how many ticks the originator waits for the outcome
+	// before its transaction layer gives up (0: Config.Timeout); the
+	// host's Message.Timeout, for the join's Attach through a bootstrap
+	// peer.
+	limit int64
 	// req is the request's message code, code that of the message (the
 	// request, then its answer).
 	req, code wire.MessageCode
@@ -98,7 +100,7 @@ func (s *Sim) unlink(a *Node, b int32) {
 // sendMessage starts one of node n's host's requests or Attaches.
 func (s *Sim) sendMessage(n *Node, m *host.Message) {
 	s.Stats.Originated++
-	e := &envelope{kind: envRequest, attach: m.Attach, join: m.Attach && len(m.Dest) > 1, req: m.Code, code: m.Code,
+	e := &envelope{kind: envRequest, attach: m.Attach, limit: s.ticks(m.Timeout), req: m.Code, code: m.Code,
 		origin: n.index, token: m.Token, body: m.Body, dest: m.Dest, path: []int32{n.index}, issued: s.Now,
 		purpose: m.Purpose, certs: m.Certificates}
 	if st := e.storeStats(s); st != nil {
@@ -324,11 +326,8 @@ func (s *Sim) timeout(e *envelope) {
 		return
 	}
 	limit := s.cfg.Timeout
-	if e.join {
-		// Node gives the join's Attach through a bootstrap peer up after
-		// one reliability timer, so that the plugin joins through its
-		// next bootstrap peer instead of waiting on a dead route.
-		limit = s.joinTimeout
+	if e.limit > 0 {
+		limit = min(limit, e.limit)
 	}
 	t := max(s.Now+1, e.issued+limit)
 	s.queue[t] = append(s.queue[t], &envelope{kind: envTimeout, to: e.origin, token: e.token})

@@ -148,11 +148,9 @@ type Sim struct {
 	// envelope its answer goes back in.
 	delivered map[uint64]*envelope
 	dtok      uint64
-	// joinTimeout is the timeout of the join's Attach, in ticks.
-	joinTimeout int64
-	clock       func() time.Time
-	log         *slog.Logger
-	Stats       Stats
+	clock     func() time.Time
+	log       *slog.Logger
+	Stats     Stats
 	// Errors collects the errors of the storage work that topology events
 	// made the hosts do (a node only logs them).
 	Errors []error
@@ -201,11 +199,9 @@ func New(cfg Config) *Sim {
 		Stats:     Stats{ByCode: make(map[wire.MessageCode]int)},
 	}
 	s.tick = s.chordTick()
-	ticks := func(d time.Duration) int64 { return int64((d + s.tick - 1) / s.tick) }
 	if s.cfg.Timeout <= 0 {
-		s.cfg.Timeout = ticks(forwarding.DefaultReliabilityTimer * forwarding.DefaultTransmissions)
+		s.cfg.Timeout = s.ticks(forwarding.DefaultReliabilityTimer * forwarding.DefaultTransmissions)
 	}
-	s.joinTimeout = min(s.cfg.Timeout, ticks(forwarding.DefaultReliabilityTimer))
 	s.clock = s.Time
 	for p := range s.Stats.Stores {
 		s.Stats.Stores[p].Failed = make(map[wire.ErrorCode]int)
@@ -548,3 +544,6 @@ func (n *Node) requester(certs []wire.GenericCertificate) storage.Requester {
 
 // errTimeout is what a host hears when its request got no answer.
 var errTimeout = forwarding.ErrRequestTimeout
+
+// ticks is d in ticks, rounded up.
+func (s *Sim) ticks(d time.Duration) int64 { return int64((d + s.tick - 1) / s.tick) }
