@@ -59,36 +59,7 @@ func BenchmarkDTLSLinkStopAndWait(b *testing.B) {
 // BenchmarkRawDTLSPingPong is the baseline: pion DTLS alone, one message
 // there and one back per operation, on loopback.
 func BenchmarkRawDTLSPingPong(b *testing.B) {
-	ctx := context.Background()
-	ca := newTestCA(b)
-	ka, kb := ca.node(b, nodeID(0xa)), ca.node(b, nodeID(0xb))
-	pa, _ := net.ListenPacket("udp4", "127.0.0.1:0")
-	pb, _ := net.ListenPacket("udp4", "127.0.0.1:0")
-	type r struct {
-		c   *dtls.Conn
-		err error
-	}
-	ch := make(chan r, 1)
-	go func() {
-		c, err := dtls.ServerWithOptions(pa, pb.LocalAddr(), dtls.WithCertificates(*ka), dtls.WithInsecureSkipVerify(true),
-			dtls.WithClientAuth(dtls.RequireAnyClientCert))
-		if err == nil {
-			err = c.HandshakeContext(ctx)
-		}
-		ch <- r{c, err}
-	}()
-	cb, err := dtls.ClientWithOptions(pb, pa.LocalAddr(), dtls.WithCertificates(*kb), dtls.WithInsecureSkipVerify(true))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cb.HandshakeContext(ctx); err != nil {
-		b.Fatal(err)
-	}
-	ra := <-ch
-	if ra.err != nil {
-		b.Fatal(ra.err)
-	}
-	ca2 := ra.c
+	ca2, cb := rawDTLSPair(b)
 	defer ca2.Close()
 	defer cb.Close()
 	msg := pingMessage(b, 1, 100, nodeID(1), nodeID(2))
@@ -155,4 +126,41 @@ func BenchmarkICELinkSetup(b *testing.B) {
 		}
 		p.close()
 	}
+}
+
+// rawDTLSPair is two pion DTLS conns on loopback UDP with certificates of
+// the test CA, handshaken, without RELOAD framing: the baseline of the
+// link benchmarks. The first is the server end.
+func rawDTLSPair(b *testing.B) (*dtls.Conn, *dtls.Conn) {
+	b.Helper()
+	ctx := context.Background()
+	ca := newTestCA(b)
+	ka, kb := ca.node(b, nodeID(0xa)), ca.node(b, nodeID(0xb))
+	pa, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	pb, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	type r struct {
+		c   *dtls.Conn
+		err error
+	}
+	ch := make(chan r, 1)
+	go func() {
+		c, err := dtls.ServerWithOptions(pa, pb.LocalAddr(), dtls.WithCertificates(*ka), dtls.WithInsecureSkipVerify(true),
+			dtls.WithClientAuth(dtls.RequireAnyClientCert))
+		if err == nil {
+			err = c.HandshakeContext(ctx)
+		}
+		ch <- r{c, err}
+	}()
+	cb, err := dtls.ClientWithOptions(pb, pa.LocalAddr(), dtls.WithCertificates(*kb), dtls.WithInsecureSkipVerify(true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cb.HandshakeContext(ctx); err != nil {
+		b.Fatal(err)
+	}
+	ra := <-ch
+	if ra.err != nil {
+		b.Fatal(ra.err)
+	}
+	return ra.c, cb
 }

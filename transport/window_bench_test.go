@@ -9,8 +9,6 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"github.com/pion/dtls/v3"
 )
 
 // sizedMessage is a Ping request of exactly size bytes.
@@ -158,36 +156,7 @@ func benchLinkStream(b *testing.B, alg SenderAlgorithm, size int, loss float64, 
 // socket buffer; the rate counts what was read, over the time until
 // the last one was.
 func benchRawDTLSStream(b *testing.B, size int) {
-	ctx := context.Background()
-	ca := newTestCA(b)
-	ka, kb := ca.node(b, nodeID(0xa)), ca.node(b, nodeID(0xb))
-	pa, _ := net.ListenPacket("udp4", "127.0.0.1:0")
-	pb, _ := net.ListenPacket("udp4", "127.0.0.1:0")
-	type r struct {
-		c   *dtls.Conn
-		err error
-	}
-	ch := make(chan r, 1)
-	go func() {
-		c, err := dtls.ServerWithOptions(pa, pb.LocalAddr(), dtls.WithCertificates(*ka), dtls.WithInsecureSkipVerify(true),
-			dtls.WithClientAuth(dtls.RequireAnyClientCert))
-		if err == nil {
-			err = c.HandshakeContext(ctx)
-		}
-		ch <- r{c, err}
-	}()
-	cb, err := dtls.ClientWithOptions(pb, pa.LocalAddr(), dtls.WithCertificates(*kb), dtls.WithInsecureSkipVerify(true))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cb.HandshakeContext(ctx); err != nil {
-		b.Fatal(err)
-	}
-	ra := <-ch
-	if ra.err != nil {
-		b.Fatal(ra.err)
-	}
-	sender := ra.c
+	sender, cb := rawDTLSPair(b)
 	defer sender.Close()
 	defer cb.Close()
 	msg := sizedMessage(b, size)
