@@ -218,24 +218,10 @@ func TestStoreFetchThroughOverlay(t *testing.T) {
 	// CERTIFICATE_BY_NODE-like array kind? Use SIP-REGISTRATION: a
 	// dictionary keyed by the storing Node-ID under the AOR's Resource-ID
 	// (USER-NODE-MATCH: the resource is the hash of the user name).
-	user := "node2@test.example.org"
-	res := wire.ResourceIDFromName(user)
-	aid := a.ID()
-	val := wire.DictionaryValue(aid.Bytes(), []byte("sip:node2@127.0.0.1:5060"))
-	if _, err := a.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{val}, time.Hour); err != nil {
-		t.Fatalf("store: %v", err)
-	}
-	fa, err := b.FetchAll(ctx, res, wire.KindSIPRegistration)
-	if err != nil {
-		t.Fatalf("fetch: %v", err)
-	}
-	if len(fa.KindResponses) != 1 || len(fa.KindResponses[0].Values) != 1 ||
-		string(fa.KindResponses[0].Values[0].Value.Value.Value) != "sip:node2@127.0.0.1:5060" {
-		t.Fatalf("fetched %+v", fa)
-	}
+	res := storeFetchRegistration(t, ctx, a, b, "sip:node2@127.0.0.1:5060")
 	// Another node may not write under node2's name: Error_Forbidden.
 	bid := b.ID()
-	_, err = b.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{wire.DictionaryValue(bid.Bytes(), []byte("x"))}, time.Hour)
+	_, err := b.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{wire.DictionaryValue(bid.Bytes(), []byte("x"))}, time.Hour)
 	var re *wire.RemoteError
 	if !errors.As(err, &re) || re.Code != wire.ErrCodeForbidden {
 		t.Fatalf("store under another user's name: %v", err)
@@ -386,4 +372,27 @@ func (n *Node) onLoop(f func()) {
 	if err := n.do(context.Background(), f); err != nil {
 		panic(err)
 	}
+}
+
+// storeFetchRegistration stores a SIP-REGISTRATION of node2's user
+// (USER-NODE-MATCH: a is node2) with contact at a and fetches it at b,
+// and returns its Resource-ID.
+func storeFetchRegistration(t *testing.T, ctx context.Context, a, b *Node, contact string) wire.ResourceID {
+	t.Helper()
+	user := "node2@test.example.org"
+	res := wire.ResourceIDFromName(user)
+	aid := a.ID()
+	val := wire.DictionaryValue(aid.Bytes(), []byte(contact))
+	if _, err := a.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{val}, time.Hour); err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	fa, err := b.FetchAll(ctx, res, wire.KindSIPRegistration)
+	if err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	if len(fa.KindResponses) != 1 || len(fa.KindResponses[0].Values) != 1 ||
+		string(fa.KindResponses[0].Values[0].Value.Value.Value) != contact {
+		t.Fatalf("fetched %+v", fa)
+	}
+	return res
 }

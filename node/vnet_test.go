@@ -11,7 +11,6 @@ import (
 
 	"github.com/goreload/reload/node/nodetest"
 	"github.com/goreload/reload/transport"
-	"github.com/goreload/reload/wire"
 )
 
 // natWorld is a virtual internet (pion vnet): a WAN with a STUN server
@@ -152,19 +151,5 @@ func TestNodesBehindNATs(t *testing.T) {
 	t.Logf("NATed peers linked over %s %s -> %s %s", direct.ICE.LocalType, direct.ICE.Local, direct.ICE.RemoteType, direct.ICE.Remote)
 
 	// Store from one NATed peer, Fetch from the other.
-	user := "node2@test.example.org" // a's user name: USER-NODE-MATCH
-	res := wire.ResourceIDFromName(user)
-	aid := a.ID()
-	val := wire.DictionaryValue(aid.Bytes(), []byte("sip:node2@192.168.0.2:5060"))
-	if _, err := a.Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{val}, time.Hour); err != nil {
-		t.Fatalf("store: %v", err)
-	}
-	fa, err := b.FetchAll(ctx, res, wire.KindSIPRegistration)
-	if err != nil {
-		t.Fatalf("fetch: %v", err)
-	}
-	if len(fa.KindResponses) != 1 || len(fa.KindResponses[0].Values) != 1 ||
-		string(fa.KindResponses[0].Values[0].Value.Value.Value) != "sip:node2@192.168.0.2:5060" {
-		t.Fatalf("fetched %+v", fa)
-	}
+	storeFetchRegistration(t, ctx, a, b, "sip:node2@192.168.0.2:5060")
 }
