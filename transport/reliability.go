@@ -496,10 +496,7 @@ func (s *Sender) OnAck(a wire.FramedMessage, now time.Time) {
 	if h == nil {
 		return // not ours, or too old to remember
 	}
-	s.rto.Sample(now.Sub(h.at))
-	s.lastAck = now
-	s.lastActivity = now
-	s.suspect = false
+	s.acked(h.at, now)
 	if s.stream {
 		s.ackStream(a)
 		return
@@ -590,4 +587,13 @@ func (s *Sender) Fail(err error) {
 	if s.err == nil {
 		s.err = err
 	}
+}
+
+// acked takes an ACK, at now, of a frame sent at: an RTT sample (RFC
+// 6298), and the link is alive.
+func (s *Sender) acked(at, now time.Time) {
+	s.rto.Sample(now.Sub(at))
+	s.lastAck = now
+	s.lastActivity = now
+	s.suspect = false
 }

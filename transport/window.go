@@ -407,10 +407,7 @@ func (s *Sender) ackWindow(a wire.FramedMessage, now time.Time) {
 	if f == nil {
 		return // not ours, or no longer in flight
 	}
-	s.rto.Sample(now.Sub(f.at))
-	s.lastAck = now
-	s.lastActivity = now
-	s.suspect = false
+	s.acked(f.at, now)
 	acked := s.ackFrame(f)
 	for k := uint32(1); k <= 32; k++ {
 		if a.Received&(1<<(k-1)) != 0 {
