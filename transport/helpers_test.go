@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goreload/reload/internal/poll"
 	"github.com/goreload/reload/wire"
 )
 
@@ -23,17 +24,7 @@ const testOverlay = "test.example.org"
 // whether it held. Tests over real sockets poll for the event they need
 // instead of sleeping a guessed time.
 func eventually(timeout time.Duration, cond func() bool) bool {
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			return cond()
-		}
-	}
-	return true
+	return poll.Until(timeout, 2*time.Millisecond, cond)
 }
 
 // testCA is a tiny enrollment server: it signs node certificates whose

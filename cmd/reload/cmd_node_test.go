@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/internal/poll"
 	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/node/nodetest"
 	"github.com/goreload/reload/security"
@@ -50,17 +51,7 @@ func threeNodes(t *testing.T) (string, []*node.Node) {
 // eventually polls cond until it holds or timeout passes, and reports
 // whether it held: tests wait for the state they need, not a guessed time.
 func eventually(timeout time.Duration, cond func() bool) bool {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			return cond()
-		}
-	}
-	return true
+	return poll.Until(timeout, 20*time.Millisecond, cond)
 }
 
 // startNodes starts one node per identity on loopback with the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goreload/reload/internal/poll"
 	"github.com/goreload/reload/usage/sip/sipptest"
 )
 
@@ -62,15 +63,8 @@ func runUAC(ctx context.Context, t *testing.T, dir string, fe *Frontend, scenari
 // timeout.
 func waitFor(t testing.TB, timeout time.Duration, cond func() bool, what string) {
 	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
+	if !poll.Until(timeout, 10*time.Millisecond, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
 	}
 }
 
