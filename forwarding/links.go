@@ -50,19 +50,42 @@ func (e *Engine) AddLink(l *transport.Link) {
 }
 
 // prefer reports whether link a is the one to keep over b when both join
-// this node to the same peer: when they were opened from opposite ends
-// (simultaneous Attaches), both ends keep the link whose (D)TLS client is
-// the node with the smaller Node-ID, so they agree without talking; a
-// link opened from the same end as b, or more than the twin window after it,
-// replaces it.
+// this node to the same peer. A link opened from the same end as b, or
+// more than the twin window after it, replaces it. Two links opened from
+// opposite ends within the window are settled by rules both ends apply
+// alike, so that they agree without talking:
+//
+//   - links of different types were not set up by two Attaches that
+//     crossed (§6.5.1.2): they are a bootstrap TLS link (§11.5) and the
+//     datagram link an Attach then negotiated, as when a joining node
+//     Attaches to its bootstrap peer as its admitting peer (§10.5). The
+//     Attach was asked for its link, so the datagram link is kept;
+//   - otherwise both ends keep the link whose (D)TLS client is the node
+//     with the smaller Node-ID.
 func (e *Engine) prefer(a, b *transport.Link) bool {
 	if a.Role() == b.Role() || a.Since().Sub(b.Since()) > e.opts.twinWindow {
 		return true
+	}
+	if ra, rb := attachRank(a.Type()), attachRank(b.Type()); ra != rb {
+		return ra > rb
 	}
 	self, peer := e.Self(), a.PeerNodeID()
 	smallerIsSelf := self.Compare(peer) < 0
 	aClientIsSelf := a.Role() == transport.Responder
 	return aClientIsSelf == smallerIsSelf
+}
+
+// attachRank orders link types for prefer: only an Attach sets up a
+// DTLS link (with ICE, or without it, §6.6.6); TLS links are also dialed
+// directly to bootstrap peers.
+func attachRank(t transport.LinkType) int {
+	switch t {
+	case transport.LinkDTLSUDPSR:
+		return 2
+	case transport.LinkDTLSUDPSRNoICE:
+		return 1
+	}
+	return 0
 }
 
 // retireGrace is how long a link that lost to another one to the same
