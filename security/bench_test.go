@@ -3,6 +3,7 @@ package security
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -14,7 +15,8 @@ import (
 // The Sign/VerifyPing benchmarks measure a whole message signature (input
 // built and hashed, signed, SignerIdentity and certificates attached;
 // certificate found in the cache and checked, signature verified); the
-// Raw benchmarks measure the bare crypto operation on a SHA-256 digest.
+// Raw benchmarks measure the bare crypto operation on a SHA-256 digest
+// (for Ed25519, on 32 bytes of the same size).
 // The difference is this package's overhead.
 
 type benchCase struct {
@@ -25,6 +27,7 @@ type benchCase struct {
 var benchCases = []benchCase{
 	{"ecdsa-p256", func() crypto.Signer { return ecKeys()[1] }},
 	{"rsa-2048", func() crypto.Signer { return rsaKeys()[0] }},
+	{"ed25519", func() crypto.Signer { return edKeys()[0] }},
 }
 
 // pingContents is an encoded Ping request MessageContents.
@@ -108,6 +111,26 @@ func BenchmarkRawRSAVerify(b *testing.B) {
 	for b.Loop() {
 		if err := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, benchDigest[:], sig); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRawEd25519Sign(b *testing.B) {
+	key := edKeys()[0].(ed25519.PrivateKey)
+	b.ReportAllocs()
+	for b.Loop() {
+		ed25519.Sign(key, benchDigest[:])
+	}
+}
+
+func BenchmarkRawEd25519Verify(b *testing.B) {
+	key := edKeys()[0].(ed25519.PrivateKey)
+	pub := key.Public().(ed25519.PublicKey)
+	sig := ed25519.Sign(key, benchDigest[:])
+	b.ReportAllocs()
+	for b.Loop() {
+		if !ed25519.Verify(pub, benchDigest[:], sig) {
+			b.Fatal("verify failed")
 		}
 	}
 }

@@ -22,6 +22,7 @@ var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 var (
 	ecKeys  = sync.OnceValue(func() []crypto.Signer { return makeKeys(KeyECDSAP256, 3) })
 	rsaKeys = sync.OnceValue(func() []crypto.Signer { return makeKeys(KeyRSA2048, 2) })
+	edKeys  = sync.OnceValue(func() []crypto.Signer { return makeKeys(KeyEd25519, 2) })
 	testCA  = sync.OnceValue(func() *CA { return mustCA(ecKeys()[0]) })
 )
 

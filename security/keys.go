@@ -3,6 +3,7 @@ package security
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -19,10 +20,13 @@ import (
 type KeyAlgorithm uint8
 
 // Key algorithms. ECDSA P-256 is the default; RSA-2048 is what RFC 6940
-// §6.3.4 makes mandatory to implement.
+// §6.3.4 makes mandatory to implement; Ed25519 (signature algorithm
+// ed25519, RFC 8422 §5.1.3) is an option whose signing and verification
+// are cheap in time and allocations.
 const (
 	KeyECDSAP256 KeyAlgorithm = iota
 	KeyRSA2048
+	KeyEd25519
 )
 
 func (a KeyAlgorithm) String() string {
@@ -31,20 +35,24 @@ func (a KeyAlgorithm) String() string {
 		return "ecdsa"
 	case KeyRSA2048:
 		return "rsa"
+	case KeyEd25519:
+		return "ed25519"
 	}
 	return "KeyAlgorithm(" + strconv.Itoa(int(a)) + ")"
 }
 
-// ParseKeyAlgorithm maps "ecdsa" (or "ecdsa-p256", "") and "rsa" (or
-// "rsa-2048") to a KeyAlgorithm.
+// ParseKeyAlgorithm maps "ecdsa" (or "ecdsa-p256", ""), "rsa" (or
+// "rsa-2048") and "ed25519" to a KeyAlgorithm.
 func ParseKeyAlgorithm(s string) (KeyAlgorithm, error) {
 	switch s {
 	case "", "ecdsa", "ecdsa-p256", "p256":
 		return KeyECDSAP256, nil
 	case "rsa", "rsa-2048", "rsa2048":
 		return KeyRSA2048, nil
+	case "ed25519":
+		return KeyEd25519, nil
 	}
-	return 0, fmt.Errorf("security: unknown key algorithm %q (want ecdsa or rsa)", s)
+	return 0, fmt.Errorf("security: unknown key algorithm %q (want ecdsa, rsa or ed25519)", s)
 }
 
 // GenerateKey makes a new private key from the system's secure random
@@ -55,18 +63,27 @@ func GenerateKey(alg KeyAlgorithm) (crypto.Signer, error) {
 		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case KeyRSA2048:
 		return rsa.GenerateKey(rand.Reader, 2048)
+	case KeyEd25519:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		return k, nil
 	}
 	return nil, ErrUnsupportedAlgorithm
 }
 
 // DefaultAlgorithm is the signature algorithm this package uses with key:
-// ecdsa-sha256 for ECDSA keys, rsa-sha256 for RSA keys.
+// ecdsa-sha256 for ECDSA keys, rsa-sha256 for RSA keys, ed25519 for
+// Ed25519 keys.
 func DefaultAlgorithm(key crypto.PublicKey) (wire.SignatureAndHashAlgorithm, error) {
 	switch key.(type) {
 	case *ecdsa.PublicKey:
 		return wire.AlgECDSASHA256, nil
 	case *rsa.PublicKey:
 		return wire.AlgRSASHA256, nil
+	case ed25519.PublicKey:
+		return wire.AlgEd25519, nil
 	}
 	return wire.SignatureAndHashAlgorithm{}, ErrUnsupportedAlgorithm
 }

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding/binary"
+	"sync"
 
 	"github.com/goreload/reload/wire"
 )
@@ -93,12 +94,139 @@ func hashBlob(h crypto.Hash, blob []byte) []byte {
 	return w.Sum(nil)
 }
 
-func (id *Identity) sign(digest []byte) (wire.Signature, error) {
-	v, err := signDigest(id.Key, id.hash, digest)
-	if err != nil {
-		return wire.Signature{}, err
+// pureEdDSA is the crypto.Hash checkKeyAlg gives for ed25519: the
+// signature covers the whole input (RFC 8032 §5.1.6), so the input is
+// built, not hashed, and is signed with signPure and checked with
+// verifyPure.
+const pureEdDSA crypto.Hash = 0
+
+// inputPool holds the buffers the whole signature inputs of ed25519 are
+// built in, so that signing or verifying a message does not allocate for
+// its input.
+var inputPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// maxPooledInput is the largest buffer put back in inputPool; one large
+// StoredData value should not pin its buffer.
+const maxPooledInput = 64 << 10
+
+func getInput() *[]byte { return inputPool.Get().(*[]byte) }
+
+// putInput returns a buffer grown to in to the pool.
+func putInput(p *[]byte, in []byte) {
+	if cap(in) > maxPooledInput {
+		return
 	}
-	return wire.Signature{Algorithm: id.alg, Identity: id.identity, Value: v}, nil
+	*p = in[:0]
+	inputPool.Put(p)
+}
+
+// appendDataInput appends resource_id || kind || storage_time ||
+// StoredDataValue || SignerIdentity (RFC 6940 §7.1), the input that
+// hashDataInput hashes.
+func appendDataInput(b, resourceID []byte, kind uint32, storageTime uint64, value []byte, sid *wire.SignerIdentity) ([]byte, error) {
+	b = append(b, resourceID...)
+	b = binary.BigEndian.AppendUint32(b, kind)
+	b = binary.BigEndian.AppendUint64(b, storageTime)
+	b = append(b, value...)
+	return sid.Append(b)
+}
+
+// signMessageInput signs overlay || transaction_id || MessageContents ||
+// SignerIdentity (RFC 6940 §6.3.4) with key: a digest made with h, or
+// for ed25519 (h is pureEdDSA) the input itself.
+func signMessageInput(key crypto.Signer, h crypto.Hash, overlay uint32, txid uint64, contents []byte, sid *wire.SignerIdentity) ([]byte, error) {
+	if h == pureEdDSA {
+		p := getInput()
+		in, err := wire.AppendMessageSignatureInput(*p, overlay, txid, contents, sid)
+		if err != nil {
+			putInput(p, in)
+			return nil, err
+		}
+		v, err := signPure(key, in)
+		putInput(p, in)
+		return v, err
+	}
+	var dbuf [maxDigest]byte
+	digest, err := hashMessageInputTo(&dbuf, h, overlay, txid, contents, sid)
+	if err != nil {
+		return nil, err
+	}
+	return signDigest(key, h, digest)
+}
+
+// verifyMessageInput is the check that matches signMessageInput; the
+// error is from encoding sid.
+func verifyMessageInput(pub crypto.PublicKey, h crypto.Hash, overlay uint32, txid uint64, contents []byte, sid *wire.SignerIdentity, sig []byte) (bool, error) {
+	if h == pureEdDSA {
+		p := getInput()
+		in, err := wire.AppendMessageSignatureInput(*p, overlay, txid, contents, sid)
+		ok := err == nil && verifyPure(pub, in, sig)
+		putInput(p, in)
+		return ok, err
+	}
+	var dbuf [maxDigest]byte
+	digest, err := hashMessageInputTo(&dbuf, h, overlay, txid, contents, sid)
+	if err != nil {
+		return false, err
+	}
+	return verifyDigest(pub, h, digest, sig), nil
+}
+
+// signDataInput signs a StoredData signature input (RFC 6940 §7.1) with
+// key, as signMessageInput does a message's.
+func signDataInput(key crypto.Signer, h crypto.Hash, resourceID []byte, kind uint32, storageTime uint64, value []byte, sid *wire.SignerIdentity) ([]byte, error) {
+	if h == pureEdDSA {
+		p := getInput()
+		in, err := appendDataInput(*p, resourceID, kind, storageTime, value, sid)
+		if err != nil {
+			putInput(p, in)
+			return nil, err
+		}
+		v, err := signPure(key, in)
+		putInput(p, in)
+		return v, err
+	}
+	digest, err := hashDataInput(h, resourceID, kind, storageTime, value, sid)
+	if err != nil {
+		return nil, err
+	}
+	return signDigest(key, h, digest)
+}
+
+// verifyDataInput is the check that matches signDataInput.
+func verifyDataInput(pub crypto.PublicKey, h crypto.Hash, resourceID []byte, kind uint32, storageTime uint64, value []byte, sid *wire.SignerIdentity, sig []byte) (bool, error) {
+	if h == pureEdDSA {
+		p := getInput()
+		in, err := appendDataInput(*p, resourceID, kind, storageTime, value, sid)
+		ok := err == nil && verifyPure(pub, in, sig)
+		putInput(p, in)
+		return ok, err
+	}
+	digest, err := hashDataInput(h, resourceID, kind, storageTime, value, sid)
+	if err != nil {
+		return false, err
+	}
+	return verifyDigest(pub, h, digest, sig), nil
+}
+
+// signBlobInput signs an opaque blob (RFC 6940 §11.1): its digest, or for
+// ed25519 the blob itself.
+func signBlobInput(key crypto.Signer, h crypto.Hash, blob []byte) ([]byte, error) {
+	if h == pureEdDSA {
+		return signPure(key, blob)
+	}
+	return signDigest(key, h, hashBlob(h, blob))
+}
+
+// verifyBlobInput is the check that matches signBlobInput.
+func verifyBlobInput(pub crypto.PublicKey, h crypto.Hash, blob, sig []byte) bool {
+	if h == pureEdDSA {
+		return verifyPure(pub, blob, sig)
+	}
+	return verifyDigest(pub, h, hashBlob(h, blob), sig)
 }
 
 // SignMessage fills sb with this identity's certificates and the
@@ -107,16 +235,11 @@ func (id *Identity) sign(digest []byte) (wire.Signature, error) {
 // MessageContents. Certificates already in sb are kept (add the
 // certificates StoredData signatures need before or after).
 func (id *Identity) SignMessage(sb *wire.SecurityBlock, overlay uint32, txid uint64, contents []byte) error {
-	var dbuf [maxDigest]byte
-	digest, err := hashMessageInputTo(&dbuf, id.hash, overlay, txid, contents, &id.identity)
+	v, err := signMessageInput(id.Key, id.hash, overlay, txid, contents, &id.identity)
 	if err != nil {
 		return err
 	}
-	sig, err := id.sign(digest)
-	if err != nil {
-		return err
-	}
-	sb.Signature = sig
+	sb.Signature = wire.Signature{Algorithm: id.alg, Identity: id.identity, Value: v}
 	if len(sb.Certificates) == 0 {
 		sb.Certificates = id.Certificates()
 	} else {
@@ -131,11 +254,11 @@ func (id *Identity) SignMessage(sb *wire.SecurityBlock, overlay uint32, txid uin
 // signature goes in the StoredData; the certificates go in the enclosing
 // message's SecurityBlock (Certificates).
 func (id *Identity) SignData(resourceID []byte, kind uint32, storageTime uint64, value []byte) (wire.Signature, error) {
-	digest, err := hashDataInput(id.hash, resourceID, kind, storageTime, value, &id.identity)
+	v, err := signDataInput(id.Key, id.hash, resourceID, kind, storageTime, value, &id.identity)
 	if err != nil {
 		return wire.Signature{}, err
 	}
-	return id.sign(digest)
+	return wire.Signature{Algorithm: id.alg, Identity: id.identity, Value: v}, nil
 }
 
 // SignBlob signs an opaque blob and returns a SecurityBlock carrying this
@@ -149,13 +272,14 @@ func (id *Identity) SignBlob(blob []byte) (wire.SecurityBlock, error) {
 
 // SignBlobWith is SignBlob with another signature algorithm than the
 // identity's (for example rsa-sha1, which RFC 6940 §11.1 names for
-// configuration signatures); alg must fit the key.
+// configuration signatures); alg must fit the key. An Ed25519 key has
+// one algorithm, ed25519.
 func (id *Identity) SignBlobWith(alg wire.SignatureAndHashAlgorithm, blob []byte) (wire.SecurityBlock, error) {
 	h, err := checkKeyAlg(alg, id.Key.Public())
 	if err != nil {
 		return wire.SecurityBlock{}, err
 	}
-	v, err := signDigest(id.Key, h, hashBlob(h, blob))
+	v, err := signBlobInput(id.Key, h, blob)
 	if err != nil {
 		return wire.SecurityBlock{}, err
 	}

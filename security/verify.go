@@ -72,12 +72,11 @@ func (v *Verifier) VerifyMessage(overlay uint32, txid uint64, contents []byte, s
 	if err != nil {
 		return Signer{}, err
 	}
-	var dbuf [maxDigest]byte
-	digest, err := hashMessageInputTo(&dbuf, h, overlay, txid, contents, &sig.Identity)
+	ok, err := verifyMessageInput(s.Cert.Cert.PublicKey, h, overlay, txid, contents, &sig.Identity, sig.Value)
 	if err != nil {
 		return Signer{}, forbiddenf("%w: %w", ErrBadIdentity, err)
 	}
-	if !verifyDigest(s.Cert.Cert.PublicKey, h, digest, sig.Value) {
+	if !ok {
 		return Signer{}, forbiddenf("%w: message from %v", ErrBadSignature, s.NodeID)
 	}
 	return s, nil
@@ -100,11 +99,11 @@ func (v *Verifier) VerifyData(resourceID []byte, kind uint32, storageTime uint64
 	if err != nil {
 		return Signer{}, err
 	}
-	digest, err := hashDataInput(h, resourceID, kind, storageTime, value, &sig.Identity)
+	ok, err := verifyDataInput(s.Cert.Cert.PublicKey, h, resourceID, kind, storageTime, value, &sig.Identity, sig.Value)
 	if err != nil {
 		return Signer{}, forbiddenf("%w: %w", ErrBadIdentity, err)
 	}
-	if !verifyDigest(s.Cert.Cert.PublicKey, h, digest, sig.Value) {
+	if !ok {
 		return Signer{}, forbiddenf("%w: stored data from %v", ErrBadSignature, s.NodeID)
 	}
 	return s, nil
@@ -122,7 +121,7 @@ func (v *Verifier) VerifyBlob(blob []byte, sb *wire.SecurityBlock, want Expect, 
 	if err != nil {
 		return Signer{}, err
 	}
-	if !verifyDigest(s.Cert.Cert.PublicKey, h, hashBlob(h, blob), sig.Value) {
+	if !verifyBlobInput(s.Cert.Cert.PublicKey, h, blob, sig.Value) {
 		return Signer{}, forbiddenf("%w: blob signed by %v", ErrBadSignature, s.NodeID)
 	}
 	return s, nil
@@ -135,7 +134,7 @@ func IsSynthetic(sig *wire.Signature) bool {
 }
 
 // resolve finds and checks the signer's certificate and returns the
-// signer and the signature's hash.
+// signer and the signature's hash (pureEdDSA for ed25519).
 func (v *Verifier) resolve(sig *wire.Signature, certs []wire.GenericCertificate, want Expect, now time.Time) (Signer, crypto.Hash, error) {
 	sid := &sig.Identity
 	if sid.Type != wire.IdentityCertHash && sid.Type != wire.IdentityCertHashNodeID {

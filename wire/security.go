@@ -25,15 +25,18 @@ func (t CertificateType) String() string {
 // HashAlgorithm is the TLS HashAlgorithm (RFC 5246 §7.4.1.4.1).
 type HashAlgorithm uint8
 
-// Hash algorithms.
+// Hash algorithms. HashIntrinsic (RFC 8422 §5.1.3) is the "hash" of a
+// signature algorithm that hashes internally, such as Ed25519: the
+// signature covers the whole input, not a digest of it.
 const (
-	HashNone   HashAlgorithm = 0
-	HashMD5    HashAlgorithm = 1
-	HashSHA1   HashAlgorithm = 2
-	HashSHA224 HashAlgorithm = 3
-	HashSHA256 HashAlgorithm = 4
-	HashSHA384 HashAlgorithm = 5
-	HashSHA512 HashAlgorithm = 6
+	HashNone      HashAlgorithm = 0
+	HashMD5       HashAlgorithm = 1
+	HashSHA1      HashAlgorithm = 2
+	HashSHA224    HashAlgorithm = 3
+	HashSHA256    HashAlgorithm = 4
+	HashSHA384    HashAlgorithm = 5
+	HashSHA512    HashAlgorithm = 6
+	HashIntrinsic HashAlgorithm = 8
 )
 
 func (h HashAlgorithm) String() string {
@@ -52,6 +55,8 @@ func (h HashAlgorithm) String() string {
 		return "sha384"
 	case HashSHA512:
 		return "sha512"
+	case HashIntrinsic:
+		return "intrinsic"
 	}
 	return "HashAlgorithm(" + strconv.Itoa(int(h)) + ")"
 }
@@ -59,12 +64,14 @@ func (h HashAlgorithm) String() string {
 // SignatureAlgorithm is the TLS SignatureAlgorithm (RFC 5246 §7.4.1.4.1).
 type SignatureAlgorithm uint8
 
-// Signature algorithms.
+// Signature algorithms. SigEd25519 is PureEdDSA over edwards25519 (RFC
+// 8422 §5.1.3, RFC 8032 §5.1); it is used with HashIntrinsic only.
 const (
 	SigAnonymous SignatureAlgorithm = 0
 	SigRSA       SignatureAlgorithm = 1
 	SigDSA       SignatureAlgorithm = 2
 	SigECDSA     SignatureAlgorithm = 3
+	SigEd25519   SignatureAlgorithm = 7
 )
 
 func (s SignatureAlgorithm) String() string {
@@ -77,6 +84,8 @@ func (s SignatureAlgorithm) String() string {
 		return "dsa"
 	case SigECDSA:
 		return "ecdsa"
+	case SigEd25519:
+		return "ed25519"
 	}
 	return "SignatureAlgorithm(" + strconv.Itoa(int(s)) + ")"
 }
@@ -91,10 +100,16 @@ type SignatureAndHashAlgorithm struct {
 var (
 	AlgRSASHA256   = SignatureAndHashAlgorithm{HashSHA256, SigRSA} // mandatory to implement
 	AlgECDSASHA256 = SignatureAndHashAlgorithm{HashSHA256, SigECDSA}
+	AlgEd25519     = SignatureAndHashAlgorithm{HashIntrinsic, SigEd25519} // 0x0807, RFC 8422 §5.1.3
 	AlgNone        = SignatureAndHashAlgorithm{HashNone, SigAnonymous}
 )
 
+// String is "<signature>-<hash>" ("ecdsa-sha256"), or the signature
+// alone for an intrinsic hash ("ed25519", as TLS names 0x0807).
 func (a SignatureAndHashAlgorithm) String() string {
+	if a.Hash == HashIntrinsic {
+		return a.Signature.String()
+	}
 	return a.Signature.String() + "-" + a.Hash.String()
 }
 
