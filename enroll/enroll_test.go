@@ -167,6 +167,49 @@ func TestEnrollRoundTrip(t *testing.T) {
 	}
 }
 
+// An Ed25519 node key enrolls with the ECDSA CA: the CSR and the
+// certificate carry the Ed25519 key, and the identity signs with ed25519
+// (RFC 8422 §5.1.3) verifiably next to an ECDSA node.
+func TestEnrollEd25519(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	doc, _, err := f.client.FetchConfig(ctx, f.run.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := doc.Configuration(testOverlay)
+	trust, err := conf.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := security.NewVerifier(trust, 0)
+	contents := []byte{0, 0x17, 0, 0, 0, 0, 0, 0, 0, 0}
+	for i, alg := range []security.KeyAlgorithm{security.KeyEd25519, security.KeyECDSAP256} {
+		key, err := security.GenerateKey(alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := f.client.EnrollIdentity(ctx, conf, "", "alice", "secret-alice", 1, key, time.Now())
+		if err != nil {
+			t.Fatalf("%v: %v", alg, err)
+		}
+		wantKey, wantAlg := x509.Ed25519, wire.AlgEd25519
+		if alg != security.KeyEd25519 {
+			wantKey, wantAlg = x509.ECDSA, wire.AlgECDSASHA256
+		}
+		if id.Cert.Cert.PublicKeyAlgorithm != wantKey || id.Algorithm() != wantAlg {
+			t.Fatalf("%v: certificate key %v, algorithm %v", alg, id.Cert.Cert.PublicKeyAlgorithm, id.Algorithm())
+		}
+		var sb wire.SecurityBlock
+		if err := id.SignMessage(&sb, conf.OverlayHash(), uint64(i), contents); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.VerifyMessage(conf.OverlayHash(), uint64(i), contents, &sb, security.Expect{NodeID: id.NodeID()}, time.Now()); err != nil {
+			t.Fatalf("%v: %v", alg, err)
+		}
+	}
+}
+
 func TestEnrollRefusals(t *testing.T) {
 	f := start(t)
 	ctx := context.Background()

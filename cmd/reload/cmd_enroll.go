@@ -34,7 +34,7 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 	overlay := fs.String("overlay", "", "instance name to enroll in when the document has several (default: the first)")
 	serverName := fs.String("server-name", "", "name the servers' certificates must match (default: the URL's host)")
 	nodeIDs := fs.Int("nodeids", 1, "number of Node-IDs to request")
-	algo := fs.String("algo", "ecdsa", "key algorithm: ecdsa (P-256) or rsa (2048)")
+	algo := fs.String("algo", "ecdsa", "key algorithm: ecdsa (P-256), rsa (2048) or ed25519")
 	asJSON := fs.Bool("json", false, "print the overlay, user, Node-IDs and files as JSON")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code

@@ -111,14 +111,14 @@ type initNode struct {
 
 func overlayInit(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload overlay init",
-		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa] [--self-signed] [--bootstrap IP:PORT ...] [--max-message-size BYTES] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem), each\nwith the SIP digest password of its user (nodes/nodeI/sip-users, read by\nreload node --sip-udp). The configuration's max-message-size is 64 KiB unless\n--max-message-size says otherwise; init refuses a size too small for a\nConfigUpdate carrying the signed configuration (RFC 6940 §6.5.4).", stderr)
+		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa|ed25519] [--self-signed] [--bootstrap IP:PORT ...] [--max-message-size BYTES] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem), each\nwith the SIP digest password of its user (nodes/nodeI/sip-users, read by\nreload node --sip-udp). The configuration's max-message-size is 64 KiB unless\n--max-message-size says otherwise; init refuses a size too small for a\nConfigUpdate carrying the signed configuration (RFC 6940 §6.5.4).", stderr)
 	var o initOptions
 	var algo string
 	var bootstrap stringList
 	fs.StringVar(&o.dir, "dir", "", "directory to create the overlay in (required)")
 	fs.StringVar(&o.name, "name", "", "overlay instance name, a DNS name such as overlay.example.org (required)")
 	fs.IntVar(&o.nodes, "nodes", 1, "number of node identities to enroll")
-	fs.StringVar(&algo, "algo", "ecdsa", "node key algorithm: ecdsa (P-256) or rsa (2048)")
+	fs.StringVar(&algo, "algo", "ecdsa", "node key algorithm: ecdsa (P-256), rsa (2048) or ed25519")
 	fs.BoolVar(&o.selfSigned, "self-signed", false, "self-signed node certificates (RFC 6940 §11.3.1) instead of enrollment")
 	fs.Var(&bootstrap, "bootstrap", "bootstrap node as IP:port (repeatable)")
 	fs.StringVar(&o.enrollURL, "enrollment-url", "https://localhost:8443"+enroll.DefaultEnrollPath, "enrollment-server URL to put in the configuration")
@@ -261,7 +261,14 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 	notAfter := now.AddDate(0, 0, o.days)
 
 	// The CA signs node certificates and the HTTPS servers' certificates.
-	caKey, err := security.GenerateKey(o.algo)
+	// With Ed25519 node keys the CA stays ECDSA P-256: Ed25519 pays off
+	// in the signature of every message, a CA signs rarely, and
+	// certificate chains signed with ECDSA are what more stacks check.
+	caAlgo := o.algo
+	if caAlgo == security.KeyEd25519 {
+		caAlgo = security.KeyECDSAP256
+	}
+	caKey, err := security.GenerateKey(caAlgo)
 	if err != nil {
 		return err
 	}

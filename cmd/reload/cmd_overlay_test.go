@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto"
+	"crypto/x509"
 	"io"
 	"log"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/security"
+	"github.com/goreload/reload/wire"
 )
 
 func runCmd(t *testing.T, f func([]string, io.Writer, io.Writer) int, args ...string) (int, string, string) {
@@ -153,6 +155,47 @@ func TestOverlayInitSelfSignedRSA(t *testing.T) {
 	nc, err := trust.VerifyChainDER(node.Chain, time.Now())
 	if err != nil || !nc.SelfSigned {
 		t.Fatalf("self-signed node: %v %+v", err, nc)
+	}
+}
+
+// --algo ed25519 gives the nodes Ed25519 keys (signature algorithm
+// ed25519, RFC 8422 §5.1.3) under an ECDSA CA.
+func TestOverlayInitEd25519(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := runCmd(t, runOverlay, "init", "--dir", dir, "--name", "ed.example.org", "--nodes", "1", "--algo", "ed25519")
+	if code != 0 {
+		t.Fatalf("init: %d\n%s%s", code, out, errs)
+	}
+	ca, err := security.LoadCA(readFile(t, filepath.Join(dir, fileCA)), readFile(t, filepath.Join(dir, fileCAKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca.Cert.PublicKeyAlgorithm != x509.ECDSA {
+		t.Fatalf("CA key %v, want ECDSA", ca.Cert.PublicKeyAlgorithm)
+	}
+	doc, err := config.Parse(readFile(t, filepath.Join(dir, fileConfig)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := doc.Configurations[0]
+	if _, err := c.VerifySignature(nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	node := loadIdentity(t, filepath.Join(dir, dirNodes, "node1"))
+	if node.Algorithm() != wire.AlgEd25519 {
+		t.Fatalf("node signs with %v, want ed25519", node.Algorithm())
+	}
+	trust, err := c.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	contents := []byte{0, 0x17, 0, 0, 0, 0, 0, 0, 0, 0}
+	var sb wire.SecurityBlock
+	if err := node.SignMessage(&sb, c.OverlayHash(), 1, contents); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := security.NewVerifier(trust, 0).VerifyMessage(c.OverlayHash(), 1, contents, &sb, security.Expect{NodeID: node.NodeID()}, time.Now()); err != nil {
+		t.Fatal(err)
 	}
 }
 
