@@ -91,6 +91,10 @@ type Action struct {
 	From wire.NodeID
 	// Err is the reason for ActDrop, ActAnswer and ActFail.
 	Err error
+
+	// pre is the signature check made before the message was routed
+	// (Engine.preVerify), for Transactions.Receive.
+	pre *preVerified
 }
 
 // Drop reasons that are not RELOAD errors.

@@ -293,6 +293,7 @@ type inbound struct {
 	link *transport.Link
 	from wire.NodeID
 	data []byte
+	pre  preVerified
 }
 
 type result struct {
@@ -563,6 +564,9 @@ func (e *Engine) tick() {
 
 func (e *Engine) receive(in inbound) {
 	a := e.core.Process(in.from, in.data, e.clock.Now())
+	if a.Kind == ActDeliver && in.pre.done {
+		a.pre = &in.pre
+	}
 	switch a.Kind {
 	case ActForward:
 		e.stats.Forwarded.Add(1)

@@ -117,6 +117,7 @@ func (e *Engine) event(ev LinkEvent) {
 
 func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
 	defer e.wg.Done()
+	var pm wire.Message // preVerify's, reused
 	for {
 		b, err := l.Receive(e.ctx)
 		if err != nil {
@@ -134,8 +135,10 @@ func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
 			l.Close()
 			return
 		}
+		in := inbound{link: l, from: peer, data: b}
+		e.preVerify(&in, &pm)
 		select {
-		case e.inbox <- inbound{link: l, from: peer, data: b}:
+		case e.inbox <- in:
 		case <-e.ctx.Done():
 			return
 		}

@@ -224,7 +224,13 @@ func (t *Transactions) Deadline() time.Time {
 			break
 		}
 	}
-	t.timers = t.timers[k:] // drop answered and cancelled requests' timers
+	// Drop answered and cancelled requests' timers; with none left the
+	// array is kept for the next request.
+	if k == len(t.timers) {
+		t.timers = t.timers[:0]
+	} else {
+		t.timers = t.timers[k:]
+	}
 	if len(t.expiry) > 0 && (d.IsZero() || t.expiry[0].at.Before(d)) {
 		d = t.expiry[0].at
 	}
@@ -386,7 +392,7 @@ func (t *Transactions) Receive(a *Action, now time.Time) Delivery {
 	m := a.Msg
 	h := &m.Header
 	if m.Contents.Code.IsAnswer() {
-		return t.receiveAnswer(m, now)
+		return t.receiveAnswer(a, now)
 	}
 	// A request. A retransmission of one already seen gets the same
 	// answer (§6.2.1) without being processed again.
@@ -412,7 +418,7 @@ func (t *Transactions) Receive(a *Action, now time.Time) Delivery {
 	} else if id, ok := h.Via[0].NodeID(); ok {
 		want.NodeID = id
 	}
-	signer, err := t.cfg.Verifier.Verify(m, want, now)
+	signer, err := t.verify(a, want, now)
 	if err != nil {
 		// "If the signature fails, the implementation SHOULD simply drop
 		// the message"; a missing certificate is surfaced as is.
@@ -457,13 +463,14 @@ var errInProgress = errors.New("forwarding: retransmitted request still being pr
 // duplicate of one already matched).
 var ErrUnexpectedAnswer = errors.New("forwarding: answer to no pending request")
 
-func (t *Transactions) receiveAnswer(m *wire.Message, now time.Time) Delivery {
+func (t *Transactions) receiveAnswer(a *Action, now time.Time) Delivery {
+	m := a.Msg
 	txid := m.Header.TransactionID
 	tx, ok := t.pending[txid]
 	if !ok {
 		return Delivery{Kind: DeliverDrop, TxID: txid, Err: ErrUnexpectedAnswer}
 	}
-	signer, err := t.cfg.Verifier.Verify(m, security.Expect{NodeID: tx.expect}, now)
+	signer, err := t.verify(a, security.Expect{NodeID: tx.expect}, now)
 	if err != nil {
 		var need *security.CertificateNeededError
 		if errors.As(err, &need) {
