@@ -3,6 +3,7 @@ package forwarding
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/goreload/reload/wire"
 )
@@ -27,6 +28,36 @@ func (e *Engine) Start(dest []wire.Destination, code wire.MessageCode, body []by
 	// result without an answer), then the answer: the loop sends both,
 	// in that order, so one channel serves both.
 	p := &Pending{e: e, code: code, ch: make(chan result, 2)}
+	if err := e.start(p, dest, code, body, opt); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// pendings recycles the Pendings of RequestWith, whose callers never see
+// them: one whose answer (or final error) came through its channel gets
+// nothing more on it.
+var pendings = sync.Pool{New: func() any { return &Pending{ch: make(chan result, 2)} }}
+
+// RequestWith is Request with message extensions in the request's
+// MessageContents (for example RFC 7851's Diagnostic_Ping) and extra
+// certificates in its SecurityBlock.
+func (e *Engine) RequestWith(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions) (*Answer, error) {
+	p := pendings.Get().(*Pending)
+	p.e, p.code, p.txid = e, code, 0
+	if err := e.start(p, dest, code, body, opt); err != nil {
+		return nil, err
+	}
+	a, final, err := p.wait(ctx)
+	if final {
+		p.e = nil
+		pendings.Put(p)
+	}
+	return a, err
+}
+
+// start queues the first transmission of p's request and waits for it.
+func (e *Engine) start(p *Pending, dest []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions) error {
 	started := p.ch
 	// The request is signed here, on the caller's goroutine, so that the
 	// loop does not sign every request of the node in turn. A
@@ -60,16 +91,13 @@ func (e *Engine) Start(dest []wire.Destination, code wire.MessageCode, body []by
 		e.stats.sent(code, resultOK)
 		started <- result{}
 	}) {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	select {
 	case r := <-started:
-		if r.err != nil {
-			return nil, r.err
-		}
-		return p, nil
+		return r.err
 	case <-e.ctx.Done():
-		return nil, ErrClosed
+		return ErrClosed
 	}
 }
 
@@ -77,6 +105,13 @@ func (e *Engine) Start(dest []wire.Destination, code wire.MessageCode, body []by
 // with a *wire.RemoteError, no answer after the last retransmission with
 // ErrRequestTimeout. When ctx ends first, the transaction is cancelled.
 func (p *Pending) Wait(ctx context.Context) (*Answer, error) {
+	a, _, err := p.wait(ctx)
+	return a, err
+}
+
+// wait is Wait; final says that the result came through p.ch, the last
+// thing the loop sends on it.
+func (p *Pending) wait(ctx context.Context) (*Answer, bool, error) {
 	e := p.e
 	select {
 	case r := <-p.ch:
@@ -87,12 +122,13 @@ func (p *Pending) Wait(ctx context.Context) (*Answer, error) {
 		if e.log.Enabled(ctx, slog.LevelDebug) {
 			e.log.Debug("answer", "code", p.code.String(), "txid", p.txid, "err", r.err)
 		}
-		return r.ans, r.err
+		return r.ans, true, r.err
 	case <-ctx.Done():
+		txid := p.txid
 		e.post(func() {
-			e.tx.Cancel(p.txid)
-			delete(e.waiters, p.txid)
+			e.tx.Cancel(txid)
+			delete(e.waiters, txid)
 		})
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 }

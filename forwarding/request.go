@@ -27,17 +27,6 @@ func (e *Engine) Request(ctx context.Context, dest []wire.Destination, code wire
 	return e.RequestWith(ctx, dest, code, body, RequestOptions{})
 }
 
-// RequestWith is Request with message extensions in the request's
-// MessageContents (for example RFC 7851's Diagnostic_Ping) and extra
-// certificates in its SecurityBlock.
-func (e *Engine) RequestWith(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions) (*Answer, error) {
-	p, err := e.Start(dest, code, body, opt)
-	if err != nil {
-		return nil, err
-	}
-	return p.Wait(ctx)
-}
-
 // Ping sends a Ping to dest (§6.5.3) and returns the answer.
 func (e *Engine) Ping(ctx context.Context, dest []wire.Destination) (*wire.PingAns, *Answer, error) {
 	p := wire.PingReq{}
