@@ -94,7 +94,7 @@ type Action struct {
 
 	// pre is the signature check made before the message was routed
 	// (Engine.preVerify), for Transactions.Receive.
-	pre *preVerified
+	pre preVerified
 }
 
 // Drop reasons that are not RELOAD errors.

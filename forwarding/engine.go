@@ -565,7 +565,7 @@ func (e *Engine) tick() {
 func (e *Engine) receive(in inbound) {
 	a := e.core.Process(in.from, in.data, e.clock.Now())
 	if a.Kind == ActDeliver && in.pre.done {
-		a.pre = &in.pre
+		a.pre = in.pre
 	}
 	switch a.Kind {
 	case ActForward:

@@ -53,17 +53,21 @@ func preVerify(v *security.Verifier, self wire.NodeID, raw []byte, m *wire.Messa
 // certificate to fetch (§6.3.4).
 func (t *Transactions) verify(a *Action, want security.Expect, now time.Time) (security.Signer, error) {
 	m := a.Msg
-	if p := a.pre; p != nil && p.txid == m.Header.TransactionID {
-		var need *security.CertificateNeededError
-		switch {
-		case p.err == nil:
+	if p := &a.pre; p.done && p.txid == m.Header.TransactionID {
+		if p.err == nil {
 			if err := t.cfg.Verifier.Check(p.signer, want); err != nil {
 				return security.Signer{}, err
 			}
 			return p.signer, nil
-		case !errors.As(p.err, &need):
+		}
+		if !isCertificateNeeded(p.err) {
 			return security.Signer{}, p.err
 		}
 	}
 	return t.cfg.Verifier.Verify(m, want, now)
+}
+
+func isCertificateNeeded(err error) bool {
+	var need *security.CertificateNeededError
+	return errors.As(err, &need)
 }

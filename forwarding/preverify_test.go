@@ -31,7 +31,7 @@ func (tn testNet) routePre(t testing.TB, from wire.NodeID, msg []byte, now time.
 				if !pre.done {
 					t.Fatal("a message to a Node-ID was not checked before delivery")
 				}
-				a.pre = &pre
+				a.pre = pre
 			}
 		default:
 			t.Fatalf("route: %v (%v)", a.Kind, a.Err)
