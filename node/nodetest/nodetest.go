@@ -16,6 +16,10 @@ type Overlay struct {
 	CA     *security.CA
 	Config *config.Configuration
 	Now    time.Time
+	// KeyAlgorithm is the key algorithm of the identities Identity and
+	// Identities make: ECDSA P-256 (the zero value) or, for example,
+	// security.KeyEd25519. The CA stays ECDSA.
+	KeyAlgorithm security.KeyAlgorithm
 }
 
 // NewOverlay creates an overlay named name with a fresh ECDSA CA whose
@@ -45,9 +49,15 @@ func NewOverlay(name string, mutate func(*config.Configuration)) (*Overlay, erro
 	return &Overlay{Name: name, CA: ca, Config: c, Now: now}, nil
 }
 
-// Identity enrols a node with a random Node-ID and the user name user.
+// Identity enrols a node with a random Node-ID and the user name user,
+// with a key of o.KeyAlgorithm.
 func (o *Overlay) Identity(user string) (*security.Identity, error) {
-	key, err := security.GenerateKey(security.KeyECDSAP256)
+	return o.IdentityWith(user, o.KeyAlgorithm)
+}
+
+// IdentityWith is Identity with a key of algorithm alg.
+func (o *Overlay) IdentityWith(user string, alg security.KeyAlgorithm) (*security.Identity, error) {
+	key, err := security.GenerateKey(alg)
 	if err != nil {
 		return nil, err
 	}
