@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/node/nodetest"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/storage"
 	"github.com/goreload/reload/transport"
@@ -21,18 +22,30 @@ import (
 )
 
 // pingLinks are the links BenchmarkPingRoundTrip and
-// BenchmarkPingsInFlight run over: TLS, and DTLS over ICE.
+// BenchmarkPingsInFlight run over: TLS, and DTLS over ICE, between peers
+// with ECDSA P-256 keys; and TLS between peers with Ed25519 keys
+// (signature algorithm ed25519, RFC 8422 §5.1.3).
 var pingLinks = []struct {
 	name string
 	mod  func(int, *Config)
-}{{"tls", nil}, {"dtls-ice", iceLoopback}}
+	keys security.KeyAlgorithm
+}{{"tls", nil, security.KeyECDSAP256}, {"dtls-ice", iceLoopback, security.KeyECDSAP256}, {"tls-ed25519", nil, security.KeyEd25519}}
 
 // pingPair starts three peers and returns the two that joined: each
 // joiner's link to the seed is its TLS bootstrap link, while the link
 // between the joiners is one that an Attach opened (with mod, a DTLS
-// link, waited for).
-func pingPair(b *testing.B, mod func(int, *Config)) (from, to *Node) {
-	c := startCluster(b, 3, mod)
+// link, waited for). Every peer's key is of algorithm keys.
+func pingPair(b *testing.B, mod func(int, *Config), keys security.KeyAlgorithm) (from, to *Node) {
+	ov, err := nodetest.NewOverlay("test.example.org", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ov.KeyAlgorithm = keys
+	ids, err := ov.Identities(3)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := startNodes(b, ov, ids, mod)
 	c.waitConverged(b, 30*time.Second)
 	from, to = c.nodes[1], c.nodes[2]
 	if mod != nil {
@@ -99,14 +112,15 @@ func (s *signVerify) cost(b *testing.B, n int) time.Duration {
 
 // BenchmarkPingRoundTrip: overlay Pings between two real peers on
 // loopback, each signed by its origin and verified at its destination
-// (RFC 6940 §6.5.3), over a TLS link and over a DTLS-over-ICE link.
-// x-signverify is the round trip's time over that of its four
-// public-key operations alone (signVerify), measured in the same run,
+// (RFC 6940 §6.5.3), over a TLS link and over a DTLS-over-ICE link, and
+// over TLS between Ed25519 peers. x-signverify is the round trip's time
+// over that of its four public-key operations alone (signVerify, with
+// the peers' own keys), measured in the same run,
 // interleaved with the pings outside the timer.
 func BenchmarkPingRoundTrip(b *testing.B) {
 	for _, tc := range pingLinks {
 		b.Run(tc.name, func(b *testing.B) {
-			from, to := pingPair(b, tc.mod)
+			from, to := pingPair(b, tc.mod, tc.keys)
 			id := to.ID()
 			sv := newSignVerify(b, from, to)
 			ctx := context.Background()
@@ -154,7 +168,7 @@ func BenchmarkPingsInFlight(b *testing.B) {
 	const inFlight = 16
 	for _, tc := range pingLinks {
 		b.Run(tc.name, func(b *testing.B) {
-			from, to := pingPair(b, tc.mod)
+			from, to := pingPair(b, tc.mod, tc.keys)
 			id := to.ID()
 			sv := newSignVerify(b, from, to)
 			ctx := context.Background()
