@@ -69,9 +69,11 @@ func BenchmarkDTLSLinkLoss(b *testing.B) {
 	}
 }
 
-func benchLinkStream(b *testing.B, alg SenderAlgorithm, size int, loss float64, mux bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+// benchDTLSLinks sets up a DTLS link pair on loopback UDP for the stream
+// benchmarks (through a Mux on each side when mux is set), each side
+// losing the given share of its datagrams; done closes it all.
+func benchDTLSLinks(b *testing.B, ctx context.Context, alg SenderAlgorithm, loss float64, mux bool) (p pair, done func()) {
+	b.Helper()
 	ca := newTestCA(b)
 	rc := ReliabilityConfig{Algorithm: alg}
 	if loss > 0 {
@@ -95,26 +97,38 @@ func benchLinkStream(b *testing.B, alg SenderAlgorithm, size int, loss float64, 
 		ca2 = &impairedConn{PacketConn: pa, loss: loss, rng: rand.New(rand.NewPCG(1, 2))}
 		cb2 = &impairedConn{PacketConn: pb, loss: loss, rng: rand.New(rand.NewPCG(3, 4))}
 	}
-	var p pair
 	var ea, eb error
+	var closers []func() error
 	if mux {
 		ma, mb := NewMux(ca2), NewMux(cb2)
-		defer ma.Close()
-		defer mb.Close()
+		closers = append(closers, ma.Close, mb.Close)
 		p, ea, eb = muxPair(ctx, ma, mb, cfgA, cfgB, nodeID(0xb), nodeID(0xa))
 	} else {
-		defer ca2.Close()
-		defer cb2.Close()
+		closers = append(closers, ca2.Close, cb2.Close)
 		p, ea, eb = both(func() (*Link, error) {
 			return NewDTLSLink(ctx, ca2, pb.LocalAddr(), Requester, nodeID(0xb), cfgA)
 		}, func() (*Link, error) {
 			return NewDTLSLink(ctx, cb2, pa.LocalAddr(), Responder, nodeID(0xa), cfgB)
 		})
 	}
+	done = func() {
+		p.close()
+		for _, c := range closers {
+			_ = c()
+		}
+	}
 	if ea != nil || eb != nil {
+		done()
 		b.Fatal(ea, eb)
 	}
-	defer p.close()
+	return p, done
+}
+
+func benchLinkStream(b *testing.B, alg SenderAlgorithm, size int, loss float64, mux bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	p, done := benchDTLSLinks(b, ctx, alg, loss, mux)
+	defer done()
 	msg := sizedMessage(b, size)
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
