@@ -383,6 +383,8 @@ type Link struct {
 	log     *slog.Logger
 	icePair atomic.Pointer[[2]Candidate] // ICE links: the selected pair (ice.go)
 	since   time.Time
+
+	st *streamState // stream links (stream.go); nil on datagram links
 }
 
 // LinkStats counts a link's traffic.
@@ -434,14 +436,13 @@ func newLink(p linkParams, cfg *Config) *Link {
 	l.stats.Store(&LinkStats{})
 	s := NewSender(cfg.Reliability, p.stream, time.Now())
 	s.SeedRTT(p.seedRTT)
+	if p.stream {
+		l.startStream(s, q)
+		return l
+	}
 	// On a datagram link the reader reads ahead, so that the loop can
 	// acknowledge a batch of frames at once (see thinAcks).
-	var inc chan wire.FramedMessage
-	if p.stream {
-		inc = make(chan wire.FramedMessage)
-	} else {
-		inc = make(chan wire.FramedMessage, readAhead)
-	}
+	inc := make(chan wire.FramedMessage, readAhead)
 	rerr := make(chan error, 1)
 	wq := make(chan []byte, writeQueue)
 	wrote := make(chan struct{}, 1)
@@ -449,7 +450,7 @@ func newLink(p linkParams, cfg *Config) *Link {
 	l.wg.Add(3)
 	go l.reader(inc, rerr)
 	go l.writer(wq, wrote, werr)
-	go l.loop(s, p.stream, inc, rerr, q, wq, wrote, werr)
+	go l.loop(s, inc, rerr, q, wq, wrote, werr)
 	return l
 }
 
@@ -532,7 +533,16 @@ func (l *Link) Err() error {
 func (l *Link) Suspect() bool { return l.suspect.Load() }
 
 // Stats returns the link's counters.
-func (l *Link) Stats() LinkStats { return *l.stats.Load() }
+func (l *Link) Stats() LinkStats {
+	if st := l.st; st != nil {
+		st.mu.Lock()
+		ls := LinkStats{SenderStats: st.s.Stats(), RTO: st.s.RTO()}
+		st.mu.Unlock()
+		ls.Received = st.received.Load()
+		return ls
+	}
+	return *l.stats.Load()
+}
 
 // Send queues one RELOAD message for the peer. A message larger than the
 // link allows in one frame is split into fragments (§6.7). Send returns
@@ -551,10 +561,16 @@ func (l *Link) Send(ctx context.Context, msg []byte) error {
 		}
 		return nil
 	}
+	if l.st != nil {
+		return l.sendStream(ctx, msg) // copied into the write buffer
+	}
 	return l.enqueue(ctx, append([]byte(nil), msg...))
 }
 
 func (l *Link) enqueue(ctx context.Context, m []byte) error {
+	if l.st != nil {
+		return l.sendStream(ctx, m)
+	}
 	select {
 	case l.sendc <- m:
 		return nil
@@ -595,6 +611,37 @@ func (l *Link) setErr(err error) {
 	l.err.CompareAndSwap(nil, &err)
 }
 
+// finish ends the link with final: the goroutine that ends it calls it
+// last. Done closes once the others have returned too.
+func (l *Link) finish(final error) {
+	l.setErr(final)
+	if st := l.st; st != nil {
+		st.mu.Lock()
+		st.s.Fail(final) // Send fails from now on
+		st.mu.Unlock()
+	}
+	l.ctr.closed(l.typ, final)
+	l.logEnd(final)
+	l.closeMu.Do(func() { close(l.closing) })
+	_ = l.conn.Close()
+	l.wg.Done()
+	go func() {
+		l.wg.Wait()
+		if l.onClose != nil {
+			l.onClose()
+		}
+		close(l.done)
+	}()
+}
+
+// readErr is the error a link ends with when its reader fails.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("transport: peer closed the link: %w", err)
+	}
+	return err
+}
+
 func (l *Link) reader(inc chan<- wire.FramedMessage, rerr chan<- error) {
 	defer l.wg.Done()
 	for {
@@ -631,9 +678,9 @@ func (l *Link) writer(wq <-chan []byte, wrote chan<- struct{}, werr chan<- error
 	}
 }
 
-// loop owns the sender and the ACK window; it hands every frame to the
-// writer.
-func (l *Link) loop(s *Sender, stream bool, inc <-chan wire.FramedMessage, rerr <-chan error, recvLimit int,
+// loop owns a datagram link's sender and ACK window; it hands every
+// frame to the writer.
+func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error, recvLimit int,
 	wq chan<- []byte, wrote <-chan struct{}, werr <-chan error) {
 	var (
 		win     AckWindow
@@ -645,20 +692,8 @@ func (l *Link) loop(s *Sender, stream bool, inc <-chan wire.FramedMessage, rerr 
 	)
 	defer func() {
 		timer.Stop()
-		l.setErr(final)
-		l.ctr.closed(l.typ, final)
-		l.logEnd(final)
-		l.closeMu.Do(func() { close(l.closing) })
 		close(wq)
-		_ = l.conn.Close()
-		l.wg.Done()
-		go func() {
-			l.wg.Wait()
-			if l.onClose != nil {
-				l.onClose()
-			}
-			close(l.done)
-		}()
+		l.finish(final)
 	}()
 	// write hands f to the writer; the caller checks that wq has room.
 	write := func(f *wire.FramedMessage) error {
@@ -671,20 +706,13 @@ func (l *Link) loop(s *Sender, stream bool, inc <-chan wire.FramedMessage, rerr 
 	}
 	// A stop-and-wait link acknowledges every frame on its own, as
 	// §6.6.2 describes, for interoperability experiments.
-	batch := !stream && s.Algorithm() != SenderStopAndWait
+	batch := s.Algorithm() != SenderStopAndWait
 	take := func(f wire.FramedMessage) {
 		switch f.Type {
 		case wire.FrameData:
 			st.Received++
 			l.ctr.received()
-			a := win.Ack(f.Sequence)
-			if stream && len(acks) > 0 {
-				// In order on a stream: the newest ACK covers the
-				// others (the sender takes it as cumulative).
-				acks[len(acks)-1] = a
-			} else {
-				acks = append(acks, a)
-			}
+			acks = append(acks, win.Ack(f.Sequence))
 			if len(f.Message) > 0 { // empty data frames are keepalives
 				backlog = append(backlog, f.Message)
 			}
@@ -757,10 +785,7 @@ func (l *Link) loop(s *Sender, stream bool, inc <-chan wire.FramedMessage, rerr 
 			backlog[0] = nil
 			backlog = backlog[1:]
 		case err := <-rerr:
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-				err = fmt.Errorf("transport: peer closed the link: %w", err)
-			}
-			final = err
+			final = readErr(err)
 			return
 		case <-timer.C:
 		case <-wrote:

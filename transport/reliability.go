@@ -468,6 +468,14 @@ func (s *Sender) Poll(now time.Time) (f wire.FramedMessage, ok bool) {
 	return s.frame(msg, now, s.inflightNum), true
 }
 
+// sendStream numbers msg as the next data frame of a stream link, which
+// sends every message at once (§6.6.5); the caller has checked Err.
+func (s *Sender) sendStream(msg []byte, now time.Time) wire.FramedMessage {
+	s.msgNum++
+	s.stats.Messages++
+	return s.frame(msg, now, s.msgNum)
+}
+
 // backoff is the wait after transmission number s.tx: RTO doubled for each
 // earlier transmission, capped at MaxRTO.
 func (s *Sender) backoff() time.Duration {
