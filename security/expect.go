@@ -1,7 +1,5 @@
 package security
 
-
-
 // Check tells whether s, a signer this Verifier returned for a check made
 // with no expectation (Expect{}), meets want: the checks VerifyMessage
 // makes after the signature itself, with the same errors. It lets a
@@ -24,4 +22,3 @@ func (v *Verifier) Check(s Signer, want Expect) error {
 	}
 	return nil
 }
-
