@@ -246,6 +246,8 @@ type streamIO struct {
 	// link closes (RFC 6940 §6.6).
 	tooLarge error
 	closing  <-chan struct{} // the link's; ends the wait for the answer
+
+	hdr [9]byte // a frame's header; here, not on the stack, where it would escape to io.ReadFull
 }
 
 // tooLargeHead is how much of a frame larger than max-message-size is
@@ -271,7 +273,7 @@ func (s *streamIO) read() (wire.FramedMessage, error) {
 		}
 		return wire.FramedMessage{}, s.tooLarge
 	}
-	var hdr [9]byte
+	hdr := s.hdr[:]
 	if _, err := io.ReadFull(s.r, hdr[:5]); err != nil {
 		return wire.FramedMessage{}, err
 	}
