@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
 
 // BenchmarkTLSLinkPingPong measures one 200-byte message each way per
@@ -30,31 +31,7 @@ func BenchmarkTLSLinkPingPong(b *testing.B) {
 			b.Fatal(ea, eb)
 		}
 		defer p.close()
-		msg := sizedMessage(b, size)
-		go func() {
-			for {
-				m, err := p.b.Receive(ctx)
-				if err != nil {
-					return
-				}
-				if p.b.Send(ctx, m) != nil {
-					return
-				}
-			}
-		}()
-		b.SetBytes(2 * size)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			if err := p.a.Send(ctx, msg); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := p.a.Receive(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rtt/s")
+		linkPingPong(b, p, size)
 	})
 	b.Run("raw-tls", func(b *testing.B) {
 		ca := newTestCA(b)
@@ -99,6 +76,48 @@ func BenchmarkTLSLinkPingPong(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rtt/s")
 	})
+}
+
+// BenchmarkDTLSLinkPingPong is BenchmarkTLSLinkPingPong's "link" over
+// two DTLS-UDP-SR-NO-ICE links with the windowed sender, each on a UDP
+// socket of its own; BenchmarkRawDTLSPingPong is its baseline.
+func BenchmarkDTLSLinkPingPong(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	p, done := benchDTLSLinks(b, ctx, SenderWindowed, 0, false)
+	defer done()
+	linkPingPong(b, p, 200)
+}
+
+// linkPingPong sends one message of size bytes from p.a to p.b and back
+// per operation.
+func linkPingPong(b *testing.B, p pair, size int) {
+	ctx := context.Background()
+	msg := sizedMessage(b, size)
+	go func() {
+		for {
+			m, err := p.b.Receive(ctx)
+			if err != nil {
+				return
+			}
+			if p.b.Send(ctx, m) != nil {
+				return
+			}
+		}
+	}()
+	b.SetBytes(2 * int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := p.a.Send(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.a.Receive(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rtt/s")
 }
 
 // tcpPair is the two ends of one loopback TCP connection.
