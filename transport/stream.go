@@ -154,14 +154,22 @@ func (l *Link) streamReader(rerr chan<- error) {
 			// not yet written (the sender takes it as cumulative).
 			st.ack, st.ackDue = a, true
 			st.mu.Unlock()
-			st.wakeWriter()
+			// The message goes up first, then the writer is woken for
+			// the ACK: an answer queued meanwhile goes out with it, in
+			// one write. The ACK does not wait for room in recvc.
 			if len(f.Message) > 0 { // empty data frames are keepalives
 				select {
 				case l.recvc <- f.Message:
-				case <-l.closing:
-					return
+				default:
+					st.wakeWriter()
+					select {
+					case l.recvc <- f.Message:
+					case <-l.closing:
+						return
+					}
 				}
 			}
+			st.wakeWriter()
 		}
 	}
 }
