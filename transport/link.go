@@ -423,7 +423,7 @@ func newLink(p linkParams, cfg *Config) *Link {
 		maxMsg:  p.maxMsg,
 		onClose: p.onClose,
 		sendc:   make(chan []byte),
-		recvc:   make(chan []byte),
+		recvc:   make(chan []byte, q),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		ctr:     cfg.Counters,
@@ -439,7 +439,7 @@ func newLink(p linkParams, cfg *Config) *Link {
 	s := NewSender(cfg.Reliability, p.stream, time.Now())
 	s.SeedRTT(p.seedRTT)
 	if p.stream {
-		l.startStream(s, q)
+		l.startStream(s)
 		return l
 	}
 	// On a datagram link the reader reads ahead, so that the loop can
@@ -652,10 +652,29 @@ func (l *Link) reader(inc chan<- wire.FramedMessage, rerr chan<- error) {
 			rerr <- err
 			return
 		}
+		// A data frame's message goes straight to Receive, its
+		// sequence number to the loop for the ACK. When Receive is
+		// behind, the ACK goes first: it need not wait for room.
+		var m []byte
+		if f.Type == wire.FrameData && len(f.Message) > 0 {
+			m, f.Message = f.Message, nil
+			select {
+			case l.recvc <- m:
+				m = nil
+			default:
+			}
+		}
 		select {
 		case inc <- f:
 		case <-l.closing:
 			return
+		}
+		if m != nil {
+			select {
+			case l.recvc <- m:
+			case <-l.closing:
+				return
+			}
 		}
 	}
 }
@@ -681,16 +700,16 @@ func (l *Link) writer(wq <-chan []byte, wrote chan<- struct{}, werr chan<- error
 }
 
 // loop owns a datagram link's sender and ACK window; it hands every
-// frame to the writer.
+// frame to the writer. The reader hands received messages to Receive
+// itself and only the frames' sequence numbers to the loop.
 func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error, recvLimit int,
 	wq chan<- []byte, wrote <-chan struct{}, werr <-chan error) {
 	var (
-		win     AckWindow
-		backlog [][]byte
-		acks    []wire.FramedMessage // ACKs not yet handed to the writer
-		timer   = time.NewTimer(time.Hour)
-		st      LinkStats
-		final   error
+		win   AckWindow
+		acks  []wire.FramedMessage // ACKs not yet handed to the writer
+		timer = time.NewTimer(time.Hour)
+		st    LinkStats
+		final error
 	)
 	defer func() {
 		timer.Stop()
@@ -715,9 +734,6 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 			st.Received++
 			l.ctr.received()
 			acks = append(acks, win.Ack(f.Sequence))
-			if len(f.Message) > 0 { // empty data frames are keepalives
-				backlog = append(backlog, f.Message)
-			}
 		case wire.FrameAck:
 			s.OnAck(f, time.Now())
 		}
@@ -766,13 +782,8 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 			sendc = nil
 		}
 		incC := inc
-		if len(backlog) >= recvLimit || len(acks) >= recvLimit {
+		if len(acks) >= recvLimit {
 			incC = nil
-		}
-		var outc chan<- []byte
-		var head []byte
-		if len(backlog) > 0 {
-			outc, head = l.recvc, backlog[0]
 		}
 		select {
 		case m := <-sendc:
@@ -780,12 +791,9 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 		case f := <-incC:
 			take(f)
 			// The frames already read form one batch.
-			for n := len(inc); batch && n > 0 && len(backlog) < recvLimit && len(acks) < recvLimit; n-- {
+			for n := len(inc); batch && n > 0 && len(acks) < recvLimit; n-- {
 				take(<-inc)
 			}
-		case outc <- head:
-			backlog[0] = nil
-			backlog = backlog[1:]
 		case err := <-rerr:
 			final = readErr(err)
 			return

@@ -46,8 +46,7 @@ type streamState struct {
 // write; a larger one (a big message went through) is dropped.
 const maxKeptWriteBuffer = 64 << 10
 
-func (l *Link) startStream(s *Sender, recvLimit int) {
-	l.recvc = make(chan []byte, recvLimit)
+func (l *Link) startStream(s *Sender) {
 	l.st = &streamState{s: s, timer: time.NewTimer(0), wake: make(chan struct{}, 1)}
 	rerr := make(chan error, 1)
 	werr := make(chan error, 1)
