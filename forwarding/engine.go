@@ -242,7 +242,6 @@ type Engine struct {
 	cfgDoc  []byte
 	kinds   config.Kinds
 	waiters map[uint64]chan result
-	sendBuf []byte
 	evs     []TxEvent
 	// pushed is, per peer, the configuration sequence last pushed to it
 	// unasked (pushConfig, an Error_Config_Too_New answer), so that each
@@ -616,9 +615,10 @@ func (e *Engine) act(a Action, raw []byte, writable bool) {
 // send hands head followed by rest to the link to the neighbour to. rest
 // is empty or a tail of raw, the message routed; writable says that raw
 // belongs to the engine and is used no more (a received message) rather
-// than kept (an originated one, held for retransmission). Link.Send
-// copies what it is given, so the aim is to copy nothing here: see
-// joinHead.
+// than kept (an originated one, held for retransmission). The link copies
+// what it is given (into its write buffer, or the copy a DTLS link keeps),
+// so nothing is copied here: see joinHead, and Link.SendParts for a
+// header that cannot go in front of rest in place.
 func (e *Engine) send(to wire.NodeID, head, rest, raw []byte, writable bool) {
 	l, ok := e.table.Lookup(to)
 	if !ok {
@@ -627,36 +627,42 @@ func (e *Engine) send(to wire.NodeID, head, rest, raw []byte, writable bool) {
 		}
 		return
 	}
-	if err := l.Send(e.ctx, joinHead(head, rest, raw, writable, &e.sendBuf)); err != nil && e.log.Enabled(e.ctx, slog.LevelDebug) {
+	var err error
+	if msg, ok := joinHead(head, rest, raw, writable); ok {
+		err = l.Send(e.ctx, msg)
+	} else {
+		err = l.SendParts(e.ctx, head, rest)
+	}
+	if err != nil && e.log.Enabled(e.ctx, slog.LevelDebug) {
 		e.log.Debug("send failed", "to", to.String(), "remote", addrString(l), "err", err)
 	}
 }
 
-// joinHead returns head followed by rest as one slice. An error answer
-// (no rest) is head itself. Otherwise, when raw has room for head just
-// before rest, which it does whenever the header did not grow: an
-// originated message whose header routing left as it was is raw's tail
-// as it is (nothing copied), and a received one, writable, gets head
-// written over the end of its old header (an answer in transit, whose
-// hop moves from the destination list to the via list: only the header
-// is copied). Only a header that grew (a request in transit, one via
-// entry longer) makes the whole message be copied, into buf.
-func joinHead(head, rest, raw []byte, writable bool, buf *[]byte) []byte {
+// joinHead returns head followed by rest as one slice, when it can
+// without copying rest. An error answer (no rest) is head itself.
+// Otherwise, when raw has room for head just before rest, which it does
+// whenever the header did not grow: an originated message whose header
+// routing left as it was is raw's tail as it is (nothing copied), and a
+// received one, writable, gets head written over the end of its old
+// header (an answer in transit, whose hop moves from the destination
+// list to the via list: only the header is copied). A header that grew
+// (a request in transit, one via entry longer) gives false: the two go
+// to the link apart.
+func joinHead(head, rest, raw []byte, writable bool) ([]byte, bool) {
 	if len(rest) == 0 {
-		return head
+		return head, true
 	}
 	if k := len(raw) - len(rest); k >= len(head) && &raw[k] == &rest[0] {
 		at := k - len(head)
 		if string(raw[at:k]) == string(head) {
-			return raw[at:]
+			return raw[at:], true
 		}
 		if writable {
 			copy(raw[at:k], head)
-			return raw[at:]
+			return raw[at:], true
 		}
 	}
-	*buf = append(append((*buf)[:0], head...), rest...)
-	return *buf
+	return nil, false
 }
 
 // originate routes a message this node built.

@@ -8,56 +8,52 @@ import (
 )
 
 // An originated message whose header routing left as it was goes to the
-// link as it is; a received one gets a header of the same length written
-// in place; one whose header grew is copied once.
+// link as it is; a received one gets a header of the same length (or a
+// shorter one) written in place; one whose header grew, or whose rest is
+// not a tail of the message, goes to the link in two parts
+// (Link.SendParts), nothing copied here.
 func TestJoinHead(t *testing.T) {
 	raw := []byte("HHHHrest of the message")
 	rest := raw[4:]
-	var buf []byte
-	got := joinHead([]byte("HHHH"), rest, raw, false, &buf)
-	if &got[0] != &raw[0] || string(got) != string(raw) || buf != nil {
-		t.Fatalf("unchanged header: %q copied=%v", got, buf != nil)
+	got, ok := joinHead([]byte("HHHH"), rest, raw, false)
+	if !ok || &got[0] != &raw[0] || string(got) != string(raw) {
+		t.Fatalf("unchanged header: %q %v", got, ok)
 	}
 	// A new header of the same length: written over the old one only
 	// when the buffer may be written.
-	got = joinHead([]byte("NNNN"), rest, raw, false, &buf)
-	if string(got) != "NNNNrest of the message" || string(raw[:4]) != "HHHH" || &got[0] == &raw[0] {
-		t.Fatalf("kept buffer: %q, raw %q", got, raw)
+	if got, ok := joinHead([]byte("NNNN"), rest, raw, false); ok || string(raw[:4]) != "HHHH" {
+		t.Fatalf("kept buffer: %q %v, raw %q", got, ok, raw)
 	}
-	got = joinHead([]byte("NNNN"), rest, raw, true, &buf)
-	if string(got) != "NNNNrest of the message" || &got[0] != &raw[0] {
+	got, ok = joinHead([]byte("NNNN"), rest, raw, true)
+	if !ok || string(got) != "NNNNrest of the message" || &got[0] != &raw[0] {
 		t.Fatalf("writable buffer: %q", got)
 	}
 	// A shorter header ends where the old one ended.
-	got = joinHead([]byte("SS"), rest, raw, true, &buf)
-	if string(got) != "SSrest of the message" || &got[0] != &raw[2] {
+	got, ok = joinHead([]byte("SS"), rest, raw, true)
+	if !ok || string(got) != "SSrest of the message" || &got[0] != &raw[2] {
 		t.Fatalf("shorter header: %q", got)
 	}
-	// A longer one: copied into buf.
-	got = joinHead([]byte("LLLLLL"), rest, raw, true, &buf)
-	if string(got) != "LLLLLLrest of the message" || &got[0] != &buf[0] {
-		t.Fatalf("longer header: %q", got)
+	// A longer one, or a rest that is not a tail of raw: in two parts.
+	if _, ok := joinHead([]byte("LLLLLL"), rest, raw, true); ok {
+		t.Fatal("longer header joined")
 	}
-	// rest not a tail of raw: copied.
 	other := []byte("xrest of the message")
-	got = joinHead([]byte("HHHH"), other[1:], raw, true, &buf)
-	if string(got) != "HHHHrest of the message" || &got[0] != &buf[0] {
-		t.Fatalf("foreign rest: %q", got)
+	if _, ok := joinHead([]byte("HHHH"), other[1:], raw, true); ok {
+		t.Fatal("foreign rest joined")
 	}
 	// An error answer is its head alone.
-	if got := joinHead([]byte("answer"), nil, raw, true, &buf); string(got) != "answer" {
+	if got, ok := joinHead([]byte("answer"), nil, raw, true); !ok || string(got) != "answer" {
 		t.Fatalf("answer: %q", got)
 	}
 }
 
-// joinHead allocates nothing once buf has room.
+// joinHead allocates nothing.
 func TestJoinHeadZeroAlloc(t *testing.T) {
 	raw := make([]byte, 300)
 	head := make([]byte, 60)
-	buf := make([]byte, 0, 400)
 	allocs := testing.AllocsPerRun(100, func() {
-		_ = joinHead(head, raw[40:], raw, true, &buf)
-		_ = joinHead(head, raw[100:], raw, true, &buf)
+		_, _ = joinHead(head, raw[40:], raw, true)
+		_, _ = joinHead(head, raw[100:], raw, true)
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations", allocs)

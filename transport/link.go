@@ -569,6 +569,27 @@ func (l *Link) Send(ctx context.Context, msg []byte) error {
 	return l.enqueue(ctx, append([]byte(nil), msg...))
 }
 
+// SendParts is Send of head followed by rest, one message, without
+// joining the two first: a forwarding peer holds a message in transit as
+// a new header and the rest of what it received. A TLS link frames both
+// straight into its write buffer, the one copy between the caller and
+// the socket; a DTLS link joins them into the one copy it keeps for
+// retransmission. Like Send, it keeps neither.
+func (l *Link) SendParts(ctx context.Context, head, rest []byte) error {
+	if len(rest) == 0 {
+		return l.Send(ctx, head)
+	}
+	n := len(head) + len(rest)
+	if l.st != nil && (l.maxMsg <= 0 || n <= l.maxMsg) {
+		return l.sendStreamParts(ctx, head, rest)
+	}
+	msg := append(append(make([]byte, 0, n), head...), rest...)
+	if l.maxMsg > 0 && n > l.maxMsg {
+		return l.Send(ctx, msg)
+	}
+	return l.enqueue(ctx, msg)
+}
+
 func (l *Link) enqueue(ctx context.Context, m []byte) error {
 	if l.st != nil {
 		return l.sendStream(ctx, m)

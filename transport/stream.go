@@ -76,6 +76,11 @@ func (st *streamState) rearm(now time.Time) {
 }
 
 func (l *Link) sendStream(ctx context.Context, msg []byte) error {
+	return l.sendStreamParts(ctx, msg, nil)
+}
+
+// sendStreamParts frames head followed by rest as one message.
+func (l *Link) sendStreamParts(ctx context.Context, head, rest []byte) error {
 	st := l.st
 	st.mu.Lock()
 	for {
@@ -105,8 +110,8 @@ func (l *Link) sendStream(ctx context.Context, msg []byte) error {
 	}
 	now := time.Now()
 	old := st.s.Stats()
-	f := st.s.sendStream(msg, now)
-	b, err := f.Append(st.wbuf)
+	f := st.s.sendStream(nil, now)
+	b, err := wire.AppendDataFrame(st.wbuf, f.Sequence, head, rest)
 	if err != nil {
 		// Too large for the framing: the link ends with the error, as a
 		// failed write would end it.

@@ -94,19 +94,30 @@ func (f *FramedMessage) Decode(b []byte) (int, error) {
 	return r.Offset(), nil
 }
 
+// AppendDataFrame appends a data FramedMessage (RFC 6940 §6.6.2) with
+// sequence number seq whose message is head followed by rest, as
+// FramedMessage.Append would with the two joined, so that a caller that
+// holds a message in two parts (a new forwarding header and the rest of
+// a message in transit) need not join them first.
+func AppendDataFrame(b []byte, seq uint32, head, rest []byte) ([]byte, error) {
+	n := len(head) + len(rest)
+	if n > maxVec(3) {
+		return b, fieldErr(ErrTooLong, "FramedMessage.message", 5)
+	}
+	// One allocation for the whole frame when b has no room.
+	b = slices.Grow(b, 8+n)
+	b = append(b, byte(FrameData))
+	b = AppendU32(b, seq)
+	b = append(b, byte(n>>16), byte(n>>8), byte(n))
+	b = append(b, head...)
+	return append(b, rest...), nil
+}
+
 // Append appends the encoding of f.
 func (f *FramedMessage) Append(b []byte) ([]byte, error) {
 	switch f.Type {
 	case FrameData:
-		// One allocation for the whole frame when b has no room.
-		b = slices.Grow(b, 8+len(f.Message))
-		b = append(b, byte(FrameData))
-		b = AppendU32(b, f.Sequence)
-		b, err := AppendVec24(b, f.Message)
-		if err != nil {
-			return b, fieldErr(err, "FramedMessage.message", 5)
-		}
-		return b, nil
+		return AppendDataFrame(b, f.Sequence, f.Message, nil)
 	case FrameAck:
 		b = slices.Grow(b, 9)
 		b = append(b, byte(FrameAck))
