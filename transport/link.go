@@ -380,7 +380,9 @@ type Link struct {
 
 	err     atomic.Pointer[error]
 	suspect atomic.Bool
-	stats   atomic.Pointer[LinkStats]
+	wfree   chan []byte // DTLS: written frames' buffers, for the loop to reuse
+	statsMu sync.Mutex  // guards stats, a DTLS link's copy of its loop's counts
+	stats   LinkStats
 	ctr     *Counters
 	log     *slog.Logger
 	icePair atomic.Pointer[[2]Candidate] // ICE links: the selected pair (ice.go)
@@ -435,7 +437,6 @@ func newLink(p linkParams, cfg *Config) *Link {
 	}
 	l.ctr.handshake(p.typ, nil)
 	l.logUp()
-	l.stats.Store(&LinkStats{})
 	s := NewSender(cfg.Reliability, p.stream, time.Now())
 	s.SeedRTT(p.seedRTT)
 	if p.stream {
@@ -447,6 +448,7 @@ func newLink(p linkParams, cfg *Config) *Link {
 	inc := make(chan wire.FramedMessage, readAhead)
 	rerr := make(chan error, 1)
 	wq := make(chan []byte, writeQueue)
+	l.wfree = make(chan []byte, writeQueue)
 	wrote := make(chan struct{}, 1)
 	werr := make(chan error, 1)
 	l.wg.Add(3)
@@ -458,6 +460,10 @@ func newLink(p linkParams, cfg *Config) *Link {
 
 // writeQueue is the number of encoded frames waiting for the writer.
 const writeQueue = 16
+
+// maxKeptFrameBuffer is the largest frame buffer a DTLS link keeps for
+// reuse: a datagram's worth (frames are at most the MTU).
+const maxKeptFrameBuffer = 1 << 16
 
 // readAhead is the number of frames a DTLS link's reader may read ahead
 // of the loop.
@@ -543,7 +549,9 @@ func (l *Link) Stats() LinkStats {
 		ls.Received = st.received.Load()
 		return ls
 	}
-	return *l.stats.Load()
+	l.statsMu.Lock()
+	defer l.statsMu.Unlock()
+	return l.stats
 }
 
 // Send queues one RELOAD message for the peer. A message larger than the
@@ -713,6 +721,14 @@ func (l *Link) writer(wq <-chan []byte, wrote chan<- struct{}, werr chan<- error
 			}
 			return
 		}
+		// The DTLS connection keeps nothing of what it was given to
+		// write: the loop may encode the next frame into it.
+		if cap(b) <= maxKeptFrameBuffer {
+			select {
+			case l.wfree <- b[:0]:
+			default:
+			}
+		}
 		select {
 		case wrote <- struct{}{}:
 		default:
@@ -739,7 +755,12 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 	}()
 	// write hands f to the writer; the caller checks that wq has room.
 	write := func(f *wire.FramedMessage) error {
-		b, err := f.Append(nil)
+		var buf []byte
+		select {
+		case buf = <-l.wfree:
+		default:
+		}
+		b, err := f.Append(buf)
 		if err != nil {
 			return err
 		}
@@ -788,8 +809,11 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 		l.suspect.Store(s.Suspect())
 		l.ctr.frames(st.SenderStats, s.Stats())
 		st.SenderStats, st.RTO = s.Stats(), s.RTO()
-		sc := st
-		l.stats.Store(&sc)
+		// Copied under a lock, not published as a new snapshot: the
+		// loop runs several times per message.
+		l.statsMu.Lock()
+		l.stats = st
+		l.statsMu.Unlock()
 
 		// With the writer's queue full, Poll waits for room (a write
 		// wakes the loop), so its deadline must not.
