@@ -66,6 +66,9 @@ func (e *Engine) dispatch(in *Incoming) {
 		// The answer is signed here, on the handler's goroutine, not
 		// on the loop.
 		a := e.answer(in, body, err)
+		if e.sendAnswerDirect(in, a) {
+			return
+		}
 		e.post(func() { e.sendAnswer(in, a) })
 	}()
 }
@@ -171,6 +174,30 @@ func (e *Engine) sendAnswer(in *Incoming, a builtAnswer) {
 		return
 	}
 	e.stats.sent(in.Code.Answer(), res)
+}
+
+// sendAnswerDirect sends the answer to a request that came straight from
+// a neighbour (an empty via list: the answer's destination list is that
+// neighbour alone, §6.2.2) on the link it came by, from the handler's
+// goroutine, where the loop would route it to that same link: routing
+// leaves such a message as it is (Core.Originate). The loop then only
+// remembers the answer for retransmissions of the request (§6.2.1)
+// and counts it; a retransmission that arrives in between is dropped as
+// still in progress and the next one gets the answer. Anything else, or
+// a link gone, goes through the loop (false).
+func (e *Engine) sendAnswerDirect(in *Incoming, a builtAnswer) bool {
+	if a.err != nil || len(in.Via) != 0 {
+		return false
+	}
+	l, ok := e.table.Lookup(in.From)
+	if !ok || l.Send(e.ctx, a.msg) != nil {
+		return false
+	}
+	e.post(func() {
+		e.tx.answered(in, a.rest)
+		e.stats.sent(in.Code.Answer(), a.res)
+	})
+	return true
 }
 
 // handlerError is the error answer to a handler's err (see Handler).

@@ -1,10 +1,14 @@
 package forwarding
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/goreload/reload/wire"
 )
 
 // An originated message whose header routing left as it was goes to the
@@ -99,5 +103,56 @@ func TestLazyDeadline(t *testing.T) {
 	<-c.Done()
 	if !errors.Is(c.Err(), context.Canceled) {
 		t.Fatalf("parent cancelled: %v", c.Err())
+	}
+}
+
+// RFC 6940 §6.2.1: the answer to a request from a neighbour goes out on
+// its link from the handler's goroutine (Engine.sendAnswerDirect), and a
+// retransmission of the request still gets that same answer, byte for
+// byte, without the handler running again. A retransmission that arrives
+// before the loop has remembered the answer is dropped as in progress,
+// so the requester retransmits until it gets one, as a real one would.
+func TestDirectAnswerRemembered(t *testing.T) {
+	checkLeaks(t)
+	b := startEngine(t, 2, &staticRouter{}, nil)
+	var calls atomic.Int32
+	b.Handle(wire.CodeExpAReq, func(context.Context, *Incoming) ([]byte, error) {
+		calls.Add(1)
+		return []byte("once"), nil
+	})
+	a := dialAttacker(t, b, 1)
+	const txid = 0x77
+	req := a.request(wire.CodeExpAReq, []byte("hello"), txid, func(m *wire.Message) {
+		m.Header.Destinations = dests(idB)
+	})
+	if err := a.send(req); err != nil {
+		t.Fatal(err)
+	}
+	first, err := a.answer(txid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again *wire.Message
+	for try := 0; again == nil && try < 5; try++ {
+		if err := a.send(req); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if raw, err := a.link.Receive(ctx); err == nil {
+			var m wire.Message
+			if _, err := m.Decode(raw); err == nil && m.Header.TransactionID == txid {
+				again = &m
+			}
+		}
+		cancel()
+	}
+	if again == nil {
+		t.Fatal("no answer to the retransmitted request")
+	}
+	if !bytes.Equal(again.RawContents, first.RawContents) || !bytes.Equal(again.Security.Signature.Value, first.Security.Signature.Value) {
+		t.Fatal("the retransmission got a new answer, not the one remembered")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handler ran %d times", n)
 	}
 }
