@@ -37,6 +37,24 @@
 //	frame.ack-mask            6940 §6.6.2                      the received bitmask reflects the previous sequence numbers (on DTLS with one deliberately skipped); every bit order the RFC's wording admits is accepted, and the one used is reported
 //	frame.retransmit          6940 §6.6.3.1                    DTLS only: with ACKs withheld, the target retransmits under a new, higher sequence number
 //	err.too-large             6940 §6.6, §6.3.3.1              TLS only: a message above max-message-size → Error_Message_Too_Large and/or the link closed
+//	update.peer-ready         6940 §6.4.2.3, §10.7             a peer_ready Update from the tester, not yet a neighbour, → empty UpdateAns (a connectivity check)
+//	join.forbidden-id         6940 §6.4.2.1                    Join whose joining_peer_id is not the signer's → Error_Forbidden
+//	leave.forbidden-id        6940 §6.4.2.2                    Leave whose leaving_peer_id is not the signer's → Error_Forbidden
+//	join.attach               6940 §10.5, §6.5.1               the join's Attach to the tester's Node-ID+1 (send_update) is answered by the admitting peer; later join checks skip when that is not the target
+//	join.join                 6940 §10.5, §6.4.2.1             Join to the admitting peer over the kit's link → JoinAns signed by it
+//	join.update               6940 §10.5, §10.7                after the JoinAns the target sends an Update naming the tester a predecessor (the kit answers every Update)
+//	update.answer             6940 §6.4.2.3, §10.7.3           a neighbors Update from the joined tester → empty UpdateAns
+//	leave.answer              6940 §6.4.2.2, §10.9             Leave (from_pred, ChordLeaveData) from the joined tester → empty LeaveAns
+//	attach.no-ice             6940 §6.5.1.11, §6.5.1.13        TLS only: after an Attach with a TLS-TCP-FH-NO-ICE candidate, the target (active) connects to it as TLS client with its overlay certificate
+//	attach.ice                6940 §6.5.1.3, §6.5.1.10, §6.6.4 the kit, ICE-controlling, runs connectivity checks on the target's candidates, DTLS over the selected pair, and a Ping over that link; skipped on a no-ice overlay or without usable candidates
+//	appattach.sip             7904 §5; 6940 §6.5.2.2           AppAttach for application 5060 → AppAttachAns echoing 5060, or Error_Not_Found when SIP is not offered
+//	frag.in-order             6940 §6.7                        a Ping sent in five fragments, in order → reassembled and answered
+//	frag.out-of-order         6940 §6.7                        the same, last fragment first → reassembled and answered
+//	frag.answer               6940 §6.7, §6.6.4                DTLS only: a FetchAns larger than the MTU arrives in fragments the kit reassembles
+//	frame.loss-retransmit     6940 §6.6.3.1                    DTLS only: the first frame of three answers left unACKed → each retransmitted under a new sequence number
+//	frame.duplicate           6940 §6.6.2, §6.6.3              DTLS only: one data frame sent twice → ACKed each time and answered
+//	frame.reorder             6940 §6.6.2                      DTLS only: a frame sent late → missing from the received map of the next one's ACK, present in the one after
+//	diag.kinds                7851 §5.3, §6.3                  each diagnostic kind 0x0001-0x0010 requested alone → returned well-formed or omitted, never another kind
 //	fh.version                6940 §6.3.2                      every answer: relo_token, the overlay hash, version 0x0a, length field
 //	fh.fragment               6940 §6.3.2, §6.7                every answer: fragment 0xC0000000 (historic bit set in fragments)
 //	fh.ttl                    6940 §6.3.2                      every answer: TTL no larger than initial-ttl
