@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goreload/reload/forwarding"
 	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/node/nodetest"
+	"github.com/goreload/reload/wire"
 )
 
 // startNode starts our own node as the seed of a ring on loopback, TLS
@@ -21,6 +23,7 @@ func startNode(t *testing.T, ov *nodetest.Overlay) *node.Node {
 	n, err := node.New(node.Config{
 		Overlay: ov.Config, Identity: id, ListenTLS: "127.0.0.1:0", Seed: true,
 		ICE: true, ICELoopback: true, ICEInterfaces: func(name string) bool { return name == "lo" },
+		SIP: &node.SIPConfig{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", NoAuth: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +61,7 @@ func expectStatuses(t *testing.T, rep *Report, want map[string]Status) {
 // attaches with and without ICE, AppAttaches for SIP, sends fragments and
 // asks for every diagnostic kind; every check passes over TLS.
 func TestOverlayChecksOwnNode(t *testing.T) {
+	t.Parallel()
 	ov, err := nodetest.NewOverlay("kit.example.org", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -95,13 +99,34 @@ func TestOverlayChecksOwnNode(t *testing.T) {
 // framing checks under loss, duplicates and reordering on the kit's link,
 // and fragments both ways.
 func TestOverlayChecksDTLS(t *testing.T) {
+	t.Parallel()
 	tg := startTarget(t, true)
-	rep := runAgainst(t, tg.addr, DTLS, tg.net, "frame.loss-retransmit", "frame.duplicate", "frame.reorder", "frag.", "attach.", "diag.kinds")
+	rep := runAgainst(t, tg.addr, DTLS, tg.net, "frame.loss-retransmit", "frame.duplicate", "frame.reorder", "frag.", "attach.", "appattach.", "diag.kinds")
 	expectStatuses(t, rep, map[string]Status{
+		"appattach.sip":         Pass, // Error_Not_Found: no SIP here
 		"frame.loss-retransmit": Pass, "frame.duplicate": Pass, "frame.reorder": Pass,
 		"frag.in-order": Pass, "frag.out-of-order": Pass, "frag.answer": Pass,
 		"attach.no-ice": Skip, "attach.ice": Skip, // a DTLS no-ice overlay
 		"diag.kinds": Pass,
+	})
+}
+
+// A peer whose topology handlers take whatever comes: Join and Leave for
+// any Node-ID, Updates answered with a body, no Update after a Join. Each
+// of these fails its check; what it does right still passes.
+func TestOverlayChecksLaxTopology(t *testing.T) {
+	t.Parallel()
+	tg := startTarget(t, false)
+	empty := func(context.Context, *forwarding.Incoming) ([]byte, error) { return nil, nil }
+	tg.e.Handle(wire.CodeJoinReq, func(context.Context, *forwarding.Incoming) ([]byte, error) {
+		return (&wire.JoinAns{}).Append(nil)
+	})
+	tg.e.Handle(wire.CodeLeaveReq, empty)
+	tg.e.Handle(wire.CodeUpdateReq, func(context.Context, *forwarding.Incoming) ([]byte, error) { return []byte{0}, nil })
+	rep := runAgainst(t, tg.addr, TLS, tg.net, "update.", "join.", "leave.")
+	expectStatuses(t, rep, map[string]Status{
+		"update.peer-ready": Fail, "join.forbidden-id": Fail, "leave.forbidden-id": Fail,
+		"join.attach": Pass, "join.join": Pass, "join.update": Fail, "update.answer": Fail, "leave.answer": Pass,
 	})
 }
 
