@@ -176,6 +176,10 @@ type Options struct {
 	// Verifier.AddCertificate, and the retransmission will verify.
 	OnCertificateNeeded func(*security.CertificateNeededError)
 	Logger              *slog.Logger
+	// Observer, when set, is told of every message received from a link
+	// and every message originated (a conformance monitor; see
+	// MessageObserver).
+	Observer MessageObserver
 
 	twinWindow time.Duration // 0: defaultTwinWindow (tests shorten it)
 }
@@ -667,6 +671,9 @@ func joinHead(head, rest, raw []byte, writable bool) ([]byte, bool) {
 
 // originate routes a message this node built.
 func (e *Engine) originate(msg []byte) error {
+	if e.opts.Observer != nil {
+		e.opts.Observer.MessageOriginated(msg)
+	}
 	a := e.core.Originate(msg, e.clock.Now())
 	switch a.Kind {
 	case ActFail, ActDrop:

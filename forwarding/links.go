@@ -135,6 +135,9 @@ func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
 			l.Close()
 			return
 		}
+		if e.opts.Observer != nil {
+			e.opts.Observer.MessageReceived(l, b)
+		}
 		in := inbound{link: l, from: peer, data: b}
 		e.preVerify(&in, &pm)
 		select {

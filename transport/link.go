@@ -120,6 +120,9 @@ type Config struct {
 	// Logger receives the links' events: handshakes and link ends (nil:
 	// nothing is logged).
 	Logger *slog.Logger
+	// Observer, when set, is told of every frame each link sends and
+	// receives (a conformance monitor; see LinkObserver).
+	Observer LinkObserver
 }
 
 // Defaults for Config.
@@ -389,6 +392,8 @@ type Link struct {
 	since   time.Time
 
 	st *streamState // stream links (stream.go); nil on datagram links
+
+	obs FrameObserver // nil unless Config.Observer gave one
 }
 
 // LinkStats counts a link's traffic.
@@ -434,6 +439,9 @@ func newLink(p linkParams, cfg *Config) *Link {
 	}
 	if sio, ok := p.io.(*streamIO); ok {
 		sio.closing = l.closing
+	}
+	if cfg.Observer != nil {
+		l.obs = cfg.Observer.ObserveLink(l)
 	}
 	l.ctr.handshake(p.typ, nil)
 	l.logUp()
@@ -681,6 +689,9 @@ func (l *Link) reader(inc chan<- wire.FramedMessage, rerr chan<- error) {
 			rerr <- err
 			return
 		}
+		if l.obs != nil {
+			l.obs.FrameReceived(f)
+		}
 		// A data frame's message goes straight to Receive, its
 		// sequence number to the loop for the ACK. When Receive is
 		// behind, the ACK goes first: it need not wait for room.
@@ -759,6 +770,9 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 		select {
 		case buf = <-l.wfree:
 		default:
+		}
+		if l.obs != nil {
+			l.obs.FrameSent(*f)
 		}
 		b, err := f.Append(buf)
 		if err != nil {

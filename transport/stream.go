@@ -111,6 +111,9 @@ func (l *Link) sendStreamParts(ctx context.Context, head, rest []byte) error {
 	now := time.Now()
 	old := st.s.Stats()
 	f := st.s.sendStream(nil, now)
+	if l.obs != nil {
+		l.obs.FrameSent(f)
+	}
 	b, err := wire.AppendDataFrame(st.wbuf, f.Sequence, head, rest)
 	if err != nil {
 		// Too large for the framing: the link ends with the error, as a
@@ -142,6 +145,9 @@ func (l *Link) streamReader(rerr chan<- error) {
 		if err != nil {
 			rerr <- err
 			return
+		}
+		if l.obs != nil {
+			l.obs.FrameReceived(f)
 		}
 		switch f.Type {
 		case wire.FrameAck:
@@ -194,6 +200,9 @@ func (l *Link) streamWriter(werr chan<- error) {
 		out, st.wbuf = st.wbuf, out[:0]
 		st.queued = 0
 		if st.ackDue {
+			if l.obs != nil {
+				l.obs.FrameSent(st.ack)
+			}
 			out, _ = st.ack.Append(out) // an ACK always encodes
 			st.ackDue = false
 		}
@@ -244,6 +253,9 @@ func (l *Link) streamLoop(rerr, werr <-chan error) {
 			f, ok := st.s.Poll(now) // a keepalive, if one is due
 			if !ok {
 				break
+			}
+			if l.obs != nil {
+				l.obs.FrameSent(f)
 			}
 			st.wbuf, _ = f.Append(st.wbuf) // an empty data frame always encodes
 			wrote = true
