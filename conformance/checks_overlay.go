@@ -15,6 +15,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/transport/v5/stdnet"
 
 	"github.com/goreload/reload/security"
@@ -481,63 +482,135 @@ func (r *runner) dropSession() {
 	}
 }
 
-func checkAttachNoICE(ctx context.Context, r *runner, res *Result) {
-	if r.o.Transport == DTLS {
-		skip(res, "the tester serves No-ICE candidates on TLS only; run with --transport tls")
-		return
+// noICEServer is the tester's passive side of a No-ICE Attach: a TLS or
+// DTLS server on a candidate of its own that takes one link from the
+// target and reports the Node-IDs of the certificate the target presented.
+type noICEServer struct {
+	cand  wire.IceCandidate
+	close func()
+	got   chan noICEResult
+}
+
+type noICEResult struct {
+	ids []wire.NodeID
+	err error
+}
+
+func (r *runner) startNoICEServer(ctx context.Context, host string) (*noICEServer, error) {
+	cert := r.o.Identity.TLSCertificate()
+	s := &noICEServer{got: make(chan noICEResult, 1)}
+	verify := func(chain [][]byte, err error) {
+		if err != nil {
+			s.got <- noICEResult{err: err}
+			return
+		}
+		var certs []*x509.Certificate
+		for _, der := range chain {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				s.got <- noICEResult{err: err}
+				return
+			}
+			certs = append(certs, c)
+		}
+		ids, err := trustVerifier{r}.VerifyPeer(certs)
+		s.got <- noICEResult{ids: ids, err: err}
 	}
+	var ln net.Listener
+	var lt transport.LinkType
+	var handshake func(c net.Conn) ([][]byte, error)
+	if r.o.Transport == DTLS {
+		var err error
+		ln, err = dtls.ListenWithOptions("udp", &net.UDPAddr{IP: net.ParseIP(host)},
+			dtls.WithCertificates(cert), dtls.WithClientAuth(dtls.RequireAnyClientCert),
+			dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret), dtls.WithInsecureSkipVerify(true))
+		if err != nil {
+			return nil, err
+		}
+		lt = transport.LinkDTLSUDPSRNoICE
+		handshake = func(c net.Conn) ([][]byte, error) {
+			dc, ok := c.(*dtls.Conn)
+			if !ok {
+				return nil, errors.New("not a DTLS connection")
+			}
+			hctx, cancel := context.WithTimeout(context.Background(), r.o.Timeout*2)
+			defer cancel()
+			if err := dc.HandshakeContext(hctx); err != nil {
+				return nil, fmt.Errorf("DTLS handshake: %w", err)
+			}
+			st, _ := dc.ConnectionState()
+			return st.PeerCertificates, nil
+		}
+	} else {
+		var lc net.ListenConfig
+		var err error
+		ln, err = lc.Listen(ctx, "tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, err
+		}
+		lt = transport.LinkTLSTCPFHNoICE
+		handshake = func(c net.Conn) ([][]byte, error) {
+			tc := tls.Server(c, &tls.Config{
+				MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAnyClientCert,
+			})
+			_ = c.SetDeadline(time.Now().Add(r.o.Timeout * 2))
+			if err := tc.Handshake(); err != nil {
+				return nil, fmt.Errorf("TLS handshake: %w", err)
+			}
+			var chain [][]byte
+			for _, c := range tc.ConnectionState().PeerCertificates {
+				chain = append(chain, c.Raw)
+			}
+			return chain, nil
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			s.got <- noICEResult{err: err}
+			return
+		}
+		defer c.Close()
+		verify(handshake(c))
+	}()
+	s.close = func() {
+		_ = ln.Close()
+		<-done
+	}
+	s.cand = wire.IceCandidate{AddrPort: wire.IPAddressPortFrom(transport.AddrPortOf(ln.Addr())),
+		OverlayLink: wire.OverlayLinkType(lt), Foundation: []byte("1"), Priority: 1 << 24, Type: wire.CandHost}
+	return s, nil
+}
+
+func checkAttachNoICE(ctx context.Context, r *runner, res *Result) {
 	host := "127.0.0.1"
 	if fc, err := r.session(ctx); err == nil {
 		if ap := transport.AddrPortOf(fc.c.LocalAddr()); ap.Addr().IsValid() && !ap.Addr().IsUnspecified() {
 			host = ap.Addr().String()
 		}
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, "0"))
+	srv, err := r.startNoICEServer(ctx, host)
 	if err != nil {
 		fail(res, "opening the candidate socket: %v", err)
 		return
 	}
-	defer ln.Close()
+	defer srv.close()
 	defer r.dropSession()
-	cert := r.o.Identity.TLSCertificate()
-	type result struct {
-		ids []wire.NodeID
-		err error
-	}
-	got := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- result{err: err}
-			return
-		}
-		defer c.Close()
-		tc := tls.Server(c, &tls.Config{
-			MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAnyClientCert,
-		})
-		_ = c.SetDeadline(time.Now().Add(r.o.Timeout * 2))
-		if err := tc.Handshake(); err != nil {
-			got <- result{err: fmt.Errorf("TLS handshake: %w", err)}
-			return
-		}
-		ids, err := trustVerifier{r}.VerifyPeer(tc.ConnectionState().PeerCertificates)
-		got <- result{ids: ids, err: err}
-	}()
-	cand := wire.IceCandidate{AddrPort: wire.IPAddressPortFrom(transport.AddrPortOf(ln.Addr())),
-		OverlayLink: wire.OverlayLinkType(transport.LinkTLSTCPFHNoICE), Foundation: []byte("1"), Priority: 1 << 24, Type: wire.CandHost}
-	body, err := attachBody("", "", []wire.IceCandidate{cand})
+	lt := transport.LinkType(srv.cand.OverlayLink)
+	body, err := attachBody("", "", []wire.IceCandidate{srv.cand})
 	if err != nil {
 		fail(res, "%v", err)
 		return
 	}
 	q := r.newRequest(wire.CodeAttachReq, body, nil)
-	res.Sent = fmt.Sprintf("Attach, role passive, TLS-TCP-FH-NO-ICE candidate %v; then wait for the target's TLS link", cand.AddrPort)
+	res.Sent = fmt.Sprintf("Attach, role passive, %v candidate %v; then wait for the target's link", lt, srv.cand.AddrPort)
 	p, err := r.askServing(ctx, "attach.no-ice", res.Sent, q, r.o.Timeout, nil)
 	if err == nil && p != nil {
 		if code, ok := p.errorCode(); ok && code == wire.ErrCodeIncompatibleWithOverlay {
 			res.Got = p.describe()
-			skip(res, "the target does not serve TLS-TCP-FH-NO-ICE links (§6.5.1.8)")
+			skip(res, "the target does not serve %v links (§6.5.1.8)", lt)
 			return
 		}
 	}
@@ -545,18 +618,18 @@ func checkAttachNoICE(ctx context.Context, r *runner, res *Result) {
 		return
 	}
 	select {
-	case g := <-got:
+	case g := <-srv.got:
 		if g.err != nil {
 			res.Got = "AttachAns; the target's link failed"
 			fail(res, "the target's connection to our candidate: %v", g.err)
 			return
 		}
-		res.Got = fmt.Sprintf("AttachAns; TLS link from Node-ID %s", nodeIDList(g.ids))
+		res.Got = fmt.Sprintf("AttachAns; %v link from Node-ID %s", lt, nodeIDList(g.ids))
 		if r.peerCert != nil && !slices.ContainsFunc(g.ids, r.peerCert.HasNodeID) {
 			fail(res, "the link's certificate is not the target's")
 			return
 		}
-		pass(res, "the target, role active, connected as TLS client with its overlay certificate (§6.5.1.13)")
+		pass(res, "the target, role active, connected as (D)TLS client with its overlay certificate (§6.5.1.13)")
 	case <-time.After(r.o.Timeout * 2):
 		res.Got = "AttachAns; no connection to our candidate"
 		fail(res, "the target did not connect to the tester's candidate within %v (role active, §6.5.1.11)", r.o.Timeout*2)

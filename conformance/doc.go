@@ -45,7 +45,7 @@
 //	join.update               6940 §10.5, §10.7                after the JoinAns the target sends an Update naming the tester a predecessor (the kit answers every Update)
 //	update.answer             6940 §6.4.2.3, §10.7.3           a neighbors Update from the joined tester → empty UpdateAns
 //	leave.answer              6940 §6.4.2.2, §10.9             Leave (from_pred, ChordLeaveData) from the joined tester → empty LeaveAns
-//	attach.no-ice             6940 §6.5.1.11, §6.5.1.13        TLS only: after an Attach with a TLS-TCP-FH-NO-ICE candidate, the target (active) connects to it as TLS client with its overlay certificate
+//	attach.no-ice             6940 §6.5.1.11, §6.5.1.13        after an Attach with a No-ICE candidate of the run's transport (TLS-TCP-FH-NO-ICE or DTLS-UDP-SR-NO-ICE), the target (active) connects to it as (D)TLS client with its overlay certificate
 //	attach.ice                6940 §6.5.1.3, §6.5.1.10, §6.6.4 the kit, ICE-controlling, runs connectivity checks on the target's candidates, DTLS over the selected pair, and a Ping over that link; skipped on a no-ice overlay or without usable candidates
 //	appattach.sip             7904 §5; 6940 §6.5.2.2           AppAttach for application 5060 → AppAttachAns echoing 5060, or Error_Not_Found when SIP is not offered
 //	frag.in-order             6940 §6.7                        a Ping sent in five fragments, in order → reassembled and answered
