@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/goreload/reload/forwarding"
+	"github.com/goreload/reload/monitor"
 	"github.com/goreload/reload/topology"
 	"github.com/goreload/reload/topology/chord"
 	"github.com/goreload/reload/transport"
@@ -76,6 +77,8 @@ var (
 	descStoreBytes     = desc("storage_bytes", "Size of the values stored on this peer as StoredData, by kind.", "kind")
 	descFetchDiscarded = desc("fetched_values_discarded_total",
 		"Values of this node's Fetch answers discarded because their signature, certificate or access policy failed verification (RFC 6940 §7.4.2.2).")
+	descConformance = desc("conformance_deviations_total",
+		"Deviations from RFC 6940 the conformance monitor found in what peers sent to this node, by check id (see package monitor; only with a conformance log).", "check")
 
 	descJoined      = desc("ring_joined", "1 when the node is part of the ring (or attached, for a client).")
 	descSuccessors  = desc("ring_successors", "Successors in the neighbour table.")
@@ -96,7 +99,7 @@ var allDescs = []*prometheus.Desc{
 	descInfo, descMsgSent, descMsgRcvd, descForwarded, descForwardedBytes, descDropped, descRetrans, descTimeouts, descHops,
 	descLinks, descLinkEstablished, descLinkHandshake, descLinkClosed, descLinkFailed, descFramesSent, descFramesRcvd, descFrameRetrans,
 	descHSPending, descHSEvicted,
-	descStoreValues, descStoreBytes, descFetchDiscarded,
+	descStoreValues, descStoreBytes, descFetchDiscarded, descConformance,
 	descJoined, descSuccessors, descPreds, descFingers, descStabilize, descUpdSent, descUpdRcvd, descPeerFailure, descRejoins,
 	descSIPReg, descSIPConns, descSIPAuth,
 }
@@ -220,6 +223,11 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descPeerFailure, cs.PeerFailures)
 	counter(descRejoins, cs.Rejoins)
 	counter(descFetchDiscarded, n.met.fetchDiscarded.Load())
+	if n.mon != nil {
+		for _, c := range monitor.Checks() {
+			counter(descConformance, n.mon.Count(c), c.String())
+		}
+	}
 
 	// SIP usage.
 	if n.sip != nil {
@@ -292,3 +300,7 @@ func (n *Node) logEvent(ev topology.Event) {
 	}
 	n.log.Log(n.ctx, lvl, "topology", attrs...)
 }
+
+// Conformance is the node's conformance monitor (its counts per check),
+// nil unless Config.ConformanceLog is set.
+func (n *Node) Conformance() *monitor.Monitor { return n.mon }

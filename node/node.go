@@ -23,6 +23,7 @@ import (
 	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/forwarding"
 	"github.com/goreload/reload/host"
+	"github.com/goreload/reload/monitor"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/storage"
 	"github.com/goreload/reload/storage/bolt"
@@ -112,6 +113,12 @@ type Config struct {
 	Capture      *capture.Capture
 	KeyLogWriter io.Writer
 
+	// ConformanceLog, when set, runs the passive conformance monitor
+	// (package monitor): what peers send to this node is checked against
+	// RFC 6940, each deviation written to it as a JSON line and counted
+	// in reload_conformance_deviations_total. The monitor only observes.
+	ConformanceLog io.Writer
+
 	Logger *slog.Logger
 }
 
@@ -137,6 +144,7 @@ type Node struct {
 	sipKept *sipBindings
 	start   time.Time
 	met     *metrics
+	mon     *monitor.Monitor // nil unless Config.ConformanceLog is set
 
 	// Owned by the run goroutine.
 	h       *host.Host
@@ -310,6 +318,16 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 	}
 	opts.Link.Counters = &n.met.links
+	if cfg.ConformanceLog != nil {
+		// A verifier of its own: the certificates the monitor meets in
+		// messages in transit must not fill the node's cache.
+		n.mon = monitor.New(monitor.Config{
+			Out: cfg.ConformanceLog, Self: cfg.Identity.NodeID(), Verifier: security.NewVerifier(tr, 0),
+			InitialTTL: cfg.Overlay.InitialTTL, NodeIDLength: cfg.Overlay.NodeIDLength,
+		})
+		opts.Link.Observer = n.mon
+		opts.Observer = n.mon
+	}
 	if cfg.ICE {
 		nw := cfg.Net
 		if nw == nil {
