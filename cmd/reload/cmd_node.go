@@ -47,6 +47,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	sipTCP := fs.String("sip-tcp", "", "run the SIP front end on this TCP address")
 	sipCreds := fs.String("sip-credentials", "", "digest credentials of the SIP front end's users, lines \"USER PASSWORD\", mode 0600 (default: IDENTITY/sip-users, written by reload overlay init); a REGISTER needs its AOR's user's, a call any user's")
 	sipNoAuth := fs.Bool("sip-no-auth", false, "let any SIP user agent that reaches --sip-udp/--sip-tcp register and call without credentials (trusted networks only)")
+	confLog := fs.String("conformance-log", "", "run as a reference peer for interop testing: check what other implementations send to this node against RFC 6940 (framing, headers, TTL and via lists, signatures, transaction ids, bodies, fragments) and append each deviation to FILE as a JSON line (- for stdout); counted in reload_conformance_deviations_total (default: off)")
 	metricsAddr := fs.String("metrics", "", "also serve the Prometheus metrics at http://ADDR/metrics (default: off; no token asked there, unlike on the control API, which serves them too)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines instead of text")
@@ -93,6 +94,19 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.ICELoopback = *iceLoopback
 	cfg.DTLSSender = sender
+	switch *confLog {
+	case "":
+	case "-":
+		cfg.ConformanceLog = stdout
+	default:
+		f, err := os.OpenFile(*confLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return failure(stderr, "node", fmt.Errorf("--conformance-log: %w", err))
+		}
+		defer f.Close()
+		cfg.ConformanceLog = f
+		log.Info("conformance monitor on: deviations go to " + *confLog)
+	}
 	if *stunAddr != "" {
 		pc, err := serveSTUN(*stunAddr, log)
 		if err != nil {
