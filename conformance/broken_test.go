@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/dtls/v3"
 
+	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
@@ -28,6 +29,16 @@ type defects struct {
 	acceptAnyCert bool  // takes any client certificate
 	fragmentZero  bool  // fragment field 0 in its answers
 	badSignature  bool  // signatures that do not verify
+	// oneLinkPerNode closes a new link from a Node-ID that already has
+	// one, right after the handshake.
+	oneLinkPerNode bool
+	// closeOnTooLarge closes the link on a message above max-message-size
+	// without Error_Message_Too_Large (the peer sends the error, then
+	// closes, otherwise).
+	closeOnTooLarge bool
+	// storeAcceptAll answers every Store with a StoreAns and every Fetch
+	// with an empty FetchAns, whatever they hold.
+	storeAcceptAll bool
 }
 
 // brokenPeer is a raw framing-level RELOAD peer written for the tests: it
@@ -39,11 +50,15 @@ type brokenPeer struct {
 	ln   net.Listener
 	wg   sync.WaitGroup
 	addr string
+
+	mu      sync.Mutex
+	live    map[wire.NodeID]bool // Node-IDs with a link (oneLinkPerNode)
+	refused int                  // links refused for a repeated Node-ID
 }
 
 func startBroken(t *testing.T, tr Transport, d defects) *brokenPeer {
 	t.Helper()
-	b := &brokenPeer{d: d, id: ident(t, targetID)}
+	b := &brokenPeer{d: d, id: ident(t, targetID), live: map[wire.NodeID]bool{}}
 	trust, err := testConfig(tr == DTLS).Trust()
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +171,24 @@ func (b *brokenPeer) serve(c net.Conn, datagram bool) {
 	if err != nil || len(ids) == 0 {
 		return
 	}
+	if b.d.oneLinkPerNode {
+		b.mu.Lock()
+		dup := b.live[ids[0]]
+		if dup {
+			b.refused++
+		} else {
+			b.live[ids[0]] = true
+		}
+		b.mu.Unlock()
+		if dup {
+			return
+		}
+		defer func() {
+			b.mu.Lock()
+			delete(b.live, ids[0])
+			b.mu.Unlock()
+		}()
+	}
 	bc := &brokenConn{b: b, c: c, datagram: datagram, peer: ids[0], acks: make(chan uint32, 64)}
 	if b.d.seqFromOne {
 		bc.seq = 1
@@ -166,6 +199,14 @@ func (b *brokenPeer) serve(c net.Conn, datagram bool) {
 		_ = bc.read(msgs)
 	}()
 	for m := range msgs {
+		if len(m) > config.DefaultMaxMessageSize {
+			// §6.6: Error_Message_Too_Large, then close the link.
+			var h wire.ForwardingHeader
+			if _, err := h.Decode(m); err == nil && !b.d.closeOnTooLarge {
+				bc.send(bc.errorAnswer(&h, wire.ErrCodeMessageTooLarge))
+			}
+			return
+		}
 		if out := bc.handle(m); out != nil {
 			bc.send(out)
 		}
@@ -279,6 +320,24 @@ func (bc *brokenConn) handle(raw []byte) []byte {
 	}
 	self := bc.b.id.NodeID()
 	d := &h.Destinations[0]
+	if d.Type == wire.DestResource && bc.b.d.storeAcceptAll {
+		switch m.Contents.Code {
+		case wire.CodeStoreReq:
+			var req wire.StoreReq
+			if _, err := req.Decode(m.Contents.Body); err != nil {
+				return bc.errorAnswer(h, wire.ErrCodeInvalidMessage)
+			}
+			var ans wire.StoreAns
+			for _, kd := range req.KindData {
+				ans.KindResponses = append(ans.KindResponses, wire.StoreKindResponse{Kind: kd.Kind, Generation: 1})
+			}
+			body, _ := ans.Append(nil)
+			return bc.answer(h, wire.CodeStoreAns, body)
+		case wire.CodeFetchReq:
+			body, _ := (&wire.FetchAns{}).Append(nil)
+			return bc.answer(h, wire.CodeFetchAns, body)
+		}
+	}
 	id, _ := d.NodeID()
 	switch {
 	case id == self && len(h.Destinations) > 1:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/dtls/v3"
 
+	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
 )
@@ -80,6 +81,9 @@ type frameConn struct {
 	c          net.Conn
 	closeUnder func()
 	peerChain  [][]byte
+	// signer is the identity the link was opened with when it is not the
+	// tester's first one (ownLink); requests on it are signed with it.
+	signer *security.Identity
 
 	wmu sync.Mutex // one frame written at a time
 

@@ -31,12 +31,23 @@
 //	sec.bad-signature         6940 §6.3.4                      a request whose signature does not verify is dropped or refused, never answered
 //	store.roundtrip           6940 §7.4.1, §7.4.2, §8          Store of the tester's certificate (CERTIFICATE_BY_NODE) and Fetch of it back, signature intact
 //	store.forbidden           6940 §7.3.2, §6.3.3.1            a Store under the target's Node-ID resource (NODE-MATCH) → Error_Forbidden
+//	store.forbidden.user-match       6940 §7.3.1, §7.4.1.1     CERTIFICATE_BY_USER under the hash of a user name not the tester's → Error_Forbidden
+//	store.forbidden.user-node-match  6940 §7.3.3, §7.4.1.1     SIP-REGISTRATION under the tester's user, dictionary key the target's Node-ID → Error_Forbidden
+//	store.forbidden.node-multiple    6940 §7.3.4, §7.4.1.1     TURN-SERVICE under H(target's Node-ID || 1) → Error_Forbidden
+//	store.user-match          6940 §7.3.1, §8                  CERTIFICATE_BY_USER under the tester's user name: stored, fetched back, signature intact
+//	store.too-old             6940 §7, §7.4.1.1                a value with a storage_time older than the stored one → Error_Data_Too_Old
+//	store.replay              6940 §7, §7.1, §7.4.1.1          StoredData A, then a newer B, then A replayed byte for byte → Error_Data_Too_Old, and B stays
+//	store.generation          6940 §7.4.1.1, §7.4.1.2          a generation counter below the stored one → Error_Generation_Counter_Too_Low, error_info a StoreAns with the current counter
+//	store.too-large           6940 §7.4.1.2, §11.1             a value above the Kind's max-size, or more values than max-count, within max-message-size → Error_Data_Too_Large
+//	store.unknown-kind        6940 §7.4.1.1, §7.4.1.2          a private Kind-ID the configuration does not define → Error_Unknown_Kind, error_info listing it
+//	store.forged              6940 §7.1, §7.4.1.1              a StoredData changed after it was signed (request signature valid) → Error_Forbidden, and a Fetch does not return it
+//	sip.register-uri          7904 §3.2, §3.3; 6940 §7.2.3     a sip_registration_uri under the tester's AOR, key its Node-ID: stored and fetched back byte for byte, signature intact
+//	sip.register-route        7904 §3.2, §3.3; 6940 §7.2.3     the same with a sip_registration_route (contact prefs and a destination list)
 //	diag.ping                 7851 §4.2, §5.2, §6.3            Ping with Diagnostic_Ping returns a DiagnosticsResponse (timestamps echoed, only requested kinds)
 //	frame.seq                 6940 §6.6.2                      the target's data frames are numbered from 0, up by exactly one
 //	frame.ack                 6940 §6.6.2, §6.6.3              each of the tester's data frames is ACKed with its sequence number
 //	frame.ack-mask            6940 §6.6.2                      the received bitmask reflects the previous sequence numbers (on DTLS with one deliberately skipped); every bit order the RFC's wording admits is accepted, and the one used is reported
 //	frame.retransmit          6940 §6.6.3.1                    DTLS only: with ACKs withheld, the target retransmits under a new, higher sequence number
-//	err.too-large             6940 §6.6, §6.3.3.1              TLS only: a message above max-message-size → Error_Message_Too_Large and/or the link closed
 //	update.peer-ready         6940 §6.4.2.3, §10.7             a peer_ready Update from the tester, not yet a neighbour, → empty UpdateAns (a connectivity check)
 //	join.forbidden-id         6940 §6.4.2.1                    Join whose joining_peer_id is not the signer's → Error_Forbidden
 //	leave.forbidden-id        6940 §6.4.2.2                    Leave whose leaving_peer_id is not the signer's → Error_Forbidden
@@ -61,6 +72,70 @@
 //	fh.txid                   6940 §6.3.2                      every answer echoes its request's transaction id
 //	fh.destination            6940 §6.2.2, §6.1.2              every answer's destination list leads back to the tester
 //	sec.answer-signature      6940 §6.3.4                      every answer is signed by a valid overlay certificate (the target's, for requests addressed to it)
+//	err.too-large             6940 §6.6, §6.3.3.1              TLS only, run last: a message above max-message-size on a link that served requests → Error_Message_Too_Large (a close alone fails)
+//
+// # A kit that cannot be fooled
+//
+// A check passes only on the behaviour the RFC requires and fails only on
+// behaviour it forbids; when the target refuses what a check needs, the
+// check is skipped with the reason.
+//
+// Links. Options.Second is a second enrolled identity with a Node-ID of its
+// own (on the command line, --identity given twice: a pair). The checks
+// that need a link of their own (frame.seq, frame.ack, frame.ack-mask and
+// frame.retransmit, which need fresh sequence numbers or withheld ACKs,
+// and err.too-large, which may cost the link) open it with the second
+// identity, check it with a Ping, and sign on it with that identity; a
+// target that allows one link per Node-ID is then not asked for a second
+// link for the same Node-ID. When the target refuses that link, these
+// checks are skipped with the reason. Without a second identity they reuse
+// the kit's link: frame.* read its frames from its first, and err.too-large
+// runs last.
+//
+// err.too-large passes only on Error_Message_Too_Large. §6.6 says a peer
+// receiving a message above max-message-size SHOULD send that error and
+// then close the session. The link it is sent on has just answered
+// requests, so a close that follows is the target's answer to the message;
+// a close without the error leaves the sender without the reason the RFC
+// asks to be given and looks the same as a crash, so it fails the check
+// (as a SHOULD-level deviation, said so in the detail) rather than passing.
+//
+// Storage. The §7 checks use the Kinds the overlay's configuration defines
+// (required-kinds) with the access policy each needs, CERTIFICATE_BY_NODE
+// (NODE-MATCH), CERTIFICATE_BY_USER (USER-MATCH), SIP-REGISTRATION
+// (USER-NODE-MATCH) and TURN-SERVICE (NODE-MULTIPLE), and are skipped when
+// the configuration does not define them. A Store the tester is entitled to
+// make that sets a check up must succeed, or the check is skipped with the
+// answer. The checks rewrite index 0 of the tester's CERTIFICATE_BY_NODE
+// array with its certificate and ever newer storage times, so that they
+// leave the array as store.roundtrip made it.
+//
+// # JSON report
+//
+// --json (Report.WriteJSON) writes one object, schema_version 1. Fields are
+// added without a change of version; a rename, a removal or a change of
+// meaning raises it. Results are in catalogue order, and a check's id,
+// section and title do not change between runs of one version, so two runs
+// can be compared by id.
+//
+//	schema_version  int      1
+//	target          string   the address tested, host:port
+//	transport       string   "tls" or "dtls"
+//	overlay         string   the overlay's instance name
+//	self_node_id    string   the tester's Node-ID, hex
+//	second_node_id  string   the second identity's Node-ID (only with a pair)
+//	peer_node_id    string   the target's Node-ID (absent when no link was made)
+//	started         string   RFC 3339 time the run started
+//	results         array    one object per check run:
+//	  id            string   the check's id (catalogue above)
+//	  section       string   the RFC sections it tests
+//	  title         string   what it checks, in a line
+//	  status        string   "pass", "fail" or "skip"
+//	  sent          string   what was sent (may be absent)
+//	  got           string   what came back (may be absent)
+//	  detail        string   why it passed, failed or was skipped (may be absent)
+//	  duration_ns   int      how long the check took, in nanoseconds
+//	summary         object   pass, fail, skip and total: counts of results
 //
 // A check that does not apply is skipped with the reason, never failed:
 // frame.retransmit on TLS (TLS-TCP-FH does not retransmit, §6.6.5),

@@ -35,15 +35,31 @@ type Result struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
+// SchemaVersion is the version of the JSON report (Report.WriteJSON;
+// doc.go documents the schema). It goes up when a field is renamed or
+// removed or changes meaning; fields may be added without a change.
+const SchemaVersion = 1
+
 // Report is what Run found out about a target.
 type Report struct {
+	Schema     int       `json:"schema_version"`
 	Target     string    `json:"target"`
 	Transport  string    `json:"transport"`
 	Overlay    string    `json:"overlay"`
 	Self       string    `json:"self_node_id"`
+	Second     string    `json:"second_node_id,omitempty"`
 	PeerNodeID string    `json:"peer_node_id,omitempty"`
 	Started    time.Time `json:"started"`
 	Results    []Result  `json:"results"`
+	Summary    Summary   `json:"summary"`
+}
+
+// Summary counts the results by status.
+type Summary struct {
+	Pass  int `json:"pass"`
+	Fail  int `json:"fail"`
+	Skip  int `json:"skip"`
+	Total int `json:"total"`
 }
 
 // Counts returns the number of passed, failed and skipped checks.
@@ -77,8 +93,15 @@ func (r *Report) Result(id string) (Result, bool) {
 	return Result{}, false
 }
 
-// WriteJSON writes the report as indented JSON.
+// WriteJSON writes the report as indented JSON, in the schema doc.go
+// describes (version SchemaVersion).
 func (r *Report) WriteJSON(w io.Writer) error {
+	r.Schema = SchemaVersion
+	p, f, s := r.Counts()
+	r.Summary = Summary{Pass: p, Fail: f, Skip: s, Total: len(r.Results)}
+	if r.Results == nil {
+		r.Results = []Result{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)

@@ -28,6 +28,13 @@ type Options struct {
 	// Identity is the tester's enrolled identity in the overlay: it
 	// authenticates the links and signs every message.
 	Identity *security.Identity
+	// Second, when set, is a second enrolled identity of the overlay,
+	// with a Node-ID of its own (a pair: "--identity A --identity B").
+	// The checks that need a link of their own (frame.*, err.too-large,
+	// frame.retransmit) open it with this identity and sign on it with
+	// it, so that a target allowing one link per Node-ID does not refuse
+	// them. Without it those checks reuse the kit's link.
+	Second *security.Identity
 	// ExpectNodeID, when set, is the Node-ID the target's certificate must
 	// carry; it is then the Node-ID the checks address.
 	ExpectNodeID wire.NodeID
@@ -55,6 +62,9 @@ type Options struct {
 func (o *Options) defaults() error {
 	if o.Target == "" || o.Config == nil || o.Identity == nil {
 		return errors.New("conformance: Options.Target, Config and Identity are required")
+	}
+	if o.Second != nil && len(o.Second.Chain) == 0 {
+		return errors.New("conformance: Options.Second has no certificate")
 	}
 	switch o.Transport {
 	case "":
@@ -95,12 +105,14 @@ type runner struct {
 	// Learnt while running.
 	peer      wire.NodeID // the Node-ID the checks address
 	peerCert  *security.NodeCert
-	main      *frameConn     // the shared session
-	linkErr   error          // why no session could be opened
-	answers   []answerRecord // every answer to a request of ours
-	strays    []string       // answers that matched no request (wrong transaction id)
-	framing   *framingProbe  // the frame.* observations, made once
-	storeSkip string         // why storage checks do not apply
+	main      *frameConn      // the shared session
+	linkErr   error           // why no session could be opened
+	answers   []answerRecord  // every answer to a request of ours
+	strays    []string        // answers that matched no request (wrong transaction id)
+	txids     map[uint64]bool // every transaction id the tester sent
+	framing   *framingProbe   // the frame.* observations, made once
+	storeSkip string          // why storage checks do not apply
+	lastStore time.Time       // the storage_time of the tester's last value (storeTime)
 	reasm     *transport.Reassembler
 	pieces    map[uint64][]uint32 // fragment fields seen, by transaction id
 	conns     uint64              // frameConn ids
@@ -120,7 +132,8 @@ type answerRecord struct {
 	decErr  error
 	signer  security.Signer
 	sigErr  error
-	pieces  []uint32 // the fragment fields of the fragments it came in, if any
+	pieces  []uint32    // the fragment fields of the fragments it came in, if any
+	to      wire.NodeID // the Node-ID the answer must lead back to
 }
 
 // Run connects to the target and runs the catalogue, or the checks
@@ -138,7 +151,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r := &runner{
 		o: o, overlay: o.Config.OverlayHash(), initialTTL: o.Config.InitialTTL, idLen: o.Config.NodeIDLength,
 		maxMsg: int(o.Config.MaxMessageSize), trust: trust, verifier: security.NewVerifier(trust, 0),
-		self: o.Identity.NodeID(), pieces: make(map[uint64][]uint32),
+		self: o.Identity.NodeID(), pieces: make(map[uint64][]uint32), txids: make(map[uint64]bool),
 		reasm: transport.NewReassembler(transport.ReassemblyConfig{MaxMessage: 1 << 24}),
 	}
 	if r.initialTTL == 0 {
@@ -151,9 +164,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if _, err := r.verifier.AddCertificate(o.Identity.Chain, o.Now()); err != nil {
 		return nil, fmt.Errorf("conformance: the tester's identity is not valid in overlay %s: %w", o.Config.InstanceName, err)
 	}
+	if o.Second != nil {
+		if _, err := r.verifier.AddCertificate(o.Second.Chain, o.Now()); err != nil {
+			return nil, fmt.Errorf("conformance: the tester's second identity is not valid in overlay %s: %w", o.Config.InstanceName, err)
+		}
+	}
 	rep := &Report{
+		Schema: SchemaVersion,
 		Target: o.Target, Transport: string(o.Transport), Overlay: o.Config.InstanceName,
 		Self: r.self.String(), Started: o.Now(),
+	}
+	if o.Second != nil {
+		rep.Second = o.Second.NodeID().String()
 	}
 	defer func() {
 		if r.main != nil {
@@ -186,6 +208,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if !r.peer.IsZero() {
 		rep.PeerNodeID = r.peer.String()
 	}
+	p, f, s := rep.Counts()
+	rep.Summary = Summary{Pass: p, Fail: f, Skip: s, Total: len(rep.Results)}
 	return rep, nil
 }
 
@@ -221,10 +245,41 @@ func (r *runner) session(ctx context.Context) (*frameConn, error) {
 	return fc, nil
 }
 
-// fresh opens a new session with the tester's identity.
-func (r *runner) fresh(ctx context.Context) (*frameConn, error) {
-	cert := r.o.Identity.TLSCertificate()
-	return r.dial(ctx, &cert)
+// ownLink is a link for a check that needs one of its own (fresh
+// sequence numbers, withheld ACKs, a message that may cost the link).
+// With a second identity it is a new link authenticated by it, checked
+// with a Ping; the check signs on it with fc.signer and closes it.
+// Without one, or when the target refuses the new link, ok is false and
+// why says why: the caller reuses the kit's link or skips.
+func (r *runner) ownLink(ctx context.Context, check string) (fc *frameConn, why string, ok bool) {
+	if r.o.Second == nil {
+		return nil, "no second identity (give --identity twice)", false
+	}
+	cert := r.o.Second.TLSCertificate()
+	fc, err := r.dial(ctx, &cert)
+	if err != nil {
+		return nil, fmt.Sprintf("the target refused a link for the second identity %v: %v", r.o.Second.NodeID(), err), false
+	}
+	fc.signer = r.o.Second
+	q := r.newRequest(wire.CodePingReq, pingBody(0), nil)
+	raw, err := r.encodeAs(fc.signer, q, nil)
+	if err != nil {
+		fc.Close()
+		return nil, err.Error(), false
+	}
+	p, err := r.exchange(fc, check, "Ping on the second identity's link", true, raw, q.txid, r.o.Timeout)
+	if err != nil || p == nil || !p.isAnswer() || p.msg.Contents.Code != wire.CodePingAns {
+		fc.Close()
+		got := "no PingAns"
+		switch {
+		case err != nil:
+			got = err.Error()
+		case p != nil:
+			got = p.describe()
+		}
+		return nil, fmt.Sprintf("the target did not serve a link for the second identity %v (%s)", r.o.Second.NodeID(), got), false
+	}
+	return fc, "", true
 }
 
 func (r *runner) now() time.Time { return r.o.Now() }
@@ -266,12 +321,17 @@ func (r *runner) newRequest(code wire.MessageCode, body []byte, edit func(*wire.
 // encode signs the request with the tester's identity and encodes it;
 // tamper, when set, changes the signed message before it is encoded.
 func (r *runner) encode(q *request, tamper func(*wire.Message)) ([]byte, error) {
+	return r.encodeAs(r.o.Identity, q, tamper)
+}
+
+// encodeAs is encode with the signature of id.
+func (r *runner) encodeAs(id *security.Identity, q *request, tamper func(*wire.Message)) ([]byte, error) {
 	contents, err := q.msg.Contents.Append(nil)
 	if err != nil {
 		return nil, err
 	}
 	q.msg.Security = wire.SecurityBlock{}
-	if err := r.o.Identity.SignMessage(&q.msg.Security, q.msg.Header.Overlay, q.txid, contents); err != nil {
+	if err := id.SignMessage(&q.msg.Security, q.msg.Header.Overlay, q.txid, contents); err != nil {
 		return nil, err
 	}
 	if tamper != nil {
@@ -349,6 +409,7 @@ func printable(b []byte) string {
 // connection.
 func (r *runner) exchange(fc *frameConn, check, what string, direct bool, raw []byte, txid uint64, wait time.Duration) (*reply, error) {
 	fc.drain()
+	r.txids[txid] = true
 	if _, err := fc.send(raw); err != nil && !errors.Is(err, errUnacked) {
 		return nil, err
 	}
@@ -373,7 +434,9 @@ func (r *runner) exchange(fc *frameConn, check, what string, direct bool, raw []
 			continue // not even a header: counted by nobody
 		}
 		if h.TransactionID != txid {
-			if _, err := p.msg.Decode(rec.msg); err == nil && p.msg.Contents.Code.IsAnswer() {
+			// A late or repeated answer to an earlier request of ours (a
+			// DTLS retransmission whose ACK crossed it) is no stray.
+			if _, err := p.msg.Decode(rec.msg); err == nil && p.msg.Contents.Code.IsAnswer() && !r.txids[h.TransactionID] {
 				r.strays = append(r.strays, fmt.Sprintf("%v with transaction id %#x during %s", p.msg.Contents.Code, h.TransactionID, check))
 			}
 			continue
@@ -401,7 +464,10 @@ func (r *runner) exchange(fc *frameConn, check, what string, direct bool, raw []
 		}
 		_, p.decErr = p.msg.Decode(p.raw)
 		if p.isAnswer() {
-			a := answerRecord{check: check, request: what, direct: direct, raw: p.raw, msg: &p.msg, pieces: pieces}
+			a := answerRecord{check: check, request: what, direct: direct, raw: p.raw, msg: &p.msg, pieces: pieces, to: r.self}
+			if fc.signer != nil {
+				a.to = fc.signer.NodeID()
+			}
 			a.signer, a.sigErr = r.verifier.Verify(&p.msg, security.Expect{}, r.now())
 			p.signer, p.sigErr = a.signer, a.sigErr
 			r.answers = append(r.answers, a)

@@ -78,6 +78,7 @@ func ident(t testing.TB, b byte) *security.Identity {
 func testConfig(dtls bool) *config.Configuration {
 	c := config.New(testOverlay)
 	c.RootCerts = [][]byte{testCA().Cert.Raw}
+	c.RequiredKinds = config.StandardKinds()
 	if dtls {
 		c.NoICE = true
 		c.OverlayLinkProtocols = []string{"DTLS"}
@@ -169,7 +170,11 @@ func startTarget(t *testing.T, dtls bool) *target {
 		}}
 	}
 
-	kinds, err := storage.NewKindTable(storage.BaseKinds()...)
+	ck, err := cfg.Kinds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds, err := storage.KindTableFromConfig(ck)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,13 +290,24 @@ func (a *dtlsAcceptor) ListenUDP(ctx context.Context, _ *net.UDPAddr) (net.Packe
 
 func runAgainst(t *testing.T, addr string, tr Transport, nw Network, checks ...string) *Report {
 	t.Helper()
+	return runWith(t, addr, tr, nw, nil, checks...)
+}
+
+// runWith is runAgainst with edit applied to the options (a second
+// identity, say).
+func runWith(t *testing.T, addr string, tr Transport, nw Network, edit func(*Options), checks ...string) *Report {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	rep, err := Run(ctx, Options{
+	o := Options{
 		Target: addr, Transport: tr, Config: testConfig(tr == DTLS), Identity: ident(t, testerID),
 		Timeout: 2 * time.Second, Quiet: 300 * time.Millisecond, RetransmitWait: 3 * time.Second,
 		Network: nw, Checks: checks,
-	})
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	rep, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,21 +317,54 @@ func runAgainst(t *testing.T, addr string, tr Transport, nw Network, checks ...s
 	return rep
 }
 
-// Our own peer passes every check that applies to it, over TLS and DTLS.
+const secondID = 0x33
+
+// kitChecks are the ids of the catalogue without the overlay checks
+// (join, update, leave, ICE, fragments), which need a full node and are
+// tested against one in overlay_test.go.
+func kitChecks() []string {
+	overlay := map[string]bool{}
+	for _, c := range overlayChecks {
+		overlay[c.id] = true
+	}
+	var ids []string
+	for _, c := range catalogue {
+		if !overlay[c.id] {
+			ids = append(ids, c.id)
+		}
+	}
+	return ids
+}
+
+// Our own peer passes every check that applies to it, over TLS and DTLS,
+// with one identity (the checks that need a link of their own reuse the
+// kit's) and with a pair.
 func TestOwnPeer(t *testing.T) {
 	for _, tc := range []struct {
 		tr   Transport
+		pair bool
 		skip map[string]bool // the checks that do not apply
 	}{
-		{TLS, map[string]bool{"frame.retransmit": true}},
-		{DTLS, map[string]bool{"err.too-large": true}},
+		{TLS, false, map[string]bool{"frame.retransmit": true}},
+		{DTLS, false, map[string]bool{"err.too-large": true}},
+		{TLS, true, map[string]bool{"frame.retransmit": true}},
+		{DTLS, true, map[string]bool{"err.too-large": true}},
 	} {
-		t.Run(string(tc.tr), func(t *testing.T) {
+		name := string(tc.tr)
+		if tc.pair {
+			name += "-pair"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			tg := startTarget(t, tc.tr == DTLS)
-			rep := runAgainst(t, tg.addr, tc.tr, tg.net)
-			if len(rep.Results) != len(catalogue) {
-				t.Errorf("%d results, want %d", len(rep.Results), len(catalogue))
+			ids := kitChecks()
+			rep := runWith(t, tg.addr, tc.tr, tg.net, func(o *Options) {
+				if tc.pair {
+					o.Second = ident(t, secondID)
+				}
+			}, ids...)
+			if len(rep.Results) != len(ids) {
+				t.Errorf("%d results, want %d", len(rep.Results), len(ids))
 			}
 			for _, res := range rep.Results {
 				want := Pass
@@ -328,6 +377,9 @@ func TestOwnPeer(t *testing.T) {
 			}
 			if rep.PeerNodeID != nid(targetID).String() {
 				t.Errorf("peer %s", rep.PeerNodeID)
+			}
+			if tc.pair && rep.Second != nid(secondID).String() {
+				t.Errorf("second %q", rep.Second)
 			}
 		})
 	}
