@@ -18,15 +18,18 @@ import (
 // skipped, 1 when one failed, 2 for a bad command line.
 func runConformance(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload conformance",
-		"reload conformance --target HOST:PORT --config overlay.xml --identity DIR [--transport tls|dtls] "+
+		"reload conformance --target HOST:PORT --config overlay.xml --identity DIR [--identity DIR2] [--transport tls|dtls] "+
 			"[--expect-node-id HEX] [--json] [--pcap FILE [--keylog FILE]] [--checks ID,...]", stderr)
 	target := fs.String("target", "", "address of the peer to test, host:port (required)")
 	tr := fs.String("transport", "tls", "overlay link protocol: tls (TLS-TCP-FH-NO-ICE) or dtls (DTLS-UDP-SR-NO-ICE)")
 	cfgPath := fs.String("config", "", "the overlay configuration document, overlay.xml (required)")
 	overlay := fs.String("overlay", "", "instance name when the document holds several configurations (default: the first)")
-	idDir := fs.String("identity", "", "directory holding this tester's enrolled cert.pem and key.pem (required)")
+	var idDirs stringList
+	fs.Var(&idDirs, "identity", "directory holding this tester's enrolled cert.pem and key.pem (required); give it twice for a pair "+
+		"with two Node-IDs: the checks that need a link of their own (frame.*, err.too-large) then use the second, "+
+		"so that a peer allowing one link per Node-ID does not refuse them")
 	expect := fs.String("expect-node-id", "", "Node-ID (hex) the peer's certificate must carry")
-	asJSON := fs.Bool("json", false, "write the report as JSON")
+	asJSON := fs.Bool("json", false, "write the report as JSON (schema_version 1, described in the README)")
 	pcapPath := fs.String("pcap", "", "write the tester's traffic (encrypted) to this pcap file")
 	keylog := fs.String("keylog", "", "write the (D)TLS key log here (default: the pcap file name + .keys)")
 	checks := fs.String("checks", "", "comma-separated check ids or prefixes to run (e.g. frame.,err.ttl-zero); default all")
@@ -40,8 +43,10 @@ func runConformance(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "--target is required")
 	case *cfgPath == "":
 		return usageError(fs, "--config is required")
-	case *idDir == "":
+	case len(idDirs) == 0:
 		return usageError(fs, "--identity is required")
+	case len(idDirs) > 2:
+		return usageError(fs, "--identity may be given at most twice (a pair), not %d times", len(idDirs))
 	case *tr != string(conformance.TLS) && *tr != string(conformance.DTLS):
 		return usageError(fs, "--transport must be tls or dtls, not %q", *tr)
 	case *keylog != "" && *pcapPath == "":
@@ -75,8 +80,16 @@ func runConformance(args []string, stdout, stderr io.Writer) int {
 			return failure(stderr, name, fmt.Errorf("%s holds no configuration for overlay %s", *cfgPath, *overlay))
 		}
 	}
-	if o.Identity, err = readIdentity(*idDir); err != nil {
+	if o.Identity, err = readIdentity(idDirs[0]); err != nil {
 		return failure(stderr, name, err)
+	}
+	if len(idDirs) == 2 {
+		if o.Second, err = readIdentity(idDirs[1]); err != nil {
+			return failure(stderr, name, err)
+		}
+		if o.Second.NodeID() == o.Identity.NodeID() {
+			return usageError(fs, "the two --identity directories carry the same Node-ID %v; a pair needs two", o.Identity.NodeID())
+		}
 	}
 	if *pcapPath != "" {
 		pf, err := os.Create(*pcapPath)

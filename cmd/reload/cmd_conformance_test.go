@@ -33,7 +33,7 @@ func (oneNodeRouter) Route(*wire.Destination) (wire.NodeID, bool, error) {
 func conformanceBed(t *testing.T) (dir, addr string) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "ov")
-	if code, out, errs := runCmd(t, runOverlay, "init", "--dir", dir, "--name", "conf.example.org", "--nodes", "2"); code != 0 {
+	if code, out, errs := runCmd(t, runOverlay, "init", "--dir", dir, "--name", "conf.example.org", "--nodes", "3"); code != 0 {
 		t.Fatalf("overlay init: %d\n%s%s", code, out, errs)
 	}
 	doc, err := config.Parse(readFile(t, filepath.Join(dir, fileConfig)))
@@ -112,6 +112,39 @@ func TestConformanceCommand(t *testing.T) {
 		t.Errorf("key log %q", keys)
 	}
 
+	// A pair of identities: the checks that need a link of their own use
+	// the second; the JSON report names it and carries its schema version.
+	node3 := loadIdentity(t, filepath.Join(dir, dirNodes, "node3")).NodeID()
+	args = append(append([]string(nil), base...), "--identity", filepath.Join(dir, dirNodes, "node3"), "--json",
+		"--checks", "frame.seq,frame.ack,err.too-large")
+	code, out, errs = runCmd(t, runConformance, args...)
+	if code != 0 {
+		t.Fatalf("pair: exit %d\n%s%s", code, out, errs)
+	}
+	var pair struct {
+		Schema  int    `json:"schema_version"`
+		Second  string `json:"second_node_id"`
+		Summary struct{ Pass, Total int }
+		Results []struct{ ID, Status, Sent string }
+	}
+	if err := json.Unmarshal([]byte(out), &pair); err != nil {
+		t.Fatalf("JSON report: %v\n%s", err, out)
+	}
+	if pair.Schema != 1 || pair.Second != node3.String() || pair.Summary.Pass != 3 || pair.Summary.Total != 3 {
+		t.Errorf("pair report: %+v", pair)
+	}
+	for _, r := range pair.Results {
+		if !strings.Contains(r.Sent, "second identity") {
+			t.Errorf("%s ran on %q, want the second identity's link", r.ID, r.Sent)
+		}
+	}
+
+	// The same identity twice is no pair.
+	args = append(append([]string(nil), base...), "--identity", filepath.Join(dir, dirNodes, "node2"))
+	if code, _, errs := runCmd(t, runConformance, args...); code != 2 || !strings.Contains(errs, "same Node-ID") {
+		t.Errorf("same identity twice: exit %d, %s", code, errs)
+	}
+
 	// A wrong expected Node-ID fails link.cert: exit 1, table output.
 	args = append(append([]string(nil), base...), "--expect-node-id", strings.Repeat("ab", 16), "--checks", "link.cert")
 	code, out, _ = runCmd(t, runConformance, args...)
@@ -130,6 +163,7 @@ func TestConformanceUsage(t *testing.T) {
 		{"--target", "127.0.0.1:1", "--config", "x.xml", "--identity", "d", "--transport", "udp"},
 		{"--target", "127.0.0.1:1", "--config", "x.xml", "--identity", "d", "--keylog", "k"},
 		{"--target", "127.0.0.1:1", "--config", "x.xml", "--identity", "d", "--expect-node-id", "zz"},
+		{"--target", "127.0.0.1:1", "--config", "x.xml", "--identity", "a", "--identity", "b", "--identity", "c"},
 		{"stray"},
 	} {
 		if code, _, _ := runCmd(t, runConformance, args...); code != 2 {
@@ -142,7 +176,7 @@ func TestConformanceUsage(t *testing.T) {
 // forwarding, CHORD-RELOAD, storage, diagnostics) over TLS: nothing fails.
 func TestConformanceAgainstNode(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ov")
-	if code, out, errs := runCmd(t, runOverlay, "init", "--dir", dir, "--name", "conf.example.org", "--nodes", "2"); code != 0 {
+	if code, out, errs := runCmd(t, runOverlay, "init", "--dir", dir, "--name", "conf.example.org", "--nodes", "3"); code != 0 {
 		t.Fatalf("overlay init: %d\n%s%s", code, out, errs)
 	}
 	raw := readFile(t, filepath.Join(dir, fileConfig))
