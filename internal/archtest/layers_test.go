@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"transport/capture": {},
 	"usage/sip/sipua":   {},
 	"forwarding":        {"wire", "security", "config", "transport"},
+	"monitor":           {"wire", "security", "transport", "forwarding"},
 	"topology":          {"wire"},
 	"topology/chord":    {"wire", "topology"},
 	"storage":           {"wire", "security", "config"},
