@@ -54,7 +54,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // startNodes starts one node per identity on loopback with a
 // conformance log each: the first seeds the ring, the others join
 // through it.
-func startNodes(t *testing.T, ov *nodetest.Overlay, ids []*security.Identity, mod func(*node.Config)) ([]*node.Node, []*syncBuffer) {
+func startNodes(t testing.TB, ov *nodetest.Overlay, ids []*security.Identity, mod func(*node.Config)) ([]*node.Node, []*syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
