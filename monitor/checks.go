@@ -50,7 +50,7 @@ var catalogue = [numChecks]CheckInfo{
 	FrameAckUnsent: {"frame.ack-unsent", "RFC 6940 §6.6.2",
 		"an ACK names the sequence number of a data frame it acknowledges"},
 	FrameAckMask: {"frame.ack-mask", "RFC 6940 §6.6.2",
-		"an ACK's received mask sets only bits of sequence numbers that were sent and received"},
+		"an ACK's received mask sets the bits of the 32 most recently received sequence numbers before it, and no others: none below 0, and on a stream link (in order, lossless) all of them"},
 	MsgHeader: {"msg.header", "RFC 6940 §6.3.2",
 		"a forwarding header that decodes (RELO token, list lengths, destinations, options)"},
 	MsgVersion: {"msg.version", "RFC 6940 §6.3.2",

@@ -120,6 +120,13 @@ func TestDeviatingPeerOverTLS(t *testing.T) {
 	// never sent, and one claiming frames before number 0.
 	p.write(&wire.FramedMessage{Type: wire.FrameAck, Sequence: 1000})
 	p.write(&wire.FramedMessage{Type: wire.FrameAck, Sequence: 0, Received: 0xffffffff})
+	// frame.ack-mask on a stream: frame 1 arrived after frame 0, so a
+	// mask without bit 0 is wrong.
+	waitFor(t, 20*time.Second, "the node's data frame 1", func() bool { return p.sawData(1) })
+	p.write(&wire.FramedMessage{Type: wire.FrameAck, Sequence: 1, Received: 0})
+	waitFor(t, 20*time.Second, "the stream ACK mask line", func() bool {
+		return strings.Contains(log.String(), "on a stream every frame before it arrived")
+	})
 
 	want := []monitor.Check{
 		monitor.FrameSeqStart, monitor.FrameSeqStep, monitor.FrameAckUnsent, monitor.FrameAckMask,

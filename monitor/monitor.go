@@ -252,7 +252,12 @@ func (w *linkWatch) data(f *wire.FramedMessage) {
 	w.mu.Unlock()
 	switch {
 	case first && seq != 0:
-		w.m.report(w.p, FrameSeqStart, fmt.Sprintf("first data frame has sequence number %d", seq), frameExcerpt(f))
+		seen := fmt.Sprintf("first data frame has sequence number %d", seq)
+		if !w.stream {
+			// A lost frame 0, retransmitted under 1, looks the same.
+			seen += " (or frame 0 was lost on the path)"
+		}
+		w.m.report(w.p, FrameSeqStart, seen, frameExcerpt(f))
 	case reused:
 		// DTLS drops replayed records (RFC 6347 §4.1.2.6), so the
 		// same sequence number twice is the peer sending a frame
@@ -274,9 +279,17 @@ func (w *linkWatch) ack(f *wire.FramedMessage) {
 	}
 	// Bit k-1 stands for sequence number seq-k (k = 1..32); every
 	// number below seq was sent, so only those below 0 cannot be.
+	want := uint32(0xffffffff)
 	if seq < 32 {
-		if bad := f.Received &^ (1<<seq - 1); bad != 0 {
-			w.m.report(w.p, FrameAckMask, fmt.Sprintf("ACK of sequence number %d with received mask %#08x: it claims frames before sequence number 0 (bits %#08x)", seq, f.Received, bad), frameExcerpt(f))
-		}
+		want = 1<<seq - 1
+	}
+	switch {
+	case w.stream && f.Received != want:
+		// A stream delivers in order and loses nothing: when the
+		// frame seq arrived, every one before it had, and the receiver
+		// keeps the 32 most recent numbers to say so.
+		w.m.report(w.p, FrameAckMask, fmt.Sprintf("ACK of sequence number %d with received mask %#08x; on a stream every frame before it arrived: %#08x", seq, f.Received, want), frameExcerpt(f))
+	case !w.stream && f.Received&^want != 0:
+		w.m.report(w.p, FrameAckMask, fmt.Sprintf("ACK of sequence number %d with received mask %#08x: it claims frames before sequence number 0 (bits %#08x)", seq, f.Received, f.Received&^want), frameExcerpt(f))
 	}
 }
