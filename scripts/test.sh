@@ -66,6 +66,13 @@ echo "== go test $race"
 # and 2 cores shared between packages slow their failure detection. -race
 # slows them several times over, hence the long timeout (per package).
 go test $race -count=1 -p 1 -timeout 30m ./...
+echo "== brief stateful fuzzing of the node (fuzz/, 10 s per target)"
+# Always, in CI and locally: a short -fuzz run of each stateful target
+# beyond its committed seed corpus (which the go test above already ran).
+# Long runs: scripts/fuzz.sh 10m ./fuzz/
+for target in FuzzHost FuzzHostStorage; do
+	go test ./fuzz/ -run '^$' -fuzz "^${target}\$" -fuzztime 10s -parallel 2
+done
 echo "== real NAT traversal (network namespaces)"
 # Two peers behind kernel NATs join through a public peer and talk over
 # ICE server-reflexive paths, then under delay and loss (about 30 s).
