@@ -160,7 +160,10 @@ func TestConformantPeersLeaveNoLines(t *testing.T) {
 			// node2's user stores its registration; node3 fetches it.
 			res := wire.ResourceIDFromName("node2@test.example.org")
 			bid := nodes[1].ID()
-			val := wire.DictionaryValue(bid.Bytes(), []byte("sip:node2@127.0.0.1:5060"))
+			// Over DTLS links (MTU 1200) a value this large travels in
+			// fragments (§6.7).
+			contact := "sip:node2@127.0.0.1:5060;x=" + strings.Repeat("a", 3000)
+			val := wire.DictionaryValue(bid.Bytes(), []byte(contact))
 			if _, err := nodes[1].Store(ctx, res, wire.KindSIPRegistration, []wire.StoredDataValue{val}, time.Hour); err != nil {
 				t.Fatalf("store: %v", err)
 			}
