@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/goreload/reload/config"
-	"github.com/goreload/reload/conformance"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/transport/capture"
 	"github.com/goreload/reload/wire"
@@ -57,6 +56,9 @@ type Options struct {
 	// accepting links to come back (restarted by a supervisor) before it
 	// gives up (10 s).
 	RecoverWait time.Duration
+	// KeepGoing goes on fuzzing after a failure that replaying the recent
+	// inputs does not reproduce (it is reported in Report.Unreproduced).
+	KeepGoing bool
 	// MinimizeBudget bounds the replays spent minimising an input (300).
 	MinimizeBudget int
 	// Out, when set, is the directory the reproducer is written to.
@@ -67,8 +69,8 @@ type Options struct {
 	// Progress, when set, is called about every ProgressEvery (5 s).
 	Progress      func(Stats)
 	ProgressEvery time.Duration
-	// Network opens the sockets (conformance.SystemNetwork when nil).
-	Network conformance.Network
+	// Network opens the sockets (SystemNetwork when nil).
+	Network Network
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }
@@ -106,7 +108,7 @@ func (o *Options) defaults() error {
 		o.Now = time.Now
 	}
 	if o.Network == nil {
-		o.Network = conformance.SystemNetwork{}
+		o.Network = SystemNetwork{}
 	}
 	return nil
 }
@@ -121,6 +123,11 @@ type Stats struct {
 	Links  int `json:"links"`
 	Closed int `json:"closed_by_target"`
 	Pings  int `json:"liveness_pings"`
+	// Stalled counts the links the fuzzer closed because a write did not
+	// finish in time (the target stopped reading them for a while).
+	Stalled int `json:"write_stalls"`
+	// LatePings counts the liveness checks answered only on a second Ping.
+	LatePings int `json:"late_pings"`
 	// Answers counts what the target sent, by message code or error code.
 	Answers map[string]int `json:"answers"`
 	// Sent counts the inputs by the message type they were built from.
@@ -134,6 +141,19 @@ type Report struct {
 	Seed      uint64   `json:"seed"`
 	Stats     Stats    `json:"stats"`
 	Failure   *Failure `json:"failure,omitempty"`
+	// Unreproduced are the failures that replay did not bring back, with
+	// Options.KeepGoing.
+	Unreproduced []Unreproduced `json:"unreproduced,omitempty"`
+}
+
+// Unreproduced is a failure that replaying the recent inputs did not
+// bring back: a target that stopped answering for a while for a reason
+// the inputs alone do not explain (load, state built over many links).
+type Unreproduced struct {
+	At     float64 `json:"at_s"`
+	Inputs int     `json:"inputs"`
+	Kind   string  `json:"kind"`
+	Detail string  `json:"detail"`
 }
 
 // Failure is what the fuzzer found.
@@ -307,24 +327,51 @@ func (f *fuzzer) ping(l *link) bool {
 	}
 }
 
+// pingTwice pings on l and, when the first Ping goes unanswered on a live
+// link, once more: a target may answer a reconnected peer's first
+// requests on the link it has not yet seen closed (both links carry the
+// same Node-ID). A late answer is counted, not a failure.
+func (f *fuzzer) pingTwice(l *link) bool {
+	if f.ping(l) {
+		return true
+	}
+	if !l.alive() || !f.ping(l) {
+		return false
+	}
+	f.count(func(s *Stats) { s.LatePings++ })
+	return true
+}
+
 // probe checks the target on a new link: "" when it answers a Ping,
-// else the failure kind.
+// else the failure kind. A new link the target closes before answering
+// is tried again (a target may close a peer's new link while it tears
+// down the previous one); three such links in a row are a failure.
 func (f *fuzzer) probe(ctx context.Context) (kind, detail string) {
 	var err error
+	closed := 0
 	for range 3 {
 		var l *link
 		if l, err = f.connect(ctx); err == nil {
-			ok := f.ping(l)
+			ok := f.pingTwice(l)
+			alive := l.alive()
 			l.Close()
 			if ok {
 				return "", ""
 			}
-			return "target-unresponsive", "a new link was accepted but its Ping was not answered"
+			if alive {
+				return "target-unresponsive", "a new link was accepted but its Pings were not answered"
+			}
+			closed++
+			f.countGone(l)
+			continue
 		}
 		if ctx.Err() != nil {
 			return "", ""
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	if closed > 0 && err == nil {
+		return "target-unresponsive", fmt.Sprintf("%d new links in a row were closed before they answered a Ping", closed)
 	}
 	return "target-down", fmt.Sprintf("no new link: %v", err)
 }
@@ -364,7 +411,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if cur == nil || !cur.alive() || poisoned {
 				if cur != nil {
 					if !cur.alive() && !poisoned {
-						f.count(func(s *Stats) { s.Closed++ })
+						f.countGone(cur)
 					}
 					cur.Close()
 					cur = nil
@@ -385,17 +432,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			f.count(func(s *Stats) {
 				s.Inputs++
 				s.Bytes += int64(in.size())
-				s.Sent[codeName(in.Code)]++
+				s.Sent[in.Body]++
 			})
 		}
 		// Liveness: the current link if it is usable, then a new one.
 		kind, detail := "", ""
 		if cur != nil && cur.alive() && !poisoned {
-			if !f.ping(cur) {
+			if !f.pingTwice(cur) {
 				if cur.alive() {
 					kind, detail = "link-unresponsive", "a live link stopped answering Pings"
 				} else {
-					f.count(func(s *Stats) { s.Closed++ })
+					f.countGone(cur)
 				}
 			}
 		}
@@ -411,9 +458,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				cur.Close()
 				cur = nil
 			}
+			if kind == "link-unresponsive" {
+				if k, _ := f.probe(ctx); k == "" {
+					detail += " (a new link is answered)"
+				} else {
+					detail += " (nor is a new link)"
+				}
+			}
 			rep.Stats = f.snapshot()
-			rep.Failure = f.triage(ctx, kind, detail, append(prev, batch...))
-			return rep, nil
+			fl := f.triage(ctx, kind, detail, append(prev, batch...))
+			if fl.Reproduced || !o.KeepGoing {
+				rep.Failure = fl
+				return rep, nil
+			}
+			rep.Unreproduced = append(rep.Unreproduced, Unreproduced{At: rep.Stats.Elapsed, Inputs: rep.Stats.Inputs, Kind: fl.Kind, Detail: fl.Detail})
+			prev, batch = nil, nil
+			continue
 		}
 		if o.Progress != nil && time.Since(lastProgress) >= o.ProgressEvery {
 			lastProgress = time.Now()
@@ -422,6 +482,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Stats = f.snapshot()
 	return rep, nil
+}
+
+// countGone counts a link that ended: closed by the target, or closed by
+// the fuzzer after a write stalled (the target stopped reading it).
+func (f *fuzzer) countGone(l *link) {
+	if l.stalled.Load() {
+		f.count(func(s *Stats) { s.Stalled++ })
+		return
+	}
+	f.count(func(s *Stats) { s.Closed++ })
 }
 
 func (f *fuzzer) count(fn func(*Stats)) {
@@ -449,14 +519,6 @@ func (f *fuzzer) snapshot() Stats {
 	return s
 }
 
-func codeName(c wire.MessageCode) string {
-	s := c.String()
-	if strings.HasPrefix(s, "MessageCode(") || strings.Contains(s, "0x") {
-		return "unknown"
-	}
-	return s
-}
-
 // String is the progress line of s.
 func (s Stats) String() string {
 	kinds := make([]string, 0, len(s.Sent))
@@ -464,8 +526,8 @@ func (s Stats) String() string {
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
-	return fmt.Sprintf("%6.0fs %8d inputs %7.1f/s  links %d (closed by target %d)  answer codes %d  message types %d/%d",
-		s.Elapsed, s.Inputs, s.Rate, s.Links, s.Closed, len(s.Answers), len(kinds), len(bodies))
+	return fmt.Sprintf("%6.0fs %8d inputs %7.1f/s  links %d (closed by target %d, stalled %d)  late pings %d  answer codes %d  message types %d/%d",
+		s.Elapsed, s.Inputs, s.Rate, s.Links, s.Closed, s.Stalled, s.LatePings, len(s.Answers), len(kinds), len(bodies))
 }
 
 // reproduce replays records on a new link and reports whether the target
@@ -498,7 +560,7 @@ func (f *fuzzer) reproduce(ctx context.Context, in *Input) (bool, error) {
 		}
 	}
 	if !(in.Desync && l.stream) && l.alive() {
-		if !f.ping(l) && l.alive() {
+		if !f.pingTwice(l) && l.alive() {
 			return true, nil
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goreload/reload/conformance"
 	"github.com/goreload/reload/forwarding"
 	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/node/nodetest"
@@ -181,7 +180,7 @@ func TestFuzzFindsPlantedBug(t *testing.T) {
 	p := startFragile(t, ov, target)
 	out := t.TempDir()
 	o := Options{Target: p.ln.Addr().String(), Config: ov.Config, Identity: tester, Seed: 1,
-		Duration: 90 * time.Second, Batch: 16, Timeout: time.Second, RecoverWait: 5 * time.Second, Out: out,
+		Duration: 90 * time.Second, Batch: 16, Timeout: 500 * time.Millisecond, RecoverWait: 5 * time.Second, Out: out,
 		ReplayArgs: "--target " + p.ln.Addr().String()}
 	rep, err := Run(context.Background(), o)
 	if err != nil {
@@ -191,7 +190,7 @@ func TestFuzzFindsPlantedBug(t *testing.T) {
 	if fl == nil {
 		t.Fatalf("no failure found in %d inputs", rep.Stats.Inputs)
 	}
-	t.Logf("after %d inputs (%.0f/s): %s: %s; %d replays; %s", rep.Stats.Inputs, rep.Stats.Rate, fl.Kind, fl.Detail, fl.Replays, fl.Minimized.What)
+	t.Logf("after %d inputs (%.0f/s): %s: %s; %d replays; %d bytes minimised to %d: %s", rep.Stats.Inputs, rep.Stats.Rate, fl.Kind, fl.Detail, fl.Replays, fl.Input.size(), fl.Minimized.size(), fl.Minimized.What)
 	if fl.Kind != "link-unresponsive" || !fl.Reproduced || fl.Minimized == nil {
 		t.Fatalf("failure %+v", fl)
 	}
@@ -254,7 +253,7 @@ func TestFuzzSameSeedSameInputs(t *testing.T) {
 	a, b := mk(), mk()
 	covered := map[string]bool{}
 	for i := range a {
-		covered[codeName(a[i].Code)] = true
+		covered[a[i].Body] = true
 		if a[i].What != b[i].What || len(a[i].Records) != len(b[i].Records) {
 			t.Fatalf("input %d: %q vs %q", i, a[i].What, b[i].What)
 		}
@@ -283,7 +282,7 @@ func TestReadInputErrors(t *testing.T) {
 // it routes the socket's datagrams on a Mux of its own and runs the node's
 // side of the handshake, then hands the link to the node's engine.
 type dtlsAcceptor struct {
-	conformance.SystemNetwork
+	SystemNetwork
 	mux *transport.Mux
 	e   *forwarding.Engine
 	cfg transport.Config
@@ -328,7 +327,7 @@ func (l linkVerifier) VerifyPeer(chain []*x509.Certificate) ([]wire.NodeID, erro
 // startNode starts our own node as the target, a one-node ring, and
 // returns the address and Network to fuzz it with: its TLS listener, or
 // with dtls a UDP socket whose DTLS links go to the node's engine.
-func startNode(t *testing.T, ov *nodetest.Overlay, id *security.Identity, dtls bool) (string, conformance.Network) {
+func startNode(t *testing.T, ov *nodetest.Overlay, id *security.Identity, dtls bool) (string, Network) {
 	t.Helper()
 	cfg := node.Config{Overlay: ov.Config, Identity: id, Seed: true, ListenTLS: "127.0.0.1:0"}
 	n, err := node.New(cfg)
@@ -363,14 +362,22 @@ func startNode(t *testing.T, ov *nodetest.Overlay, id *security.Identity, dtls b
 }
 
 // TestFuzzOwnNode fuzzes our own node for a few seconds over TLS and DTLS:
-// no failure, and the node answers with more than one code.
+// no failure, and the node answers with more than one code. The
+// environment variable NETFUZZ_DURATION (say 10m) makes it a long run.
 func TestFuzzOwnNode(t *testing.T) {
+	d := 3 * time.Second
+	if s := os.Getenv("NETFUZZ_DURATION"); s != "" {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			t.Fatalf("NETFUZZ_DURATION: %v", err)
+		}
+	}
 	for _, tr := range []Transport{TLS, DTLS} {
 		t.Run(string(tr), func(t *testing.T) {
 			ov, target, tester := testOverlay(t)
 			addr, nw := startNode(t, ov, target, tr == DTLS)
 			rep, err := Run(context.Background(), Options{Target: addr, Transport: tr, Network: nw, Config: ov.Config, Identity: tester,
-				Seed: 7, Duration: 3 * time.Second, Batch: 16, Timeout: 5 * time.Second})
+				Seed: 7, Duration: d, Batch: 16, Timeout: 5 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,8 +19,10 @@ import (
 type Input struct {
 	// What says in a few words how the input was made.
 	What string
-	// Code is the message code of the message it carries (0: none).
+	// Code is the message code of the message it carries (0: none) and
+	// Body the name of the body it was built from.
 	Code wire.MessageCode
+	Body string
 	// Records are written in order on one link.
 	Records [][]byte
 	// Desync is set when the input breaks the framing of a stream link
@@ -378,7 +380,7 @@ func (g *generator) next(seq func() uint32) Input {
 		raw, w = g.mutateBytes(raw)
 		what = append(what, w)
 	}
-	in := Input{Code: code}
+	in := Input{Code: code, Body: b.name}
 	switch r := g.rng.IntN(20); {
 	case r == 0 || (g.dtls && len(raw) > 1100):
 		in.Records = g.fragments(raw, seq)

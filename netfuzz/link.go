@@ -9,11 +9,11 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
 
-	"github.com/goreload/reload/conformance"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/transport/capture"
 	"github.com/goreload/reload/wire"
@@ -29,17 +29,54 @@ type link struct {
 	closeUnder func()
 	peerChain  [][]byte
 
-	wmu     sync.Mutex
-	nextSeq uint32
+	wmu       sync.Mutex
+	nextSeq   uint32
+	writeWait time.Duration
+	// stalled is set when a write failed: the fuzzer closed the link.
+	stalled atomic.Bool
 
 	mu     sync.Mutex
 	window transport.AckWindow
 	onMsg  func([]byte)
+	// acks go out from a goroutine of their own, so that the reader never
+	// waits for a write: a target that does not read while we write and
+	// that we do not read while it writes would deadlock the link.
+	acks    chan []byte
+	ackDone chan struct{}
 
 	done     chan struct{}
 	err      error
 	closed   sync.Once
 	readDone chan struct{}
+}
+
+// Network opens the sockets the fuzzer uses, so that tests can redirect
+// them (it has the method set of conformance.Network).
+type Network interface {
+	// DialTCP opens a TCP connection to address.
+	DialTCP(ctx context.Context, address string) (net.Conn, error)
+	// ListenUDP opens a fresh UDP socket for one DTLS association with
+	// raddr.
+	ListenUDP(ctx context.Context, raddr *net.UDPAddr) (net.PacketConn, error)
+}
+
+// SystemNetwork is the Network of the operating system.
+type SystemNetwork struct{}
+
+// DialTCP dials with a net.Dialer.
+func (SystemNetwork) DialTCP(ctx context.Context, address string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", address)
+}
+
+// ListenUDP binds an ephemeral port of raddr's family.
+func (SystemNetwork) ListenUDP(ctx context.Context, raddr *net.UDPAddr) (net.PacketConn, error) {
+	var lc net.ListenConfig
+	network := "udp4"
+	if raddr.IP.To4() == nil {
+		network = "udp6"
+	}
+	return lc.ListenPacket(ctx, network, ":0")
 }
 
 // dialer opens links to the target.
@@ -48,7 +85,7 @@ type dialer struct {
 	transport Transport
 	cert      tls.Certificate
 	timeout   time.Duration
-	network   conformance.Network
+	network   Network
 	capture   *capture.Capture // nil: none
 	keyLog    io.Writer        // nil: none
 }
@@ -92,7 +129,7 @@ func (d *dialer) dialTLS(ctx context.Context, onMsg func([]byte)) (*link, error)
 		_ = raw.Close()
 		return nil, fmt.Errorf("TLS handshake: %w", err)
 	}
-	return newLink(tconn, true, chain, nil, onMsg), nil
+	return newLink(tconn, true, chain, nil, onMsg, d.writeWait()), nil
 }
 
 func (d *dialer) dialDTLS(ctx context.Context, onMsg func([]byte)) (*link, error) {
@@ -132,17 +169,22 @@ func (d *dialer) dialDTLS(ctx context.Context, onMsg func([]byte)) (*link, error
 		_ = under.Close()
 		return nil, fmt.Errorf("DTLS handshake: %w", err)
 	}
-	return newLink(conn, false, chain, func() { _ = under.Close() }, onMsg), nil
+	return newLink(conn, false, chain, func() { _ = under.Close() }, onMsg, d.writeWait()), nil
 }
 
-func newLink(c net.Conn, stream bool, chain [][]byte, closeUnder func(), onMsg func([]byte)) *link {
-	l := &link{stream: stream, c: c, closeUnder: closeUnder, peerChain: chain, onMsg: onMsg,
-		done: make(chan struct{}), readDone: make(chan struct{})}
+// writeWait bounds a write: twice the answer timeout, at least 5 s.
+func (d *dialer) writeWait() time.Duration { return max(2*d.timeout, 5*time.Second) }
+
+func newLink(c net.Conn, stream bool, chain [][]byte, closeUnder func(), onMsg func([]byte), writeWait time.Duration) *link {
+	l := &link{stream: stream, c: c, closeUnder: closeUnder, peerChain: chain, onMsg: onMsg, writeWait: writeWait,
+		done: make(chan struct{}), readDone: make(chan struct{}),
+		acks: make(chan []byte, 256), ackDone: make(chan struct{})}
 	go l.reader()
+	go l.acker()
 	return l
 }
 
-// Close closes the link and waits for its reader.
+// Close closes the link and waits for its goroutines.
 func (l *link) Close() {
 	l.closed.Do(func() {
 		_ = l.c.SetWriteDeadline(time.Now().Add(time.Second))
@@ -152,10 +194,27 @@ func (l *link) Close() {
 		}
 	})
 	<-l.readDone
+	<-l.ackDone
+}
+
+// acker writes the queued ACKs until the reader ended.
+func (l *link) acker() {
+	defer close(l.ackDone)
+	for {
+		select {
+		case b := <-l.acks:
+			_ = l.write(b)
+		case <-l.done:
+			return
+		}
+	}
 }
 
 // alive reports whether the link is still open.
 func (l *link) alive() bool {
+	if l.stalled.Load() {
+		return false
+	}
 	select {
 	case <-l.done:
 		return false
@@ -236,7 +295,10 @@ func (l *link) onData(seq uint32, msg []byte) {
 	ack := l.window.Ack(seq)
 	l.mu.Unlock()
 	if b, err := ack.Append(nil); err == nil {
-		_ = l.write(b)
+		select {
+		case l.acks <- b:
+		default: // the link is not writable for now: the ACK is lost
+		}
 	}
 	if l.onMsg != nil {
 		l.onMsg(msg)
@@ -244,12 +306,18 @@ func (l *link) onData(seq uint32, msg []byte) {
 }
 
 // write writes one record: on TLS a piece of the stream, on DTLS one
-// datagram.
+// datagram. A write that fails or does not finish within writeWait (the
+// target stopped reading) may have left half a record on the stream: the
+// link is closed, so that nothing more is sent on it.
 func (l *link) write(b []byte) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	_ = l.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = l.c.SetWriteDeadline(time.Now().Add(l.writeWait))
 	_, err := l.c.Write(b)
+	if err != nil {
+		l.stalled.Store(true)
+		_ = l.c.Close()
+	}
 	return err
 }
 
