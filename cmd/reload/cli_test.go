@@ -35,7 +35,7 @@ func subcommands() [][]string {
 // --json. The others run until interrupted (node, overlay serve) or only
 // dispatch (overlay), and need not.
 var withJSON = map[string]bool{
-	"conformance": true, "demo": true, "dissect": true, "enroll": true, "fetch": true, "find": true,
+	"conformance": true, "demo": true, "dissect": true, "enroll": true, "fetch": true, "find": true, "fuzz": true,
 	"overlay init": true, "overlay push": true, "overlay sign": true, "ping": true, "sim": true, "stat": true, "status": true, "store": true, "traceroute": true,
 }
 

@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"find":        {"find the closest stored Resource-ID of a kind through a running node", runFind},
 	"sim":         {"simulate a CHORD-RELOAD overlay (joins, churn, hop counts, plots)", runSim},
 	"conformance": {"run the interop test kit against a peer of another implementation", runConformance},
+	"fuzz":        {"fuzz a peer of any implementation over an authenticated link; replay a reproducer", runFuzz},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
