@@ -276,6 +276,8 @@ type Engine struct {
 
 	hs       *handshakes // inbound TLS handshakes in progress
 	hsNotice logLimit    // spaces the "table full" notices (handshakeNoticeEvery)
+	// queueFullNotice spaces the "send queue full" warnings (the loop's).
+	queueFullNotice logLimit
 }
 
 // linkRecvBytes is the aim for the bytes a link may hold received but not
@@ -631,11 +633,23 @@ func (e *Engine) send(to wire.NodeID, head, rest, raw []byte, writable bool) {
 		}
 		return
 	}
+	// Never waiting for room on the link: a neighbour that stops
+	// reading must not stall the loop, and with it the node (§13); what
+	// does not fit is dropped, a loss the transaction layer's
+	// retransmission covers (§6.2.1).
 	var err error
 	if msg, ok := joinHead(head, rest, raw, writable); ok {
-		err = l.Send(e.ctx, msg)
+		err = l.TrySend(msg)
 	} else {
-		err = l.SendParts(e.ctx, head, rest)
+		err = l.TrySendParts(head, rest)
+	}
+	if errors.Is(err, transport.ErrQueueFull) {
+		e.stats.QueueFull.Add(1)
+		if skipped, ok := e.queueFullNotice.allow(e.clock.Now()); ok {
+			e.log.Warn("dropped a message: the link's send queue is full (the peer reads slowly or not at all)",
+				"to", to.String(), "remote", addrString(l), "since_last", skipped)
+		}
+		return
 	}
 	if err != nil && e.log.Enabled(e.ctx, slog.LevelDebug) {
 		e.log.Debug("send failed", "to", to.String(), "remote", addrString(l), "err", err)

@@ -190,7 +190,11 @@ func (e *Engine) sendAnswerDirect(in *Incoming, a builtAnswer) bool {
 		return false
 	}
 	l, ok := e.table.Lookup(in.From)
-	if !ok || l.Send(e.ctx, a.msg) != nil {
+	if !ok {
+		return false
+	}
+	if err := l.TrySend(a.msg); err != nil {
+		// The loop sends it, or counts it dropped (ErrQueueFull).
 		return false
 	}
 	e.post(func() {

@@ -19,6 +19,10 @@ type Stats struct {
 	// Dropped counts the received messages the routing core discarded
 	// (malformed, unknown opaque id, resource id not last, …; §6.1).
 	Dropped atomic.Uint64
+	// QueueFull counts the messages not sent because the link to the
+	// next hop had its send queue full (a neighbour that reads slowly or
+	// not at all; transport.ErrQueueFull).
+	QueueFull atomic.Uint64
 	// Retransmissions counts end-to-end retransmissions of this node's
 	// requests (§6.2.1); Timeouts the requests that failed with
 	// Error_Request_Timeout after the last one.

@@ -58,6 +58,7 @@ var (
 	descForwarded      = desc("messages_forwarded_total", "Messages forwarded for other nodes (transit).")
 	descForwardedBytes = desc("forwarded_bytes_total", "Bytes of the messages forwarded for other nodes.")
 	descDropped        = desc("messages_dropped_total", "Received messages the routing core discarded (malformed, unknown opaque id, …).")
+	descQueueFull      = desc("messages_queue_full_total", "Messages not sent because the link to the next hop had its send queue full (a neighbour that reads slowly or not at all).")
 	descRetrans        = desc("request_retransmissions_total", "End-to-end retransmissions of this node's requests (RFC 6940 §6.2.1).")
 	descTimeouts       = desc("request_timeouts_total", "Requests of this node that failed with Error_Request_Timeout after the last transmission.")
 	descHops           = desc("answer_hops", "Overlay hops the answers to this node's requests travelled (via list length + 1).")
@@ -96,7 +97,7 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	descInfo, descMsgSent, descMsgRcvd, descForwarded, descForwardedBytes, descDropped, descRetrans, descTimeouts, descHops,
+	descInfo, descMsgSent, descMsgRcvd, descForwarded, descForwardedBytes, descDropped, descQueueFull, descRetrans, descTimeouts, descHops,
 	descLinks, descLinkEstablished, descLinkHandshake, descLinkClosed, descLinkFailed, descFramesSent, descFramesRcvd, descFrameRetrans,
 	descHSPending, descHSEvicted,
 	descStoreValues, descStoreBytes, descFetchDiscarded, descConformance,
@@ -157,6 +158,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descForwarded, st.Forwarded.Load())
 	counter(descForwardedBytes, st.ForwardedBytes.Load())
 	counter(descDropped, st.Dropped.Load())
+	counter(descQueueFull, st.QueueFull.Load())
 	counter(descRetrans, st.Retransmissions.Load())
 	counter(descTimeouts, st.Timeouts.Load())
 	hops, sum := st.Hops()

@@ -429,7 +429,7 @@ func newLink(p linkParams, cfg *Config) *Link {
 		io:      p.io,
 		maxMsg:  p.maxMsg,
 		onClose: p.onClose,
-		sendc:   make(chan []byte),
+		sendc:   make(chan []byte, sendBuffer),
 		recvc:   make(chan []byte, q),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -465,6 +465,11 @@ func newLink(p linkParams, cfg *Config) *Link {
 	go l.loop(s, inc, rerr, q, wq, wrote, werr)
 	return l
 }
+
+// sendBuffer is how many messages a DTLS link holds for its loop beyond
+// its QueueLimit: a loop busy for a moment does not make TrySend refuse,
+// and one that stopped taking messages (the queue full) fills it at once.
+const sendBuffer = 64
 
 // writeQueue is the number of encoded frames waiting for the writer.
 const writeQueue = 16
@@ -609,6 +614,12 @@ func (l *Link) SendParts(ctx context.Context, head, rest []byte) error {
 func (l *Link) enqueue(ctx context.Context, m []byte) error {
 	if l.st != nil {
 		return l.sendStream(ctx, m)
+	}
+	// An ended link refuses, even when sendc (buffered) has room.
+	select {
+	case <-l.done:
+		return l.Err()
+	default:
 	}
 	select {
 	case l.sendc <- m:
