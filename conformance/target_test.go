@@ -301,7 +301,9 @@ func runWith(t *testing.T, addr string, tr Transport, nw Network, edit func(*Opt
 	defer cancel()
 	o := Options{
 		Target: addr, Transport: tr, Config: testConfig(tr == DTLS), Identity: ident(t, testerID),
-		Timeout: 2 * time.Second, Quiet: 300 * time.Millisecond, RetransmitWait: 3 * time.Second,
+		// Generous: the suite runs these in parallel on two loaded
+		// cores under -race; only absent answers wait this long.
+		Timeout: 6 * time.Second, Quiet: 300 * time.Millisecond, RetransmitWait: 3 * time.Second,
 		Network: nw, Checks: checks,
 	}
 	if edit != nil {
