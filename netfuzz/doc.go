@@ -25,6 +25,6 @@
 // its replay with the (D)TLS key log, and the command that replays it.
 //
 // Layering: netfuzz is a tool above every layer, like conformance: it
-// imports wire, security, config, storage and transport, and nothing
-// imports it.
+// imports wire, security, config, storage, transport and conformance
+// (whose Network and Transport it shares), and nothing imports it.
 package netfuzz

@@ -15,19 +15,21 @@ import (
 	"time"
 
 	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/conformance"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/transport/capture"
 	"github.com/goreload/reload/wire"
 )
 
-// Transport is the overlay link protocol the fuzzer speaks.
-type Transport string
+// Transport is the overlay link protocol the fuzzer speaks, as the
+// conformance kit's.
+type Transport = conformance.Transport
 
 // Transports: TLS-TCP-FH-NO-ICE (RFC 6940 §6.6.5) and DTLS-UDP-SR-NO-ICE
 // (§6.6.6).
 const (
-	TLS  Transport = "tls"
-	DTLS Transport = "dtls"
+	TLS  = conformance.TLS
+	DTLS = conformance.DTLS
 )
 
 // Options configure a fuzz run.

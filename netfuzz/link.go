@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/dtls/v3"
 
+	"github.com/goreload/reload/conformance"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/transport/capture"
 	"github.com/goreload/reload/wire"
@@ -51,33 +52,11 @@ type link struct {
 }
 
 // Network opens the sockets the fuzzer uses, so that tests can redirect
-// them (it has the method set of conformance.Network).
-type Network interface {
-	// DialTCP opens a TCP connection to address.
-	DialTCP(ctx context.Context, address string) (net.Conn, error)
-	// ListenUDP opens a fresh UDP socket for one DTLS association with
-	// raddr.
-	ListenUDP(ctx context.Context, raddr *net.UDPAddr) (net.PacketConn, error)
-}
+// them: the conformance kit's.
+type Network = conformance.Network
 
 // SystemNetwork is the Network of the operating system.
-type SystemNetwork struct{}
-
-// DialTCP dials with a net.Dialer.
-func (SystemNetwork) DialTCP(ctx context.Context, address string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", address)
-}
-
-// ListenUDP binds an ephemeral port of raddr's family.
-func (SystemNetwork) ListenUDP(ctx context.Context, raddr *net.UDPAddr) (net.PacketConn, error) {
-	var lc net.ListenConfig
-	network := "udp4"
-	if raddr.IP.To4() == nil {
-		network = "udp6"
-	}
-	return lc.ListenPacket(ctx, network, ":0")
-}
+type SystemNetwork = conformance.SystemNetwork
 
 // dialer opens links to the target.
 type dialer struct {
