@@ -23,7 +23,7 @@ import (
 // line.
 func runFuzz(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload fuzz",
-		"reload fuzz --target HOST:PORT --config overlay.xml --identity DIR [--transport tls|dtls] [--duration D] "+
+		"reload fuzz [--target] HOST:PORT --config overlay.xml --identity DIR [--transport tls|dtls] [--duration D] "+
 			"[--seed N] [--out DIR] [--json]\n       reload fuzz --replay FILE --target HOST:PORT --config overlay.xml --identity DIR "+
 			"[--transport tls|dtls] [--pcap FILE]", stderr)
 	target := fs.String("target", "", "address of the peer to fuzz, host:port (required)")
@@ -43,12 +43,22 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 	replay := fs.String("replay", "", "replay this input file (input.hex of a reproducer) instead of fuzzing")
 	pcapPath := fs.String("pcap", "", "with --replay: write the replay's traffic to this pcap file, the (D)TLS key log to FILE.keys")
 	asJSON := fs.Bool("json", false, "write the report as JSON")
-	if code := parseFlags(fs, args); code >= 0 {
+	// The target may also be given as the one positional argument:
+	// reload fuzz HOST:PORT --config ... --identity ...
+	if code := parseArgs(fs, args); code >= 0 {
 		return code
 	}
 	switch {
+	case fs.NArg() > 1:
+		return usageError(fs, "unexpected argument %q", fs.Arg(1))
+	case fs.NArg() == 1 && *target != "" && *target != fs.Arg(0):
+		return usageError(fs, "the target is given twice: %q and --target %q", fs.Arg(0), *target)
+	case fs.NArg() == 1:
+		*target = fs.Arg(0)
+	}
+	switch {
 	case *target == "":
-		return usageError(fs, "--target is required")
+		return usageError(fs, "the target is required: reload fuzz HOST:PORT (or --target HOST:PORT)")
 	case *cfgPath == "":
 		return usageError(fs, "--config is required")
 	case *idDir == "":

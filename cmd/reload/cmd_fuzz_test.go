@@ -71,7 +71,9 @@ func TestFuzzUsage(t *testing.T) {
 		append(append([]string(nil), ok...), "--duration", "0s"),
 		append(append([]string(nil), ok...), "--batch", "0"),
 		append(append([]string(nil), ok...), "--pcap", "x.pcap"),
-		{"stray"},
+		{"stray"}, // a target, but no --config nor --identity
+		{"127.0.0.1:1", "127.0.0.2:1", "--config", "x.xml", "--identity", "d"},
+		{"127.0.0.1:1", "--target", "127.0.0.2:1", "--config", "x.xml", "--identity", "d"},
 	} {
 		if code, _, _ := runCmd(t, runFuzz, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
@@ -81,5 +83,10 @@ func TestFuzzUsage(t *testing.T) {
 	if code, _, errs := runCmd(t, runFuzz, "--target", "127.0.0.1:1", "--config", "testdata/none.xml", "--identity", t.TempDir()); code != 1 ||
 		!strings.Contains(errs, "reload fuzz: ") {
 		t.Errorf("missing config: exit %d %q", code, errs)
+	}
+	// The target as the positional argument, as in "reload fuzz HOST:PORT".
+	if code, _, errs := runCmd(t, runFuzz, "127.0.0.1:1", "--config", "testdata/none.xml", "--identity", t.TempDir()); code != 1 ||
+		!strings.Contains(errs, "reload fuzz: ") {
+		t.Errorf("positional target: exit %d %q", code, errs)
 	}
 }
