@@ -1,18 +1,12 @@
 package conformance
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
-
-	"github.com/pion/dtls/v3"
 
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/transport"
@@ -110,90 +104,15 @@ type frameConn struct {
 func (r *runner) dial(ctx context.Context, cert *tls.Certificate) (*frameConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, r.o.Timeout*3)
 	defer cancel()
-	var fc *frameConn
-	var err error
-	switch r.o.Transport {
-	case DTLS:
-		fc, err = r.dialDTLS(dctx, cert)
-	default:
-		fc, err = r.dialTLS(dctx, cert)
-	}
-	if fc != nil {
-		r.conns++
-		fc.id = r.conns
-	}
-	return fc, err
-}
-
-func (r *runner) dialTLS(ctx context.Context, cert *tls.Certificate) (*frameConn, error) {
-	raw, err := r.o.Network.DialTCP(ctx, r.o.Target)
+	d := Dialer{Target: r.o.Target, Transport: r.o.Transport, Network: r.o.Network, Capture: r.o.Capture, KeyLog: r.o.KeyLog}
+	c, err := d.Dial(dctx, cert)
 	if err != nil {
 		return nil, err
 	}
-	conn := r.o.Capture.Conn(raw, true)
-	var chain [][]byte
-	tc := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		KeyLogWriter: r.o.KeyLog,
-		// The overlay's CA vouches for the target, not the Web PKI: the
-		// chain is checked by link.cert, and kept here.
-		InsecureSkipVerify: true, //nolint:gosec // checked by the link.cert check
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			for _, c := range cs.PeerCertificates {
-				chain = append(chain, c.Raw)
-			}
-			return nil
-		},
-	}
-	if cert != nil {
-		tc.Certificates = []tls.Certificate{*cert}
-	}
-	tconn := tls.Client(conn, tc)
-	if err := tconn.HandshakeContext(ctx); err != nil {
-		_ = raw.Close()
-		return nil, fmt.Errorf("TLS handshake: %w", err)
-	}
-	return newFrameConn(tconn, true, chain, nil), nil
-}
-
-func (r *runner) dialDTLS(ctx context.Context, cert *tls.Certificate) (*frameConn, error) {
-	raddr, err := net.ResolveUDPAddr("udp", r.o.Target)
-	if err != nil {
-		return nil, err
-	}
-	pc, err := r.o.Network.ListenUDP(ctx, raddr)
-	if err != nil {
-		return nil, err
-	}
-	under := pc
-	pc = r.o.Capture.PacketConn(pc)
-	var chain [][]byte
-	opts := []dtls.ClientOption{
-		dtls.WithInsecureSkipVerify(true), // checked by the link.cert check
-		dtls.WithVerifyConnection(func(s *dtls.State) error {
-			chain = append(chain, s.PeerCertificates...)
-			return nil
-		}),
-		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
-		dtls.WithMTU(transport.DefaultMTU),
-	}
-	if cert != nil {
-		opts = append(opts, dtls.WithCertificates(*cert))
-	}
-	if r.o.KeyLog != nil {
-		opts = append(opts, dtls.WithKeyLogWriter(r.o.KeyLog))
-	}
-	conn, err := dtls.ClientWithOptions(pc, raddr, opts...)
-	if err != nil {
-		_ = under.Close()
-		return nil, err
-	}
-	if err := conn.HandshakeContext(ctx); err != nil {
-		_ = conn.Close()
-		_ = under.Close()
-		return nil, fmt.Errorf("DTLS handshake: %w", err)
-	}
-	return newFrameConn(conn, false, chain, func() { _ = under.Close() }), nil
+	fc := newFrameConn(c.Conn, c.Stream, c.Chain, c.CloseUnder)
+	r.conns++
+	fc.id = r.conns
+	return fc, nil
 }
 
 func newFrameConn(c net.Conn, stream bool, chain [][]byte, closeUnder func()) *frameConn {
@@ -230,69 +149,11 @@ func (f *frameConn) Err() error {
 
 func (f *frameConn) reader() {
 	defer close(f.readDone)
-	var err error
-	if f.stream {
-		err = f.readStream()
-	} else {
-		err = f.readDatagrams()
-	}
+	err := ReadFrames(f.c, f.stream, f.onFrame)
 	f.mu.Lock()
 	f.err = err
 	f.mu.Unlock()
 	close(f.done)
-}
-
-func (f *frameConn) readStream() error {
-	r := bufio.NewReaderSize(f.c, 32<<10)
-	var hdr [9]byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:5]); err != nil {
-			return err
-		}
-		seq := binary.BigEndian.Uint32(hdr[1:5])
-		switch wire.FramedMessageType(hdr[0]) {
-		case wire.FrameAck:
-			if _, err := io.ReadFull(r, hdr[5:9]); err != nil {
-				return err
-			}
-			f.onFrame(wire.FramedMessage{Type: wire.FrameAck, Sequence: seq, Received: binary.BigEndian.Uint32(hdr[5:9])})
-		case wire.FrameData:
-			if _, err := io.ReadFull(r, hdr[5:8]); err != nil {
-				return err
-			}
-			n := int(hdr[5])<<16 | int(hdr[6])<<8 | int(hdr[7])
-			m := make([]byte, n)
-			if _, err := io.ReadFull(r, m); err != nil {
-				return err
-			}
-			f.onFrame(wire.FramedMessage{Type: wire.FrameData, Sequence: seq, Message: m})
-		default:
-			return fmt.Errorf("bad frame type %d on the stream", hdr[0])
-		}
-	}
-}
-
-func (f *frameConn) readDatagrams() error {
-	buf := make([]byte, 1<<16)
-	for {
-		n, err := f.c.Read(buf)
-		if err != nil {
-			return err
-		}
-		b := buf[:n]
-		for len(b) > 0 {
-			var fm wire.FramedMessage
-			k, err := fm.Decode(b)
-			if err != nil {
-				break // the rest of a malformed record is lost
-			}
-			b = b[k:]
-			if fm.Type == wire.FrameData {
-				fm.Message = append([]byte(nil), fm.Message...)
-			}
-			f.onFrame(fm)
-		}
-	}
 }
 
 func (f *frameConn) onFrame(fm wire.FramedMessage) {

@@ -1,18 +1,13 @@
 package netfuzz
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
-	"fmt"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/dtls/v3"
 
 	"github.com/goreload/reload/conformance"
 	"github.com/goreload/reload/transport"
@@ -72,83 +67,12 @@ type dialer struct {
 func (d *dialer) dial(ctx context.Context, onMsg func([]byte)) (*link, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	if d.transport == DTLS {
-		return d.dialDTLS(ctx, onMsg)
-	}
-	return d.dialTLS(ctx, onMsg)
-}
-
-func (d *dialer) dialTLS(ctx context.Context, onMsg func([]byte)) (*link, error) {
-	raw, err := d.network.DialTCP(ctx, d.target)
+	cd := conformance.Dialer{Target: d.target, Transport: d.transport, Network: d.network, Capture: d.capture, KeyLog: d.keyLog}
+	c, err := cd.Dial(ctx, &d.cert)
 	if err != nil {
 		return nil, err
 	}
-	conn := raw
-	if d.capture != nil {
-		conn = d.capture.Conn(raw, true)
-	}
-	var chain [][]byte
-	tc := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{d.cert},
-		KeyLogWriter: d.keyLog,
-		// The overlay's CA vouches for the target, not the Web PKI; the
-		// fuzzer tests the target's message handling, not its certificate
-		// (reload conformance checks that).
-		InsecureSkipVerify: true, //nolint:gosec // see above
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			for _, c := range cs.PeerCertificates {
-				chain = append(chain, c.Raw)
-			}
-			return nil
-		},
-	}
-	tconn := tls.Client(conn, tc)
-	if err := tconn.HandshakeContext(ctx); err != nil {
-		_ = raw.Close()
-		return nil, fmt.Errorf("TLS handshake: %w", err)
-	}
-	return newLink(tconn, true, chain, nil, onMsg, d.writeWait()), nil
-}
-
-func (d *dialer) dialDTLS(ctx context.Context, onMsg func([]byte)) (*link, error) {
-	raddr, err := net.ResolveUDPAddr("udp", d.target)
-	if err != nil {
-		return nil, err
-	}
-	under, err := d.network.ListenUDP(ctx, raddr)
-	if err != nil {
-		return nil, err
-	}
-	pc := under
-	if d.capture != nil {
-		pc = d.capture.PacketConn(under)
-	}
-	var chain [][]byte
-	opts := []dtls.ClientOption{
-		dtls.WithInsecureSkipVerify(true), // see dialTLS
-		dtls.WithVerifyConnection(func(s *dtls.State) error {
-			chain = append(chain, s.PeerCertificates...)
-			return nil
-		}),
-		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
-		dtls.WithMTU(transport.DefaultMTU),
-		dtls.WithCertificates(d.cert),
-	}
-	if d.keyLog != nil {
-		opts = append(opts, dtls.WithKeyLogWriter(d.keyLog))
-	}
-	conn, err := dtls.ClientWithOptions(pc, raddr, opts...)
-	if err != nil {
-		_ = under.Close()
-		return nil, err
-	}
-	if err := conn.HandshakeContext(ctx); err != nil {
-		_ = conn.Close()
-		_ = under.Close()
-		return nil, fmt.Errorf("DTLS handshake: %w", err)
-	}
-	return newLink(conn, false, chain, func() { _ = under.Close() }, onMsg, d.writeWait()), nil
+	return newLink(c.Conn, c.Stream, c.Chain, c.CloseUnder, onMsg, d.writeWait()), nil
 }
 
 // writeWait bounds a write: twice the answer timeout, at least 5 s.
@@ -204,67 +128,15 @@ func (l *link) alive() bool {
 
 func (l *link) reader() {
 	defer close(l.readDone)
-	var err error
-	if l.stream {
-		err = l.readStream()
-	} else {
-		err = l.readDatagrams()
-	}
+	err := conformance.ReadFrames(l.c, l.stream, func(fm wire.FramedMessage) {
+		if fm.Type == wire.FrameData {
+			l.onData(fm.Sequence, fm.Message)
+		}
+	})
 	l.mu.Lock()
 	l.err = err
 	l.mu.Unlock()
 	close(l.done)
-}
-
-func (l *link) readStream() error {
-	r := bufio.NewReaderSize(l.c, 32<<10)
-	var hdr [9]byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:5]); err != nil {
-			return err
-		}
-		seq := binary.BigEndian.Uint32(hdr[1:5])
-		switch wire.FramedMessageType(hdr[0]) {
-		case wire.FrameAck:
-			if _, err := io.ReadFull(r, hdr[5:9]); err != nil {
-				return err
-			}
-		case wire.FrameData:
-			if _, err := io.ReadFull(r, hdr[5:8]); err != nil {
-				return err
-			}
-			n := int(hdr[5])<<16 | int(hdr[6])<<8 | int(hdr[7])
-			m := make([]byte, n)
-			if _, err := io.ReadFull(r, m); err != nil {
-				return err
-			}
-			l.onData(seq, m)
-		default:
-			return fmt.Errorf("bad frame type %d on the stream", hdr[0])
-		}
-	}
-}
-
-func (l *link) readDatagrams() error {
-	buf := make([]byte, 1<<16)
-	for {
-		n, err := l.c.Read(buf)
-		if err != nil {
-			return err
-		}
-		b := buf[:n]
-		for len(b) > 0 {
-			var fm wire.FramedMessage
-			k, err := fm.Decode(b)
-			if err != nil {
-				break
-			}
-			b = b[k:]
-			if fm.Type == wire.FrameData {
-				l.onData(fm.Sequence, append([]byte(nil), fm.Message...))
-			}
-		}
-	}
 }
 
 // onData acknowledges a data frame of the target (§6.6.2) and passes its
