@@ -18,7 +18,6 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/transport/v5/stdnet"
 
-	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/storage"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
@@ -122,18 +121,9 @@ func (r *runner) converse(fc *frameConn, check, what string, raw []byte, txid ui
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return nil, nil
-		}
-		rec, ok := fc.next(d)
+		rec, ok, err := fc.nextBefore(deadline)
 		if !ok {
-			select {
-			case <-fc.Done():
-				return nil, fmt.Errorf("connection closed: %v", fc.Err())
-			default:
-			}
-			return nil, nil
+			return nil, err
 		}
 		var h wire.ForwardingHeader
 		if _, err := h.Decode(rec.msg); err != nil {
@@ -165,10 +155,7 @@ func (r *runner) converse(fc *frameConn, check, what string, raw []byte, txid ui
 			continue
 		}
 		if p.isAnswer() {
-			a := answerRecord{check: check, request: what, direct: true, raw: p.raw, msg: &p.msg}
-			a.signer, a.sigErr = r.verifier.Verify(&p.msg, security.Expect{}, r.now())
-			p.signer, p.sigErr = a.signer, a.sigErr
-			r.answers = append(r.answers, a)
+			r.keepAnswer(fc, p, check, what, true, nil)
 		}
 		return p, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -348,4 +349,23 @@ func (f *frameConn) snapshot() (sent []uint32, skipped map[uint32]bool, acks []a
 		sk[k] = v
 	}
 	return append([]uint32(nil), f.sentSeqs...), sk, append([]ackRecord(nil), f.acks...), append([]dataRecord(nil), f.data...)
+}
+
+// nextBefore waits until deadline for the target's next data frame on f:
+// ok is false with a nil error when none came in time, with an error when
+// the connection ended.
+func (f *frameConn) nextBefore(deadline time.Time) (rec dataRecord, ok bool, err error) {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return dataRecord{}, false, nil
+	}
+	if rec, ok = f.next(d); ok {
+		return rec, true, nil
+	}
+	select {
+	case <-f.Done():
+		return dataRecord{}, false, fmt.Errorf("connection closed: %v", f.Err())
+	default:
+	}
+	return dataRecord{}, false, nil
 }

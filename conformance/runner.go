@@ -415,18 +415,9 @@ func (r *runner) exchange(fc *frameConn, check, what string, direct bool, raw []
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return nil, nil
-		}
-		rec, ok := fc.next(d)
+		rec, ok, err := fc.nextBefore(deadline)
 		if !ok {
-			select {
-			case <-fc.Done():
-				return nil, fmt.Errorf("connection closed: %v", fc.Err())
-			default:
-			}
-			return nil, nil
+			return nil, err
 		}
 		p := &reply{raw: rec.msg, seq: rec.seq}
 		var h wire.ForwardingHeader
@@ -464,16 +455,22 @@ func (r *runner) exchange(fc *frameConn, check, what string, direct bool, raw []
 		}
 		_, p.decErr = p.msg.Decode(p.raw)
 		if p.isAnswer() {
-			a := answerRecord{check: check, request: what, direct: direct, raw: p.raw, msg: &p.msg, pieces: pieces, to: r.self}
-			if fc.signer != nil {
-				a.to = fc.signer.NodeID()
-			}
-			a.signer, a.sigErr = r.verifier.Verify(&p.msg, security.Expect{}, r.now())
-			p.signer, p.sigErr = a.signer, a.sigErr
-			r.answers = append(r.answers, a)
+			r.keepAnswer(fc, p, check, what, direct, pieces)
 		}
 		return p, nil
 	}
+}
+
+// keepAnswer checks the signature of p, an answer that came on fc, and
+// keeps it for the summary checks (fh.*, sec.answer-signature).
+func (r *runner) keepAnswer(fc *frameConn, p *reply, check, what string, direct bool, pieces []uint32) {
+	a := answerRecord{check: check, request: what, direct: direct, raw: p.raw, msg: &p.msg, pieces: pieces, to: r.self}
+	if fc.signer != nil {
+		a.to = fc.signer.NodeID()
+	}
+	a.signer, a.sigErr = r.verifier.Verify(&p.msg, security.Expect{}, r.now())
+	p.signer, p.sigErr = a.signer, a.sigErr
+	r.answers = append(r.answers, a)
 }
 
 // ask builds, signs and sends a request on the shared session and waits
