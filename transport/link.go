@@ -571,24 +571,7 @@ func (l *Link) Stats() LinkStats {
 // link allows in one frame is split into fragments (§6.7). Send returns
 // once the message is queued; delivery failure ends the link (see Done
 // and Err). Send does not keep msg.
-func (l *Link) Send(ctx context.Context, msg []byte) error {
-	if l.maxMsg > 0 && len(msg) > l.maxMsg {
-		frags, err := Fragment(msg, l.maxMsg-fragmentHeadroom)
-		if err != nil {
-			return err
-		}
-		for _, f := range frags {
-			if err := l.enqueue(ctx, f); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if l.st != nil {
-		return l.sendStream(ctx, msg) // copied into the write buffer
-	}
-	return l.enqueue(ctx, append([]byte(nil), msg...))
-}
+func (l *Link) Send(ctx context.Context, msg []byte) error { return l.send(ctx, msg, nil, false) }
 
 // SendParts is Send of head followed by rest, one message, without
 // joining the two first: a forwarding peer holds a message in transit as
@@ -597,29 +580,58 @@ func (l *Link) Send(ctx context.Context, msg []byte) error {
 // the socket; a DTLS link joins them into the one copy it keeps for
 // retransmission. Like Send, it keeps neither.
 func (l *Link) SendParts(ctx context.Context, head, rest []byte) error {
-	if len(rest) == 0 {
-		return l.Send(ctx, head)
-	}
-	n := len(head) + len(rest)
-	if l.st != nil && (l.maxMsg <= 0 || n <= l.maxMsg) {
-		return l.sendStreamParts(ctx, head, rest)
-	}
-	msg := append(append(make([]byte, 0, n), head...), rest...)
-	if l.maxMsg > 0 && n > l.maxMsg {
-		return l.Send(ctx, msg)
-	}
-	return l.enqueue(ctx, msg)
+	return l.send(ctx, head, rest, false)
 }
 
-func (l *Link) enqueue(ctx context.Context, m []byte) error {
+// send queues head followed by rest as one message, fragmented when it
+// is larger than one frame may carry. With try it never waits for room
+// (TrySend): ctx is then the ended context, and a full queue is
+// ErrQueueFull.
+func (l *Link) send(ctx context.Context, head, rest []byte, try bool) error {
+	n := len(head) + len(rest)
+	if l.maxMsg <= 0 || n <= l.maxMsg {
+		if l.st != nil {
+			return queueFull(l.sendStreamParts(ctx, head, rest), try)
+		}
+		return l.enqueue(ctx, append(append(make([]byte, 0, n), head...), rest...), try)
+	}
+	msg := head
+	if len(rest) > 0 {
+		msg = append(append(make([]byte, 0, n), head...), rest...)
+	}
+	frags, err := Fragment(msg, l.maxMsg-fragmentHeadroom)
+	if err != nil {
+		return err
+	}
+	for _, f := range frags {
+		if err := l.enqueue(ctx, f, try); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue hands m, which the link may keep, to the link: with try
+// without waiting (a DTLS link's loop takes messages through a buffered
+// channel, which fills only once the loop stops taking them at its
+// QueueLimit).
+func (l *Link) enqueue(ctx context.Context, m []byte, try bool) error {
 	if l.st != nil {
-		return l.sendStream(ctx, m)
+		return queueFull(l.sendStream(ctx, m), try)
 	}
 	// An ended link refuses, even when sendc (buffered) has room.
 	select {
 	case <-l.done:
 		return l.Err()
 	default:
+	}
+	if try {
+		select {
+		case l.sendc <- m:
+			return nil
+		default:
+			return ErrQueueFull
+		}
 	}
 	select {
 	case l.sendc <- m:
