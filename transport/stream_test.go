@@ -79,23 +79,8 @@ func TestTLSLinkStalledPeer(t *testing.T) {
 		start := time.Now()
 		ctx := context.Background()
 		const limit = 8
-		cfgA := &Config{Certificate: certA, Verifier: ca, Reliability: ReliabilityConfig{QueueLimit: limit}}
-		ca, cb := net.Pipe()
-		defer cb.Close()
-		// TLS 1.2: the server's session ticket is read in the handshake,
-		// so the client need read nothing afterwards.
-		raw := tls.Client(cb, &tls.Config{Certificates: []tls.Certificate{*certB}, InsecureSkipVerify: true, //nolint:gosec // test peer
-			MaxVersion: tls.VersionTLS12})
-		hs := make(chan error, 1)
-		go func() { hs <- raw.Handshake() }()
-		l, err := NewTLSLink(ctx, ca, Requester, nodeID(0xb), cfgA)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := tlsLinkToSilentPeer(t, ca, certA, certB, limit)
 		defer l.Close()
-		if err := <-hs; err != nil {
-			t.Fatal(err)
-		}
 		msg := pingMessage(t, 1, 100, nodeID(1), nodeID(2))
 		sent := 0
 		for ; sent <= 2*limit+1; sent++ {
@@ -131,4 +116,29 @@ func TestTLSLinkStalledPeer(t *testing.T) {
 			t.Fatalf("failed after %v, before FailAfter", d)
 		}
 	})
+}
+
+// tlsLinkToSilentPeer is a TLS link over an in-memory pipe (in a synctest
+// bubble) to a peer that completes the handshake as node 0xb and then
+// reads nothing: TLS 1.2, whose server session ticket is read in the
+// handshake, so the peer need read nothing afterwards. The pipe's other
+// end closes with the test.
+func tlsLinkToSilentPeer(t *testing.T, ca *testCA, certA, certB *tls.Certificate, queueLimit int) *Link {
+	t.Helper()
+	cfgA := &Config{Certificate: certA, Verifier: ca, Reliability: ReliabilityConfig{QueueLimit: queueLimit}}
+	pa, pb := net.Pipe()
+	t.Cleanup(func() { pb.Close() })
+	raw := tls.Client(pb, &tls.Config{Certificates: []tls.Certificate{*certB}, InsecureSkipVerify: true, //nolint:gosec // test peer
+		MaxVersion: tls.VersionTLS12})
+	hs := make(chan error, 1)
+	go func() { hs <- raw.Handshake() }()
+	l, err := NewTLSLink(context.Background(), pa, Requester, nodeID(0xb), cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-hs; err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	return l
 }

@@ -2,9 +2,7 @@ package transport
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"net"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -48,22 +46,8 @@ func TestTrySendNeverWaits(t *testing.T) {
 	}
 	t.Run("tls", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			cfgA := &Config{Certificate: certA, Verifier: ca, Reliability: ReliabilityConfig{QueueLimit: limit}}
-			ca, cb := net.Pipe()
-			defer cb.Close()
-			// TLS 1.2: the client need read nothing after the handshake.
-			raw := tls.Client(cb, &tls.Config{Certificates: []tls.Certificate{*certB}, InsecureSkipVerify: true, //nolint:gosec // test peer
-				MaxVersion: tls.VersionTLS12})
-			hs := make(chan error, 1)
-			go func() { hs <- raw.Handshake() }()
-			l, err := NewTLSLink(context.Background(), ca, Requester, nodeID(0xb), cfgA)
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := tlsLinkToSilentPeer(t, ca, certA, certB, limit)
 			defer l.Close()
-			if err := <-hs; err != nil {
-				t.Fatal(err)
-			}
 			fill(t, l)
 		})
 	})
