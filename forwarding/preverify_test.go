@@ -3,43 +3,10 @@ package forwarding
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/wire"
 )
-
-// routePre is route with the signature checked before the last hop's
-// core delivers the message, as a link's reading goroutine does
-// (Engine.preVerify).
-func (tn testNet) routePre(t testing.TB, from wire.NodeID, msg []byte, now time.Time) (*node, Action) {
-	t.Helper()
-	n := tn[from]
-	a := n.core.Originate(msg, now)
-	for hops := 0; hops < 10; hops++ {
-		switch a.Kind {
-		case ActDeliver:
-			return n, a
-		case ActForward, ActAnswer:
-			buf := append(append([]byte(nil), a.Head...), a.Rest...)
-			prev := n.id
-			n = tn[a.To]
-			var m wire.Message
-			pre := preVerify(n.tx.cfg.Verifier, n.id, buf, &m, now)
-			a = n.core.Process(prev, buf, now)
-			if a.Kind == ActDeliver {
-				if !pre.done {
-					t.Fatal("a message to a Node-ID was not checked before delivery")
-				}
-				a.pre = pre
-			}
-		default:
-			t.Fatalf("route: %v (%v)", a.Kind, a.Err)
-		}
-	}
-	t.Fatal("route: too many hops")
-	return nil, Action{}
-}
 
 // RFC 6940 §6.3.4 with the signature checked on the reading goroutine,
 // before the loop knows whom to expect: a good request and its answer
@@ -53,7 +20,7 @@ func TestPreVerifiedSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, act := tn.routePre(t, idA, msg, testStart)
+	_, act := tn.routeWith(t, idA, msg, testStart, true)
 	d := c.tx.Receive(&act, testStart)
 	if d.Kind != DeliverRequest || d.Request.Signer.NodeID != idA {
 		t.Fatalf("request: %+v", d)
@@ -66,7 +33,7 @@ func TestPreVerifiedSignatures(t *testing.T) {
 	h := forged.answerHeader(&in.Header, in.From)
 	rest, _ := forged.seal(nil, h.Overlay, h.TransactionID, wire.CodePingAns, make([]byte, 16))
 	fmsg, _ := forged.message(nil, &h, rest)
-	_, act = tn.routePre(t, idC, fmsg, testStart)
+	_, act = tn.routeWith(t, idC, fmsg, testStart, true)
 	if d := a.tx.Receive(&act, testStart); d.Kind != DeliverDrop || !errors.Is(d.Err, security.ErrNodeIDNotInCert) {
 		t.Fatalf("forged answer: %+v", d)
 	}
@@ -82,7 +49,7 @@ func TestPreVerifiedSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, act = tn.routePre(t, idC, badRaw, testStart)
+	_, act = tn.routeWith(t, idC, badRaw, testStart, true)
 	if d := a.tx.Receive(&act, testStart); d.Kind != DeliverDrop || !errors.Is(d.Err, security.ErrBadSignature) {
 		t.Fatalf("tampered answer: %+v", d)
 	}
@@ -91,7 +58,7 @@ func TestPreVerifiedSignatures(t *testing.T) {
 	}
 
 	// The real answer.
-	_, act = tn.routePre(t, idC, good, testStart)
+	_, act = tn.routeWith(t, idC, good, testStart, true)
 	if d := a.tx.Receive(&act, testStart); d.Kind != DeliverAnswer || d.Answer.Signer.NodeID != idC {
 		t.Fatalf("answer: %+v", d)
 	}
@@ -104,7 +71,7 @@ func TestPreVerifiedSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, act = tn.routePre(t, idA, raw, testStart)
+	_, act = tn.routeWith(t, idA, raw, testStart, true)
 	var need *security.CertificateNeededError
 	if d := c.tx.Receive(&act, testStart); d.Kind != DeliverDrop || !errors.As(d.Err, &need) || need.NodeID != idA {
 		t.Fatalf("%+v, want a CertificateNeededError for A", d)

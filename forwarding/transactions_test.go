@@ -48,6 +48,14 @@ type testNet map[wire.NodeID]*node
 // it was delivered to with the delivery.
 func (tn testNet) route(t testing.TB, from wire.NodeID, msg []byte, now time.Time) (*node, Action) {
 	t.Helper()
+	return tn.routeWith(t, from, msg, now, false)
+}
+
+// routeWith is route; with pre, the last hop checks the signature before
+// its core delivers the message, as a link's reading goroutine does
+// (Engine.preVerify).
+func (tn testNet) routeWith(t testing.TB, from wire.NodeID, msg []byte, now time.Time, pre bool) (*node, Action) {
+	t.Helper()
 	n := tn[from]
 	a := n.core.Originate(msg, now)
 	for hops := 0; hops < 10; hops++ {
@@ -62,7 +70,18 @@ func (tn testNet) route(t testing.TB, from wire.NodeID, msg []byte, now time.Tim
 			buf := append(append([]byte(nil), a.Head...), a.Rest...)
 			prev := n.id
 			n = next
+			var p preVerified
+			if pre {
+				var m wire.Message
+				p = preVerify(n.tx.cfg.Verifier, n.id, buf, &m, now)
+			}
 			a = n.core.Process(prev, buf, now)
+			if pre && a.Kind == ActDeliver {
+				if !p.done {
+					t.Fatal("a message to a Node-ID was not checked before delivery")
+				}
+				a.pre = p
+			}
 		default:
 			t.Fatalf("route: %v (%v)", a.Kind, a.Err)
 		}
