@@ -696,6 +696,15 @@ func (l *Link) finish(final error) {
 	}()
 }
 
+// readFrame reads the peer's next frame and shows it to the observer.
+func (l *Link) readFrame() (wire.FramedMessage, error) {
+	f, err := l.io.read()
+	if err == nil && l.obs != nil {
+		l.obs.FrameReceived(f)
+	}
+	return f, err
+}
+
 // readErr is the error a link ends with when its reader fails.
 func readErr(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
@@ -707,13 +716,10 @@ func readErr(err error) error {
 func (l *Link) reader(inc chan<- wire.FramedMessage, rerr chan<- error) {
 	defer l.wg.Done()
 	for {
-		f, err := l.io.read()
+		f, err := l.readFrame()
 		if err != nil {
 			rerr <- err
 			return
-		}
-		if l.obs != nil {
-			l.obs.FrameReceived(f)
 		}
 		// A data frame's message goes straight to Receive, its
 		// sequence number to the loop for the ACK. When Receive is

@@ -141,13 +141,10 @@ func (l *Link) streamReader(rerr chan<- error) {
 	st := l.st
 	var win AckWindow
 	for {
-		f, err := l.io.read()
+		f, err := l.readFrame()
 		if err != nil {
 			rerr <- err
 			return
-		}
-		if l.obs != nil {
-			l.obs.FrameReceived(f)
 		}
 		switch f.Type {
 		case wire.FrameAck:
