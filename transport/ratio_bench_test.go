@@ -37,22 +37,7 @@ func BenchmarkDTLSLinkVsRaw(b *testing.B) {
 
 				link := func(n int) (int, time.Duration) {
 					start := time.Now()
-					go func() {
-						for range n {
-							if p.a.Send(ctx, msg) != nil {
-								return
-							}
-						}
-					}()
-					for got := 0; got < n; {
-						m, err := p.b.Receive(ctx)
-						if err != nil {
-							b.Fatal(err, p.a.Err())
-						}
-						if len(m) == len(msg) {
-							got++
-						}
-					}
+					streamThrough(b, ctx, p, msg, n)
 					return n, time.Since(start)
 				}
 				// The raw stream is paced by an in-process window of 64
