@@ -151,7 +151,29 @@ type ICEConfig struct {
 	Keepalive, Disconnected, Failed time.Duration
 	// LoggerFactory is pion's logger; nil for pion's default.
 	LoggerFactory logging.LoggerFactory
+	// TURN, when set, is asked at the start of each session for the TURN
+	// servers to gather relay candidates from (RFC 6940 §9: found in the
+	// overlay under the TURN-SERVICE Kind, so the list changes while
+	// the node runs). Relay candidates are offered in the Attach as
+	// CandType relay (§6.5.1.1).
+	TURN func() []TURNServer
+	// RelayOnly gathers and offers relay candidates only (an ICE
+	// transport policy of "relay"): the node's own addresses are not
+	// disclosed, and a session without a TURN server fails.
+	RelayOnly bool
 }
+
+// TURNServer is one TURN server and the long-term credentials (RFC 8489
+// §9.2) to allocate on it.
+type TURNServer struct {
+	// URL is a "turn:host:port" URI (RFC 7065); UDP is the default
+	// transport.
+	URL                string
+	Username, Password string
+}
+
+// ErrNoTURNServer reports a relay-only session without a TURN server.
+var ErrNoTURNServer = errors.New("transport: relay-only ICE without a TURN server")
 
 // ICESession is one node's side of the ICE exchange of one Attach
 // (§6.5.1.3–§6.5.1.14): gather candidates, give them to the peer in the
@@ -186,6 +208,30 @@ func NewICESession(role Role, cfg ICEConfig) (*ICESession, error) {
 		}
 		urls = append(urls, u)
 	}
+	var turn []TURNServer
+	if cfg.TURN != nil {
+		turn = cfg.TURN()
+	}
+	for _, t := range turn {
+		u, err := stun.ParseURI(t.URL)
+		if err != nil {
+			return nil, fmt.Errorf("transport: TURN server %q: %w", t.URL, err)
+		}
+		if u.Scheme != stun.SchemeTypeTURN && u.Scheme != stun.SchemeTypeTURNS {
+			return nil, fmt.Errorf("transport: TURN server %q: not a turn: URI", t.URL)
+		}
+		u.Username, u.Password = t.Username, t.Password
+		urls = append(urls, u)
+	}
+	candTypes := []ice.CandidateType{ice.CandidateTypeHost, ice.CandidateTypeServerReflexive}
+	switch {
+	case cfg.RelayOnly && len(turn) == 0:
+		return nil, ErrNoTURNServer
+	case cfg.RelayOnly:
+		candTypes = []ice.CandidateType{ice.CandidateTypeRelay}
+	case len(turn) > 0:
+		candTypes = append(candTypes, ice.CandidateTypeRelay)
+	}
 	dur := func(d, def time.Duration) time.Duration {
 		if d > 0 {
 			return d
@@ -195,7 +241,7 @@ func NewICESession(role Role, cfg ICEConfig) (*ICESession, error) {
 	opts := []ice.AgentOption{
 		ice.WithNet(cfg.Net),
 		ice.WithNetworkTypes(types),
-		ice.WithCandidateTypes([]ice.CandidateType{ice.CandidateTypeHost, ice.CandidateTypeServerReflexive}),
+		ice.WithCandidateTypes(candTypes),
 		ice.WithUrls(urls),
 		ice.WithMulticastDNSMode(ice.MulticastDNSModeDisabled),
 		ice.WithKeepaliveInterval(dur(cfg.Keepalive, 2*time.Second)),
@@ -218,7 +264,8 @@ func NewICESession(role Role, cfg ICEConfig) (*ICESession, error) {
 	return &ICESession{agent: a, role: role}, nil
 }
 
-// Gather collects the local candidates (host and server-reflexive) and
+// Gather collects the local candidates (host, server-reflexive and, with
+// TURN servers, relay) and
 // returns them with the ICE credentials to put in the Attach.
 func (s *ICESession) Gather(ctx context.Context) (ufrag, pwd string, cands []Candidate, err error) {
 	done := make(chan struct{})
