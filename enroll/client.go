@@ -27,6 +27,10 @@ const maxResponse = 4 << 20
 // Client fetches configurations and enrolls over HTTPS.
 type Client struct {
 	HTTP *http.Client
+	// DNSServer, when set (host:port), is the DNS server that
+	// DiscoverConfig asks for configuration servers and their
+	// addresses, instead of the system's resolver.
+	DNSServer string
 }
 
 // NewClient returns a client that trusts roots (nil: the system roots).
@@ -62,12 +66,17 @@ func (c *Client) FetchConfig(ctx context.Context, base string) (*config.Document
 	if err != nil {
 		return nil, nil, err
 	}
+	return fetchConfigFrom(ctx, c.HTTP, u)
+}
+
+// fetchConfigFrom GETs the configuration document at u with hc.
+func fetchConfigFrom(ctx context.Context, hc *http.Client, u string) (*config.Document, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	req.Header.Set("Accept", config.MediaType)
-	resp, err := c.HTTP.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}

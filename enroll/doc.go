@@ -11,6 +11,15 @@
 // failed_authentication, username_not_available, Node-IDs_not_available,
 // bad_CSR.
 //
+// A client that knows only the overlay name finds the configuration
+// server with DNS (§11.2, Client.DiscoverConfig): it looks up the SRV
+// records of _reload-config._tcp.<overlay>, tries their targets in RFC
+// 2782 order (priority, then weight) until one answers, GETs
+// https://<overlay>/.well-known/reload-config from it with the server's
+// certificate matched to the overlay name, and discards a document that
+// holds no configuration of that name. A configured URL (FetchConfig)
+// always takes precedence over DNS.
+//
 // The same user gets the same Node-IDs back on re-enrollment (§11.3), as
 // recorded in the UserDB, which stores PBKDF2-HMAC-SHA512 password hashes
 // (crypto/pbkdf2) in a JSON file. Password guessing over HTTP is bounded
