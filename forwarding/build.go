@@ -31,6 +31,12 @@ func (b builder) sealWith(dst []byte, overlay uint32, txid uint64, code wire.Mes
 	if err := b.local.Identity.SignMessage(&sb, overlay, txid, dst[start:]); err != nil {
 		return nil, err
 	}
+	if opt.OmitOwnCertificate {
+		// §6.3.4 lets the receiver fetch a certificate it lacks from
+		// the Certificate Store (§8); the signature does not cover the
+		// list. nil, not [:0]: the list is the Identity's own.
+		sb.Certificates = nil
+	}
 	for _, c := range opt.Certificates {
 		if !hasCert(sb.Certificates, c.Certificate) {
 			sb.Certificates = append(sb.Certificates, c)
@@ -58,6 +64,11 @@ type RequestOptions struct {
 	// accepted whatever the receiver's sequence (§6.3.2.1). It changes
 	// this one request only.
 	SequenceUpdate bool
+	// OmitOwnCertificate leaves this node's certificate chain out of the
+	// request's SecurityBlock (Certificates above still go): for a
+	// sender whose certificate is stored in the overlay (RFC 6940 §8),
+	// from where a receiver that lacks it fetches it (§6.3.4).
+	OmitOwnCertificate bool
 }
 
 // requestHeader is the header of a new request (§6.2.1): via list empty,

@@ -21,8 +21,14 @@ import (
 // *wire.ProtocolError from them is a refusal of this node's own (for
 // example Error_Unknown_Kind for a Kind it does not know).
 func (n *Node) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte) (*forwarding.Answer, error) {
+	return n.request(ctx, dest, code, body, true)
+}
+
+// request is Request; omit allows leaving this node's certificate out
+// (Config.OmitCertificates).
+func (n *Node) request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, omit bool) (*forwarding.Answer, error) {
 	n.sent.Add(1)
-	return n.eng.Request(ctx, dest, code, body)
+	return n.eng.RequestWith(ctx, dest, code, body, n.requestOptions(code, omit))
 }
 
 // Handle registers the handler for requests with message code code (a
@@ -60,6 +66,11 @@ func (n *Node) Ping(ctx context.Context, dest wire.Destination) (PingResult, err
 // Store signs values as this node and stores them at resource under kind
 // (RFC 6940 §7.4.1); lifetime 0 means one hour.
 func (n *Node) Store(ctx context.Context, resource wire.ResourceID, kind wire.KindID, values []wire.StoredDataValue, lifetime time.Duration) (*wire.StoreAns, error) {
+	return n.store1(ctx, resource, kind, values, lifetime, true)
+}
+
+// store1 is Store; omit as for request.
+func (n *Node) store1(ctx context.Context, resource wire.ResourceID, kind wire.KindID, values []wire.StoredDataValue, lifetime time.Duration, omit bool) (*wire.StoreAns, error) {
 	if lifetime <= 0 {
 		lifetime = time.Hour
 	}
@@ -74,7 +85,7 @@ func (n *Node) Store(ctx context.Context, resource wire.ResourceID, kind wire.Ki
 	}
 	self := n.ID()
 	sa := wire.StoreAns{IDLen: self.Len()}
-	if err := n.resourceRequest(ctx, resource, wire.CodeStoreReq, &wire.StoreReq{Resource: resource, KindData: []wire.StoreKindData{kd}}, &sa); err != nil {
+	if _, err := n.resourceAnswer(ctx, resource, wire.CodeStoreReq, &wire.StoreReq{Resource: resource, KindData: []wire.StoreKindData{kd}}, &sa, omit); err != nil {
 		return nil, err
 	}
 	return &sa, nil
@@ -83,17 +94,18 @@ func (n *Node) Store(ctx context.Context, resource wire.ResourceID, kind wire.Ki
 // resourceRequest sends req to the peer responsible for resource and
 // decodes its answer into ans.
 func (n *Node) resourceRequest(ctx context.Context, resource wire.ResourceID, code wire.MessageCode, req, ans wire.Body) error {
-	_, err := n.resourceAnswer(ctx, resource, code, req, ans)
+	_, err := n.resourceAnswer(ctx, resource, code, req, ans, true)
 	return err
 }
 
-// resourceAnswer is resourceRequest that also returns the answer.
-func (n *Node) resourceAnswer(ctx context.Context, resource wire.ResourceID, code wire.MessageCode, req, ans wire.Body) (*forwarding.Answer, error) {
+// resourceAnswer is resourceRequest that also returns the answer; omit as
+// for request.
+func (n *Node) resourceAnswer(ctx context.Context, resource wire.ResourceID, code wire.MessageCode, req, ans wire.Body, omit bool) (*forwarding.Answer, error) {
 	body, err := req.Append(nil)
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.Request(ctx, []wire.Destination{wire.ResourceDest(resource)}, code, body)
+	a, err := n.request(ctx, []wire.Destination{wire.ResourceDest(resource)}, code, body, omit)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +155,16 @@ func (r *FetchResult) Partial() bool { return len(r.Discarded) > 0 }
 // reload_fetched_values_discarded_total metric and logged with the Node-ID
 // of the peer that answered.
 func (n *Node) Fetch(ctx context.Context, resource wire.ResourceID, specs []wire.StoredDataSpecifier) (*FetchResult, error) {
+	return n.fetch(ctx, resource, specs, true)
+}
+
+// fetch is Fetch; omit as for request (false for the fetches of
+// certificates, so that the peer asked need not fetch this node's own
+// first).
+func (n *Node) fetch(ctx context.Context, resource wire.ResourceID, specs []wire.StoredDataSpecifier, omit bool) (*FetchResult, error) {
 	req := wire.FetchReq{Resource: resource, Specifiers: specs}
 	r := &FetchResult{FetchAns: wire.FetchAns{Models: n.kinds}}
-	a, err := n.resourceAnswer(ctx, resource, wire.CodeFetchReq, &req, &r.FetchAns)
+	a, err := n.resourceAnswer(ctx, resource, wire.CodeFetchReq, &req, &r.FetchAns, omit)
 	if err != nil {
 		return nil, err
 	}

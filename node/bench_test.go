@@ -409,7 +409,7 @@ func BenchmarkFetchVerify(b *testing.B) {
 			for b.Loop() {
 				t0 := time.Now()
 				ans := wire.FetchAns{Models: f.kinds}
-				if _, err := f.resourceAnswer(ctx, res, wire.CodeFetchReq, &wire.FetchReq{Resource: res, Specifiers: []wire.StoredDataSpecifier{spec}}, &ans); err != nil || len(ans.KindResponses[0].Values) != n {
+				if _, err := f.resourceAnswer(ctx, res, wire.CodeFetchReq, &wire.FetchReq{Resource: res, Specifiers: []wire.StoredDataSpecifier{spec}}, &ans, true); err != nil || len(ans.KindResponses[0].Values) != n {
 					b.Fatalf("fetch: %v", err)
 				}
 				t1 := time.Now()

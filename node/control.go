@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goreload/reload/storage"
 	"github.com/goreload/reload/usage/diag"
 	"github.com/goreload/reload/wire"
 )
@@ -57,7 +58,7 @@ func ParseDestination(s string) (wire.Destination, error) {
 //	POST /ping?dest=D[&diag=KINDS]
 //	POST /traceroute?dest=D[&diag=KINDS]
 //	POST /store?resource=NAME&kind=ID[&key=HEX][&index=N][&lifetime=S]  (body: the value)
-//	GET  /fetch?resource=NAME&kind=ID
+//	GET  /fetch?resource=NAME&kind=ID  (NAME node:HEX is H(Node-ID), RFC 6940 §8)
 //	GET  /stat?resource=NAME&kind=ID
 //	GET  /find?resource=NAME&kind=ID
 //	GET  /config                     the configuration document in force
@@ -436,6 +437,16 @@ func resourceAndKind(w http.ResponseWriter, r *http.Request) (wire.ResourceID, w
 		return nil, 0, false
 	}
 	res := wire.ResourceIDFromName(name)
+	if strings.HasPrefix(name, "node:") {
+		// H(Node-ID), where CERTIFICATE_BY_NODE keeps a node's
+		// certificate (RFC 6940 §8) and NODE-MATCH lets it store.
+		id, err := wire.ParseNodeID(name[5:])
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad Node-ID"})
+			return nil, 0, false
+		}
+		res = storage.NodeResourceID(storage.ChordHash, id)
+	}
 	if strings.HasPrefix(name, "resource:") {
 		b, err := hex.DecodeString(name[9:])
 		if err != nil {

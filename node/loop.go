@@ -113,6 +113,7 @@ func (n *Node) handleEvent(ev topology.Event) {
 	switch ev.Type {
 	case topology.EventJoined:
 		n.jonce.Do(func() { close(n.joined) })
+		n.startCertificateStore()
 	case topology.EventDetached:
 		n.bootMu.Lock()
 		boot := len(n.bootAddrs) > 0

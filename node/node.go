@@ -113,15 +113,19 @@ type Config struct {
 	Capture      *capture.Capture
 	KeyLogWriter io.Writer
 
-	// TURN, when set (with ICE), serves and uses TURN relays (RFC 6940
-	// §9); see TURNConfig.
-	TURN *TURNConfig
-
 	// ConformanceLog, when set, runs the passive conformance monitor
 	// (package monitor): what peers send to this node is checked against
 	// RFC 6940, each deviation written to it as a JSON line and counted
 	// in reload_conformance_deviations_total. The monitor only observes.
 	ConformanceLog io.Writer
+
+	// OmitCertificates leaves this node's certificate out of the
+	// SecurityBlock of the requests its applications send (Request,
+	// Store, Fetch, Stat, Find, usages) once the certificate is stored
+	// in the overlay under CERTIFICATE_BY_NODE (RFC 6940 §8): a receiver
+	// that lacks it fetches it from there once and caches it (§6.3.4).
+	// Off by default. Answers and overlay maintenance always carry it.
+	OmitCertificates bool
 
 	Logger *slog.Logger
 }
@@ -149,7 +153,10 @@ type Node struct {
 	start   time.Time
 	met     *metrics
 	mon     *monitor.Monitor // nil unless Config.ConformanceLog is set
-	turn    *turnState       // nil unless Config.TURN is set
+	// verifier checks signatures (its cache holds the certificates met
+	// and fetched); certs is the Certificate Store Usage (§8).
+	verifier *security.Verifier
+	certs    certState
 
 	// Owned by the run goroutine.
 	h       *host.Host
@@ -268,6 +275,7 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("node: trust: %w", err)
 	}
 	verifier := security.NewVerifier(tr, 0)
+	n.verifier = verifier
 
 	var backend storage.Backend
 	if cfg.DataDir != "" {
@@ -302,6 +310,10 @@ func New(cfg Config) (_ *Node, err error) {
 		Router: router{n}, Listener: cfg.Capture.Listener(ln), Logger: log,
 		KnownExtension: func(t wire.MessageExtensionType) bool { return t == wire.ExtDiagnosticPing },
 		OnLinkEvent:    n.onLinkEvent,
+		// §6.3.4: a request whose signer's certificate is unknown is
+		// dropped; the certificate is fetched (§8) and the request's
+		// retransmission verified with it.
+		OnCertificateNeeded: n.onCertificateNeeded,
 	}
 	// §6.6, §11.1 max-message-size: a link refuses larger messages.
 	opts.Link.MaxMessageSize = int(cfg.Overlay.MaxMessageSize)
@@ -333,9 +345,6 @@ func New(cfg Config) (_ *Node, err error) {
 		opts.Link.Observer = n.mon
 		opts.Observer = n.mon
 	}
-	if cfg.TURN != nil && !cfg.ICE {
-		return nil, errors.New("node: TURN needs ICE")
-	}
 	if cfg.ICE {
 		nw := cfg.Net
 		if nw == nil {
@@ -344,9 +353,6 @@ func New(cfg Config) (_ *Node, err error) {
 			}
 		}
 		opts.ICE = &transport.ICEConfig{Net: cfg.Capture.Net(nw), STUN: cfg.STUN, IncludeLoopback: cfg.ICELoopback, InterfaceFilter: cfg.ICEInterfaces}
-		if err := n.setupTURN(opts.ICE); err != nil {
-			return nil, err
-		}
 	} else if cfg.ListenUDP != "" {
 		listenPacket := net.ListenPacket
 		if cfg.Net != nil {
@@ -388,7 +394,6 @@ func New(cfg Config) (_ *Node, err error) {
 	n.eng.Handle(wire.CodePathTrackReq, n.handlePathTrack)
 	n.wg.Add(1)
 	go n.run()
-	n.runTURN()
 	if cfg.SIP != nil {
 		if err := n.startSIP(cfg.SIP); err != nil {
 			return nil, fmt.Errorf("node: SIP front end: %w", err)

@@ -2,6 +2,7 @@ package security
 
 import (
 	"crypto/sha256"
+	"slices"
 	"sync"
 
 	"github.com/goreload/reload/wire"
@@ -145,6 +146,27 @@ func (c *CertCache) index(e *cacheEntry, alg wire.HashAlgorithm) {
 			e.keys = append(e.keys, k)
 		}
 	}
+}
+
+// Remove drops the certificate der (DER) and reports whether it was
+// held: a signature naming it needs the certificate again, from the
+// message or fetched (RFC 6940 §6.3.4).
+func (c *CertCache) Remove(der []byte) bool {
+	sum := sha256.Sum256(der)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byCert[sum]
+	if !ok {
+		return false
+	}
+	for _, k := range e.keys {
+		delete(c.byKey, k)
+	}
+	delete(c.byCert, sum)
+	if i := slices.Index(c.order, sum); i >= 0 {
+		c.order = slices.Delete(c.order, i, i+1)
+	}
+	return true
 }
 
 // evictOldest drops the oldest certificate; c.mu must be held for
