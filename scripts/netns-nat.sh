@@ -38,11 +38,19 @@
 #
 # Needs root, iproute2 and nftables (installed with apt-get when missing).
 # Usage: scripts/netns-nat.sh [DELAY_MS [LOSS_PERCENT]]   (default 50 5)
+#        scripts/netns-nat.sh symmetric
+#   runs the other case, scripts/nat/symmetric.sh: both peers behind
+#   symmetric NATs (random port per flow), linked through a TURN relay
+#   that a public peer serves and advertises (RFC 6940 §9).
 # KEEP_LOGS=1 keeps the nodes' logs; NODE_FLAGS=-v makes them verbose.
 # Exits 0 when every check passed, 1 when one failed, and 77 when this
 # kernel or sandbox does not allow network namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = symmetric ]; then
+	need_case=symmetric
+fi
 
 DELAY=${1:-50}
 LOSS=${2:-5}
@@ -68,6 +76,9 @@ need ip iproute2
 need nft nftables
 need tc iproute2
 need jq jq
+if [ "${need_case:-}" = symmetric ]; then
+	exec scripts/nat/symmetric.sh
+fi
 
 P=rln$$
 PUB=$P-pub NATA=$P-nata NATB=$P-natb NSA=$P-a NSB=$P-b
