@@ -184,9 +184,6 @@ func requestMessage(local *Local, txid uint64, dests []wire.Destination, code wi
 	if opt.SequenceUpdate {
 		h.ConfigSequence = config.SequenceUpdate
 	}
-	if opt.NeighbourOnly {
-		h.TTL = 0
-	}
 	msg, _, err := b.sealMessage(&h, code, body, opt)
 	if err != nil {
 		return nil, wire.NodeID{}, err

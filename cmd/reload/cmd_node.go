@@ -51,6 +51,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	metricsAddr := fs.String("metrics", "", "also serve the Prometheus metrics at http://ADDR/metrics (default: off; no token asked there, unlike on the control API, which serves them too)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines instead of text")
+	omitCerts := fs.Bool("omit-certs", false, "leave this node's certificate out of the requests its applications send once it is stored in the overlay (RFC 6940 §8); receivers fetch it from there and cache it")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -93,6 +94,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, STUN: stunList, DataDir: *dataDir, Logger: log,
 	}
 	cfg.ICELoopback = *iceLoopback
+	cfg.OmitCertificates = *omitCerts
 	cfg.DTLSSender = sender
 	switch *confLog {
 	case "":
