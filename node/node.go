@@ -113,6 +113,10 @@ type Config struct {
 	Capture      *capture.Capture
 	KeyLogWriter io.Writer
 
+	// TURN, when set (with ICE), serves and uses TURN relays (RFC 6940
+	// §9); see TURNConfig.
+	TURN *TURNConfig
+
 	// ConformanceLog, when set, runs the passive conformance monitor
 	// (package monitor): what peers send to this node is checked against
 	// RFC 6940, each deviation written to it as a JSON line and counted
@@ -153,6 +157,7 @@ type Node struct {
 	start   time.Time
 	met     *metrics
 	mon     *monitor.Monitor // nil unless Config.ConformanceLog is set
+	turn    *turnState       // nil unless Config.TURN is set
 	// verifier checks signatures (its cache holds the certificates met
 	// and fetched); certs is the Certificate Store Usage (§8).
 	verifier *security.Verifier
@@ -345,6 +350,9 @@ func New(cfg Config) (_ *Node, err error) {
 		opts.Link.Observer = n.mon
 		opts.Observer = n.mon
 	}
+	if cfg.TURN != nil && !cfg.ICE {
+		return nil, errors.New("node: TURN needs ICE")
+	}
 	if cfg.ICE {
 		nw := cfg.Net
 		if nw == nil {
@@ -353,6 +361,9 @@ func New(cfg Config) (_ *Node, err error) {
 			}
 		}
 		opts.ICE = &transport.ICEConfig{Net: cfg.Capture.Net(nw), STUN: cfg.STUN, IncludeLoopback: cfg.ICELoopback, InterfaceFilter: cfg.ICEInterfaces}
+		if err := n.setupTURN(opts.ICE); err != nil {
+			return nil, err
+		}
 	} else if cfg.ListenUDP != "" {
 		listenPacket := net.ListenPacket
 		if cfg.Net != nil {
@@ -394,6 +405,7 @@ func New(cfg Config) (_ *Node, err error) {
 	n.eng.Handle(wire.CodePathTrackReq, n.handlePathTrack)
 	n.wg.Add(1)
 	go n.run()
+	n.runTURN()
 	if cfg.SIP != nil {
 		if err := n.startSIP(cfg.SIP); err != nil {
 			return nil, fmt.Errorf("node: SIP front end: %w", err)
