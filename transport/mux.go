@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -12,22 +13,58 @@ import (
 
 // Mux shares one UDP socket among several DTLS-UDP-SR-NO-ICE links: each
 // peer address gets its own net.PacketConn (RFC 6940 §6.6.6 uses the
-// node's one advertised port for all peers). Datagrams from addresses with
-// no route are counted and dropped. Mux owns the socket.
+// node's one advertised port for all peers). Routes are made by Conn, for
+// a peer this node expects (the Attach it negotiated), and, once Accept
+// has been called, by the DTLS ClientHello of a peer that opens a link
+// itself (a joining node contacting its bootstrap node, RFC 6940 §11.4).
+// Other datagrams from addresses with no route are counted and dropped.
+// Mux owns the socket.
 type Mux struct {
-	pc      net.PacketConn
-	mu      sync.Mutex
-	routes  map[string]*muxConn
-	dropped uint64
-	done    chan struct{}
-	closed  bool
+	pc        net.PacketConn
+	mu        sync.Mutex
+	routes    map[string]*muxConn
+	dropped   uint64
+	accepting bool
+	accepts   chan *muxConn
+	done      chan struct{}
+	closed    bool
 }
+
+// AcceptBacklog is how many inbound routes wait for Accept; beyond it a
+// ClientHello from a new address is dropped (its sender retransmits,
+// RFC 6347 §4.2.4).
+const AcceptBacklog = 64
+
+// ErrRouted is Conn's error for an address the Mux already routes: a link
+// (or an inbound handshake Accept has taken) has it.
+var ErrRouted = errors.New("transport: mux already routes this address")
 
 // NewMux starts demultiplexing pc.
 func NewMux(pc net.PacketConn) *Mux {
-	m := &Mux{pc: pc, routes: make(map[string]*muxConn), done: make(chan struct{})}
+	m := &Mux{pc: pc, routes: make(map[string]*muxConn), accepts: make(chan *muxConn, AcceptBacklog), done: make(chan struct{})}
 	go m.read()
 	return m
+}
+
+// Accept waits for a peer to open a link: a DTLS ClientHello (RFC 6347
+// §4.2.2) from an address with no route makes a route for that address,
+// which Accept returns with the address, the ClientHello waiting in it.
+// The caller runs the DTLS server's side of the handshake on it (the
+// peer's certificate decides whether the link is kept) and closes it when
+// done. The first call turns accepting on: until then such datagrams are
+// dropped like any other unrouted one. Accept fails with net.ErrClosed
+// once the Mux is closed.
+func (m *Mux) Accept() (net.PacketConn, net.Addr, error) {
+	m.mu.Lock()
+	m.accepting = true
+	m.mu.Unlock()
+	select {
+	case c := <-m.accepts:
+		return c, c.raddr, nil
+	case <-m.done:
+		// A route queued as the socket closed has its buffer closed.
+		return nil, nil, net.ErrClosed
+	}
 }
 
 // LocalAddr is the socket's address.
@@ -50,12 +87,26 @@ func (m *Mux) Conn(raddr net.Addr) (net.PacketConn, error) {
 	}
 	k := raddr.String()
 	if _, ok := m.routes[k]; ok {
-		return nil, errors.New("transport: mux already routes " + k)
+		return nil, fmt.Errorf("%w: %s", ErrRouted, k)
 	}
+	return m.route(k, raddr), nil
+}
+
+// route makes the route for raddr, keyed k; m.mu is held.
+func (m *Mux) route(k string, raddr net.Addr) *muxConn {
 	c := &muxConn{m: m, raddr: raddr, buf: packetio.NewBuffer()}
 	c.buf.SetLimitSize(1 << 20)
 	m.routes[k] = c
-	return c, nil
+	return c
+}
+
+// isClientHello reports whether b is a DTLS record carrying the start of
+// a ClientHello: a handshake record (type 22) of a DTLS version (major
+// 0xfe), in epoch 0, whose handshake message type is client_hello (1)
+// (RFC 6347 §4.1 and §4.2.2: a 13-byte record header, then the 12-byte
+// handshake header).
+func isClientHello(b []byte) bool {
+	return len(b) >= 13+12 && b[0] == 22 && b[1] == 0xfe && b[3] == 0 && b[4] == 0 && b[13] == 1
 }
 
 func (m *Mux) read() {
@@ -75,7 +126,17 @@ func (m *Mux) read() {
 			return
 		}
 		m.mu.Lock()
-		c := m.routes[addr.String()]
+		k := addr.String()
+		c := m.routes[k]
+		if c == nil && m.accepting && isClientHello(b[:n]) {
+			c = m.route(k, addr)
+			select {
+			case m.accepts <- c:
+			default: // the backlog is full
+				delete(m.routes, k)
+				c = nil
+			}
+		}
 		if c == nil {
 			m.dropped++
 		}

@@ -112,6 +112,17 @@ func newDTLSLink(ctx context.Context, pc net.PacketConn, raddr net.Addr, role Ro
 		return nil, err
 	}
 	var peer []wire.NodeID
+	if typ == LinkDTLSUDPSRNoICE && cfg.Reliability.Keepalive == 0 {
+		// No STUN keepalives without ICE (§6.6.6): empty DATA frames
+		// keep the link and its NAT bindings alive (see
+		// DefaultNoICEKeepalive).
+		c := *cfg
+		c.Reliability.Keepalive = c.NoICEKeepalive
+		if c.Reliability.Keepalive == 0 {
+			c.Reliability.Keepalive = DefaultNoICEKeepalive
+		}
+		cfg = &c
+	}
 	verify := dtls.WithVerifyConnection(func(s *dtls.State) error {
 		ids, err := verifyChain(cfg.Verifier, s.PeerCertificates, expect)
 		peer = ids
