@@ -227,6 +227,19 @@ func (e *Engine) connect(ctx context.Context, o *offer, theirs *wire.AttachReqAn
 	case transport.LinkDTLSUDPSRNoICE:
 		raddr := net.UDPAddrFromAddrPort(c.Addr)
 		pc, err := e.opts.UDP.Conn(raddr)
+		if errors.Is(err, transport.ErrRouted) {
+			// The Mux routes one DTLS association per peer address:
+			// either a link to this peer is up there already (the
+			// bootstrap link of a node joining over DTLS, §11.4, which
+			// then Attaches to its bootstrap peer as its admitting
+			// peer, §10.5) and is the link asked for, or the peer's
+			// ClientHello came first and the accept path is running
+			// the handshake (acceptDTLSLoop), whose link will arrive.
+			if l, ok := e.linkAt(raddr, peer); ok {
+				return l, nil
+			}
+			return e.waitLink(ctx, peer)
+		}
 		if err != nil {
 			return nil, err
 		}

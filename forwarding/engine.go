@@ -427,6 +427,10 @@ func New(opts Options) (*Engine, error) {
 		e.wg.Add(1)
 		go e.acceptLoop(opts.Listener)
 	}
+	if opts.UDP != nil {
+		e.wg.Add(1)
+		go e.acceptDTLSLoop(opts.UDP)
+	}
 	return e, nil
 }
 
