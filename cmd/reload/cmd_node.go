@@ -41,6 +41,13 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	var stunSrv stringList
 	fs.Var(&stunSrv, "stun", "STUN server host:port for server-reflexive ICE candidates (repeatable; with --ice)")
 	stunAddr := fs.String("stun-server", "", "answer STUN Binding requests on this UDP address (for peers behind NATs)")
+	turnListen := fs.String("turn-server", "", "run a TURN server (RFC 6940 §9) on this UDP address and advertise it in TURN-SERVICE values (turn-density of them); relays only for overlay members (credentials from the TURN secret); with --ice")
+	turnAdvertise := fs.String("turn-advertise", "", "the public IP:PORT of --turn-server, stored in TURN-SERVICE and used for relayed addresses (default: the --turn-server address, which must then name an IP)")
+	turnUse := fs.Bool("turn-use", false, "find TURN servers in the overlay (Find for TURN-SERVICE, RFC 6940 §9) and offer relay candidates in Attach; with --ice")
+	var turnServers stringList
+	fs.Var(&turnServers, "turn", "a TURN server IP:PORT known in advance (repeatable; implies --turn-use)")
+	turnRelayOnly := fs.Bool("turn-relay-only", false, "offer relay candidates only, so every link runs through a TURN server (needs --turn: servers are found in the overlay only after the join)")
+	turnSecretFile := fs.String("turn-secret-file", "", "file holding the secret TURN credentials are derived from (default: the overlay configuration's shared-secret)")
 	dataDir := fs.String("data", "", "directory for durable storage: stored data and SIP bindings (default: in memory)")
 	dtlsSender := fs.String("dtls-sender", "windowed", "sender of DTLS-UDP-SR links (RFC 6940 §6.6.3): windowed (a congestion window, as NewReno) or stop-and-wait (§6.6.3.1: one message in flight, 10 ms after each ACK; for interop experiments)")
 	sipUDP := fs.String("sip-udp", "", "run the SIP front end (RFC 7904) for local user agents on this UDP address")
@@ -63,6 +70,16 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	if *iceLoopback && !*useICE {
 		return usageError(fs, "--ice-loopback needs --ice")
+	}
+	useTURN := *turnListen != "" || *turnUse || len(turnServers) > 0 || *turnRelayOnly
+	if useTURN && !*useICE {
+		return usageError(fs, "--turn-server, --turn-use, --turn and --turn-relay-only need --ice")
+	}
+	if *turnRelayOnly && len(turnServers) == 0 {
+		return usageError(fs, "--turn-relay-only needs --turn: a node finds TURN servers in the overlay only after its join")
+	}
+	if *turnAdvertise != "" && *turnListen == "" {
+		return usageError(fs, "--turn-advertise needs --turn-server")
 	}
 	stunList, err := stunURIs(stunSrv)
 	if err != nil {
@@ -95,6 +112,19 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.ICELoopback = *iceLoopback
 	cfg.OmitCertificates = *omitCerts
+	if useTURN {
+		tc := &node.TURNConfig{Listen: *turnListen, Advertise: *turnAdvertise, Servers: turnServers, RelayOnly: *turnRelayOnly}
+		if *turnSecretFile != "" {
+			b, err := os.ReadFile(*turnSecretFile)
+			if err != nil {
+				return failure(stderr, "node", fmt.Errorf("--turn-secret-file: %w", err))
+			}
+			if tc.Secret = strings.TrimSpace(string(b)); tc.Secret == "" {
+				return failure(stderr, "node", fmt.Errorf("--turn-secret-file: %s is empty", *turnSecretFile))
+			}
+		}
+		cfg.TURN = tc
+	}
 	cfg.DTLSSender = sender
 	switch *confLog {
 	case "":
