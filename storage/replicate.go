@@ -217,3 +217,62 @@ func (s *Store) Prune(keep func(wire.ResourceID) bool) (int, error) {
 	s.batch.Ops = append(s.batch.Ops, del...)
 	return len(del), s.backend.Apply(&s.batch)
 }
+
+// OrphanStores is the first half of pruning (RFC 6940 §10.7.3: a peer
+// that is no longer responsible for nor a replica of Resource-ID R
+// "SHOULD delete all data associated with R", §10.4): for every
+// Resource-ID with unexpired data that keep rejects, a replica Store
+// (replica_number replica) of all of it, with To left zero: the caller
+// sends it to the Resource-ID's responsible peer. Once that peer has
+// acknowledged it, DropHandedOver deletes the local copy; until then, or
+// when the Store fails, the copy stays, so that pruning never loses the
+// last copy of a value.
+func (s *Store) OrphanStores(keep func(wire.ResourceID) bool, replica uint8, now time.Time) ([]OutgoingStore, error) {
+	if replica == 0 {
+		replica = 1
+	}
+	return s.Handover(wire.NodeID{}, replica, func(r wire.ResourceID) bool { return !keep(r) }, now)
+}
+
+// DropHandedOver is the second half of pruning: the peer that req (an
+// OrphanStores Store) went to has acknowledged it, and this peer is
+// still neither responsible for nor a replica of its Resource-ID (the
+// caller checks). It deletes each slot of the Resource-ID that req
+// carried whose generation counter is still the one req carried (a slot
+// that changed since holds data the receiver may lack, and is kept for a
+// later handover), and returns the number of values deleted, which
+// Pruned counts.
+func (s *Store) DropHandedOver(req *wire.StoreReq) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batch.Reset()
+	values := 0
+	for i := range req.KindData {
+		kd := &req.KindData[i]
+		gen, err := s.backend.Generation(req.Resource, kd.Kind)
+		if err != nil {
+			return 0, err
+		}
+		if gen != kd.Generation {
+			continue
+		}
+		n, _, err := s.backend.Count(req.Resource, kd.Kind)
+		if err != nil {
+			return 0, err
+		}
+		values += n
+		s.batch.Ops = append(s.batch.Ops, Op{Type: OpDeleteSlot, Resource: wire.ResourceID(bytes.Clone(req.Resource)), Kind: kd.Kind})
+	}
+	if len(s.batch.Ops) == 0 {
+		return 0, nil
+	}
+	if err := s.backend.Apply(&s.batch); err != nil {
+		return 0, err
+	}
+	s.pruned.Add(uint64(values))
+	return values, nil
+}
+
+// Pruned is the number of values DropHandedOver has deleted (the
+// reload_storage_pruned_values_total metric). Safe from any goroutine.
+func (s *Store) Pruned() uint64 { return s.pruned.Load() }

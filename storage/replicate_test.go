@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -341,11 +342,103 @@ func TestTransferToResponsibleIsReplicated(t *testing.T) {
 		len(got.Replicas[0].Req.KindData) != 1 || got.Replicas[0].Req.KindData[0].Generation != 1 {
 		t.Fatalf("onward stores %+v", got.Replicas)
 	}
-	if len(got.Answer.KindResponses[0].Replicas) != 0 {
-		t.Errorf("replica answer lists replicas %v", got.Answer.KindResponses[0].Replicas)
+	// The responsible peer's answer lists its replica set (§7.4.1.2),
+	// so that a peer handing over data it no longer keeps learns
+	// whether it is one of them.
+	if !slices.Equal(got.Answer.KindResponses[0].Replicas, e2.ring.Replicas) {
+		t.Errorf("replica answer lists replicas %v, want %v", got.Answer.KindResponses[0].Replicas, e2.ring.Replicas)
 	}
 	got, err = e2.s.HandleStore(req, rq, now)
 	if err != nil || len(got.Replicas) != 0 {
 		t.Errorf("repeated transfer: %v, %d onward stores", err, len(got.Replicas))
 	}
+}
+
+// TestPruneHandover: RFC 6940 §10.7.3, §10.4. A peer that is no longer
+// responsible for nor a replica of a Resource-ID hands its data to the
+// responsible peer (OrphanStores) and deletes it only after that peer
+// has it (DropHandedOver). The responsible peer takes such a Store from
+// a peer that may not send replicas only as a confirmation: success when
+// it holds the same values and generation, Error_Generation_Counter_Too_Low
+// when it holds a newer generation, Error_Forbidden when the Store would
+// bring it anything, so that such a peer cannot push data or generation
+// counters.
+func TestPruneHandover(t *testing.T) {
+	e := newEnv(t) // the responsible peer
+	old := e.pki.Identity(t, "", st.NodeID(0x70))
+	owner := st.NodeID(0x81)
+	id := e.pki.Identity(t, "owner@"+st.Overlay, owner)
+	res := nodeRes(owner)
+	sd := st.Signed(t, id, res, wire.KindCertificateByNode, ms(0), 100, st.Array(0, string(id.Cert.Cert.Raw)))
+	e.ring.Replicas = []wire.NodeID{st.NodeID(0x91), st.NodeID(0x92)}
+	e.mustStore(id, st.Req(res, wire.KindCertificateByNode, 0, sd))
+
+	// The old replica holds the same value, generation 1.
+	o := newEnv(t)
+	o.ring.Owns = func(wire.ResourceID) bool { return false }
+	o.ring.Senders = []wire.NodeID{st.NodeID(0x60)}
+	rep := st.Req(res, wire.KindCertificateByNode, 1, sd)
+	rep.ReplicaNumber = 2
+	rq := st.Requester(e.pki.Identity(t, "", st.NodeID(0x60)))
+	rq.Certificates = append(rq.Certificates, id.Certificates()...)
+	if _, err := o.s.HandleStore(rep, rq, now); err != nil {
+		t.Fatal(err)
+	}
+	outs, err := o.s.OrphanStores(func(wire.ResourceID) bool { return false }, 3, now)
+	if err != nil || len(outs) != 1 || !outs[0].To.IsZero() || outs[0].Req.ReplicaNumber != 3 || outs[0].Req.KindData[0].Generation != 1 {
+		t.Fatalf("OrphanStores: %+v, %v", outs, err)
+	}
+	if kept, _ := o.s.OrphanStores(func(wire.ResourceID) bool { return true }, 3, now); len(kept) != 0 {
+		t.Errorf("OrphanStores of kept data: %d stores", len(kept))
+	}
+
+	// At the responsible peer, from a peer it does not take replicas
+	// from: the same data is confirmed, with its replica set.
+	from := st.Requester(old)
+	from.Certificates = append(from.Certificates, outs[0].Certificates...)
+	got, err := e.s.HandleStore(&outs[0].Req, from, now)
+	if err != nil {
+		t.Fatalf("confirmation: %v", err)
+	}
+	if !slices.Equal(got.Answer.KindResponses[0].Replicas, e.ring.Replicas) || len(got.Replicas) != 0 {
+		t.Errorf("confirmation answer %+v, %d onward stores", got.Answer, len(got.Replicas))
+	}
+	// A value it lacks, or a higher generation, is refused; a lower
+	// generation is answered with the current one.
+	sd2 := st.Signed(t, id, res, wire.KindCertificateByNode, ms(0), 100, st.Array(1, "other"))
+	more := st.Req(res, wire.KindCertificateByNode, 1, sd, sd2)
+	more.ReplicaNumber = 3
+	if _, err := e.s.HandleStore(more, from, now); !errors.Is(err, storage.ErrReplicaRejected) {
+		t.Errorf("confirmation bringing a value: %v", err)
+	}
+	higher := st.Req(res, wire.KindCertificateByNode, 7, sd)
+	higher.ReplicaNumber = 3
+	if _, err := e.s.HandleStore(higher, from, now); !errors.Is(err, storage.ErrReplicaRejected) {
+		t.Errorf("confirmation with a higher generation: %v", err)
+	}
+	e.mustStore(id, st.Req(res, wire.KindCertificateByNode, 0, sd2)) // generation 2
+	if _, err := e.s.HandleStore(&outs[0].Req, from, now); wireCode(err) != wire.ErrCodeGenerationCounterTooLow {
+		t.Errorf("confirmation with an older generation: %v", err)
+	}
+	// Not responsible: refused as before.
+	e.ring.Owns = func(wire.ResourceID) bool { return false }
+	if _, err := e.s.HandleStore(&outs[0].Req, from, now); !errors.Is(err, storage.ErrReplicaRejected) {
+		t.Errorf("at a peer not responsible: %v", err)
+	}
+
+	// The old replica deletes only slots whose generation is still the
+	// one handed over.
+	stale := outs[0].Req
+	stale.KindData = []wire.StoreKindData{{Kind: wire.KindCertificateByNode, Generation: 9}}
+	if n, err := o.s.DropHandedOver(&stale); n != 0 || err != nil || o.mem.Len() != 1 {
+		t.Errorf("drop after a change: %d, %v; %d left", n, err, o.mem.Len())
+	}
+	if n, err := o.s.DropHandedOver(&outs[0].Req); n != 1 || err != nil || o.mem.Len() != 0 || o.s.Pruned() != 1 {
+		t.Errorf("drop: %d, %v; %d left, %d pruned", n, err, o.mem.Len(), o.s.Pruned())
+	}
+}
+
+func wireCode(err error) wire.ErrorCode {
+	c, _ := wire.ErrorCodeOf(err)
+	return c
 }

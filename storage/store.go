@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goreload/reload/security"
@@ -136,6 +137,9 @@ type Store struct {
 	// fetched remembers the fetched values whose signatures verified
 	// (VerifyFetch).
 	fetched verifiedCache
+
+	// pruned counts the values DropHandedOver deleted.
+	pruned atomic.Uint64
 }
 
 // New returns a Store for c.
@@ -243,9 +247,25 @@ func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (
 	if from.Signer.Cert == nil || from.Signer.NodeID.IsZero() {
 		return StoreResult{}, protoErr(wire.ErrCodeForbidden, nil, ErrNotPermitted, "unsigned request")
 	}
+	// confirm marks a replica Store from a peer that may not send one
+	// (AcceptReplica): a peer beyond the replica set handing back data
+	// it no longer keeps (OrphanStores). It changes nothing: it is
+	// answered with success only when this peer, responsible for res,
+	// holds every value already with the same generation counter (the
+	// sender may then delete its copy), with
+	// Error_Generation_Counter_Too_Low when this peer holds a newer
+	// generation, and refused otherwise, so that such a peer cannot
+	// push data or generation counters (§10.4).
+	confirm := false
+	rejected := func() error {
+		return protoErr(wire.ErrCodeForbidden, nil, ErrReplicaRejected, "resource %v from %v", res, from.Signer.NodeID)
+	}
 	if replica {
 		if !s.topo.AcceptReplica(res, from.Signer.NodeID) {
-			return StoreResult{}, protoErr(wire.ErrCodeForbidden, nil, ErrReplicaRejected, "resource %v from %v", res, from.Signer.NodeID)
+			if !s.topo.Responsible(res) {
+				return StoreResult{}, rejected()
+			}
+			confirm = true
 		}
 	} else if !s.topo.Responsible(res) {
 		return StoreResult{}, protoErr(wire.ErrCodeNotFound, nil, ErrNotResponsible, "resource %v", res)
@@ -269,6 +289,10 @@ func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (
 			return StoreResult{}, protoErr(wire.ErrCodeInvalidMessage, nil, ErrBadRequest, "replica store of kind %v with generation 0", w.kind.ID)
 		case !replica && g != 0 && g != w.cur:
 			tooLow = true
+		case confirm && g < w.cur:
+			tooLow = true
+		case confirm && g > w.cur:
+			return StoreResult{}, rejected()
 		}
 	}
 	if tooLow {
@@ -283,7 +307,13 @@ func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (
 	nowMs := unixMillis(now)
 	for i := range work {
 		if err := s.checkKind(&work[i], res, from, replica, now, nowMs); err != nil {
+			if confirm {
+				return StoreResult{}, rejected()
+			}
 			return StoreResult{}, err
+		}
+		if confirm && len(work[i].written) > 0 {
+			return StoreResult{}, rejected()
 		}
 	}
 
@@ -320,13 +350,20 @@ func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (
 	if !replica {
 		replicas = s.topo.ReplicaSet(res)
 	}
+	// The answer lists the replica set of the responsible peer (§7.4.1.2)
+	// for a replica Store too: a peer handing over data it no longer
+	// keeps (OrphanStores) learns from it that it is not a replica.
+	ansReplicas := replicas
+	if replica && s.topo.Responsible(res) {
+		ansReplicas = s.topo.ReplicaSet(res)
+	}
 	idLen := 0
-	if len(replicas) > 0 {
-		idLen = replicas[0].Len()
+	if len(ansReplicas) > 0 {
+		idLen = ansReplicas[0].Len()
 	}
 	out.Answer = wire.StoreAns{IDLen: idLen, KindResponses: make([]wire.StoreKindResponse, len(work))}
 	for i := range work {
-		out.Answer.KindResponses[i] = wire.StoreKindResponse{IDLen: idLen, Kind: work[i].kind.ID, Generation: work[i].gen, Replicas: replicas}
+		out.Answer.KindResponses[i] = wire.StoreKindResponse{IDLen: idLen, Kind: work[i].kind.ID, Generation: work[i].gen, Replicas: ansReplicas}
 	}
 	if replica && s.topo.Responsible(res) {
 		// A replica or transfer Store that brings the responsible peer
