@@ -109,7 +109,13 @@ type bus struct {
 	apps   map[uint64]*appResult
 	// chord adjusts every node's chord configuration.
 	chord func(*chord.Config)
-	users map[string]*security.Identity
+	// lose names the purposes whose requests the bus loses (they time
+	// out).
+	lose map[host.Purpose]bool
+	// replicas is host.Config.Replicas of the nodes added next (zero:
+	// no pruning).
+	replicas int
+	users    map[string]*security.Identity
 	// resNames names the Resource-IDs of users, for printing.
 	resNames map[string]string
 	stime    uint64
@@ -159,7 +165,7 @@ func (b *bus) add(name, prefix string, client bool) *bnode {
 	}
 	ident := b.pki.Identity(b.t, "", id)
 	h, err := host.New(host.Config{Plugin: c, Kinds: b.kinds, Backend: mem.New(), Verifier: b.pki.Verifier(),
-		Clock: func() time.Time { return b.now }})
+		Clock: func() time.Time { return b.now }, Replicas: b.replicas})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -298,6 +304,9 @@ func (b *bus) process(n *bnode) {
 				p.dest[i].ID = slices.Clone(p.dest[i].ID)
 			}
 			b.tx[txKey{n.id, m.Token}] = b.tick + busTimeout
+			if b.lose[m.Purpose] {
+				continue
+			}
 			// The first hop is taken now, so that messages to one
 			// neighbour arrive in the order sent, and before the
 			// answers that follow them (one link, in order).

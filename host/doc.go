@@ -20,6 +20,12 @@
 //   - EventTransfer, EventResponsibilityChanged, EventReplicaSetChanged
 //     become Stores of the data concerned (§10.5 step 6, §10.7.1,
 //     §10.7.3), the replica count being the plugin's;
+//   - with Config.Replicas set, data this peer is no longer responsible
+//     for nor a replica of (outside (Replicas-th predecessor, self]) goes
+//     in a replica Store to its responsible peer, and is deleted once
+//     that peer has acknowledged it without naming this peer among its
+//     replicas (§10.7.3 "SHOULD delete"; never before: a failed or
+//     refused Store keeps it, to be tried again);
 //   - a request to a neighbour without a link waits for an Attach to it
 //     (§10.6: neighbours are connected); a client attaches to the
 //     responsible peer its RouteQuery found (§3.2);

@@ -32,6 +32,10 @@ const (
 	// RangeGained: EventResponsibilityChanged, the range this peer is
 	// responsible for widened (§10.7.1).
 	RangeGained
+	// Prune: data this peer is no longer responsible for nor a replica
+	// of, to the responsible peer of its Resource-ID before it is
+	// deleted here (§10.7.3, §10.4; see Config.Replicas).
+	Prune
 	// NumPurposes is the number of purposes.
 	NumPurposes
 )
@@ -48,6 +52,8 @@ func (p Purpose) String() string {
 		return "replica-set"
 	case RangeGained:
 		return "range-gained"
+	case Prune:
+		return "prune"
 	}
 	return fmt.Sprintf("Purpose(%d)", uint8(p))
 }
@@ -152,6 +158,18 @@ type Config struct {
 	// the plugin as the Join's timeout, and the plugin joins through its
 	// next bootstrap peer instead (RFC 6940 §10.5, §11.4).
 	JoinAttachTimeout time.Duration
+	// Replicas is the plugin's replica count (RFC 6940 §10.4: the
+	// responsible peer and its next Replicas successors hold the data
+	// of a Resource-ID). With it set, the host prunes: data whose
+	// Resource-ID lies outside (Replicas-th predecessor, this peer] —
+	// this peer is then neither its responsible peer nor one of its
+	// replicas (§10.7.3) — is sent in a replica Store to the
+	// Resource-ID's responsible peer, and deleted here once that peer
+	// has acknowledged it (or answered that it holds newer data). A
+	// Store that fails or is refused leaves the data here, to be tried
+	// again on the next topology change or expiry pass. Zero: nothing
+	// is pruned; data stays until it expires.
+	Replicas int
 	// OnError, when set, receives the errors of the storage work that
 	// topology events call for (they are logged at Debug otherwise).
 	OnError func(error)
@@ -173,6 +191,8 @@ type outReq struct {
 	code    wire.MessageCode
 	ptoken  uint64
 	to      wire.NodeID
+	// prune is the Store of a Prune request, for DropHandedOver.
+	prune *wire.StoreReq
 	// reqAttach: the target (zero for the join Attach) and the messages
 	// waiting for the link; join marks the Attach to the admitting peer,
 	// whose JoinReq goes to whichever peer answers.
@@ -204,6 +224,9 @@ type Host struct {
 	replica    []wire.NodeID
 	nextExpire time.Time
 	routes     topology.Routes
+
+	// pruning holds the Resource-IDs whose Prune Store is under way.
+	pruning map[string]struct{}
 
 	// joinAP is the peer the JoinReq went to (RFC 6940 §10.5 step 5),
 	// until the plugin has joined: see storageView.AcceptReplica.
@@ -282,6 +305,16 @@ func (h *Host) Start() error { err := h.p.Start(); h.drain(); return err }
 // §10.5, §11.4).
 func (h *Host) Join(via ...wire.NodeID) error { err := h.p.Join(via...); h.drain(); return err }
 
+// CheckPartition has a plugin that detects partitions (chord does,
+// RFC 6940 §10.7.4.4) Ping this peer's own Node-ID through the bootstrap
+// peer via, to which the caller has a link; other plugins ignore it.
+func (h *Host) CheckPartition(via wire.NodeID) {
+	if p, ok := h.p.(interface{ CheckPartition(wire.NodeID) }); ok {
+		p.CheckPartition(via)
+		h.drain()
+	}
+}
+
 // Leave sends Leaves to the neighbours and hands the data over (§10.9).
 func (h *Host) Leave() error { err := h.p.Leave(); h.drain(); return err }
 
@@ -296,6 +329,8 @@ func (h *Host) Tick() {
 		} else if k > 0 {
 			h.log.Debug("expired values removed", "count", k)
 		}
+		// Prune Stores that failed or were refused are tried again.
+		h.prune(now)
 	}
 	// Most ticks change nothing: a tick that changes the routing state
 	// also has the plugin send something (Updates, Pings, events), so
@@ -450,8 +485,125 @@ func (h *Host) Answered(token uint64, from wire.NodeID, code wire.MessageCode, b
 			h.log.Debug("handover store refused", "purpose", r.purpose.String(), "to", r.to.String(),
 				"err", wire.ParseErrorAnswer(body, from))
 		}
+		if r.prune != nil {
+			h.pruned(r.prune, code, body, from)
+		}
 	}
 	h.drain()
+}
+
+// keepFunc returns whether this peer keeps the data of a Resource-ID:
+// it is responsible for it or one of its Config.Replicas replicas, that
+// is, the Resource-ID lies in (Replicas-th predecessor, this peer] (RFC
+// 6940 §10.4: the replicas are the responsible peer's next successors).
+// With fewer predecessors known than that (a small ring, or tables not
+// yet full) it keeps everything.
+func (h *Host) keepFunc() func(wire.ResourceID) bool {
+	all := func(wire.ResourceID) bool { return true }
+	if h.cfg.Replicas <= 0 || !h.p.Joined() {
+		return all
+	}
+	if _, peer := h.p.ResponsibleRange(); !peer {
+		return all // a client stores nothing of its own
+	}
+	preds := h.p.Predecessors()
+	if len(preds) <= h.cfg.Replicas {
+		return all
+	}
+	preds = preds[:h.cfg.Replicas+1]
+	if slices.Contains(preds, h.self) {
+		return all
+	}
+	for i, p := range preds {
+		if slices.Contains(preds[i+1:], p) {
+			return all
+		}
+	}
+	keep := topology.Range{Start: preds[h.cfg.Replicas], End: h.self}
+	return func(r wire.ResourceID) bool { return keep.Contains(r) || h.p.Responsible(r) }
+}
+
+// prune sends a Prune Store for the data this peer no longer keeps (see
+// Config.Replicas), except where one is under way.
+func (h *Host) prune(now time.Time) {
+	if h.cfg.Replicas <= 0 {
+		return
+	}
+	keep := h.keepFunc()
+	outs, err := h.store.OrphanStores(func(r wire.ResourceID) bool {
+		_, busy := h.pruning[string(r)]
+		return busy || keep(r)
+	}, uint8(min(h.cfg.Replicas+1, 255)), now)
+	if err != nil {
+		h.fail(fmt.Errorf("prune stores: %w", err))
+	}
+	if len(outs) == 0 {
+		return
+	}
+	if h.pruning == nil {
+		h.pruning = make(map[string]struct{})
+	}
+	for i := range outs {
+		o := &outs[i]
+		body, err := o.Req.Append(nil)
+		if err != nil {
+			h.fail(fmt.Errorf("prune store: %w", err))
+			continue
+		}
+		h.pruning[string(o.Req.Resource)] = struct{}{}
+		req := o.Req
+		// §10.7.3: routed to the Resource-ID, it reaches the peer now
+		// responsible for it, which takes a replica Store from this
+		// peer while this peer is among its successors (a former
+		// replica of its range).
+		dest := []wire.Destination{wire.ResourceDest(o.Req.Resource)}
+		tok := h.newReq(&outReq{kind: reqStore, purpose: Prune, code: wire.CodeStoreReq, prune: &req})
+		h.rd.Messages = append(h.rd.Messages, Message{Token: tok, Dest: dest, Code: wire.CodeStoreReq, Body: body,
+			Certificates: o.Certificates, Purpose: Prune})
+	}
+}
+
+// pruned handles the answer to the Prune Store req. The local copy goes
+// once the responsible peer has the data and has said that this peer is
+// not one of its replicas: its StoreAns lists its replica set (§7.4.1.2),
+// which must not name this peer (this peer's predecessors may be stale: a
+// predecessor that left or failed and is still listed makes this peer
+// think it is further from the data than it is). It also goes when the
+// peer answered that it holds newer data (a generation counter or
+// storage time answer, §7.4.1.1): this copy is stale. Either way it stays
+// if this peer has become responsible for it or a replica of it again in
+// the meantime.
+func (h *Host) pruned(req *wire.StoreReq, code wire.MessageCode, body []byte, from wire.NodeID) {
+	delete(h.pruning, string(req.Resource))
+	ok := false
+	switch code {
+	case wire.CodeStoreAns:
+		ans := wire.StoreAns{IDLen: h.self.Len()}
+		if _, err := ans.Decode(body); err == nil && len(ans.KindResponses) > 0 {
+			ok = true
+			for _, k := range ans.KindResponses {
+				if len(k.Replicas) == 0 || slices.Contains(k.Replicas, h.self) {
+					ok = false // not the responsible peer, or we are its replica
+				}
+			}
+		}
+	case wire.CodeError:
+		switch wire.ParseErrorAnswer(body, from).Code {
+		case wire.ErrCodeGenerationCounterTooLow, wire.ErrCodeDataTooOld:
+			ok = true
+		}
+	}
+	if !ok || h.keepFunc()(req.Resource) {
+		return
+	}
+	n, err := h.store.DropHandedOver(req)
+	if err != nil {
+		h.fail(fmt.Errorf("prune: %w", err))
+		return
+	}
+	if n > 0 {
+		h.log.Debug("pruned values handed over", "resource", fmt.Sprintf("%x", []byte(req.Resource)), "values", n, "to", from.String())
+	}
 }
 
 // clientPeer is the responsible peer of a client that has found it.
@@ -488,6 +640,10 @@ func (h *Host) failed(token uint64, err error) {
 		_ = h.p.Step(topology.Incoming{Code: wire.CodeError, Body: b, Token: r.ptoken})
 	case reqStore:
 		h.log.Debug("handover store failed", "purpose", r.purpose.String(), "to", r.to.String(), "err", err)
+		if r.prune != nil {
+			// The data stays; the next pass tries again.
+			delete(h.pruning, string(r.prune.Resource))
+		}
 	case reqAttach:
 		if !r.to.IsZero() && h.attaching[r.to] == token {
 			delete(h.attaching, r.to)
@@ -565,6 +721,9 @@ func (h *Host) drain() {
 			for _, f := range h.p.Fingers() {
 				h.link(f)
 			}
+			// The predecessors may have changed: data this peer is
+			// no longer a replica of goes (§10.7.3).
+			h.prune(h.cfg.Clock())
 		}
 	}
 }

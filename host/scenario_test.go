@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goreload/reload/host"
 	"github.com/goreload/reload/wire"
 )
 
@@ -33,6 +34,10 @@ var update = flag.Bool("update", false, "rewrite testdata/*.txt with the actual 
 //	fetch a USER      a fetches it
 //	fail a            a dies; its links go down at the other ends
 //	mute a            a hangs: links stay up, nothing is answered
+//	unmute a          a works again
+//	lose prune        the bus loses the requests of these purposes (none: no more)
+//	replicas N        hosts added next prune with Config.Replicas N
+//	pruned a b        the values each host has pruned (Store.Pruned)
 //	ready a [only=X]  the Readies of a since the last ready (lines containing X)
 //	clear             forget the Readies so far
 //	ring              every live node's neighbours and range
@@ -196,6 +201,27 @@ func exec(b *bus, line string) string {
 		b.fail(b.node(f[1]))
 	case "mute":
 		b.node(f[1]).mute = true
+	case "lose":
+		b.lose = map[host.Purpose]bool{}
+		for _, p := range f[1:] {
+			for q := host.Purpose(0); q < host.NumPurposes; q++ {
+				if q.String() == p {
+					b.lose[q] = true
+				}
+			}
+		}
+	case "unmute":
+		b.node(f[1]).mute = false
+	case "replicas":
+		k, err := strconv.Atoi(f[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.replicas = k
+	case "pruned":
+		for _, name := range f[1:] {
+			fmt.Fprintf(&out, "%s: %d values pruned\n", name, b.node(name).h.Store().Pruned())
+		}
 	case "ready":
 		var only string
 		var names []string
