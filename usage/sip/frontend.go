@@ -123,14 +123,19 @@ type Frontend struct {
 	closeErr error
 	once     sync.Once
 
-	mu       sync.Mutex
-	nextID   uint64
-	streams  map[uint64]*stream // every stream: links and UA TCP connections
-	byNode   map[wire.NodeID]*stream
-	byAddr   map[string]*stream // UA TCP connections by remote address
-	dialing  map[wire.NodeID]*dialWait
-	targets  map[string]cachedTarget // Call-ID -> target, for retransmissions and CANCEL
-	bindings map[string]map[string]*Binding
+	mu      sync.Mutex
+	nextID  uint64
+	streams map[uint64]*stream // every stream: links and UA TCP connections
+	byNode  map[wire.NodeID]*stream
+	byAddr  map[string]*stream // UA TCP connections by remote address
+	dialing map[wire.NodeID]*dialWait
+	targets map[string]cachedTarget // Call-ID -> target, for retransmissions and CANCEL
+	// forks are the forked INVITEs (fork.go) by server transaction key
+	// and by branch prefix.
+	forks         map[string]*fork
+	forksByPrefix map[string]*fork
+	forkSeq       uint64
+	bindings      map[string]map[string]*Binding
 
 	regMu  sync.Mutex // serialises REGISTER processing and overlay writes
 	stored map[string]time.Time
@@ -185,21 +190,23 @@ func New(cfg Config) (*Frontend, error) {
 		return nil, ErrNoCredentials
 	}
 	f := &Frontend{
-		cfg:      cfg,
-		ov:       cfg.Overlay,
-		self:     self,
-		selfHex:  self.String(),
-		domain:   cfg.Domain,
-		policy:   pol,
-		log:      cfg.Logger,
-		parser:   sip.NewParser(),
-		streams:  map[uint64]*stream{},
-		byNode:   map[wire.NodeID]*stream{},
-		byAddr:   map[string]*stream{},
-		dialing:  map[wire.NodeID]*dialWait{},
-		targets:  map[string]cachedTarget{},
-		bindings: map[string]map[string]*Binding{},
-		stored:   map[string]time.Time{},
+		cfg:           cfg,
+		ov:            cfg.Overlay,
+		self:          self,
+		selfHex:       self.String(),
+		domain:        cfg.Domain,
+		policy:        pol,
+		log:           cfg.Logger,
+		parser:        sip.NewParser(),
+		streams:       map[uint64]*stream{},
+		byNode:        map[wire.NodeID]*stream{},
+		byAddr:        map[string]*stream{},
+		dialing:       map[wire.NodeID]*dialWait{},
+		targets:       map[string]cachedTarget{},
+		forks:         map[string]*fork{},
+		forksByPrefix: map[string]*fork{},
+		bindings:      map[string]map[string]*Binding{},
+		stored:        map[string]time.Time{},
 	}
 	if f.domain == "" {
 		f.domain = cfg.Policy.OverlayDomain
