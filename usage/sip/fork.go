@@ -58,6 +58,8 @@ type forkBranch struct {
 	cancelOut  []byte
 	cancelDone bool
 	sentAt     time.Time
+	cancelAt   time.Time // when the CANCEL went out
+	lastProv   time.Time // the last provisional response (Timer C)
 	nextRetx   time.Time
 	interval   time.Duration
 }
@@ -70,7 +72,6 @@ type fork struct {
 	prefix string // the branch of every client branch starts with it
 	req    *sip.Request
 	src    source
-	start  time.Time
 
 	mu       sync.Mutex
 	branches []*forkBranch
@@ -169,7 +170,7 @@ func (f *Frontend) startFork(req *sip.Request, src source, targets []branchTarge
 		return
 	}
 	f.forkSeq++
-	fk := &fork{f: f, key: k, req: req, src: src, start: time.Now(),
+	fk := &fork{f: f, key: k, req: req, src: src,
 		prefix: f.forkBranchPrefix() + strconv.FormatUint(f.forkSeq, 36) + ".",
 		wake:   make(chan struct{}, 1)}
 	for _, t := range targets {
@@ -331,8 +332,15 @@ func (fk *fork) tick(now time.Time) {
 			b.state = brCompleted
 			fk.consider(fk.synth(b, 408, "Request Timeout"))
 			continue
-		case b.state == brProceeding && now.Sub(fk.start) >= timerC:
-			// Timer C: ringing too long.
+		case b.cancelSent && now.Sub(b.cancelAt) >= timerB:
+			// RFC 3261 §9.1: no final response 64*T1 after the CANCEL;
+			// the branch is given up.
+			b.state = brCompleted
+			fk.consider(fk.synth(b, 408, "Request Timeout"))
+			continue
+		case b.state == brProceeding && now.Sub(b.lastProv) >= timerC:
+			// Timer C (§16.6 step 11, §16.7 step 2: reset by each
+			// provisional response): ringing too long.
 			fk.cancelBranch(b)
 		}
 		if b.s != nil || now.Before(b.nextRetx) {
@@ -377,8 +385,9 @@ func (fk *fork) cancelBranch(b *forkBranch) {
 	c := cancelFor(b.req)
 	b.cancelOut = []byte(c.String())
 	b.cancelSent = true
+	b.cancelAt = time.Now()
 	b.interval = timerT1
-	b.nextRetx = time.Now().Add(b.interval)
+	b.nextRetx = b.cancelAt.Add(b.interval)
 	fk.write(b, b.cancelOut)
 }
 
@@ -470,9 +479,10 @@ func (fk *fork) onResponse(i int, res *sip.Response) {
 	code := res.StatusCode
 	switch {
 	case code < 200:
-		if b.state == brCalling {
-			b.state = brProceeding
+		if b.state == brCompleted {
+			return
 		}
+		b.state, b.lastProv = brProceeding, time.Now()
 		if b.cancel && !b.cancelSent {
 			fk.cancelBranch(b)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/usage/sip/sipptest"
+	"github.com/goreload/reload/wire"
 )
 
 // forkLayout registers two UAS sipp for bob@example.com: at two peers
@@ -109,6 +110,42 @@ func TestSippForkCallerCancels(t *testing.T) {
 	for i, p := range uas {
 		if err := p.Wait(); err != nil {
 			t.Fatalf("UAS %d: %v", i, err)
+		}
+	}
+}
+
+// TestSippForkStaleRegistration: one of bob's two registrations names a
+// peer that is gone (its AppAttach fails). That branch counts as a 503
+// (RFC 3261 §16.7 step 6) and does not hold up the other: the device that
+// answers gets the call.
+func TestSippForkStaleRegistration(t *testing.T) {
+	sipptest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n, caller, uas := startForkUAS(ctx, t, forkLayouts[0], 1, []string{"testdata/uas.xml"})
+	gone := nodeID(9)
+	n.put("bob@example.com", gone, RouteRegistration("(sip.schemes=SIP)", wire.NodeDest(&gone)), time.Hour)
+	if _, err := runUAC(ctx, t, "", caller, "testdata/uac.xml", "bob", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := uas[0].Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestForkBetter is the choice of the best final response (RFC 3261
+// §16.7 step 6): a 6xx over anything, otherwise the lowest class, the
+// first kept within a class.
+func TestForkBetter(t *testing.T) {
+	for _, tc := range []struct {
+		a, b int
+		want bool
+	}{
+		{404, 503, true}, {503, 404, false}, {603, 404, true}, {404, 603, false},
+		{486, 404, false}, {302, 404, true}, {600, 603, false}, {408, 500, true},
+	} {
+		if got := better(tc.a, tc.b); got != tc.want {
+			t.Errorf("better(%d, %d) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

@@ -92,6 +92,16 @@ type Config struct {
 	// keeps them in memory only.
 	Bindings BindingStore
 
+	// DNSServer is the DNS server (host:port) that finds the SIP servers
+	// of other domains (RFC 3263); empty means the system resolver.
+	DNSServer string
+
+	// NoForeignDomains refuses (403) requests of local user agents for
+	// AORs outside the overlay's domain restriction instead of sending
+	// them to that domain's SIP server (RFC 3263). With no
+	// restriction in the configuration every domain is the overlay's.
+	NoForeignDomains bool
+
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 }
@@ -135,6 +145,8 @@ type Frontend struct {
 	forks         map[string]*fork
 	forksByPrefix map[string]*fork
 	forkSeq       uint64
+	foreign       map[string]cachedHop // Call-ID|CSeq -> server of another domain
+	dns           *net.Resolver
 	bindings      map[string]map[string]*Binding
 
 	regMu  sync.Mutex // serialises REGISTER processing and overlay writes
@@ -205,11 +217,15 @@ func New(cfg Config) (*Frontend, error) {
 		targets:       map[string]cachedTarget{},
 		forks:         map[string]*fork{},
 		forksByPrefix: map[string]*fork{},
+		foreign:       map[string]cachedHop{},
 		bindings:      map[string]map[string]*Binding{},
 		stored:        map[string]time.Time{},
 	}
 	if f.domain == "" {
 		f.domain = cfg.Policy.OverlayDomain
+	}
+	if f.dns, err = NewDNSResolver(cfg.DNSServer); err != nil {
+		return nil, err
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -374,6 +390,11 @@ func (f *Frontend) janitor() {
 			for k, c := range f.targets {
 				if now.After(c.expires) {
 					delete(f.targets, k)
+				}
+			}
+			for k, c := range f.foreign {
+				if now.After(c.expires) {
+					delete(f.foreign, k)
 				}
 			}
 			f.mu.Unlock()

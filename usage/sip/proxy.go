@@ -113,6 +113,13 @@ const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, MESS
 // routeAOR sends a request for an AOR to a local contact, or resolves the
 // AOR in the overlay and sends it to the peer of the first target.
 func (f *Frontend) routeAOR(ctx context.Context, req *sip.Request, src source, aor string) {
+	if src.transport != tLink && !f.cfg.NoForeignDomains && !req.Recipient.UriParams.Has("gr") {
+		if err := f.policy.Allows(aor); errors.Is(err, ErrDomainNotAllowed) {
+			// Not an overlay AOR: the domain's own SIP server (RFC 3263).
+			f.toForeign(ctx, req, src)
+			return
+		}
+	}
 	if f.hasBinding(aor) {
 		if isForking(req) && src.transport != tLink {
 			// Other peers may have registered the AOR as well: ring
