@@ -7,6 +7,9 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"time"
+
+	"github.com/goreload/reload/transport"
+	"github.com/goreload/reload/wire"
 )
 
 // errNoBootstrapPeer is the error of a round of dials that reached no
@@ -97,4 +100,62 @@ func (n *Node) joinRetrying(ctx context.Context, err error) error {
 			return err
 		}
 	}
+}
+
+// BootstrapTransport is the overlay link protocol a node contacts its
+// bootstrap peers with (RFC 6940 §11.4: "the DTLS or TLS connection").
+type BootstrapTransport string
+
+// Bootstrap transports.
+const (
+	// BootstrapAuto follows the overlay's overlay-link-protocol list:
+	// its first entry this node can use.
+	BootstrapAuto BootstrapTransport = ""
+	// BootstrapTLS dials TLS-TCP-FH-NO-ICE links (§6.6.5).
+	BootstrapTLS BootstrapTransport = "tls"
+	// BootstrapDTLS sends DTLS-UDP-SR-NO-ICE links (§6.6.6) from the
+	// node's ListenUDP socket.
+	BootstrapDTLS BootstrapTransport = "dtls"
+)
+
+// ParseBootstrapTransport reads "auto", "tls" or "dtls".
+func ParseBootstrapTransport(s string) (BootstrapTransport, error) {
+	switch BootstrapTransport(s) {
+	case "auto", BootstrapAuto:
+		return BootstrapAuto, nil
+	case BootstrapTLS, BootstrapDTLS:
+		return BootstrapTransport(s), nil
+	}
+	return "", fmt.Errorf("node: bootstrap transport %q: want auto, tls or dtls", s)
+}
+
+// bootstrapTransport is the link protocol of this node's next bootstrap
+// dials: Config.BootstrapTransport, or, for BootstrapAuto, the first
+// entry of the overlay's overlay-link-protocol list (in the configuration
+// now in force) that the node can use.
+func (n *Node) bootstrapTransport() BootstrapTransport {
+	if n.cfg.BootstrapTransport != BootstrapAuto {
+		return n.cfg.BootstrapTransport
+	}
+	c, _ := n.eng.Configuration()
+	for _, p := range c.LinkProtocols() {
+		switch {
+		case p == "TLS":
+			return BootstrapTLS
+		case p == "DTLS" && n.udp != nil:
+			return BootstrapDTLS
+		}
+	}
+	return BootstrapTLS
+}
+
+// dialBootstrapPeer opens a link to the bootstrap peer at addr over the
+// bootstrap transport. Either way the peer must present a certificate
+// from the overlay's CA with a Node-ID (§11.3), and the link is this
+// node's to send its Attach or Join through (§11.4, §10.5).
+func (n *Node) dialBootstrapPeer(ctx context.Context, addr string) (*transport.Link, error) {
+	if n.bootstrapTransport() == BootstrapDTLS {
+		return n.eng.DialDTLS(ctx, addr, wire.NodeID{})
+	}
+	return n.eng.DialTLS(ctx, addr, wire.NodeID{})
 }

@@ -60,9 +60,20 @@ type Config struct {
 	ICELoopback   bool
 	ICEInterfaces func(name string) bool
 	STUN          []string
-	// UDP, when set (and ICE is off), carries DTLS-UDP-SR-NO-ICE links on
-	// this address.
+	// ListenUDP, when set (and ICE is off), carries DTLS-UDP-SR-NO-ICE
+	// links on this UDP address (RFC 6940 §6.6.6): those Attach sets up,
+	// and the bootstrap links of nodes that join through this one over
+	// DTLS (§11.4), authenticated as TLS ones are. Give it the port of
+	// ListenTLS, so that one bootstrap-node address serves both.
 	ListenUDP string
+	// BootstrapTransport is how this node contacts its bootstrap peers
+	// (§11.4 allows DTLS or TLS): BootstrapTLS, BootstrapDTLS (needs
+	// ListenUDP), or BootstrapAuto (""), the first of the overlay's
+	// overlay-link-protocol list this node can use: DTLS when it has
+	// ListenUDP, TLS always. The configuration's bootstrap-node elements
+	// carry an address and a port only (§11.1), so the overlay's link
+	// protocols are what says which to use.
+	BootstrapTransport BootstrapTransport
 	// DTLSSender is the sender algorithm of DTLS-UDP-SR links (RFC 6940
 	// §6.6.3; the receiver only acknowledges, so any works with any
 	// peer): the windowed, congestion-controlled sender by default, or
@@ -177,6 +188,8 @@ type Node struct {
 	// so that a detached node can dial it again (rejoin).
 	bootMu    sync.Mutex
 	bootAddrs map[string]wire.NodeID
+	// udp carries the DTLS-UDP-SR-NO-ICE links (nil without ListenUDP).
+	udp       *transport.Mux
 	rejoining atomic.Bool
 
 	token   atomic.Uint64
@@ -375,6 +388,10 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 		opts.UDP = transport.NewMux(cfg.Capture.PacketConn(pc))
 		n.held.push(closeOwned(opts.UDP))
+		n.udp = opts.UDP
+	}
+	if cfg.BootstrapTransport == BootstrapDTLS && n.udp == nil {
+		return nil, errors.New("node: bootstrapping over DTLS needs Config.ListenUDP (and ICE off)")
 	}
 	if n.eng, err = forwarding.New(opts); err != nil {
 		return nil, err
@@ -425,6 +442,15 @@ func (n *Node) ID() wire.NodeID { return n.cfg.Identity.NodeID() }
 // nodes as their bootstrap address).
 func (n *Node) Addr() string { return n.eng.ListenAddr() }
 
+// UDPAddr is the address this node accepts DTLS-UDP-SR-NO-ICE links on,
+// bootstrap links included ("" without Config.ListenUDP).
+func (n *Node) UDPAddr() string {
+	if n.udp == nil {
+		return ""
+	}
+	return n.udp.LocalAddr().String()
+}
+
 // Engine is the forwarding engine, for custom handlers (Handle,
 // HandleApp) and raw requests.
 func (n *Node) Engine() *forwarding.Engine { return n.eng }
@@ -468,8 +494,8 @@ func (n *Node) Start(ctx context.Context) error {
 			boot = append(boot, net.JoinHostPort(b.Address, fmt.Sprint(b.Port)))
 		}
 	}
-	self := n.Addr()
-	boot = slices.DeleteFunc(slices.Clone(boot), func(a string) bool { return a == self })
+	self, selfUDP := n.Addr(), n.UDPAddr()
+	boot = slices.DeleteFunc(slices.Clone(boot), func(a string) bool { return a == self || a == selfUDP && selfUDP != "" })
 	if n.cfg.Seed || len(boot) == 0 {
 		if n.cfg.Client {
 			return errors.New("node: a client needs a bootstrap peer")
@@ -523,7 +549,7 @@ func (n *Node) dialBootstrap(ctx context.Context) ([]wire.NodeID, error) {
 			}
 		}
 		dctx, cancel := context.WithTimeout(ctx, bootstrapDialTimeout)
-		l, err := n.eng.DialTLS(dctx, addr, wire.NodeID{})
+		l, err := n.dialBootstrapPeer(dctx, addr)
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
