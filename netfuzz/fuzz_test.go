@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"io"
 	"net"
@@ -15,11 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goreload/reload/forwarding"
 	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/node/nodetest"
 	"github.com/goreload/reload/security"
-	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
 )
 
@@ -276,60 +273,16 @@ func TestReadInputErrors(t *testing.T) {
 	}
 }
 
-// dtlsAcceptor is the Network the fuzzer uses against our node over DTLS:
-// our node takes DTLS-UDP-SR-NO-ICE links only from peers it expects
-// (after an Attach, RFC 6940 §6.5.1), so for every socket the fuzzer opens
-// it routes the socket's datagrams on a Mux of its own and runs the node's
-// side of the handshake, then hands the link to the node's engine.
-type dtlsAcceptor struct {
-	SystemNetwork
-	mux *transport.Mux
-	e   *forwarding.Engine
-	cfg transport.Config
-	wg  sync.WaitGroup
-}
-
-func (a *dtlsAcceptor) ListenUDP(ctx context.Context, _ *net.UDPAddr) (net.PacketConn, error) {
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	route, err := a.mux.Conn(pc.LocalAddr())
-	if err != nil {
-		_ = pc.Close()
-		return nil, err
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		l, err := transport.NewDTLSLink(hctx, route, pc.LocalAddr(), transport.Requester, wire.NodeID{}, &a.cfg)
-		if err != nil {
-			return
-		}
-		a.e.AddLink(l)
-	}()
-	return pc, nil
-}
-
-// linkVerifier checks a link peer against the overlay.
-type linkVerifier struct{ trust *security.Trust }
-
-func (l linkVerifier) VerifyPeer(chain []*x509.Certificate) ([]wire.NodeID, error) {
-	nc, err := l.trust.VerifyChain(chain, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	return nc.NodeIDs, nil
-}
-
 // startNode starts our own node as the target, a one-node ring, and
 // returns the address and Network to fuzz it with: its TLS listener, or
-// with dtls a UDP socket whose DTLS links go to the node's engine.
+// with dtls its UDP socket, where it accepts DTLS-UDP-SR-NO-ICE links as
+// from a joining node (RFC 6940 §11.4).
 func startNode(t *testing.T, ov *nodetest.Overlay, id *security.Identity, dtls bool) (string, Network) {
 	t.Helper()
 	cfg := node.Config{Overlay: ov.Config, Identity: id, Seed: true, ListenTLS: "127.0.0.1:0"}
+	if dtls {
+		cfg.ListenUDP = "127.0.0.1:0"
+	}
 	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -340,25 +293,10 @@ func startNode(t *testing.T, ov *nodetest.Overlay, id *security.Identity, dtls b
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !dtls {
-		return n.Addr(), nil
+	if dtls {
+		return n.UDPAddr(), SystemNetwork{}
 	}
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := ov.Config.Trust()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := id.TLSCertificate()
-	a := &dtlsAcceptor{mux: transport.NewMux(pc), e: n.Engine(), cfg: transport.Config{
-		Certificate: &cert, Verifier: linkVerifier{trust}, MaxMessageSize: int(ov.Config.MaxMessageSize)}}
-	t.Cleanup(func() {
-		a.wg.Wait()
-		_ = a.mux.Close()
-	})
-	return pc.LocalAddr().String(), a
+	return n.Addr(), nil
 }
 
 // TestFuzzOwnNode fuzzes our own node for a few seconds over TLS and DTLS:
