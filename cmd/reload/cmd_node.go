@@ -25,17 +25,12 @@ import (
 const defaultControl = "127.0.0.1:6090"
 
 func runNode(args []string, stdout, stderr io.Writer) int {
-	return runNodeContext(context.Background(), args, stdout, stderr)
-}
-
-// runNodeContext is runNode until ctx is done or the process is
-// interrupted.
-func runNodeContext(base context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("node", "reload node [flags]\n\nRun a RELOAD peer (or client) of an overlay until interrupted. The overlay\nconfiguration comes from --config, or else from the configuration server:\n--config-server, or the one DNS names for --overlay (RFC 6940 §11.2).", stderr)
-	cfgPath := fs.String("config", "", "overlay configuration document (overlay.xml; required without --overlay or --config-server)")
-	src := addNodeSourceFlags(fs)
+	fs := newFlagSet("node", "reload node [flags]\n\nRun a RELOAD peer (or client) of an overlay until interrupted.", stderr)
+	cfgPath := fs.String("config", "", "overlay configuration document (overlay.xml; required)")
 	idDir := fs.String("identity", "", "directory holding cert.pem and key.pem of this node (required)")
 	listen := fs.String("listen", "127.0.0.1:6084", "TCP address for TLS links (bootstrap and Attach)")
+	listenUDP := fs.String("listen-udp", "", "UDP address for DTLS-UDP-SR-NO-ICE links (RFC 6940 §6.6.6): bootstrap links of joining nodes and Attach without ICE; use the port of --listen so that one bootstrap-node address serves both (default: none; not with --ice)")
+	bootTransport := fs.String("bootstrap-transport", "auto", "how to contact the bootstrap peers (RFC 6940 §11.4): tls, dtls (needs --listen-udp), or auto: the first of the overlay's overlay-link-protocol list this node can use (DTLS only with --listen-udp)")
 	control := fs.String("control", defaultControl, "loopback address of the control API used by reload status, ping, traceroute, store, fetch; it acts as this node, so every request needs its bearer token (see --control-token)")
 	controlToken := fs.String("control-token", "", "bearer token file of the control API, 0600, made with a random token when missing (default: "+defaultTokenHelp+", where the client commands look)")
 	controlRemote := fs.Bool("control-allow-remote", false, "allow a --control address beyond loopback (plain HTTP: the token and all data cross the network in clear)")
@@ -69,18 +64,8 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
-	switch {
-	case *idDir == "" && *cfgPath == "" && src.overlay == "" && src.server == "":
-		return usageError(fs, "--config and --identity are required (or, instead of --config, --overlay or --config-server to fetch the configuration)")
-	case *idDir == "":
-		return usageError(fs, "--identity is required")
-	case *cfgPath == "" && src.overlay == "" && src.server == "":
-		return usageError(fs, "give --config, or --overlay or --config-server to fetch the configuration")
-	case *cfgPath != "" && src.server != "":
-		return usageError(fs, "give --config or --config-server, not both")
-	}
-	if err := src.check(); err != nil {
-		return usageError(fs, "%v", err)
+	if *cfgPath == "" || *idDir == "" {
+		return usageError(fs, "--config and --identity are required")
 	}
 	if err := checkControlAddr(*control, *controlRemote); err != nil {
 		return usageError(fs, "%v", err)
@@ -102,11 +87,21 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return usageError(fs, "%v", err)
 	}
+	bt, err := node.ParseBootstrapTransport(*bootTransport)
+	if err != nil {
+		return usageError(fs, "--bootstrap-transport: want auto, tls or dtls")
+	}
+	if *listenUDP != "" && *useICE {
+		return usageError(fs, "--listen-udp is for links without ICE; with --ice, ICE gathers its own sockets")
+	}
+	if bt == node.BootstrapDTLS && *listenUDP == "" {
+		return usageError(fs, "--bootstrap-transport dtls needs --listen-udp")
+	}
 	sender, err := transport.ParseSenderAlgorithm(*dtlsSender)
 	if err != nil {
 		return usageError(fs, "--dtls-sender: want windowed or stop-and-wait")
 	}
-	conf, raw, err := src.nodeConfig(base, *cfgPath, time.Now())
+	doc, raw, err := readConfig(*cfgPath)
 	if err != nil {
 		return failure(stderr, "node", err)
 	}
@@ -124,7 +119,7 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	}
 	log := slog.New(handler)
 	cfg := node.Config{
-		Overlay: conf, ConfigDocument: raw, Identity: id, ListenTLS: *listen,
+		Overlay: doc.Configurations[0], ConfigDocument: raw, Identity: id, ListenTLS: *listen,
 		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, STUN: stunList, DataDir: *dataDir, Logger: log,
 	}
 	cfg.ICELoopback = *iceLoopback
@@ -143,6 +138,7 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 		cfg.TURN = tc
 	}
 	cfg.DTLSSender = sender
+	cfg.ListenUDP, cfg.BootstrapTransport = *listenUDP, bt
 	switch *confLog {
 	case "":
 	case "-":
@@ -192,9 +188,12 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 		defer msrv.Close()
 	}
 
-	ctx, stop := signal.NotifyContext(base, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "node %s of %s\n  links    %s (TLS)\n  control  http://%s (token in %s)\n", id.NodeID(), cfg.Overlay.InstanceName, n.Addr(), ctl.addr, ctl.tokenPath)
+	if a := n.UDPAddr(); a != "" {
+		fmt.Fprintf(stdout, "  links    %s (DTLS)\n", a)
+	}
 	if maddr != nil {
 		fmt.Fprintf(stdout, "  metrics  http://%s/metrics\n", maddr)
 	}
