@@ -38,6 +38,7 @@ const (
 	reqVouch                     // RouteQuery to a member about a stranger (hint)
 	reqSelfCheck                 // RouteQuery to the successor about this peer
 	reqRejoin                    // Join sent again to a successor that does not know us
+	reqPartition                 // Ping to our own Node-ID through a bootstrap peer (§10.7.4.4)
 )
 
 type request struct {
@@ -127,6 +128,8 @@ type Chord struct {
 	early       []early     // Updates naming us received before the JoinAns
 	joinRetryAt int64
 	apWait      int64
+	// firstNode: this node may found the overlay (see SetFirstNode).
+	firstNode bool
 	// client
 	peer wire.NodeID
 	// clients that attached to this peer (RouteQuery for their own id

@@ -290,7 +290,7 @@ func (c *Chord) Tick() {
 // expire handles a request that got no answer in time.
 func (c *Chord) expire(r request) {
 	switch r.kind {
-	case reqInfo, reqVouch, reqSelfCheck:
+	case reqInfo, reqVouch, reqSelfCheck, reqPartition:
 	case reqRejoin:
 		c.recheck()
 	case reqUpdate, reqVerify, reqPeerReady, reqLeave:
@@ -301,9 +301,7 @@ func (c *Chord) expire(r request) {
 	case reqFingerPing:
 		c.searching[r.finger] = false
 	case reqJoin:
-		c.joinToken = 0
-		c.bootIdx++
-		c.joinRetryAt = c.now
+		c.joinFailed(true)
 	case reqAttach:
 		c.attach()
 	}

@@ -16,6 +16,13 @@ type Stats struct {
 	// Rejoins counts the Joins sent again as a peer to a successor that
 	// did not know this peer (§10.5).
 	Rejoins uint64
+	// Founded counts the times this potential first node founded the
+	// ring after a round of failed Joins (SetFirstNode).
+	Founded uint64
+	// PartitionChecks counts the Pings to our own Node-ID through a
+	// bootstrap peer (§10.7.4.4); PartitionsFound those answered by a
+	// peer we did not know.
+	PartitionChecks, PartitionsFound uint64
 }
 
 // Stats returns the Chord's counters.

@@ -249,12 +249,11 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 		if c.state != stateJoining || r.token != c.joinToken {
 			return nil
 		}
-		c.joinToken = 0
 		if isErr || in.Code != wire.CodeJoinAns {
-			c.bootIdx++
-			c.joinRetryAt = c.now + c.timeout
+			c.joinFailed(false)
 			return nil
 		}
+		c.joinToken = 0
 		c.admittedBy(in.From)
 	case reqVouch:
 		// A member names the stranger as where it routes for its
@@ -282,6 +281,15 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 		if a.NextPeer != c.id && len(c.succ) > 0 && c.succ[0] == in.From {
 			c.rejoin(in.From)
 		}
+	case reqPartition:
+		if isErr || in.Code != wire.CodePingAns || c.state != statePeer {
+			return nil
+		}
+		var p wire.PingAns
+		if _, err := p.Decode(in.Body); err != nil {
+			return err
+		}
+		c.partitionAnswer(in.From)
 	case reqRejoin:
 		if in.Code == wire.CodeJoinAns && c.state == statePeer {
 			c.verified(in.From)
