@@ -92,8 +92,17 @@
 //     no longer responsible; peers send Updates to attached clients when
 //     their range changes.
 //
-// Not done: partition detection through the bootstrap (§10.7.4.4),
-// Attach itself (the host attaches before sending to a new peer),
+//   - §10.7.4.4 partitions: CheckPartition Pings our own Node-ID through
+//     a bootstrap peer the host found; an answer from a peer we did not
+//     know (the successor of our Node-ID in another partition) verifies
+//     it as a finger Ping's answer does and sends it an Update, and
+//     stabilisation merges the rings.
+//   - §6.4.2.1 first node: a potential first node (SetFirstNode) founds
+//     the ring when a whole round of its Joins failed and its Node-ID is
+//     the smallest of its own and its bootstrap peers'; a refused Join
+//     goes to the next bootstrap peer at once.
+//
+// Not done: Attach itself (the host attaches before sending to a new peer),
 // finger-table growth beyond Config.Fingers (§10.7.4.3).
 //
 // Layering: chord may import wire and topology only.
