@@ -138,24 +138,25 @@ const (
 	// a client sends its ClientHello right after the TCP handshake, so
 	// one round trip suffices; 3 s leaves room for slow paths.
 	DefaultFirstRecordTimeout = 3 * time.Second
-	// dtlsOverhead is the most a DTLS 1.2 record adds to its payload with
 	// DefaultNoICEKeepalive is Config.NoICEKeepalive's default. A
 	// DTLS-UDP-SR-NO-ICE link has no STUN keepalives (RFC 6940 §6.6.6),
 	// unlike DTLS-UDP-SR with ICE (§6.5.1.10.3, RFC 8445 §11), and the
 	// overlay's own traffic on a link may pause for minutes (CHORD
 	// Updates "about every ten minutes" by default, §10.7.4.1; finger
-	// Pings at most hourly, §10.7.4.2), longer than UDP NAT bindings last (RFC 4787 REQ-5 asks for 2
-	// minutes at least; many NATs keep less). So an idle link sends an
-	// empty DATA frame, which Simple Reliability's receiver acknowledges
-	// like any other (§6.6.3): it refreshes the bindings both ways, and
-	// its missing ACK declares a dead link failed as a lost message
-	// would (§6.6.3.1), in seconds rather than at the next Update. 15 s
-	// is ICE's keepalive interval Tr, which RFC 8445 §11 also makes the
-	// shortest allowed: the rate a NO-ICE link may match, where ICE would
-	// have sent STUN keepalives. TLS-TCP-FH-NO-ICE links
-	// have none: TCP NAT bindings last hours (RFC 5382 REQ-5) and the
-	// framing header's RTT timeout watches the traffic there is (§6.6.5).
+	// Pings at most hourly, §10.7.4.2), longer than UDP NAT bindings
+	// last (RFC 4787 REQ-5 asks for 2 minutes at least; many NATs keep
+	// less). So an idle link sends an empty DATA frame, which Simple
+	// Reliability's receiver acknowledges like any other (§6.6.3): it
+	// refreshes the bindings both ways, and its missing ACK declares a
+	// dead link failed as a lost message would (§6.6.3.1), in seconds
+	// rather than at the next Update. 15 s is ICE's keepalive interval
+	// Tr, which RFC 8445 §11 also makes the shortest allowed: the rate
+	// at which ICE would have sent STUN keepalives on such a link.
+	// TLS-TCP-FH-NO-ICE links have none: TCP NAT bindings last hours
+	// (RFC 5382 REQ-5) and the framing header's RTT timeout watches the
+	// traffic there is (§6.6.5).
 	DefaultNoICEKeepalive = 15 * time.Second
+	// dtlsOverhead is the most a DTLS 1.2 record adds to its payload with
 	// the AEAD suites pion offers (13 header + 8 nonce + 16 tag), rounded
 	// up for CBC suites.
 	dtlsOverhead  = 64
