@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
@@ -19,6 +20,14 @@ type router struct{ n *Node }
 func (r router) Route(d *wire.Destination) (wire.NodeID, bool, error) {
 	rt := r.n.routes.Load()
 	next, local, err := rt.Route(d)
+	if errors.Is(err, topology.ErrNotJoined) {
+		// A node that has not joined yet cannot route (a bootstrap peer
+		// started at the same moment as the node joining through it):
+		// answer so at once (RFC 6940 §6.2.2), rather than drop, so that
+		// the joining node tries its next bootstrap peer without waiting
+		// for its transaction to time out (§10.5, §11.4).
+		return next, false, &wire.ProtocolError{Code: wire.ErrCodeForbidden, Info: []byte("not a peer of the overlay yet"), Err: err}
+	}
 	if err != nil || local || r.n.eng == nil || r.n.eng.Table().Connected(next) {
 		return next, local, err
 	}

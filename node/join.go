@@ -26,6 +26,11 @@ const (
 	// bootstrap address, so that an address that swallows packets does
 	// not hold the rounds up.
 	bootstrapDialTimeout = 10 * time.Second
+	// firstNodeRounds is how many rounds of dials that reach no other
+	// bootstrap node a potential first node makes before it starts the
+	// overlay itself (about 4 to 7 s with the waits above): nodes
+	// started together have their listeners up by then.
+	firstNodeRounds = 3
 )
 
 // joinRetryWait is the wait after the failed round number attempt (from
@@ -80,6 +85,19 @@ func (n *Node) startJoin(ctx context.Context) error {
 // begun, ctx's error once ctx ends, or an error retrying cannot fix.
 func (n *Node) joinRetrying(ctx context.Context, err error) error {
 	for attempt := 1; ; attempt++ {
+		if n.firstNode && attempt > firstNodeRounds {
+			// §6.4.2.1: "the first node in the overlay can obviously
+			// not connect to other nodes". A potential first node that
+			// reached no other bootstrap node in several rounds starts
+			// the overlay; should the others come up with a ring of
+			// their own, partition checks merge the two (§10.7.4.4).
+			n.log.Warn("no other bootstrap node reachable; starting the overlay as its first node", "attempts", attempt)
+			var serr error
+			if derr := n.do(ctx, func() { serr = n.h.Start() }); derr != nil {
+				return derr
+			}
+			return serr
+		}
 		wait := joinRetryWait(attempt)
 		n.log.Warn("no bootstrap peer reachable; retrying", "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err)
 		t := time.NewTimer(wait)

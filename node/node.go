@@ -142,6 +142,16 @@ type Config struct {
 	// Off by default. Answers and overlay maintenance always carry it.
 	OmitCertificates bool
 
+	// PartitionCheck is how often a peer repeats the discovery of a
+	// bootstrap peer and Pings its own Node-ID through it, to detect and
+	// heal a partition of the overlay (RFC 6940 §10.7.4.4): the first
+	// check comes a tenth of it after Start, the next ones at this
+	// interval with jitter. 0 means the overlay's chord-update-interval;
+	// negative turns the checks off. The bootstrap addresses are
+	// Bootstrap, else the configuration's bootstrap nodes (a seed's too),
+	// but this node's own.
+	PartitionCheck time.Duration
+
 	Logger *slog.Logger
 }
 
@@ -191,6 +201,9 @@ type Node struct {
 	// udp carries the DTLS-UDP-SR-NO-ICE links (nil without ListenUDP).
 	udp       *transport.Mux
 	rejoining atomic.Bool
+	// firstNode: this node's address is among its bootstrap addresses,
+	// so it may found the overlay (RFC 6940 §6.4.2.1); set by Start.
+	firstNode bool
 
 	token   atomic.Uint64
 	ctx     context.Context
@@ -495,7 +508,9 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	self, selfUDP := n.Addr(), n.UDPAddr()
+	listed := len(boot)
 	boot = slices.DeleteFunc(slices.Clone(boot), func(a string) bool { return a == self || a == selfUDP && selfUDP != "" })
+	n.startPartitionChecks(n.discoveryAddrs(boot))
 	if n.cfg.Seed || len(boot) == 0 {
 		if n.cfg.Client {
 			return errors.New("node: a client needs a bootstrap peer")
@@ -517,6 +532,14 @@ func (n *Node) Start(ctx context.Context) error {
 		n.bootAddrs[addr] = wire.NodeID{}
 	}
 	n.bootMu.Unlock()
+	if len(boot) < listed && !n.cfg.Client {
+		// §6.4.2.1, §10.5: a node listed among its own bootstrap nodes
+		// is a potential first node (see chord.Chord.SetFirstNode).
+		n.firstNode = true
+		if derr := n.do(ctx, func() { n.ch.SetFirstNode(true) }); derr != nil {
+			return derr
+		}
+	}
 	return n.startJoin(ctx)
 }
 
