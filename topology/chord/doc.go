@@ -91,7 +91,6 @@
 //     everything through that peer, re-attach when its Update shows it is
 //     no longer responsible; peers send Updates to attached clients when
 //     their range changes.
-//
 //   - §10.7.4.4 partitions: CheckPartition Pings our own Node-ID through
 //     a bootstrap peer the host found; an answer from a peer we did not
 //     know (the successor of our Node-ID in another partition) verifies
