@@ -169,7 +169,21 @@ func (n *Node) fetch(ctx context.Context, resource wire.ResourceID, specs []wire
 		return nil, err
 	}
 	r.From = a.Signer.NodeID
+	var orig []wire.FetchKindResponse
+	if omit {
+		// VerifyFetch removes values in place: kept to verify again.
+		orig = make([]wire.FetchKindResponse, len(r.KindResponses))
+		for i, kr := range r.KindResponses {
+			kr.Values = slices.Clone(kr.Values)
+			orig[i] = kr
+		}
+	}
 	r.Discarded = n.store.VerifyFetch(&req, &r.FetchAns, a.Certificates, time.Now())
+	if omit && n.fetchSignerCertificates(ctx, r.Discarded) {
+		// §6.3.4: verified again with the certificates fetched.
+		r.KindResponses = orig
+		r.Discarded = n.store.VerifyFetch(&req, &r.FetchAns, a.Certificates, time.Now())
+	}
 	if len(r.Discarded) > 0 {
 		n.met.fetchDiscarded.Add(uint64(len(r.Discarded)))
 		for _, d := range r.Discarded {

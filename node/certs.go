@@ -264,20 +264,28 @@ func (n *Node) fetchCertificate(ctx context.Context, need *security.CertificateN
 	var errs []error
 	for _, t := range tries {
 		res, kind, _ := storage.CertificateResource(n.store.Hash(), t)
+		// The certificate is taken from the answer as it came, not
+		// after the values' signatures are checked: it is trusted for
+		// chaining to the overlay's CA (below), whoever stored it, and
+		// its own signature is what VerifyFetch would need it for.
+		req := wire.FetchReq{Resource: res, Specifiers: []wire.StoredDataSpecifier{storage.CertificateSpecifier(kind)}}
+		fa := wire.FetchAns{Models: n.kinds}
 		fctx, cancel := context.WithTimeout(ctx, certFetchTimeout)
-		r, err := n.fetch(fctx, res, []wire.StoredDataSpecifier{storage.CertificateSpecifier(kind)}, false)
+		a, err := n.resourceAnswer(fctx, res, wire.CodeFetchReq, &req, &fa, false)
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("fetch %v: %w", kind, err))
 			continue
 		}
 		var values []wire.StoredData
-		for _, kr := range r.KindResponses {
-			values = append(values, kr.Values...)
+		for _, kr := range fa.KindResponses {
+			if kr.Kind == kind {
+				values = append(values, kr.Values...)
+			}
 		}
 		der, ok := storage.MatchCertificate(&need.Identity, values)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w: %v at %v from %v", ErrCertificateNotFound, kind, res, r.From))
+			errs = append(errs, fmt.Errorf("%w: %v at %v from %v", ErrCertificateNotFound, kind, res, a.Signer.NodeID))
 			continue
 		}
 		// Validated here against the overlay's CA: a certificate that
@@ -289,6 +297,38 @@ func (n *Node) fetchCertificate(ctx context.Context, need *security.CertificateN
 		return nil
 	}
 	return errors.Join(errs...)
+}
+
+// maxSignerFetches bounds the certificates fetched for the values of one
+// Fetch answer.
+const maxSignerFetches = 8
+
+// fetchSignerCertificates fetches the missing certificates (§6.3.4) of
+// the signers of values VerifyFetch discarded, where the value names its
+// signer: a dictionary entry keyed by a Node-ID, as USER-NODE-MATCH Kinds
+// (SIP-REGISTRATION, RFC 7904 §3.2) key an entry by the Node-ID that
+// stored it. The certificate is looked up under CERTIFICATE_BY_NODE and
+// must be the one the signature names. It reports whether any was added.
+func (n *Node) fetchSignerCertificates(ctx context.Context, ds []storage.Discarded) bool {
+	added, tried := false, 0
+	for _, d := range ds {
+		need, ok := errors.AsType[*security.CertificateNeededError](d.Err)
+		if !ok || d.Model != wire.ModelDictionary || tried >= maxSignerFetches {
+			continue
+		}
+		id, err := wire.NodeIDFromBytes(d.Key)
+		if err != nil || (n.cfg.Overlay.NodeIDLength > 0 && id.Len() != n.cfg.Overlay.NodeIDLength) {
+			continue
+		}
+		tried++
+		err = n.FetchCertificate(ctx, &security.CertificateNeededError{Identity: need.Identity, Kind: security.KindCertificateByNode, NodeID: id})
+		if err != nil {
+			n.log.Warn("certificate of a fetched value's signer not obtained (RFC 6940 §6.3.4, §8)", "signer", id.String(), "err", err)
+			continue
+		}
+		added = true
+	}
+	return added
 }
 
 // requestOptions are the options of a request with code sent through the
