@@ -165,6 +165,11 @@ type Options struct {
 	// this node requests without ICE (nil: TCP on 127.0.0.1; §6.5.2).
 	ListenApp func(ctx context.Context) (net.Listener, error)
 
+	// MayAnswer reports whether responder may answer a request this node
+	// sent to the Resource-ID target (§6.3.4: at least as close to it as
+	// any node of the Neighbor Table); called on the engine's loop. Nil
+	// accepts any responder.
+	MayAnswer func(target []byte, responder wire.NodeID) bool
 	// OnLinkEvent, OnConfig and OnKinds are called (from the engine's
 	// goroutines, not concurrently with themselves) when links come and
 	// go and when a ConfigUpdate replaced the configuration or kinds.
@@ -394,7 +399,8 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.tx, err = NewTransactions(TxConfig{Local: e.local, Verifier: opts.Verifier, Rand: opts.Rand, Timer: opts.Config.OverlayReliabilityTimer})
+	e.tx, err = NewTransactions(TxConfig{Local: e.local, Verifier: opts.Verifier, Rand: opts.Rand, Timer: opts.Config.OverlayReliabilityTimer,
+		MayAnswer: opts.MayAnswer})
 	if err != nil {
 		return nil, err
 	}
@@ -743,6 +749,11 @@ func (e *Engine) deliver(a Action) {
 		e.dispatch(d.Request)
 	case DeliverDrop:
 		e.stats.received(a.Msg.Contents.Code, resultDropped)
+		if errors.Is(d.Err, ErrNotResponsible) {
+			e.stats.AnswersNotResponsible.Add(1)
+			e.log.Info("answer rejected: its signer is not responsible for the Resource-ID (RFC 6940 §6.3.4); the request is retransmitted",
+				"code", a.Msg.Contents.Code.String(), "txid", d.TxID, "err", d.Err)
+		}
 		var need *security.CertificateNeededError
 		if errors.As(d.Err, &need) && e.opts.OnCertificateNeeded != nil {
 			e.opts.OnCertificateNeeded(need)

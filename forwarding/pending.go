@@ -64,7 +64,7 @@ func (e *Engine) start(p *Pending, dest []wire.Destination, code wire.MessageCod
 	// transaction id that turns out to be pending already (or a failure
 	// here) leaves the request to the loop's StartWith.
 	var pre []byte
-	var expect wire.NodeID
+	var expect answerer
 	txid, err := e.rand.uint64()
 	if err == nil {
 		pre, expect, err = requestMessage(e.localNow.Load(), txid, dest, code, body, opt, 0)

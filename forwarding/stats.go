@@ -32,6 +32,10 @@ type Stats struct {
 	// their handshake finished to make room for newer ones, when the
 	// pending-handshake limits were reached (Options.MaxPendingHandshakes).
 	HandshakesEvicted atomic.Uint64
+	// AnswersNotResponsible counts answers to this node's requests to a
+	// Resource-ID dropped because their signer was farther from it than
+	// a node of the Neighbor Table (§6.3.4 rule 2).
+	AnswersNotResponsible atomic.Uint64
 
 	// hops[i] counts the answers to this node's requests that travelled i
 	// overlay hops (len(via list) + 1); the last slot holds longer paths.

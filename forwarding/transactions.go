@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -37,6 +38,11 @@ type TxConfig struct {
 	// Lifetime is how long an answer is kept to answer a retransmitted
 	// request (15 s, the maximum request lifetime).
 	Lifetime time.Duration
+	// MayAnswer reports whether responder may answer a request sent to
+	// the Resource-ID target: §6.3.4 rule 2, it must be at least as
+	// close to target as any node of the requester's Neighbor Table.
+	// Nil accepts any responder.
+	MayAnswer func(target []byte, responder wire.NodeID) bool
 }
 
 // Transactions is the end-to-end layer of symmetric recursive routing
@@ -55,9 +61,17 @@ type Transactions struct {
 
 type txn struct {
 	msg      []byte
-	expect   wire.NodeID
+	expect   answerer
 	sent     int
 	deadline time.Time
+}
+
+// answerer is whom the answer to a request must come from (§6.3.4): the
+// Node-ID it was sent to, or the peer responsible for the Resource-ID it
+// was sent to, or anyone (both zero).
+type answerer struct {
+	node     wire.NodeID
+	resource string
 }
 
 type timer struct {
@@ -175,31 +189,39 @@ func checkRequest(dests []wire.Destination, code wire.MessageCode) error {
 // its answer must be signed by (zero for any). It uses no Transactions,
 // so that it can run on another goroutine than the one that owns them:
 // the signature is the costly part of a request.
-func requestMessage(local *Local, txid uint64, dests []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions, maxResponse uint32) ([]byte, wire.NodeID, error) {
+func requestMessage(local *Local, txid uint64, dests []wire.Destination, code wire.MessageCode, body []byte, opt RequestOptions, maxResponse uint32) ([]byte, answerer, error) {
 	if err := checkRequest(dests, code); err != nil {
-		return nil, wire.NodeID{}, err
+		return nil, answerer{}, err
 	}
 	b := builder{local: local}
 	h := b.requestHeader(txid, dests, maxResponse)
 	if opt.SequenceUpdate {
 		h.ConfigSequence = config.SequenceUpdate
 	}
+	if opt.NeighbourOnly {
+		h.TTL = 0
+	}
 	msg, _, err := b.sealMessage(&h, code, body, opt)
 	if err != nil {
-		return nil, wire.NodeID{}, err
+		return nil, answerer{}, err
 	}
 	// §6.3.4: the response to a message sent to a Node-ID MUST have been
-	// sent by that Node-ID unless it was sent to the wildcard.
-	var expect wire.NodeID
-	if last := &dests[len(dests)-1]; last.Type == wire.DestNode && !last.Compressed && !isWildcard(last.ID) {
-		expect, _ = last.NodeID()
+	// sent by that Node-ID unless it was sent to the wildcard; one to a
+	// Resource-ID by a node at least as close to it as any neighbour.
+	var expect answerer
+	switch last := &dests[len(dests)-1]; {
+	case last.Compressed:
+	case last.Type == wire.DestNode && !isWildcard(last.ID):
+		expect.node, _ = last.NodeID()
+	case last.Type == wire.DestResource:
+		expect.resource = string(last.ID)
 	}
 	return msg, expect, nil
 }
 
 // track arms the retransmission timer of a request that requestMessage
 // built with transaction id txid; false when txid is pending already.
-func (t *Transactions) track(txid uint64, msg []byte, expect wire.NodeID, now time.Time) bool {
+func (t *Transactions) track(txid uint64, msg []byte, expect answerer, now time.Time) bool {
 	if _, dup := t.pending[txid]; dup {
 		return false
 	}
@@ -459,6 +481,10 @@ func (t *Transactions) Receive(a *Action, now time.Time) Delivery {
 
 var errInProgress = errors.New("forwarding: retransmitted request still being processed")
 
+// ErrNotResponsible reports an answer to a request sent to a Resource-ID
+// from a node farther from it than a neighbour of this node (§6.3.4).
+var ErrNotResponsible = errors.New("forwarding: answer from a node not responsible for the Resource-ID")
+
 // ErrUnexpectedAnswer reports an answer to no pending request (late, or a
 // duplicate of one already matched).
 var ErrUnexpectedAnswer = errors.New("forwarding: answer to no pending request")
@@ -470,7 +496,7 @@ func (t *Transactions) receiveAnswer(a *Action, now time.Time) Delivery {
 	if !ok {
 		return Delivery{Kind: DeliverDrop, TxID: txid, Err: ErrUnexpectedAnswer}
 	}
-	signer, err := t.verify(a, security.Expect{NodeID: tx.expect}, now)
+	signer, err := t.verify(a, security.Expect{NodeID: tx.expect.node}, now)
 	if err != nil {
 		var need *security.CertificateNeededError
 		if errors.As(err, &need) {
@@ -480,6 +506,13 @@ func (t *Transactions) receiveAnswer(a *Action, now time.Time) Delivery {
 		// A forged or misdirected answer: drop it and let the
 		// retransmission find the real one.
 		return Delivery{Kind: DeliverDrop, TxID: txid, Err: err}
+	}
+	if r := tx.expect.resource; r != "" && t.cfg.MayAnswer != nil && !t.cfg.MayAnswer([]byte(r), signer.NodeID) {
+		// §6.3.4 rule 2: an answer from a node farther from the
+		// Resource-ID than one of our neighbours is rejected and the
+		// request retransmitted (in churn, a closer neighbour may have
+		// come while the request was out).
+		return Delivery{Kind: DeliverDrop, TxID: txid, Err: fmt.Errorf("%w: %v for %x", ErrNotResponsible, signer.NodeID, r)}
 	}
 	delete(t.pending, txid)
 	ar := newArena(m, false)

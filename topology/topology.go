@@ -165,6 +165,14 @@ type Routes interface {
 	InTable(id wire.NodeID) bool
 }
 
+// AnswerChecker is implemented by Routes that can tell whether a node may
+// answer a request sent to a Resource-ID (RFC 6940 §6.3.4, rule 2: "at
+// least as close to the target Resource-ID as any node in the requesting
+// node's Neighbor Table"; a primitive check against wildly wrong nodes).
+type AnswerChecker interface {
+	MayAnswer(target []byte, responder wire.NodeID) bool
+}
+
 // Plugin is a topology plugin (RFC 6940 §6.4.1) as a deterministic state
 // machine. See the package documentation for the contract.
 type Plugin interface {

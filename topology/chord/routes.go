@@ -19,6 +19,33 @@ var _ topology.Routes = (*Routes)(nil)
 // Route is Chord.Route at the time of the snapshot. It does not allocate.
 func (r *Routes) Route(d *wire.Destination) (wire.NodeID, bool, error) { return r.v.Route(d) }
 
+var _ topology.AnswerChecker = (*Routes)(nil)
+
+// MayAnswer reports whether responder is at least as close to the
+// Resource-ID target as every node of the Neighbor Table (successors and
+// predecessors) was at the time of the snapshot (RFC 6940 §6.3.4). In
+// CHORD-RELOAD the peer responsible for a point is the first at or after
+// it clockwise (§10.3), so closeness is the clockwise distance from the
+// target to the node.
+func (r *Routes) MayAnswer(target []byte, responder wire.NodeID) bool {
+	k := topology.Point(target, r.v.idLen)
+	if responder == k {
+		return true
+	}
+	closer := func(n wire.NodeID) bool { return n != k && topology.InOC(k, responder, n) }
+	for _, n := range r.v.succ {
+		if !closer(n) {
+			return false
+		}
+	}
+	for _, n := range r.v.pred {
+		if !closer(n) {
+			return false
+		}
+	}
+	return true
+}
+
 // InTable is Chord.InTable at the time of the snapshot.
 func (r *Routes) InTable(n wire.NodeID) bool { return r.v.inTable(n) }
 
