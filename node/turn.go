@@ -68,6 +68,15 @@ type TURNConfig struct {
 // ErrTURNSecret reports a TURN configuration without a credential secret.
 var ErrTURNSecret = errors.New("node: TURN needs a secret: the overlay's shared-secret or TURNConfig.Secret")
 
+// A TURN server found in the overlay is used until it has not been found
+// again for turnForget; at most turnMaxFound of them are kept, the most
+// recently found, so that a departed server does not slow every
+// gathering for long.
+const (
+	turnForget   = 30 * time.Minute
+	turnMaxFound = 4
+)
+
 // turnCredentialLifetime is how long the credentials a node derives for
 // a TURN server are valid; a server refuses credentials that claim longer.
 const turnCredentialLifetime = time.Hour
@@ -234,7 +243,30 @@ func (n *Node) TURNServers() []netip.AddrPort {
 	}
 	n.turn.mu.Lock()
 	defer n.turn.mu.Unlock()
+	n.turn.forget(time.Now())
 	return slices.SortedFunc(maps.Keys(n.turn.known), func(a, b netip.AddrPort) int { return a.Compare(b) })
+}
+
+// forget drops the servers found in the overlay that were not found again
+// for turnForget, and the oldest found beyond turnMaxFound. Configured
+// servers (zero time) stay. t.mu is held.
+func (t *turnState) forget(now time.Time) {
+	var found []netip.AddrPort
+	for ap, seen := range t.known {
+		switch {
+		case seen.IsZero():
+		case now.Sub(seen) > turnForget:
+			delete(t.known, ap)
+		default:
+			found = append(found, ap)
+		}
+	}
+	if len(found) > turnMaxFound {
+		slices.SortFunc(found, func(a, b netip.AddrPort) int { return t.known[b].Compare(t.known[a]) })
+		for _, ap := range found[turnMaxFound:] {
+			delete(t.known, ap)
+		}
+	}
 }
 
 // turnServers is the ICE configuration's TURN callback: every known

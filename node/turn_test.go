@@ -154,3 +154,32 @@ func TestTURNCredentials(t *testing.T) {
 		t.Logf("%s: %v", name, err)
 	}
 }
+
+// Servers found in the overlay are forgotten when not found again for a
+// while, and only the most recently found few are kept; configured ones
+// stay.
+func TestTURNForget(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	cfgd := netip.MustParseAddrPort("192.0.2.1:3478")
+	ts := &turnState{known: map[netip.AddrPort]time.Time{cfgd: {}}}
+	for i := range turnMaxFound + 2 {
+		ts.known[netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), 3478)] = now.Add(-time.Duration(i) * time.Minute)
+	}
+	stale := netip.MustParseAddrPort("203.0.113.9:3478")
+	ts.known[stale] = now.Add(-turnForget - time.Second)
+	ts.forget(now)
+	if _, ok := ts.known[cfgd]; !ok {
+		t.Fatal("configured server forgotten")
+	}
+	if _, ok := ts.known[stale]; ok {
+		t.Fatal("stale server kept")
+	}
+	if len(ts.known) != turnMaxFound+1 {
+		t.Fatalf("kept %d servers, want %d found and the configured one", len(ts.known), turnMaxFound)
+	}
+	for i := range turnMaxFound {
+		if _, ok := ts.known[netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), 3478)]; !ok {
+			t.Errorf("recent server %d forgotten", i)
+		}
+	}
+}
