@@ -103,6 +103,17 @@ func (p *Proc) Wait() error {
 	return nil
 }
 
+// Exited reports whether sipp has exited already (a UAS that could not
+// bind its port exits at once).
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Output is what sipp printed so far (after Wait: everything).
 func (p *Proc) Output() string { return p.out.String() }
 
