@@ -22,6 +22,9 @@
 # Resource-IDs, then Fetch) after they join; the TURN secret is shared by
 # the three nodes (in a file, as an overlay's shared-secret would be).
 #
+# Then a control: A and B restarted without TURN must find no path to each
+# other (NAT_CONTROL_S seconds, default 30; 0 skips it).
+#
 # Needs root, iproute2, nftables and jq. Exits 0 when every check passed,
 # 1 when one failed, 77 when network namespaces are not allowed.
 set -euo pipefail
@@ -195,6 +198,24 @@ ok "ping A -> B over the relay: $c/$PINGS answered, median RTT $med ms"
 		x "$NSB" "$R" fetch "node2@nat.example.org" SIP-REGISTRATION
 } >"$WORK/storefetch.txt" 2>&1 && grep -q relayed-hello "$WORK/storefetch.txt" || fail "store on A / fetch on B"
 ok "stored on A, fetched on B"
+
+# Control: without TURN the same NATs leave A and B no path. A and B are
+# restarted without --turn-use (the seed's TURN server stays, unused) and
+# must not link within NAT_CONTROL_S seconds.
+if [ "${NAT_CONTROL_S:-30}" -gt 0 ]; then
+	for pid in $(ip netns pids "$NSA") $(ip netns pids "$NSB"); do kill "$pid" 2>/dev/null || true; done
+	sleep 1
+	start_node "$NSA" node2 --listen 10.0.1.2:6084 --bootstrap 203.0.113.1:6084 --ice --stun 203.0.113.1:3478
+	start_node "$NSB" node3 --listen 10.0.2.2:6084 --bootstrap 203.0.113.1:6084 --ice --stun 203.0.113.1:3478
+	end=$((SECONDS + ${NAT_CONTROL_S:-30}))
+	while [ $SECONDS -lt $end ]; do
+		if [ -n "$(link "$NSA" "$IDB" 2>/dev/null)" ] || [ -n "$(link "$NSB" "$IDA" 2>/dev/null)" ]; then
+			fail "control: A and B linked without TURN through symmetric NATs"
+		fi
+		sleep 0.5
+	done
+	ok "control: without TURN, A and B found no path to each other in ${NAT_CONTROL_S:-30} s (B joined: $(joined "$NSB" && echo yes || echo no))"
+fi
 
 count() { x "$1" nft list chain ip "$2" "$3" | grep -o 'packets [0-9]*' | awk '{ n += $2 } END { print n + 0 }'; }
 echo "    NAT A dropped $(($(count "$NATA" filter input) + $(count "$NATA" filter forward))) unsolicited packets," \
