@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/goreload/reload/usage/sip"
@@ -30,6 +31,33 @@ type SIPConfig struct {
 	// NoAuth lets any local user agent register and call without
 	// credentials (a trusted network only).
 	NoAuth bool
+	// DNSServer (host:port) is asked for the SIP servers of domains
+	// outside the overlay (RFC 3263); empty means the system resolver.
+	DNSServer string
+	// NoForeignDomains answers 403 to calls for AORs outside the
+	// overlay's domain restriction instead of sending them to that
+	// domain's SIP server.
+	NoForeignDomains bool
+}
+
+// sipDomainPolicy is the AOR domain restriction of the SIP-REGISTRATION
+// kind in the overlay configuration (RFC 7904 §3.4); without one every
+// AOR is the overlay's.
+func (n *Node) sipDomainPolicy(domain string) sip.DomainPolicy {
+	p := sip.DomainPolicy{OverlayDomain: n.cfg.Overlay.InstanceName}
+	if p.OverlayDomain == "" {
+		p.OverlayDomain = domain
+	}
+	for _, kb := range n.cfg.Overlay.RequiredKinds {
+		k := &kb.Kind
+		if !strings.EqualFold(k.Name, "SIP-REGISTRATION") && (k.Name != "" || k.ID != uint32(sip.Kind)) {
+			continue
+		}
+		if d := k.DomainRestriction; d != nil {
+			p.Present, p.Enable, p.Patterns = true, d.Enable, d.Patterns
+		}
+	}
+	return p
 }
 
 // sipAuthResults are the results of reload_sip_auth_total, in the order of
@@ -44,8 +72,9 @@ func (n *Node) startSIP(c *SIPConfig) error {
 	}
 	sc := sip.Config{
 		Overlay: sipOverlay{n}, UDPAddr: c.UDPAddr, TCPAddr: c.TCPAddr, Domain: domain,
-		Policy: sip.DomainPolicy{OverlayDomain: domain}, Logger: n.log,
+		Policy: n.sipDomainPolicy(domain), Logger: n.log,
 		Credentials: c.Credentials, NoAuth: c.NoAuth,
+		DNSServer: c.DNSServer, NoForeignDomains: c.NoForeignDomains,
 		CanRegister: n.canRegisterAOR,
 		OnAuth: func(result string) {
 			for i, r := range sipAuthResults {

@@ -57,8 +57,8 @@ func reportSetup(b *testing.B, rtt, msg sipptest.Summary) {
 }
 
 // BenchmarkCallSetup measures call set-up time with sipp, one call per
-// iteration: directly from sipp to sipp, and through two front ends joined
-// by the fake overlay. Run with
+// iteration: directly from sipp to sipp, through two front ends joined by
+// the fake overlay, and forked to two devices at two peers. Run with
 //
 //	go test -run '^$' -bench CallSetup -benchtime 500x ./usage/sip
 func BenchmarkCallSetup(b *testing.B) {
@@ -93,6 +93,23 @@ func BenchmarkCallSetup(b *testing.B) {
 		b.StopTimer()
 		if err := uas.Wait(); err != nil {
 			b.Fatal(err)
+		}
+		reportSetup(b, rtt, msg)
+	})
+	// forked: bob is registered at two peers, one device answers and the
+	// other rings until the caller's peer CANCELs it (fork.go).
+	b.Run("forked", func(b *testing.B) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		_, caller, uas := startForkUAS(ctx, b, forkLayouts[0], b.N,
+			[]string{"testdata/uas.xml"}, []string{"testdata/uas_cancel.xml"})
+		b.ResetTimer()
+		rtt, msg := measureSetup(ctx, b, caller.UDPAddr().String(), b.N)
+		b.StopTimer()
+		for _, p := range uas {
+			if err := p.Wait(); err != nil {
+				b.Fatal(err)
+			}
 		}
 		reportSetup(b, rtt, msg)
 	})

@@ -30,6 +30,14 @@
 // the callee's peer, which hands it to its local contact. Each Frontend
 // Record-Routes itself so that in-dialog requests follow the same peers.
 //
+// An INVITE for an AOR with several devices (SIP-REGISTRATION entries of
+// several peers, or several local contacts) is forked (fork.go): the
+// front end proxies it statefully and in parallel (RFC 3261 §16.5–16.7),
+// one branch per peer over its AppAttach connection and one per local
+// contact; the first 2xx wins and the other branches get CANCEL (§16.10);
+// when none answers the caller gets the best final response (§16.7 step
+// 6).
+//
 // The front end authenticates its local user agents with digest
 // authentication (RFC 3261 §22, auth.go): a REGISTER needs the
 // credentials of the AOR's own user (401, then 403 for wrong ones or

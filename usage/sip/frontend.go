@@ -92,6 +92,16 @@ type Config struct {
 	// keeps them in memory only.
 	Bindings BindingStore
 
+	// DNSServer is the DNS server (host:port) that finds the SIP servers
+	// of other domains (RFC 3263); empty means the system resolver.
+	DNSServer string
+
+	// NoForeignDomains refuses (403) requests of local user agents for
+	// AORs outside the overlay's domain restriction instead of sending
+	// them to that domain's SIP server (RFC 3263). With no
+	// restriction in the configuration every domain is the overlay's.
+	NoForeignDomains bool
+
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 }
@@ -123,14 +133,21 @@ type Frontend struct {
 	closeErr error
 	once     sync.Once
 
-	mu       sync.Mutex
-	nextID   uint64
-	streams  map[uint64]*stream // every stream: links and UA TCP connections
-	byNode   map[wire.NodeID]*stream
-	byAddr   map[string]*stream // UA TCP connections by remote address
-	dialing  map[wire.NodeID]*dialWait
-	targets  map[string]cachedTarget // Call-ID -> target, for retransmissions and CANCEL
-	bindings map[string]map[string]*Binding
+	mu      sync.Mutex
+	nextID  uint64
+	streams map[uint64]*stream // every stream: links and UA TCP connections
+	byNode  map[wire.NodeID]*stream
+	byAddr  map[string]*stream // UA TCP connections by remote address
+	dialing map[wire.NodeID]*dialWait
+	targets map[string]cachedTarget // Call-ID -> target, for retransmissions and CANCEL
+	// forks are the forked INVITEs (fork.go) by server transaction key
+	// and by branch prefix.
+	forks         map[string]*fork
+	forksByPrefix map[string]*fork
+	forkSeq       uint64
+	foreign       map[string]cachedHop // Call-ID|CSeq -> server of another domain
+	dns           *net.Resolver
+	bindings      map[string]map[string]*Binding
 
 	regMu  sync.Mutex // serialises REGISTER processing and overlay writes
 	stored map[string]time.Time
@@ -185,24 +202,30 @@ func New(cfg Config) (*Frontend, error) {
 		return nil, ErrNoCredentials
 	}
 	f := &Frontend{
-		cfg:      cfg,
-		ov:       cfg.Overlay,
-		self:     self,
-		selfHex:  self.String(),
-		domain:   cfg.Domain,
-		policy:   pol,
-		log:      cfg.Logger,
-		parser:   sip.NewParser(),
-		streams:  map[uint64]*stream{},
-		byNode:   map[wire.NodeID]*stream{},
-		byAddr:   map[string]*stream{},
-		dialing:  map[wire.NodeID]*dialWait{},
-		targets:  map[string]cachedTarget{},
-		bindings: map[string]map[string]*Binding{},
-		stored:   map[string]time.Time{},
+		cfg:           cfg,
+		ov:            cfg.Overlay,
+		self:          self,
+		selfHex:       self.String(),
+		domain:        cfg.Domain,
+		policy:        pol,
+		log:           cfg.Logger,
+		parser:        sip.NewParser(),
+		streams:       map[uint64]*stream{},
+		byNode:        map[wire.NodeID]*stream{},
+		byAddr:        map[string]*stream{},
+		dialing:       map[wire.NodeID]*dialWait{},
+		targets:       map[string]cachedTarget{},
+		forks:         map[string]*fork{},
+		forksByPrefix: map[string]*fork{},
+		foreign:       map[string]cachedHop{},
+		bindings:      map[string]map[string]*Binding{},
+		stored:        map[string]time.Time{},
 	}
 	if f.domain == "" {
 		f.domain = cfg.Policy.OverlayDomain
+	}
+	if f.dns, err = NewDNSResolver(cfg.DNSServer); err != nil {
+		return nil, err
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -367,6 +390,11 @@ func (f *Frontend) janitor() {
 			for k, c := range f.targets {
 				if now.After(c.expires) {
 					delete(f.targets, k)
+				}
+			}
+			for k, c := range f.foreign {
+				if now.After(c.expires) {
+					delete(f.foreign, k)
 				}
 			}
 			f.mu.Unlock()

@@ -1,11 +1,13 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +40,9 @@ func (f *Frontend) handleRequest(req *sip.Request, src source) {
 	// Route processing (RFC 3261 §16.4): drop the Route entries naming us.
 	for r := req.Route(); r != nil && f.isOwnURI(&r.Address); r = req.Route() {
 		req.RemoveHeader("Route")
+	}
+	if f.upstreamFork(req, src) {
+		return // a retransmission, ACK or CANCEL of a forked INVITE
 	}
 	if mf := req.MaxForwards(); mf != nil && *mf == 0 {
 		f.reply(req, src, 483, "Too Many Hops")
@@ -108,7 +113,24 @@ const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, MESS
 // routeAOR sends a request for an AOR to a local contact, or resolves the
 // AOR in the overlay and sends it to the peer of the first target.
 func (f *Frontend) routeAOR(ctx context.Context, req *sip.Request, src source, aor string) {
+	if src.transport != tLink && !f.cfg.NoForeignDomains && !req.Recipient.UriParams.Has("gr") {
+		if err := f.policy.Allows(aor); errors.Is(err, ErrDomainNotAllowed) {
+			// Not an overlay AOR: the domain's own SIP server (RFC 3263).
+			f.toForeign(ctx, req, src)
+			return
+		}
+	}
 	if f.hasBinding(aor) {
+		if isForking(req) && src.transport != tLink {
+			// Other peers may have registered the AOR as well: ring
+			// them together with the local contacts.
+			if targets, err := f.resolver.Resolve(ctx, aor); err == nil {
+				if bt := f.forkTargets(targets, aor); len(bt) > 1 {
+					f.startFork(req, src, bt)
+					return
+				}
+			}
+		}
 		f.toLocal(ctx, req, src, aor)
 		return
 	}
@@ -140,6 +162,12 @@ func (f *Frontend) routeAOR(ctx context.Context, req *sip.Request, src source, a
 			f.log.Debug("sip: resolve", "aor", aor, "err", err)
 			f.reply(req, src, code, reason)
 			return
+		}
+		if isForking(req) {
+			if bt := f.forkTargets(targets, ""); len(bt) > 1 {
+				f.startFork(req, src, bt)
+				return
+			}
 		}
 	}
 	for _, t := range targets {
@@ -177,18 +205,76 @@ func (f *Frontend) remember(key string, t Target) {
 // retarget points the Request-URI at the AOR (or GRUU) of the target
 // (RFC 3261 §16.5), keeping the scheme.
 func retarget(req *sip.Request, t *Target) {
-	u := &req.Recipient
+	req.Recipient = retargetURI(&req.Recipient, t)
+}
+
+// retargetURI is the Request-URI u becomes for target t.
+func retargetURI(u *sip.Uri, t *Target) sip.Uri {
 	if t.GRUU {
 		g := GRUU{AOR: t.AOR, Destinations: t.Destinations}
 		var nu sip.Uri
 		if err := sip.ParseUri(g.URI(), &nu); err == nil {
 			nu.Scheme = u.Scheme
-			*u = nu
+			return nu
 		}
-		return
+		return *u.Clone()
 	}
 	user, host, _ := strings.Cut(t.AOR, "@")
-	*u = sip.Uri{Scheme: u.Scheme, User: user, Host: host}
+	return sip.Uri{Scheme: u.Scheme, User: user, Host: host}
+}
+
+// forkTargets turns resolved targets into fork branches (RFC 3261 §16.5):
+// a link branch per other peer, a branch per local contact for targets of
+// this peer. local, if set, is an AOR with local contacts to ring even if
+// no target names this peer.
+func (f *Frontend) forkTargets(targets []Target, local string) []branchTarget {
+	var out []branchTarget
+	seen := map[string]bool{}
+	addLocal := func(aor string) {
+		if !seen[aor] {
+			seen[aor] = true
+			out = append(out, f.localTargets(aor)...)
+		}
+	}
+	for i := range targets {
+		t := &targets[i]
+		n, ok := t.Node()
+		if !ok {
+			continue
+		}
+		if n == f.self {
+			addLocal(t.AOR)
+			continue
+		}
+		u := retargetURI(&sip.Uri{Scheme: "sip"}, t)
+		out = append(out, branchTarget{uri: u, h: hop{transport: tLink, dests: t.Destinations}})
+	}
+	if local != "" {
+		addLocal(local)
+	}
+	return out
+}
+
+// localTargets is a branch per live local contact of aor, the highest q
+// first.
+func (f *Frontend) localTargets(aor string) []branchTarget {
+	bs := f.Bindings(aor)
+	slices.SortStableFunc(bs, func(a, b Binding) int { return cmp.Compare(b.Q, a.Q) })
+	out := make([]branchTarget, 0, len(bs))
+	for i := range bs {
+		b := &bs[i]
+		t := branchTarget{uri: *b.contact.Clone(), h: uriHop(&b.contact)}
+		if b.streamID != 0 {
+			f.mu.Lock()
+			s := f.streams[b.streamID]
+			f.mu.Unlock()
+			if s != nil {
+				t.h, t.sid = hop{transport: tTCP, addr: s.addr}, b.streamID
+			}
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 func statusFor(err error) (int, string) {
@@ -209,6 +295,12 @@ func statusFor(err error) (int, string) {
 
 // toLocal retargets a request to the best local contact of aor.
 func (f *Frontend) toLocal(ctx context.Context, req *sip.Request, src source, aor string) {
+	if isForking(req) {
+		if bt := f.localTargets(aor); len(bt) > 1 {
+			f.startFork(req, src, bt)
+			return
+		}
+	}
 	b, ok := f.bestBinding(aor)
 	if !ok {
 		if !req.IsAck() {
@@ -278,14 +370,29 @@ func (f *Frontend) forward(ctx context.Context, req *sip.Request, src source, h 
 // request), decrements Max-Forwards and writes the request to the hop
 // (RFC 3261 §16.6, §16.11).
 func (f *Frontend) send(_ context.Context, req *sip.Request, src source, h hop, s *stream) {
+	out := f.prepare(req, src, h, f.branch(req.Via(), req))
+	if s != nil {
+		if err := s.send(out); err != nil {
+			f.log.Debug("sip: send", "err", err)
+		}
+		return
+	}
+	f.writeUDP(h.addr, out)
+}
+
+// prepare makes req ready to go to hop h with our Via branch (RFC 3261
+// §16.6 steps 3, 7 and 8) and returns its bytes.
+func (f *Frontend) prepare(req *sip.Request, src source, h hop, branch string) []byte {
 	if mf := req.MaxForwards(); mf != nil {
-		*mf = *mf - 1
+		// A new header, not *mf-1 in place: sipgo's Clone shares the
+		// Max-Forwards header between a request and its clones, and the
+		// branches of a fork are clones.
+		m := *mf - 1
+		req.ReplaceHeader(&m)
 	} else {
 		m := sip.MaxForwardsHeader(70)
 		req.AppendHeader(&m)
 	}
-	top := req.Via()
-	branch := f.branch(top, req)
 	if createsDialog(req) {
 		req.PrependHeader(&sip.RecordRouteHeader{Address: f.rrURI(src, h)})
 	}
@@ -300,14 +407,7 @@ func (f *Frontend) send(_ context.Context, req *sip.Request, src source, h hop, 
 		v.Params.Add(viaStreamParam, strconv.FormatUint(src.s.id, 10))
 	}
 	req.PrependHeader(v)
-	out := []byte(req.String())
-	if s != nil {
-		if err := s.send(out); err != nil {
-			f.log.Debug("sip: send", "err", err)
-		}
-		return
-	}
-	f.writeUDP(h.addr, out)
+	return []byte(req.String())
 }
 
 func createsDialog(req *sip.Request) bool {
@@ -386,6 +486,9 @@ func (f *Frontend) handleResponse(res *sip.Response, src source) {
 	v := res.Via()
 	if v == nil || !strings.HasPrefix(v.Params.GetOr("branch", ""), "z9hG4bK"+f.tag+".") {
 		return // not ours: a stateless proxy drops it (RFC 3261 §16.11)
+	}
+	if f.forkResponse(res, v.Params.GetOr("branch", "")) {
+		return
 	}
 	sid, hasSID := v.Params.Get(viaStreamParam)
 	res.RemoveHeader("Via")

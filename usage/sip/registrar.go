@@ -55,8 +55,8 @@ func (f *Frontend) hasBinding(aor string) bool {
 }
 
 // bestBinding is the live binding with the highest q, the most recently
-// refreshed first among equals. A stateless proxy does not fork (RFC 3261
-// §16.11), so one contact is tried.
+// refreshed first among equals: the contact of a request that is not
+// forked (fork.go forks only dialog-creating INVITEs).
 func (f *Frontend) bestBinding(aor string) (Binding, bool) {
 	now := time.Now()
 	f.mu.Lock()

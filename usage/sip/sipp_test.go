@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -47,10 +48,16 @@ func startUAS(ctx context.Context, t *testing.T, port, calls int) *sipptest.Proc
 
 func runUAC(ctx context.Context, t *testing.T, dir string, fe *Frontend, scenario, user string, calls int, extra ...string) (*sipptest.Proc, error) {
 	t.Helper()
+	domain := "example.com"
+	if i := slices.Index(extra, "domain"); i > 0 && i+1 < len(extra) && extra[i-1] == "-key" {
+		// sipp takes the first -key of a name: the caller's wins.
+		domain = extra[i+1]
+		extra = slices.Delete(slices.Clone(extra), i-1, i+2)
+	}
 	args := []string{
 		"-sf", sipptest.Scenario(t, scenario),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(sipptest.FreePort(t)),
-		"-s", user, "-key", "domain", "example.com",
+		"-s", user, "-key", "domain", domain,
 		"-m", strconv.Itoa(calls), "-l", "1", "-r", "10000",
 		"-timeout", "40s", "-timeout_error", "-recv_timeout", "5s",
 	}
