@@ -24,6 +24,11 @@
 // Config.Net is the network of the node's UDP sockets, so that tests can
 // run whole nodes behind pion's virtual NATs (vnet).
 //
+// Config.TURN adds the TURN server usage (§9, turn.go): a node may run a
+// TURN server and advertise it in TURN-SERVICE values, and finds other
+// peers' servers with Find and Fetch, so that ICE can offer relay
+// candidates (§6.5.1.1) where NATs allow no direct path.
+//
 // Observability: each Node has its own Prometheus registry (Metrics,
 // MetricsRegistry; the control API serves it at /metrics) whose collector
 // reads the counters of forwarding, transport, storage and the topology
