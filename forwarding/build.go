@@ -69,6 +69,12 @@ type RequestOptions struct {
 	// sender whose certificate is stored in the overlay (RFC 6940 §8),
 	// from where a receiver that lacks it fetches it (§6.3.4).
 	OmitOwnCertificate bool
+	// NeighbourOnly sends the request with TTL 0, so that only the
+	// neighbour it goes to can answer it: any other node would have to
+	// forward it, which TTL 0 forbids (§6.3.2). A Ping sent so to each
+	// Node-ID of a neighbour's certificate learns which one it runs as
+	// (§4.2.1).
+	NeighbourOnly bool
 }
 
 // requestHeader is the header of a new request (§6.2.1): via list empty,

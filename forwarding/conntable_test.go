@@ -56,3 +56,44 @@ func TestConnTableCompressedIDs(t *testing.T) {
 		t.Errorf("replaced %v", old)
 	}
 }
+
+// A link whose peer's certificate has several Node-IDs is tentative until
+// the peer makes known which one it runs as (RFC 6940 §6.1.2): found
+// under the Node-IDs no other link holds, never displacing a link, not a
+// neighbour, and giving a Node-ID up to a link known to run as it.
+func TestConnTableTentative(t *testing.T) {
+	tab := NewConnTable(nil)
+	a, b := idA, idB
+	other, multi, twin := new(transport.Link), new(transport.Link), new(transport.Link)
+	tab.Add([]wire.NodeID{a}, other)
+	tab.AddTentative([]wire.NodeID{a, b}, multi)
+	if l, _ := tab.Lookup(a); l != other {
+		t.Fatal("a tentative link displaced a known one")
+	}
+	if l, _ := tab.Lookup(b); l != multi {
+		t.Fatal("a tentative link is not found under a free Node-ID of its certificate")
+	}
+	if got := tab.Neighbors(); len(got) != 1 || got[0] != a {
+		t.Fatalf("neighbours %v, want only %v", got, a)
+	}
+	if tab.Len() != 2 {
+		t.Fatalf("Len %d, want 2", tab.Len())
+	}
+	// Another node with the same certificate, known to run as b.
+	if replaced := tab.Add([]wire.NodeID{b}, twin); len(replaced) != 0 {
+		t.Fatalf("a known link replaced tentative ones: %v", replaced)
+	}
+	if l, _ := tab.Lookup(b); l != twin {
+		t.Fatal("the tentative link kept a Node-ID a known link runs as")
+	}
+	// The tentative link is bound to a (replacing the link there).
+	if replaced := tab.Add([]wire.NodeID{a}, multi); len(replaced) != 1 || replaced[0] != other {
+		t.Fatalf("binding replaced %v", replaced)
+	}
+	if l, _ := tab.Lookup(a); l != multi {
+		t.Fatal("the bound link is not found under its Node-ID")
+	}
+	if !tab.Remove(multi) || tab.Len() != 1 {
+		t.Fatalf("remove: %d links left", tab.Len())
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/goreload/reload/security"
@@ -14,22 +16,62 @@ import (
 )
 
 // AddLink puts an authenticated link in the connection table under its
-// peer's Node-IDs and starts reading from it. The engine owns it from then
+// peer's Node-ID and starts reading from it. The engine owns it from then
 // on. A link already there for the same peer is closed.
+//
+// A peer whose certificate has several Node-IDs and that was neither
+// dialled nor Attached as one of them makes the one it runs as known by
+// the first request it signs and sends over the link itself (§6.1.2:
+// nodes normally learn it by an Attach; a Ping does as well, §4.2.1).
+// Until then the link is tentative (ConnTable.AddTentative) and no link
+// event is reported for it.
 func (e *Engine) AddLink(l *transport.Link) {
-	ids := l.PeerNodeIDs()
 	if e.ctx.Err() != nil {
 		l.Close()
 		return
 	}
+	if !l.PeerKnown() {
+		if id, ok := e.awaited(l.PeerNodeIDs()); ok {
+			_ = l.BindPeerNodeID(id)
+		}
+	}
 	e.wg.Add(1)
-	go e.readLoop(l, ids[0])
-	if old, ok := e.table.Lookup(ids[0]); ok && old != l && !e.prefer(l, old) {
+	go e.readLoop(l)
+	if !l.PeerKnown() {
+		e.table.AddTentative(l.PeerNodeIDs(), l)
+		e.logLink("link up, Node-ID not yet known", l, nil)
+		return
+	}
+	e.register(l)
+}
+
+// awaited is the one Node-ID among ids whose link an Attach of ours waits
+// for (waitLink: we answered or sent an Attach and are the TLS server the
+// other end connects to, §6.5.1.13): a link authenticated with a
+// certificate that carries it is that link.
+func (e *Engine) awaited(ids []wire.NodeID) (wire.NodeID, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var found wire.NodeID
+	n := 0
+	for _, id := range ids {
+		if len(e.linkWaiters[id]) > 0 {
+			found = id
+			n++
+		}
+	}
+	return found, n == 1
+}
+
+// register puts a link whose peer's Node-ID is known in the table.
+func (e *Engine) register(l *transport.Link) {
+	id := l.PeerNodeID()
+	if old, ok := e.table.Lookup(id); ok && old != l && !e.prefer(l, old) {
 		// Both ends opened a link at once: keep the one both agree on and
 		// retire this one once what is in flight on it has arrived.
 		e.retire(l)
 	} else {
-		for _, old := range e.table.Add(ids, l) {
+		for _, old := range e.table.Add([]wire.NodeID{id}, l) {
 			if old.Role() != l.Role() {
 				e.retire(old)
 			} else {
@@ -37,16 +79,34 @@ func (e *Engine) AddLink(l *transport.Link) {
 			}
 		}
 		e.logLink("link up", l, nil)
-		e.event(LinkEvent{NodeID: ids[0], Link: l, Up: true})
+		e.event(LinkEvent{NodeID: id, Link: l, Up: true})
 	}
 	e.mu.Lock()
-	for _, id := range ids {
-		for _, ch := range e.linkWaiters[id] {
-			ch <- l
-		}
-		delete(e.linkWaiters, id)
+	for _, ch := range e.linkWaiters[id] {
+		ch <- l
 	}
+	delete(e.linkWaiters, id)
 	e.mu.Unlock()
+}
+
+// learnPeer binds a tentative link to the Node-ID its peer signed a
+// request as, when the request came from the peer itself (an empty via
+// list, §6.1.2: a node forwarding a request adds itself to it) and the
+// Node-ID is one of the certificate the link authenticated. It reports
+// whether the link is bound.
+func (e *Engine) learnPeer(l *transport.Link, raw []byte, m *wire.Message) bool {
+	if _, err := m.Decode(raw); err != nil || m.Header.IsFragment() || len(m.Header.Via) != 0 || !m.Contents.Code.IsRequest() {
+		return false
+	}
+	signer, err := e.opts.Verifier.Verify(m, security.Expect{}, e.clock.Now())
+	if err != nil {
+		return false
+	}
+	if err := l.BindPeerNodeID(signer.NodeID); err != nil {
+		return false
+	}
+	e.register(l)
+	return true
 }
 
 // prefer reports whether link a is the one to keep over b when both join
@@ -115,12 +175,14 @@ func (e *Engine) event(ev LinkEvent) {
 	e.opts.OnLinkEvent(ev)
 }
 
-func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
+func (e *Engine) readLoop(l *transport.Link) {
 	defer e.wg.Done()
 	var pm wire.Message // preVerify's, reused
+	known := l.PeerKnown()
 	for {
 		b, err := l.Receive(e.ctx)
 		if err != nil {
+			peer := l.PeerNodeID()
 			if errors.Is(err, transport.ErrMessageTooLarge) {
 				// §6.6: the link refused a message larger than
 				// max-message-size before reading it, so there is
@@ -130,7 +192,9 @@ func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
 			}
 			if e.table.Remove(l) {
 				e.logLink("link down", l, err)
-				e.event(LinkEvent{NodeID: peer, Link: l, Err: err})
+				if l.PeerKnown() {
+					e.event(LinkEvent{NodeID: peer, Link: l, Err: err})
+				}
 			}
 			l.Close()
 			return
@@ -138,7 +202,10 @@ func (e *Engine) readLoop(l *transport.Link, peer wire.NodeID) {
 		if e.opts.Observer != nil {
 			e.opts.Observer.MessageReceived(l, b)
 		}
-		in := inbound{link: l, from: peer, data: b}
+		if !known {
+			known = e.learnPeer(l, b, &pm)
+		}
+		in := inbound{link: l, from: l.PeerNodeID(), data: b}
 		e.preVerify(&in, &pm)
 		select {
 		case e.inbox <- in:
@@ -221,7 +288,67 @@ func (e *Engine) DialTLS(ctx context.Context, address string, expect wire.NodeID
 		return nil, err
 	}
 	e.AddLink(l)
+	if err := e.probePeer(ctx, l); err != nil {
+		l.Close()
+		return nil, err
+	}
 	return l, nil
+}
+
+// ErrPeerUnknown is probePeer's error when no Node-ID of the peer's
+// certificate answered.
+var ErrPeerUnknown = errors.New("forwarding: the peer answered as none of its certificate's Node-IDs")
+
+// probePeer learns which Node-ID of its certificate the peer of a
+// tentative link runs as (RFC 6940 §4.2.1: "a Ping ... to probe the
+// Node-ID of the node to which it is connected"): a Ping with TTL 0 to
+// each Node-ID the link holds in the table, which only the peer itself
+// can answer, and only the one it runs as (§6.3.4: the answer to a
+// Node-ID must be signed by it). The first answer binds the link.
+func (e *Engine) probePeer(ctx context.Context, l *transport.Link) error {
+	if l.PeerKnown() {
+		return nil
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	body, err := (&wire.PingReq{}).Append(nil)
+	if err != nil {
+		return err
+	}
+	found := make(chan wire.NodeID, 1)
+	var wg sync.WaitGroup
+	for _, id := range l.PeerNodeIDs() {
+		if held, ok := e.table.Lookup(id); !ok || held != l {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := e.RequestWith(pctx, []wire.Destination{wire.NodeDest(&id)}, wire.CodePingReq, body, RequestOptions{NeighbourOnly: true})
+			if err == nil && a.Signer.NodeID == id {
+				select {
+				case found <- id:
+				default:
+				}
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case id := <-found:
+		if err := l.BindPeerNodeID(id); err != nil {
+			return err
+		}
+		e.register(l)
+		return nil
+	default:
+	}
+	if l.PeerKnown() {
+		// The peer's own first request bound it meanwhile.
+		return nil
+	}
+	return fmt.Errorf("%w (%v)", ErrPeerUnknown, ctx.Err())
 }
 
 // peerVerifier checks a (D)TLS peer's chain against the overlay's trust

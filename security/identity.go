@@ -103,6 +103,18 @@ func (id *Identity) UseNodeID(n wire.NodeID) error {
 	return id.setIdentity(id.identity.HashAlg)
 }
 
+// WithNodeID returns a copy of the identity that signs as n, one of its
+// certificate's Node-IDs (RFC 6940 §6.3.4: cert_hash_node_id names it).
+// Several nodes can run with one certificate, one per Node-ID, each with
+// its own copy.
+func (id *Identity) WithNodeID(n wire.NodeID) (*Identity, error) {
+	c := *id
+	if err := c.UseNodeID(n); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
 // SetAlgorithm changes the signature algorithm (for example to
 // rsa-sha384 or ecdsa-sha512). It must fit the key.
 func (id *Identity) SetAlgorithm(alg wire.SignatureAndHashAlgorithm) error {

@@ -113,7 +113,7 @@ func (l *Link) logUp() {
 	}
 	var peer string
 	if len(l.peer) > 0 {
-		peer = l.peer[0].String()
+		peer = l.PeerNodeID().String()
 	}
 	l.log.Debug("link established", "type", l.typ.String(), "role", l.role.String(), "peer", peer,
 		"local", addrString(l.conn.LocalAddr()), "remote", addrString(l.conn.RemoteAddr()))
@@ -132,7 +132,7 @@ func (l *Link) logEnd(err error) {
 	}
 	var peer string
 	if len(l.peer) > 0 {
-		peer = l.peer[0].String()
+		peer = l.PeerNodeID().String()
 	}
 	msg := "link closed"
 	if lvl == slog.LevelWarn {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -101,12 +102,12 @@ type Config struct {
 	// max-message-size); a larger one closes the link (§6.6). Default
 	// 2^24-1, the framing limit.
 	MaxMessageSize int
-	// RecvQueue bounds the received messages waiting for Receive (256).
 	// NoICEKeepalive is, on DTLS-UDP-SR-NO-ICE links, the idle time after
 	// which the sender sends an empty DATA frame (default
 	// DefaultNoICEKeepalive; negative: none). Reliability.Keepalive, when
 	// set, is used instead, on every link type.
 	NoICEKeepalive time.Duration
+	// RecvQueue bounds the received messages waiting for Receive (256).
 	RecvQueue int
 	// HandshakeTimeout bounds the (D)TLS handshake when ctx has no
 	// deadline (30 s).
@@ -392,6 +393,7 @@ type Link struct {
 	typ     LinkType
 	role    Role
 	peer    []wire.NodeID
+	using   atomic.Pointer[wire.NodeID] // which of peer the peer runs as, once known
 	conn    net.Conn
 	io      frameIO
 	maxMsg  int // largest message sent in one frame; 0 for no limit
@@ -431,6 +433,7 @@ type linkParams struct {
 	typ     LinkType
 	role    Role
 	peer    []wire.NodeID
+	expect  wire.NodeID // the Node-ID the peer was dialled or attached as; zero: none
 	conn    net.Conn
 	io      frameIO
 	stream  bool
@@ -459,6 +462,13 @@ func newLink(p linkParams, cfg *Config) *Link {
 		ctr:     cfg.Counters,
 		log:     cfg.logger(),
 		since:   time.Now(),
+	}
+	switch {
+	case !p.expect.IsZero():
+		id := p.expect
+		l.using.Store(&id)
+	case len(p.peer) == 1:
+		l.using.Store(&l.peer[0])
 	}
 	if sio, ok := p.io.(*streamIO); ok {
 		sio.closing = l.closing
@@ -545,8 +555,42 @@ func (l *Link) Since() time.Time { return l.since }
 // PeerNodeIDs are the Node-IDs in the peer's authenticated certificate.
 func (l *Link) PeerNodeIDs() []wire.NodeID { return append([]wire.NodeID(nil), l.peer...) }
 
-// PeerNodeID is the first of PeerNodeIDs.
-func (l *Link) PeerNodeID() wire.NodeID { return l.peer[0] }
+// PeerNodeID is the Node-ID the peer runs as: the only one of its
+// certificate, the one it was dialled or Attached as, or the one
+// BindPeerNodeID learned. Until then (a certificate with several
+// Node-IDs on a link that no Attach set up) it is the first of
+// PeerNodeIDs, and PeerKnown is false.
+func (l *Link) PeerNodeID() wire.NodeID {
+	if p := l.using.Load(); p != nil {
+		return *p
+	}
+	return l.peer[0]
+}
+
+// PeerKnown reports whether PeerNodeID is known to be the Node-ID the
+// peer runs as. RFC 6940 §6.1.2: a node whose certificate has several
+// Node-IDs makes the one it uses known by an Attach (or a Ping, §4.2.1).
+func (l *Link) PeerKnown() bool { return l.using.Load() != nil }
+
+// ErrNodeIDNotInPeerCert is BindPeerNodeID's error for a Node-ID the
+// peer's certificate does not carry, or a second, different one.
+var ErrNodeIDNotInPeerCert = errors.New("transport: Node-ID not in the peer's certificate, or another one already bound")
+
+// BindPeerNodeID records that the peer runs as id, one of its
+// certificate's Node-IDs, once learned from a message the peer signed as
+// id. Binding the Node-ID it is already bound to is a no-op.
+func (l *Link) BindPeerNodeID(id wire.NodeID) error {
+	if !slices.ContainsFunc(l.peer, func(p wire.NodeID) bool { return p.Compare(id) == 0 }) {
+		return ErrNodeIDNotInPeerCert
+	}
+	if l.using.CompareAndSwap(nil, &id) {
+		return nil
+	}
+	if l.PeerNodeID().Compare(id) == 0 {
+		return nil
+	}
+	return ErrNodeIDNotInPeerCert
+}
 
 // LocalAddr and RemoteAddr are the addresses of the underlying connection.
 func (l *Link) LocalAddr() net.Addr { return l.conn.LocalAddr() }
