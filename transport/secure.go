@@ -92,6 +92,7 @@ func NewTLSLink(ctx context.Context, conn net.Conn, role Role, expect wire.NodeI
 		typ:    LinkTLSTCPFHNoICE,
 		role:   role,
 		peer:   peer,
+		expect: expect,
 		conn:   tlsConn,
 		io:     &streamIO{c: tlsConn, r: bufio.NewReaderSize(tlsConn, 16<<10), max: cfg.maxMessage()},
 		stream: true,
@@ -111,7 +112,6 @@ func newDTLSLink(ctx context.Context, pc net.PacketConn, raddr net.Addr, role Ro
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	var peer []wire.NodeID
 	if typ == LinkDTLSUDPSRNoICE && cfg.Reliability.Keepalive == 0 {
 		// No STUN keepalives without ICE (§6.6.6): empty DATA frames
 		// keep the link and its NAT bindings alive (see
@@ -123,6 +123,7 @@ func newDTLSLink(ctx context.Context, pc net.PacketConn, raddr net.Addr, role Ro
 		}
 		cfg = &c
 	}
+	var peer []wire.NodeID
 	verify := dtls.WithVerifyConnection(func(s *dtls.State) error {
 		ids, err := verifyChain(cfg.Verifier, s.PeerCertificates, expect)
 		peer = ids
@@ -183,6 +184,7 @@ func newDTLSLink(ctx context.Context, pc net.PacketConn, raddr net.Addr, role Ro
 		role:    role,
 		typ:     typ,
 		peer:    peer,
+		expect:  expect,
 		conn:    conn,
 		io:      &datagramIO{c: conn, buf: make([]byte, 1<<16), max: cfg.maxMessage()},
 		maxMsg:  maxMsg,
