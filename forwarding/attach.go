@@ -235,10 +235,7 @@ func (e *Engine) connect(ctx context.Context, o *offer, theirs *wire.AttachReqAn
 			// peer, §10.5) and is the link asked for, or the peer's
 			// ClientHello came first and the accept path is running
 			// the handshake (acceptDTLSLoop), whose link will arrive.
-			if l, ok := e.linkAt(raddr, peer); ok {
-				return l, nil
-			}
-			return e.waitLink(ctx, peer)
+			return e.waitLinkAt(ctx, peer, raddr)
 		}
 		if err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -37,6 +38,10 @@ func (e *Engine) DialDTLS(ctx context.Context, address string, expect wire.NodeI
 		if l, ok := e.linkAt(raddr, expect); ok {
 			return l, nil
 		}
+		if !expect.IsZero() {
+			// The peer is opening a link to us from that address.
+			return e.waitLinkAt(ctx, expect, raddr)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -61,6 +66,49 @@ func (e *Engine) linkAt(raddr *net.UDPAddr, expect wire.NodeID) (*transport.Link
 		}
 	}
 	return nil, false
+}
+
+// waitLinkAt returns the DTLS-UDP-SR-NO-ICE link to peer at raddr: the
+// one in the table, or the one the accept path is setting up. Links of
+// other types or addresses that come up meanwhile (a bootstrap TLS link
+// to the same peer, say) are not it.
+func (e *Engine) waitLinkAt(ctx context.Context, peer wire.NodeID, raddr *net.UDPAddr) (*transport.Link, error) {
+	for {
+		ch := make(chan *transport.Link, 1)
+		e.mu.Lock()
+		if l, ok := e.linkAt(raddr, peer); ok {
+			e.mu.Unlock()
+			return l, nil
+		}
+		e.linkWaiters[peer] = append(e.linkWaiters[peer], ch)
+		e.mu.Unlock()
+		select {
+		case l := <-ch:
+			if l.Type() == transport.LinkDTLSUDPSRNoICE && addrString(l) == raddr.String() {
+				return l, nil
+			}
+			continue
+		case <-ctx.Done():
+		case <-e.ctx.Done():
+		}
+		e.mu.Lock()
+		ws := e.linkWaiters[peer]
+		if i := slices.Index(ws, ch); i >= 0 {
+			e.linkWaiters[peer] = slices.Delete(ws, i, i+1)
+		}
+		e.mu.Unlock()
+		select {
+		case l := <-ch:
+			if l.Type() == transport.LinkDTLSUDPSRNoICE && addrString(l) == raddr.String() {
+				return l, nil
+			}
+		default:
+		}
+		if e.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
+		return nil, ctx.Err()
+	}
 }
 
 // acceptDTLSLoop accepts the DTLS-UDP-SR-NO-ICE links peers open to the
