@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,16 +22,22 @@ import (
 // identity.
 func runEnroll(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload enroll",
-		"reload enroll --server URL --user U (--password P | --password-file FILE) --out DIR [--ca-cert FILE] [--json]\n\nFetch the overlay configuration from URL/.well-known/reload-config, check its\nsignature, obtain a certificate for a new key from the enrollment server\n(RFC 6940 §11.3; self-signed where the overlay allows it, §11.3.1) and write\ncert.pem, key.pem and overlay.xml into DIR, ready for 'reload node'.", stderr)
-	server := fs.String("server", "", "configuration server base URL, e.g. https://overlay.example.org (required)")
+		"reload enroll (--overlay NAME | --server URL) --user U (--password P | --password-file FILE) --out DIR [--ca-cert FILE] [--json]\n\n"+
+			"Fetch the overlay configuration from the configuration server, check its\nsignature, obtain a certificate for a new key from the enrollment server\n"+
+			"(RFC 6940 §11.3; self-signed where the overlay allows it, §11.3.1) and write\ncert.pem, key.pem and overlay.xml into DIR, ready for 'reload node'.\n\n"+
+			"The configuration comes from URL/.well-known/reload-config with --server, or\nelse from the server that DNS names for the overlay: the SRV records of\n"+
+			"_reload-config._tcp.NAME, tried in priority and weight order, each asked for\nhttps://NAME/.well-known/reload-config with a certificate for NAME (§11.2).", stderr)
+	src := &configSource{serverFlag: "--server"}
+	fs.StringVar(&src.server, "server", "", "configuration server base URL, e.g. https://overlay.example.org (default: found by DNS from --overlay)")
 	user := fs.String("user", "", "account name (required)")
 	password := fs.String("password", "", "account password")
 	passwordFile := fs.String("password-file", "", "file holding the account password")
 	out := fs.String("out", "", "directory to write cert.pem, key.pem and overlay.xml to (required)")
-	caCert := fs.String("ca-cert", "", "PEM file of the CA to trust for HTTPS (default: system roots)")
+	fs.StringVar(&src.caCert, "ca-cert", "", "PEM file of the CA to trust for HTTPS (default: system roots)")
 	enrollURL := fs.String("enroll-url", "", "enrollment server URL (default: the configuration's first enrollment-server)")
-	overlay := fs.String("overlay", "", "instance name to enroll in when the document has several (default: the first)")
-	serverName := fs.String("server-name", "", "name the servers' certificates must match (default: the URL's host)")
+	fs.StringVar(&src.overlay, "overlay", "", "overlay name: without --server, find the configuration server by DNS SRV _reload-config._tcp.NAME; also the instance to enroll in when the document has several (default: the first)")
+	fs.StringVar(&src.dnsServer, "dns-server", "", dnsServerHelp)
+	serverName := fs.String("server-name", "", "name the servers' certificates must match (default: the URL's host; the overlay name for a server found by DNS)")
 	nodeIDs := fs.Int("nodeids", 1, "number of Node-IDs to request")
 	algo := fs.String("algo", "ecdsa", "key algorithm: ecdsa (P-256), rsa (2048) or ed25519")
 	asJSON := fs.Bool("json", false, "print the overlay, user, Node-IDs and files as JSON")
@@ -40,8 +45,8 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	switch {
-	case *server == "":
-		return usageError(fs, "--server is required")
+	case src.server == "" && src.overlay == "":
+		return usageError(fs, "give --overlay (the configuration server is found by DNS) or --server")
 	case *user == "":
 		return usageError(fs, "--user is required")
 	case *out == "":
@@ -55,8 +60,8 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(fs, "%v", err)
 	}
-	if _, err := enroll.ConfigURL(*server); err != nil {
-		return usageError(fs, "--server: %v", err)
+	if err := src.check(); err != nil {
+		return usageError(fs, "%v", err)
 	}
 	pw := *password
 	if *passwordFile != "" {
@@ -66,20 +71,13 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 		}
 		pw = strings.TrimRight(string(b), "\r\n")
 	}
-	var roots *x509.CertPool
-	if *caCert != "" {
-		b, err := os.ReadFile(*caCert)
-		if err != nil {
-			return failure(stderr, "reload enroll", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(b) {
-			return failure(stderr, "reload enroll", fmt.Errorf("%s holds no PEM certificate", *caCert))
-		}
+	client, err := src.client(*serverName)
+	if err != nil {
+		return failure(stderr, "reload enroll", err)
 	}
 	e := enrollJob{
-		client: enroll.NewClient(roots, *serverName), server: *server, user: *user, password: pw, out: *out,
-		enrollURL: *enrollURL, overlay: *overlay, nodeIDs: *nodeIDs, algo: keyAlg, json: *asJSON,
+		client: client, src: src, user: *user, password: pw, out: *out,
+		enrollURL: *enrollURL, nodeIDs: *nodeIDs, algo: keyAlg, json: *asJSON,
 	}
 	if err := e.run(context.Background(), time.Now(), stdout); err != nil {
 		return failure(stderr, "reload enroll", err)
@@ -88,23 +86,18 @@ func runEnroll(args []string, stdout, stderr io.Writer) int {
 }
 
 type enrollJob struct {
-	client                                          *enroll.Client
-	server, user, password, out, enrollURL, overlay string
-	nodeIDs                                         int
-	algo                                            security.KeyAlgorithm
-	json                                            bool
+	client                         *enroll.Client
+	src                            *configSource
+	user, password, out, enrollURL string
+	nodeIDs                        int
+	algo                           security.KeyAlgorithm
+	json                           bool
 }
 
 func (e *enrollJob) run(ctx context.Context, now time.Time, stdout io.Writer) error {
-	doc, raw, err := e.client.FetchConfig(ctx, e.server)
+	_, conf, raw, err := e.src.fetch(ctx, e.client)
 	if err != nil {
-		return hint(fmt.Errorf("fetching the configuration: %w", err), "check --server, and --ca-cert when the server's certificate comes from the overlay's own CA")
-	}
-	conf := doc.Configurations[0]
-	if e.overlay != "" {
-		if conf = doc.Configuration(e.overlay); conf == nil {
-			return fmt.Errorf("the configuration document has no overlay %q", e.overlay)
-		}
+		return err
 	}
 	if _, err := conf.VerifySignature(nil, now); err != nil {
 		return fmt.Errorf("configuration of %s: %w", conf.InstanceName, err)

@@ -25,8 +25,15 @@ import (
 const defaultControl = "127.0.0.1:6090"
 
 func runNode(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("node", "reload node [flags]\n\nRun a RELOAD peer (or client) of an overlay until interrupted.", stderr)
-	cfgPath := fs.String("config", "", "overlay configuration document (overlay.xml; required)")
+	return runNodeContext(context.Background(), args, stdout, stderr)
+}
+
+// runNodeContext is runNode until ctx is done or the process is
+// interrupted.
+func runNodeContext(base context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("node", "reload node [flags]\n\nRun a RELOAD peer (or client) of an overlay until interrupted. The overlay\nconfiguration comes from --config, or else from the configuration server:\n--config-server, or the one DNS names for --overlay (RFC 6940 §11.2).", stderr)
+	cfgPath := fs.String("config", "", "overlay configuration document (overlay.xml; required without --overlay or --config-server)")
+	src := addNodeSourceFlags(fs)
 	idDir := fs.String("identity", "", "directory holding cert.pem and key.pem of this node (required)")
 	listen := fs.String("listen", "127.0.0.1:6084", "TCP address for TLS links (bootstrap and Attach)")
 	listenUDP := fs.String("listen-udp", "", "UDP address for DTLS-UDP-SR-NO-ICE links (RFC 6940 §6.6.6): bootstrap links of joining nodes and Attach without ICE; use the port of --listen so that one bootstrap-node address serves both (default: none; not with --ice)")
@@ -64,8 +71,18 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
-	if *cfgPath == "" || *idDir == "" {
-		return usageError(fs, "--config and --identity are required")
+	switch {
+	case *idDir == "" && *cfgPath == "" && src.overlay == "" && src.server == "":
+		return usageError(fs, "--config and --identity are required (or, instead of --config, --overlay or --config-server to fetch the configuration)")
+	case *idDir == "":
+		return usageError(fs, "--identity is required")
+	case *cfgPath == "" && src.overlay == "" && src.server == "":
+		return usageError(fs, "give --config, or --overlay or --config-server to fetch the configuration")
+	case *cfgPath != "" && src.server != "":
+		return usageError(fs, "give --config or --config-server, not both")
+	}
+	if err := src.check(); err != nil {
+		return usageError(fs, "%v", err)
 	}
 	if err := checkControlAddr(*control, *controlRemote); err != nil {
 		return usageError(fs, "%v", err)
@@ -101,7 +118,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(fs, "--dtls-sender: want windowed or stop-and-wait")
 	}
-	doc, raw, err := readConfig(*cfgPath)
+	conf, raw, err := src.nodeConfig(base, *cfgPath, time.Now())
 	if err != nil {
 		return failure(stderr, "node", err)
 	}
@@ -119,7 +136,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(handler)
 	cfg := node.Config{
-		Overlay: doc.Configurations[0], ConfigDocument: raw, Identity: id, ListenTLS: *listen,
+		Overlay: conf, ConfigDocument: raw, Identity: id, ListenTLS: *listen,
 		Bootstrap: boot, Seed: *seed, Client: *client, ICE: *useICE, STUN: stunList, DataDir: *dataDir, Logger: log,
 	}
 	cfg.ICELoopback = *iceLoopback
@@ -188,7 +205,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		defer msrv.Close()
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(base, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "node %s of %s\n  links    %s (TLS)\n  control  http://%s (token in %s)\n", id.NodeID(), cfg.Overlay.InstanceName, n.Addr(), ctl.addr, ctl.tokenPath)
 	if a := n.UDPAddr(); a != "" {
