@@ -118,6 +118,11 @@ func (n *Node) handleEvent(ev topology.Event) {
 		n.bootMu.Lock()
 		boot := len(n.bootAddrs) > 0
 		n.bootMu.Unlock()
+		// §11.4: the cached peers are bootstrap peers too (a seed has
+		// no others).
+		if n.useBootCache() {
+			boot = true
+		}
 		if boot {
 			n.rejoin()
 		}
@@ -201,6 +206,9 @@ func (n *Node) attach(dest []wire.Destination, limit time.Duration) (wire.NodeID
 }
 
 func (n *Node) onLinkEvent(ev forwarding.LinkEvent) {
+	if ev.Up {
+		n.cacheLink(ev)
+	}
 	n.post(func() {
 		if ev.Up {
 			n.h.LinkUp(ev.NodeID)

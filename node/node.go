@@ -107,7 +107,9 @@ type Config struct {
 	// DataDir, when set, keeps stored data in DataDir/storage.db and the
 	// SIP front end's local bindings in DataDir/sip.db (bbolt), so a
 	// restarted node with the same identity still holds them; else they
-	// are kept in memory.
+	// are kept in memory. The bootstrap cache (RFC 6940 §11.4: up to 10
+	// peers this node dialled, tried before the configured bootstrap
+	// nodes, by a seed too) is kept in DataDir/bootstrap-cache.json.
 	DataDir string
 	// TickLength is the topology plugin's clock tick (default 100 ms).
 	TickLength time.Duration
@@ -201,6 +203,8 @@ type Node struct {
 	// udp carries the DTLS-UDP-SR-NO-ICE links (nil without ListenUDP).
 	udp       *transport.Mux
 	rejoining atomic.Bool
+	// bootCache holds the peers this node dialled (RFC 6940 §11.4).
+	bootCache *bootCache
 	// firstNode: this node's address is among its bootstrap addresses,
 	// so it may found the overlay (RFC 6940 §6.4.2.1); set by Start.
 	firstNode bool
@@ -249,6 +253,10 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 	}()
 	n.met = newMetrics(n)
+	if n.bootCache, err = loadBootCache(cfg.DataDir); err != nil {
+		n.log.Warn("bootstrap cache unreadable; starting with an empty one", "err", err)
+		err = nil
+	}
 
 	kinds, err := cfg.Overlay.Kinds()
 	if err != nil {
@@ -515,6 +523,15 @@ func (n *Node) Start(ctx context.Context) error {
 		if n.cfg.Client {
 			return errors.New("node: a client needs a bootstrap peer")
 		}
+		if n.useBootCache() {
+			// §11.4: a seed that was part of an overlay tries the
+			// peers it was connected to first: the overlay may still
+			// be there, and a new ring would partition it.
+			if err := n.joinThroughBootstrap(ctx); err == nil || !errors.Is(err, errNoBootstrapPeer) {
+				return err
+			}
+			n.log.Info("no cached peer reachable; starting a new overlay")
+		}
 		var err error
 		if derr := n.do(ctx, func() { err = n.h.Start() }); derr != nil {
 			return derr
@@ -540,6 +557,8 @@ func (n *Node) Start(ctx context.Context) error {
 			return derr
 		}
 	}
+	// §11.4: the peers this node was connected to before come first.
+	n.useBootCache()
 	return n.startJoin(ctx)
 }
 
@@ -564,7 +583,7 @@ func (n *Node) dialBootstrap(ctx context.Context) ([]wire.NodeID, error) {
 	n.bootMu.Unlock()
 	var vias []wire.NodeID
 	var errs []error
-	for _, addr := range slices.Sorted(maps.Keys(known)) {
+	for _, addr := range n.bootOrder(known) {
 		if id := known[addr]; id != (wire.NodeID{}) {
 			if _, up := n.eng.Table().Lookup(id); up {
 				vias = append(vias, id)
@@ -613,6 +632,14 @@ func (n *Node) rejoin() {
 	n.async(func() {
 		defer n.rejoining.Store(false)
 		err := n.joinThroughBootstrap(n.ctx)
+		if errors.Is(err, errNoBootstrapPeer) && n.cfg.Seed && n.ctx.Err() == nil {
+			// A seed with no peer left (§11.4): none of its cached
+			// peers answers, so it starts the overlay over.
+			n.log.Warn("no cached peer reachable; starting the overlay over")
+			if derr := n.do(n.ctx, func() { err = n.h.Start() }); derr != nil {
+				err = derr
+			}
+		}
 		if errors.Is(err, errNoBootstrapPeer) && n.ctx.Err() == nil {
 			err = n.joinRetrying(n.ctx, err)
 		}
