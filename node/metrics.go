@@ -73,9 +73,12 @@ var (
 	descFrameRetrans    = desc("link_retransmissions_total", "DATA frames retransmitted by the link reliability layer (RFC 6940 §6.6.3).")
 	descHSPending       = desc("inbound_handshakes_pending", "TLS handshakes in progress on connections the listener accepted.")
 	descHSEvicted       = desc("inbound_handshakes_evicted_total", "Inbound TLS connections closed before their handshake finished to make room for newer ones, the pending-handshake limits being reached.")
+	descNotResponsible  = desc("answers_not_responsible_total", "Answers to this node's requests to a Resource-ID dropped because their signer was farther from it than a node of the Neighbor Table (RFC 6940 section 6.3.4).")
 
-	descStoreValues    = desc("storage_values", "Values stored on this peer, by kind.", "kind")
-	descStoreBytes     = desc("storage_bytes", "Size of the values stored on this peer as StoredData, by kind.", "kind")
+	descStoreValues = desc("storage_values", "Values stored on this peer, by kind.", "kind")
+	descStoreBytes  = desc("storage_bytes", "Size of the values stored on this peer as StoredData, by kind.", "kind")
+	descStorePruned = desc("storage_pruned_values_total",
+		"Values deleted because this peer is no longer responsible for nor a replica of their Resource-ID, after the responsible peer acknowledged the Store handing them over (RFC 6940 §10.7.3).")
 	descFetchDiscarded = desc("fetched_values_discarded_total",
 		"Values of this node's Fetch answers discarded because their signature, certificate or access policy failed verification (RFC 6940 §7.4.2.2).")
 	descConformance = desc("conformance_deviations_total",
@@ -99,8 +102,8 @@ var (
 var allDescs = []*prometheus.Desc{
 	descInfo, descMsgSent, descMsgRcvd, descForwarded, descForwardedBytes, descDropped, descQueueFull, descRetrans, descTimeouts, descHops,
 	descLinks, descLinkEstablished, descLinkHandshake, descLinkClosed, descLinkFailed, descFramesSent, descFramesRcvd, descFrameRetrans,
-	descHSPending, descHSEvicted,
-	descStoreValues, descStoreBytes, descFetchDiscarded, descConformance,
+	descHSPending, descHSEvicted, descNotResponsible,
+	descStoreValues, descStoreBytes, descStorePruned, descFetchDiscarded, descConformance,
 	descJoined, descSuccessors, descPreds, descFingers, descStabilize, descUpdSent, descUpdRcvd, descPeerFailure, descRejoins,
 	descSIPReg, descSIPConns, descSIPAuth,
 }
@@ -183,6 +186,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descFrameRetrans, lc.Retransmissions.Load())
 	gauge(descHSPending, float64(n.eng.PendingHandshakes()))
 	counter(descHSEvicted, st.HandshakesEvicted.Load())
+	counter(descNotResponsible, st.AnswersNotResponsible.Load())
 
 	// Storage.
 	if usage, err := n.store.Usage(); err != nil {
@@ -194,6 +198,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descStoreBytes, float64(u.Bytes), k)
 		}
 	}
+	counter(descStorePruned, n.store.Pruned())
 
 	// Topology.
 	type topo struct {

@@ -44,7 +44,10 @@ type AuditReport struct {
 	// peers.
 	Replicated int
 	// Copies counts every copy held by a live peer, Excess those held
-	// outside the three (kept until they expire: nothing prunes them).
+	// outside the three: a peer that is no longer responsible for nor a
+	// replica of a value hands it to the responsible peer and deletes it
+	// once that peer has it (RFC 6940 §10.7.3), so Excess falls to zero
+	// once the ring has settled.
 	Copies, Excess int
 	// Examples names a few values that are lost, corrupt or not
 	// replicated.
@@ -259,6 +262,38 @@ func (s *Sim) FetchAll(vals []Value, max int64) FetchReport {
 		}
 	}
 	return r
+}
+
+// CopyCounts returns, for each value of vals (in order), the number of
+// live peers of the ring whose backend holds it: 1 + replicas (RFC 6940 §10.4) once
+// replication, handover and pruning are done; fewer after a failure
+// until the ring repairs itself, more while a handover is under way.
+func (s *Sim) CopyCounts(vals []Value) []int {
+	type vkey struct {
+		res  string
+		kind wire.KindID
+		key  string
+	}
+	idx := make(map[vkey]int, len(vals))
+	for i := range vals {
+		v := &vals[i]
+		idx[vkey{string(v.Resource), v.Kind, string(storage.Key(&v.Data.Value))}] = i
+	}
+	out := make([]int, len(vals))
+	for _, p := range s.Nodes {
+		if !p.Alive || p.Chord.State() != "peer" {
+			continue // a node that left keeps its backend, out of the ring
+		}
+		for _, sl := range slots(p.Backend) {
+			_ = p.Backend.Scan(sl.res, sl.kind, func(rec *storage.Record) bool {
+				if i, ok := idx[vkey{string(sl.res), sl.kind, string(storage.Key(&rec.Data.Value))}]; ok {
+					out[i]++
+				}
+				return true
+			})
+		}
+	}
+	return out
 }
 
 // ValueBytes measures the values the live peers' backends hold: the

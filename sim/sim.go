@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -278,7 +279,7 @@ func (s *Sim) Add(id wire.NodeID) (*Node, error) {
 		n.signer = &sg
 	}
 	hcfg := host.Config{Plugin: c, Kinds: s.cfg.Kinds, Backend: n.Backend, Verifier: s.cfg.Verifier(id),
-		Clock: s.clock, Logger: s.log,
+		Clock: s.clock, Logger: s.log, Replicas: cmp.Or(ccfg.Replicas, chord.DefaultReplicas),
 		OnError: func(err error) { s.Errors = append(s.Errors, fmt.Errorf("%v: %w", id, err)) }}
 	if n.Host, err = host.New(hcfg); err != nil {
 		return nil, err
