@@ -64,6 +64,19 @@ func (r router) Route(d *wire.Destination) (wire.NodeID, bool, error) {
 	return best, false, nil
 }
 
+// mayAnswer checks an answer to a request this node sent to a Resource-ID
+// against the routing snapshot's Neighbor Table (RFC 6940 §6.3.4 rule 2).
+func (n *Node) mayAnswer(target []byte, responder wire.NodeID) bool {
+	b := n.routes.Load()
+	if b == nil {
+		return true
+	}
+	if c, ok := b.Routes.(topology.AnswerChecker); ok {
+		return c.MayAnswer(target, responder)
+	}
+	return true
+}
+
 // diagRouter is the same for the diagnostics usage.
 type diagRouter struct{ n *Node }
 
