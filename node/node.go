@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -180,11 +181,11 @@ type Node struct {
 	start   time.Time
 	met     *metrics
 	mon     *monitor.Monitor // nil unless Config.ConformanceLog is set
-	turn    *turnState       // nil unless Config.TURN is set
 	// verifier checks signatures (its cache holds the certificates met
 	// and fetched); certs is the Certificate Store Usage (§8).
 	verifier *security.Verifier
 	certs    certState
+	turn     *turnState // nil unless Config.TURN is set
 
 	// Owned by the run goroutine.
 	h       *host.Host
@@ -329,6 +330,7 @@ func New(cfg Config) (_ *Node, err error) {
 	n.held.push(func() error { return closeBackend(backend) })
 	if n.h, err = host.New(host.Config{Plugin: n.ch, Kinds: n.kinds, Backend: backend, Verifier: verifier, Clock: time.Now, Logger: n.log,
 		JoinAttachTimeout:   cfg.Overlay.OverlayReliabilityTimer,
+		Replicas:            cmp.Or(ccfg.Replicas, chord.DefaultReplicas),
 		MaxStorageTimeAhead: cfg.MaxStorageTimeAhead, MaxLifetime: cfg.MaxLifetime}); err != nil {
 		return nil, fmt.Errorf("node: storage: %w", err)
 	}
@@ -349,6 +351,7 @@ func New(cfg Config) (_ *Node, err error) {
 		Router: router{n}, Listener: cfg.Capture.Listener(ln), Logger: log,
 		KnownExtension: func(t wire.MessageExtensionType) bool { return t == wire.ExtDiagnosticPing },
 		OnLinkEvent:    n.onLinkEvent,
+		MayAnswer:      n.mayAnswer,
 		// §6.3.4: a request whose signer's certificate is unknown is
 		// dropped; the certificate is fetched (§8) and the request's
 		// retransmission verified with it.
