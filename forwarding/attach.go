@@ -277,6 +277,11 @@ func (e *Engine) waitLink(ctx context.Context, peer wire.NodeID) (*transport.Lin
 	e.mu.Lock()
 	if l, ok := e.table.Lookup(peer); ok {
 		e.mu.Unlock()
+		if !l.PeerKnown() && l.BindPeerNodeID(peer) == nil {
+			// A tentative link (AddLink) that came before we waited:
+			// the Attach names the Node-ID its peer runs as.
+			e.register(l)
+		}
 		return l, nil
 	}
 	e.linkWaiters[peer] = append(e.linkWaiters[peer], ch)

@@ -11,13 +11,16 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/goreload/reload/node"
+	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/usage/diag"
+	"github.com/goreload/reload/wire"
 )
 
 // defaultControl is where `reload node` serves its control API and where
@@ -35,6 +38,7 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	cfgPath := fs.String("config", "", "overlay configuration document (overlay.xml; required without --overlay or --config-server)")
 	src := addNodeSourceFlags(fs)
 	idDir := fs.String("identity", "", "directory holding cert.pem and key.pem of this node (required)")
+	asNodeID := fs.String("node-id", "", "run as this Node-ID of the certificate (hex, or its position 1, 2, ... among the certificate's Node-IDs; default: the first); a certificate with several Node-IDs (reload enroll --nodeids) runs one node per Node-ID")
 	listen := fs.String("listen", "127.0.0.1:6084", "TCP address for TLS links (bootstrap and Attach)")
 	listenUDP := fs.String("listen-udp", "", "UDP address for DTLS-UDP-SR-NO-ICE links (RFC 6940 §6.6.6): bootstrap links of joining nodes and Attach without ICE; use the port of --listen so that one bootstrap-node address serves both (default: none; not with --ice)")
 	bootTransport := fs.String("bootstrap-transport", "auto", "how to contact the bootstrap peers (RFC 6940 §11.4): tls, dtls (needs --listen-udp), or auto: the first of the overlay's overlay-link-protocol list this node can use (DTLS only with --listen-udp)")
@@ -125,6 +129,15 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	id, err := readIdentity(*idDir)
 	if err != nil {
 		return failure(stderr, "node", err)
+	}
+	if *asNodeID != "" {
+		n, err := pickNodeID(id, *asNodeID)
+		if err != nil {
+			return usageError(fs, "--node-id: %v", err)
+		}
+		if err := id.UseNodeID(n); err != nil {
+			return usageError(fs, "--node-id: %v", err)
+		}
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -575,4 +588,24 @@ func runQuery(name, path, synopsis string, args []string, stdout, stderr io.Writ
 	}
 	printJSON(stdout, raw)
 	return exitOK
+}
+
+// pickNodeID reads --node-id: a Node-ID in hex, or the 1-based position
+// of one among the certificate's Node-IDs.
+func pickNodeID(id *security.Identity, v string) (wire.NodeID, error) {
+	ids := id.Cert.NodeIDs
+	if i, err := strconv.Atoi(v); err == nil && len(v) < 4 {
+		if i < 1 || i > len(ids) {
+			return wire.NodeID{}, fmt.Errorf("position %d: the certificate has %d Node-ID(s)", i, len(ids))
+		}
+		return ids[i-1], nil
+	}
+	n, err := wire.ParseNodeID(v)
+	if err != nil {
+		return wire.NodeID{}, err
+	}
+	if !id.Cert.HasNodeID(n) {
+		return wire.NodeID{}, fmt.Errorf("%v is not one of the certificate's Node-IDs %v", n, ids)
+	}
+	return n, nil
 }
