@@ -273,40 +273,56 @@ func (e *Engine) pickNoICE(ws []wire.IceCandidate) (transport.Candidate, bool) {
 
 // waitLink waits for a link from peer to enter the connection table.
 func (e *Engine) waitLink(ctx context.Context, peer wire.NodeID) (*transport.Link, error) {
-	ch := make(chan *transport.Link, 1)
-	e.mu.Lock()
-	if l, ok := e.table.Lookup(peer); ok {
-		e.mu.Unlock()
-		if !l.PeerKnown() && l.BindPeerNodeID(peer) == nil {
-			// A tentative link (AddLink) that came before we waited:
-			// the Attach names the Node-ID its peer runs as.
-			e.register(l)
+	l, err := e.awaitLink(ctx, peer, func() (*transport.Link, bool) { return e.table.Lookup(peer) },
+		func(*transport.Link) bool { return true })
+	if err == nil && !l.PeerKnown() && l.BindPeerNodeID(peer) == nil {
+		// A tentative link (AddLink) that came before we waited: the
+		// Attach names the Node-ID its peer runs as.
+		e.register(l)
+	}
+	return l, err
+}
+
+// awaitLink returns the link to peer that found (called with e.mu held)
+// finds, or else the first link that enters the table for peer and that
+// want accepts, waiting for it until ctx or the engine ends.
+func (e *Engine) awaitLink(ctx context.Context, peer wire.NodeID, found func() (*transport.Link, bool), want func(*transport.Link) bool) (*transport.Link, error) {
+	for {
+		ch := make(chan *transport.Link, 1)
+		e.mu.Lock()
+		if l, ok := found(); ok {
+			e.mu.Unlock()
+			return l, nil
 		}
-		return l, nil
+		e.linkWaiters[peer] = append(e.linkWaiters[peer], ch)
+		e.mu.Unlock()
+		select {
+		case l := <-ch:
+			if want(l) {
+				return l, nil
+			}
+			continue
+		case <-ctx.Done():
+		case <-e.ctx.Done():
+		}
+		e.mu.Lock()
+		ws := e.linkWaiters[peer]
+		if i := slices.Index(ws, ch); i >= 0 {
+			e.linkWaiters[peer] = slices.Delete(ws, i, i+1)
+		}
+		e.mu.Unlock()
+		select {
+		case l := <-ch:
+			if want(l) {
+				return l, nil
+			}
+		default:
+		}
+		if e.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
+		return nil, ctx.Err()
 	}
-	e.linkWaiters[peer] = append(e.linkWaiters[peer], ch)
-	e.mu.Unlock()
-	select {
-	case l := <-ch:
-		return l, nil
-	case <-ctx.Done():
-	case <-e.ctx.Done():
-	}
-	e.mu.Lock()
-	ws := e.linkWaiters[peer]
-	if i := slices.Index(ws, ch); i >= 0 {
-		e.linkWaiters[peer] = slices.Delete(ws, i, i+1)
-	}
-	e.mu.Unlock()
-	select {
-	case l := <-ch:
-		return l, nil
-	default:
-	}
-	if e.ctx.Err() != nil {
-		return nil, ErrClosed
-	}
-	return nil, ctx.Err()
 }
 
 // attachState is an outgoing Attach: whether it was answered, and when

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -73,42 +72,10 @@ func (e *Engine) linkAt(raddr *net.UDPAddr, expect wire.NodeID) (*transport.Link
 // other types or addresses that come up meanwhile (a bootstrap TLS link
 // to the same peer, say) are not it.
 func (e *Engine) waitLinkAt(ctx context.Context, peer wire.NodeID, raddr *net.UDPAddr) (*transport.Link, error) {
-	for {
-		ch := make(chan *transport.Link, 1)
-		e.mu.Lock()
-		if l, ok := e.linkAt(raddr, peer); ok {
-			e.mu.Unlock()
-			return l, nil
-		}
-		e.linkWaiters[peer] = append(e.linkWaiters[peer], ch)
-		e.mu.Unlock()
-		select {
-		case l := <-ch:
-			if l.Type() == transport.LinkDTLSUDPSRNoICE && addrString(l) == raddr.String() {
-				return l, nil
-			}
-			continue
-		case <-ctx.Done():
-		case <-e.ctx.Done():
-		}
-		e.mu.Lock()
-		ws := e.linkWaiters[peer]
-		if i := slices.Index(ws, ch); i >= 0 {
-			e.linkWaiters[peer] = slices.Delete(ws, i, i+1)
-		}
-		e.mu.Unlock()
-		select {
-		case l := <-ch:
-			if l.Type() == transport.LinkDTLSUDPSRNoICE && addrString(l) == raddr.String() {
-				return l, nil
-			}
-		default:
-		}
-		if e.ctx.Err() != nil {
-			return nil, ErrClosed
-		}
-		return nil, ctx.Err()
-	}
+	return e.awaitLink(ctx, peer, func() (*transport.Link, bool) { return e.linkAt(raddr, peer) },
+		func(l *transport.Link) bool {
+			return l.Type() == transport.LinkDTLSUDPSRNoICE && addrString(l) == raddr.String()
+		})
 }
 
 // acceptDTLSLoop accepts the DTLS-UDP-SR-NO-ICE links peers open to the
@@ -131,21 +98,7 @@ func (e *Engine) acceptDTLSLoop(m *transport.Mux) {
 			return
 		}
 		rc := &routeConn{PacketConn: pc, raddr: raddr}
-		p, evicted, why := e.hs.admit(sourceOf(rc), rc)
-		if evicted != nil {
-			_ = evicted.conn.Close()
-			e.evicted(rc, evicted, why)
-		}
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			defer e.hs.done(p)
-			d := e.linkCfg.HandshakeTimeout
-			if d <= 0 {
-				d = DefaultAcceptHandshakeTimeout
-			}
-			ctx, cancel := e.withTimeout(e.ctx, d)
-			defer cancel()
+		e.admitInbound(rc, func(ctx context.Context) (*transport.Link, error) {
 			first := e.linkCfg.FirstRecordTimeout
 			if first <= 0 {
 				first = transport.DefaultFirstRecordTimeout
@@ -159,10 +112,9 @@ func (e *Engine) acceptDTLSLoop(m *transport.Mux) {
 			l, err := transport.NewDTLSLink(ctx, rc, raddr, transport.Requester, wire.NodeID{}, &e.linkCfg)
 			if err != nil {
 				e.log.Debug("inbound DTLS link failed", "remote", raddr.String(), "datagrams", rc.datagrams.Load(), "err", err)
-				return
 			}
-			e.AddLink(l)
-		}()
+			return l, err
+		})
 	}
 }
 

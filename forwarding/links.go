@@ -222,32 +222,43 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 		if err != nil {
 			return
 		}
-		p, evicted, why := e.hs.admit(sourceOf(conn), conn)
-		if evicted != nil {
-			_ = evicted.conn.Close()
-			e.evicted(conn, evicted, why)
-		}
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			defer e.hs.done(p)
-			d := e.linkCfg.HandshakeTimeout
-			if d <= 0 {
-				d = DefaultAcceptHandshakeTimeout
-			}
-			ctx, cancel := e.withTimeout(e.ctx, d)
-			defer cancel()
+		e.admitInbound(conn, func(ctx context.Context) (*transport.Link, error) {
 			// §6.5.1.13: the sender of the Attach request is the TLS
 			// server; a node accepting a connection is that sender (or a
 			// bootstrap node accepting a joining node).
 			l, err := transport.NewTLSLink(ctx, conn, transport.Requester, wire.NodeID{}, &e.linkCfg)
 			if err != nil {
 				e.log.Debug("inbound TLS link failed", "err", err)
-				return
 			}
-			e.AddLink(l)
-		}()
+			return l, err
+		})
 	}
+}
+
+// admitInbound puts an inbound connection in the table of pending
+// handshakes (evicting an older one as its limits say, §13) and runs
+// handshake on a goroutine of its own within the accept timeout; the
+// link it sets up enters the connection table.
+func (e *Engine) admitInbound(conn net.Conn, handshake func(ctx context.Context) (*transport.Link, error)) {
+	p, evicted, why := e.hs.admit(sourceOf(conn), conn)
+	if evicted != nil {
+		_ = evicted.conn.Close()
+		e.evicted(conn, evicted, why)
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer e.hs.done(p)
+		d := e.linkCfg.HandshakeTimeout
+		if d <= 0 {
+			d = DefaultAcceptHandshakeTimeout
+		}
+		ctx, cancel := e.withTimeout(e.ctx, d)
+		defer cancel()
+		if l, err := handshake(ctx); err == nil {
+			e.AddLink(l)
+		}
+	}()
 }
 
 // evicted counts and logs a pending inbound handshake closed to make
