@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/config"
+	"github.com/goreload/reload/internal/dnsresolver"
 )
 
 // ConfigService is the DNS SRV service name of configuration servers;
@@ -40,20 +41,14 @@ func ConfigSRVName(overlay string) string {
 // at server (host:port), using Go's own DNS client, instead of the
 // system's servers.
 func NewResolver(server string) (*net.Resolver, error) {
-	host, port, err := net.SplitHostPort(server)
-	if err != nil || host == "" {
-		return nil, fmt.Errorf("enroll: DNS server %q: want HOST:PORT", server)
+	if server == "" {
+		return nil, fmt.Errorf("enroll: DNS server \"\": want HOST:PORT")
 	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return nil, fmt.Errorf("enroll: DNS server %q: bad port", server)
+	r, err := dnsresolver.New(server)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: %w", err)
 	}
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, server)
-		},
-	}, nil
+	return r, nil
 }
 
 // checkOverlayName checks that name can be looked up in DNS and be an

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/goreload/reload/internal/dnsresolver"
 )
 
 // Requests for AORs of other domains (outside the overlay's domain
@@ -30,23 +31,11 @@ var ErrNoSIPServer = errors.New("sip: no SIP server found")
 // server (host:port) instead of the system's; an empty server means the
 // system resolver.
 func NewDNSResolver(server string) (*net.Resolver, error) {
-	if server == "" {
-		return net.DefaultResolver, nil
+	r, err := dnsresolver.New(server)
+	if err != nil {
+		return nil, fmt.Errorf("sip: %w", err)
 	}
-	host, port, err := net.SplitHostPort(server)
-	if err != nil || host == "" {
-		return nil, fmt.Errorf("sip: DNS server %q: want HOST:PORT", server)
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return nil, fmt.Errorf("sip: DNS server %q: bad port", server)
-	}
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, server)
-		},
-	}, nil
+	return r, nil
 }
 
 // LocateServers returns the hops to try, in order, for a request to u
