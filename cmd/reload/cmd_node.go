@@ -193,6 +193,9 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	if cfg.SIP, err = sipFrontend(*sipUDP, *sipTCP, *sipCreds, *idDir, *sipNoAuth); err != nil {
 		return failure(stderr, "node", err)
 	}
+	if cfg.SIP != nil {
+		cfg.SIP.DNSServer = src.dnsServer // RFC 3263 lookups of other domains
+	}
 	if cfg.SIP != nil && cfg.SIP.NoAuth {
 		log.Warn("the SIP front end authenticates no one (--sip-no-auth): any host that reaches it can register this node's AOR and place calls")
 	}

@@ -35,7 +35,7 @@ func addNodeSourceFlags(fs *flag.FlagSet) *configSource {
 	s := &configSource{serverFlag: "--config-server"}
 	fs.StringVar(&s.overlay, "overlay", "", "overlay name: without --config, fetch the configuration from the overlay's configuration server, found by DNS SRV _reload-config._tcp.NAME (RFC 6940 §11.2); also picks the configuration when the document holds several (default: the first)")
 	fs.StringVar(&s.server, "config-server", "", "without --config, fetch the configuration from this configuration server URL, e.g. https://overlay.example.org (instead of DNS)")
-	fs.StringVar(&s.dnsServer, "dns-server", "", dnsServerHelp)
+	fs.StringVar(&s.dnsServer, "dns-server", "", "DNS server HOST:PORT for this node's lookups: the configuration server's SRV and address records (RFC 6940 §11.2) and, with the SIP front end, the SIP servers of domains outside the overlay (RFC 3263) (default: the system resolver)")
 	fs.StringVar(&s.caCert, "ca-cert", "", "PEM file of the CA to trust for the configuration server's HTTPS (default: system roots)")
 	return s
 }
