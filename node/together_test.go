@@ -68,7 +68,10 @@ func newTogether(t *testing.T, n, bootNodes int, boot func(i int, addrs []string
 // joined.
 func (c *cluster) startTogether(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Joins refused while the bootstrap nodes are still starting are
+	// retried with backoff; under the race detector on two loaded cores
+	// one node once took more than 60 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, nd := range c.nodes {
@@ -87,7 +90,8 @@ func (c *cluster) startTogether(t *testing.T) {
 				t.Logf("node %d joined at %v", i, time.Since(start).Round(time.Millisecond))
 			}
 		case <-ctx.Done():
-			t.Fatalf("node %d did not join", i)
+			st := nd.Status()
+			t.Fatalf("node %d did not join: %d links %+v, sent %d, received %d", i, len(st.Links), st.Links, st.Sent, st.Received)
 		}
 	}
 }
