@@ -139,13 +139,13 @@ type Frontend struct {
 	byNode  map[wire.NodeID]*stream
 	byAddr  map[string]*stream // UA TCP connections by remote address
 	dialing map[wire.NodeID]*dialWait
-	targets map[string]cachedTarget // Call-ID -> target, for retransmissions and CANCEL
+	targets routeCache[Target] // where requests to AORs of the overlay went
 	// forks are the forked INVITEs (fork.go) by server transaction key
 	// and by branch prefix.
 	forks         map[string]*fork
 	forksByPrefix map[string]*fork
 	forkSeq       uint64
-	foreign       map[string]cachedHop // Call-ID|CSeq -> server of another domain
+	foreign       routeCache[ServerHop] // where requests to other domains went
 	dns           *net.Resolver
 	bindings      map[string]map[string]*Binding
 
@@ -159,9 +159,38 @@ type dialWait struct {
 	err  error
 }
 
-type cachedTarget struct {
-	t       Target
+// routeCache keeps, for each request forwarded statelessly (by Call-ID
+// and CSeq number, routeKey), where it went, so that its retransmissions,
+// CANCEL and ACK go the same way (RFC 3261 §16.11) for targetCacheTTL.
+// Frontend.mu guards it.
+type routeCache[T any] map[string]cachedRoute[T]
+
+type cachedRoute[T any] struct {
+	to      T
 	expires time.Time
+}
+
+// routeKey is the routeCache key of req.
+func routeKey(req *sip.Request) string {
+	return req.CallID().Value() + "|" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
+}
+
+func (c routeCache[T]) get(key string) (T, bool) {
+	r, ok := c[key]
+	return r.to, ok
+}
+
+func (c routeCache[T]) put(key string, to T, now time.Time) {
+	c[key] = cachedRoute[T]{to: to, expires: now.Add(targetCacheTTL)}
+}
+
+// prune drops the routes that expired at now.
+func (c routeCache[T]) prune(now time.Time) {
+	for k, r := range c {
+		if now.After(r.expires) {
+			delete(c, k)
+		}
+	}
 }
 
 // New validates cfg, opens the sockets and starts serving.
@@ -214,10 +243,10 @@ func New(cfg Config) (*Frontend, error) {
 		byNode:        map[wire.NodeID]*stream{},
 		byAddr:        map[string]*stream{},
 		dialing:       map[wire.NodeID]*dialWait{},
-		targets:       map[string]cachedTarget{},
+		targets:       routeCache[Target]{},
 		forks:         map[string]*fork{},
 		forksByPrefix: map[string]*fork{},
-		foreign:       map[string]cachedHop{},
+		foreign:       routeCache[ServerHop]{},
 		bindings:      map[string]map[string]*Binding{},
 		stored:        map[string]time.Time{},
 	}
@@ -387,16 +416,8 @@ func (f *Frontend) janitor() {
 					delete(f.bindings, aor)
 				}
 			}
-			for k, c := range f.targets {
-				if now.After(c.expires) {
-					delete(f.targets, k)
-				}
-			}
-			for k, c := range f.foreign {
-				if now.After(c.expires) {
-					delete(f.foreign, k)
-				}
-			}
+			f.targets.prune(now)
+			f.foreign.prune(now)
 			f.mu.Unlock()
 			if f.auth != nil {
 				f.auth.prune(now)

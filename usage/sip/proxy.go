@@ -140,13 +140,13 @@ func (f *Frontend) routeAOR(ctx context.Context, req *sip.Request, src source, a
 		f.reply(req, src, 480, "Temporarily Unavailable")
 		return
 	}
-	key := req.CallID().Value() + "|" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
+	key := routeKey(req)
 	f.mu.Lock()
-	c, cached := f.targets[key]
+	t, cached := f.targets.get(key)
 	f.mu.Unlock()
 	var targets []Target
 	if cached {
-		targets = []Target{c.t}
+		targets = []Target{t}
 	} else {
 		if req.IsAck() || req.IsCancel() {
 			// Nothing to cancel or acknowledge that we forwarded.
@@ -198,7 +198,7 @@ func (f *Frontend) routeAOR(ctx context.Context, req *sip.Request, src source, a
 
 func (f *Frontend) remember(key string, t Target) {
 	f.mu.Lock()
-	f.targets[key] = cachedTarget{t: t, expires: time.Now().Add(targetCacheTTL)}
+	f.targets.put(key, t, time.Now())
 	f.mu.Unlock()
 }
 

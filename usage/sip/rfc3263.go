@@ -142,13 +142,13 @@ func addrHops(ctx context.Context, r *net.Resolver, host string, port int, tp st
 // chosen for a request is kept for its CANCEL and ACK (RFC 3261 §16.11: a
 // stateless proxy sends them where the request went).
 func (f *Frontend) toForeign(ctx context.Context, req *sip.Request, src source) {
-	key := req.CallID().Value() + "|" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
+	key := routeKey(req)
 	f.mu.Lock()
-	c, cached := f.foreign[key]
+	h, cached := f.foreign.get(key)
 	f.mu.Unlock()
 	var hops []ServerHop
 	if cached {
-		hops = []ServerHop{c.h}
+		hops = []ServerHop{h}
 	} else {
 		if req.IsAck() || req.IsCancel() {
 			if req.IsCancel() {
@@ -180,7 +180,7 @@ func (f *Frontend) toForeign(ctx context.Context, req *sip.Request, src source) 
 			}
 		}
 		f.mu.Lock()
-		f.foreign[key] = cachedHop{h: h, expires: time.Now().Add(targetCacheTTL)}
+		f.foreign.put(key, h, time.Now())
 		f.mu.Unlock()
 		f.send(ctx, req, src, hop{transport: h.Transport, addr: h.Addr}, s)
 		return
@@ -188,9 +188,4 @@ func (f *Frontend) toForeign(ctx context.Context, req *sip.Request, src source) 
 	if !req.IsAck() {
 		f.reply(req, src, 503, "Service Unavailable")
 	}
-}
-
-type cachedHop struct {
-	h       ServerHop
-	expires time.Time
 }
