@@ -80,32 +80,8 @@ if [ "${need_case:-}" = symmetric ]; then
 	exec scripts/nat/symmetric.sh
 fi
 
-P=rln$$
-PUB=$P-pub NATA=$P-nata NATB=$P-natb NSA=$P-a NSB=$P-b
-ALL=("$NSA" "$NSB" "$NATA" "$NATB" "$PUB")
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	# Anything else still running inside this run's namespaces would keep
-	# them alive after ip netns del.
-	for ns in "${ALL[@]}"; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-	done
-	for ns in "${ALL[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-	if [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-if ! ip netns add "$PUB" 2>"$WORK/err"; then
-	echo "netns-nat: SKIP: this kernel or sandbox does not allow network namespaces: $(cat "$WORK/err")" >&2
-	exit 77
-fi
-for ns in "$NATA" "$NATB" "$NSA" "$NSB"; do ip netns add "$ns"; done
-for ns in "${ALL[@]}"; do ip -n "$ns" link set lo up; done
-
-x() { ip netns exec "$@"; } # x NS COMMAND...
+. scripts/nat/lib.sh
+netns_setup netns-nat rln
 
 # The public network: a bridge in pub.
 ip -n "$PUB" link add br0 type bridge
@@ -183,36 +159,7 @@ table ip filter {
 EOF
 
 # An overlay with three enrolled identities; node1 is the seed.
-go build -o "$WORK/reload" ./cmd/reload
-R=$WORK/reload
-"$R" overlay init --dir "$WORK/ov" --name nat.example.org --nodes 3 --bootstrap 203.0.113.1:6084 >/dev/null
-
-start_node() { # start_node NS NAME ARGS...
-	local ns=$1 name=$2
-	shift 2
-	# Not through x: a function in the background runs in a subshell, and
-	# $! would be the subshell's process ID instead of the node's.
-	ip netns exec "$ns" "$R" node --config "$WORK/ov/overlay.xml" --identity "$WORK/ov/nodes/$name" ${NODE_FLAGS:-} "$@" \
-		>"$WORK/$name.out" 2>"$WORK/$name.log" &
-	PIDS+=($!)
-}
-status() { x "$1" "$R" status --json; }
-joined() { status "$1" 2>/dev/null | grep -q '"joined": true'; }
-wait_joined() { # wait_joined NS SECONDS
-	local end=$((SECONDS + $2))
-	until joined "$1"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.1
-	done
-}
-now_ms() { date +%s%3N; }
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$WORK"/node*.log "$WORK"/storefetch-*.txt; do echo "--- $f" >&2; tail -n 20 "$f" >&2; done
-	exit 1
-}
-checks=0
-ok() { checks=$((checks + 1)); echo "ok  $*"; }
+build_overlay
 
 start_node "$PUB" node1 --listen 203.0.113.1:6084 --seed --ice --stun-server 203.0.113.1:3478
 wait_joined "$PUB" 30 || fail "seed did not start"
@@ -332,7 +279,6 @@ read -r f1 r1 <<<"$(retrans)"
 [ "$good" = 5 ] || fail "only $good of 5 store/fetch rounds succeeded within three tries under impairment"
 ok "ping A -> B under impairment: $c/$n answered, median RTT $med ms, $rate1 pings/s; store/fetch $good/5 in $tries tries"
 ok "A -> B link: $((f1 - f0)) frames sent, $((r1 - r0)) retransmitted under impairment"
-count() { x "$1" nft list chain ip "$2" "$3" | grep -o 'packets [0-9]*' | awk '{ n += $2 } END { print n + 0 }'; }
 echo "    NAT A let in $(count "$NATA" nat pre) unsolicited UDP flows (endpoint-independent filtering);" \
 	"NAT B dropped $(($(count "$NATB" filter input) + $(count "$NATB" filter forward))) unsolicited packets"
 echo "RESULT join_a_ms=$ta join_b_ms=$tb ping_rate_clean=$rate0 ping_rate_impaired=$rate1"

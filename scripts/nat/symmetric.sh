@@ -40,30 +40,8 @@ for c in ip nft jq; do
 	command -v "$c" >/dev/null 2>&1 || { echo "netns-nat symmetric: $c is missing (run scripts/netns-nat.sh once to install it)" >&2; exit 1; }
 done
 
-P=rls$$
-PUB=$P-pub NATA=$P-nata NATB=$P-natb NSA=$P-a NSB=$P-b
-ALL=("$NSA" "$NSB" "$NATA" "$NATB" "$PUB")
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	for ns in "${ALL[@]}"; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-	done
-	for ns in "${ALL[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-	if [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-if ! ip netns add "$PUB" 2>"$WORK/err"; then
-	echo "netns-nat symmetric: SKIP: this kernel or sandbox does not allow network namespaces: $(cat "$WORK/err")" >&2
-	exit 77
-fi
-for ns in "$NATA" "$NATB" "$NSA" "$NSB"; do ip netns add "$ns"; done
-for ns in "${ALL[@]}"; do ip -n "$ns" link set lo up; done
-
-x() { ip netns exec "$@"; }
+. scripts/nat/lib.sh
+netns_setup "netns-nat symmetric" rls
 
 ip -n "$PUB" link add br0 type bridge
 ip -n "$PUB" addr add 203.0.113.1/24 dev br0
@@ -108,36 +86,10 @@ EOF
 natrouter "$NATA" 203.0.113.10 10.0.1 "$NSA" pa
 natrouter "$NATB" 203.0.113.20 10.0.2 "$NSB" pb
 
-go build -o "$WORK/reload" ./cmd/reload
-R=$WORK/reload
-"$R" overlay init --dir "$WORK/ov" --name nat.example.org --nodes 3 --bootstrap 203.0.113.1:6084 >/dev/null
+build_overlay
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/turn-secret"
 chmod 600 "$WORK/turn-secret"
-
-start_node() { # start_node NS NAME ARGS...
-	local ns=$1 name=$2
-	shift 2
-	ip netns exec "$ns" "$R" node --config "$WORK/ov/overlay.xml" --identity "$WORK/ov/nodes/$name" \
-		--turn-secret-file "$WORK/turn-secret" ${NODE_FLAGS:-} "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
-	PIDS+=($!)
-}
-status() { x "$1" "$R" status --json; }
-joined() { status "$1" 2>/dev/null | grep -q '"joined": true'; }
-wait_joined() {
-	local end=$((SECONDS + $2))
-	until joined "$1"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.1
-	done
-}
-now_ms() { date +%s%3N; }
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$WORK"/node*.log "$WORK"/storefetch-*.txt; do echo "--- $f" >&2; tail -n 20 "$f" >&2; done
-	exit 1
-}
-checks=0
-ok() { checks=$((checks + 1)); echo "ok  $*"; }
+NODE_ARGS=(--turn-secret-file "$WORK/turn-secret")
 
 start_node "$PUB" node1 --listen 203.0.113.1:6084 --seed --ice --stun-server 203.0.113.1:3478 --turn-server 203.0.113.1:3479
 wait_joined "$PUB" 30 || fail "seed did not start"
@@ -217,7 +169,6 @@ if [ "${NAT_CONTROL_S:-30}" -gt 0 ]; then
 	ok "control: without TURN, A and B found no path to each other in ${NAT_CONTROL_S:-30} s (B joined: $(joined "$NSB" && echo yes || echo no))"
 fi
 
-count() { x "$1" nft list chain ip "$2" "$3" | grep -o 'packets [0-9]*' | awk '{ n += $2 } END { print n + 0 }'; }
 echo "    NAT A dropped $(($(count "$NATA" filter input) + $(count "$NATA" filter forward))) unsolicited packets," \
 	"NAT B $(($(count "$NATB" filter input) + $(count "$NATB" filter forward)))"
 echo "RESULT join_a_ms=$ta join_b_ms=$tb pair_a=$pa pair_b=$pb relayed_rtt_median_ms=$med"
