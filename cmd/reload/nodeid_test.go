@@ -1,12 +1,9 @@
 package main
 
 import (
-	"crypto/rand"
 	"testing"
-	"time"
 
 	"github.com/goreload/reload/node/nodetest"
-	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/wire"
 )
 
@@ -17,25 +14,11 @@ func TestPickNodeID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := security.GenerateKey(ov.KeyAlgorithm)
+	id, err := ov.IdentityWithNodeIDs("u", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]wire.NodeID, 3)
-	for i := range ids {
-		var b [wire.DefaultNodeIDLen]byte
-		_, _ = rand.Read(b[:])
-		ids[i] = wire.MustNodeID(b[:])
-	}
-	der, err := ov.CA.Issue(security.CertRequest{PublicKey: key.Public(), NodeIDs: ids, User: "u@" + ov.Name, Overlay: ov.Name,
-		NotBefore: ov.Now.Add(-time.Hour), NotAfter: ov.Now.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := security.NewIdentity(key, [][]byte{der})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := id.Cert.NodeIDs
 	for v, want := range map[string]wire.NodeID{"1": ids[0], "3": ids[2], ids[1].String(): ids[1]} {
 		got, err := pickNodeID(id, v)
 		if err != nil || got != want {

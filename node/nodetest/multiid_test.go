@@ -2,7 +2,6 @@ package nodetest_test
 
 import (
 	"context"
-	"crypto/rand"
 	"testing"
 	"time"
 
@@ -11,38 +10,6 @@ import (
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/wire"
 )
-
-// multiIDIdentity enrols one key with a certificate carrying n Node-IDs
-// (RFC 6940 §11.3: an enrollment server may hand out several).
-func multiIDIdentity(t *testing.T, ov *nodetest.Overlay, user string, n int) *security.Identity {
-	t.Helper()
-	key, err := security.GenerateKey(ov.KeyAlgorithm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]wire.NodeID, n)
-	for i := range ids {
-		var b [wire.DefaultNodeIDLen]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			t.Fatal(err)
-		}
-		if ids[i], err = wire.NodeIDFromBytes(b[:]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	der, err := ov.CA.Issue(security.CertRequest{
-		PublicKey: key.Public(), NodeIDs: ids, User: user + "@" + ov.Name, Overlay: ov.Name,
-		NotBefore: ov.Now.Add(-time.Hour), NotAfter: ov.Now.Add(24 * time.Hour),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := security.NewIdentity(key, [][]byte{der})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
 
 // TestSeveralNodeIDs runs nodes as any Node-ID of a certificate with
 // several (RFC 6940 §6.3.4 cert_hash_node_id; §6.1.2: the peer learns
@@ -64,7 +31,10 @@ func TestSeveralNodeIDs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		base := multiIDIdentity(t, ov, "twin", 2)
+		base, err := ov.IdentityWithNodeIDs("twin", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
 		second, err := base.WithNodeID(base.Cert.NodeIDs[1])
 		if err != nil {
 			t.Fatal(err)
@@ -93,7 +63,10 @@ func TestSeveralNodeIDs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		base := multiIDIdentity(t, ov, "seed", 3)
+		base, err := ov.IdentityWithNodeIDs("seed", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
 		seedID, err := base.WithNodeID(base.Cert.NodeIDs[1])
 		if err != nil {
 			t.Fatal(err)

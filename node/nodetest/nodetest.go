@@ -57,20 +57,33 @@ func (o *Overlay) Identity(user string) (*security.Identity, error) {
 
 // IdentityWith is Identity with a key of algorithm alg.
 func (o *Overlay) IdentityWith(user string, alg security.KeyAlgorithm) (*security.Identity, error) {
+	return o.enrol(user, alg, 1)
+}
+
+// IdentityWithNodeIDs is Identity with a certificate that carries n
+// random Node-IDs (RFC 6940 §11.3: an enrollment server may hand out
+// several); the identity signs as the first.
+func (o *Overlay) IdentityWithNodeIDs(user string, n int) (*security.Identity, error) {
+	return o.enrol(user, o.KeyAlgorithm, n)
+}
+
+func (o *Overlay) enrol(user string, alg security.KeyAlgorithm, n int) (*security.Identity, error) {
 	key, err := security.GenerateKey(alg)
 	if err != nil {
 		return nil, err
 	}
-	var b [wire.DefaultNodeIDLen]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, err
-	}
-	id, err := wire.NodeIDFromBytes(b[:])
-	if err != nil {
-		return nil, err
+	ids := make([]wire.NodeID, n)
+	for i := range ids {
+		var b [wire.DefaultNodeIDLen]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		if ids[i], err = wire.NodeIDFromBytes(b[:]); err != nil {
+			return nil, err
+		}
 	}
 	der, err := o.CA.Issue(security.CertRequest{
-		PublicKey: key.Public(), NodeIDs: []wire.NodeID{id}, User: user + "@" + o.Name, Overlay: o.Name,
+		PublicKey: key.Public(), NodeIDs: ids, User: user + "@" + o.Name, Overlay: o.Name,
 		NotBefore: o.Now.Add(-time.Hour), NotAfter: o.Now.Add(7 * 24 * time.Hour),
 	})
 	if err != nil {
