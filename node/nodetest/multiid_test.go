@@ -49,8 +49,8 @@ func TestSeveralNodeIDs(t *testing.T) {
 		if x.ID() != base.Cert.NodeIDs[1] || y.ID() != base.Cert.NodeIDs[0] {
 			t.Fatalf("nodes run as %v and %v, want %v", x.ID(), y.ID(), base.Cert.NodeIDs)
 		}
-		waitLinkTo(ctx, t, seed, x.ID())
-		waitLinkTo(ctx, t, seed, y.ID())
+		waitLink(ctx, t, seed, x.ID(), "")
+		waitLink(ctx, t, seed, y.ID(), "")
 		pingNode(ctx, t, x, y.ID())
 		pingNode(ctx, t, y, x.ID())
 		pingNode(ctx, t, seed, x.ID())
@@ -77,8 +77,8 @@ func TestSeveralNodeIDs(t *testing.T) {
 		}
 		seed := startNode(ctx, t, ov, seedID, "")
 		j := startNode(ctx, t, ov, joinID, seed.Addr())
-		waitLinkTo(ctx, t, j, seed.ID())
-		waitLinkTo(ctx, t, seed, j.ID())
+		waitLink(ctx, t, j, seed.ID(), "")
+		waitLink(ctx, t, seed, j.ID(), "")
 		pingNode(ctx, t, j, seed.ID())
 		pingNode(ctx, t, seed, j.ID())
 		storeFetch(ctx, t, j, joinID.Cert.User, seed)
@@ -108,25 +108,6 @@ func startNode(ctx context.Context, t *testing.T, ov *nodetest.Overlay, id *secu
 		t.Fatalf("node %v did not join", id.NodeID())
 	}
 	return n
-}
-
-// waitLinkTo polls until from has a link to the Node-ID to.
-func waitLinkTo(ctx context.Context, t *testing.T, from *node.Node, to wire.NodeID) {
-	t.Helper()
-	want := to.String()
-	for {
-		st := from.Status()
-		for _, l := range st.Links {
-			if l.NodeID == want {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no link from %v to %s: %+v", from.ID(), want, st.Links)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // pingNode pings the Node-ID to from n and checks who answered.
