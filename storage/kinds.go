@@ -13,14 +13,18 @@ import (
 type Policy uint8
 
 // Access control policies. PolicyUnsupported stands for a policy this
-// package does not implement (those of RFC 7374, 7650, 8076): every Store
-// of such a Kind is refused with Error_Forbidden.
+// package does not know: every Store of such a Kind is refused with
+// Error_Forbidden.
 const (
 	PolicyUnsupported   Policy = iota
 	PolicyUserMatch            // USER-MATCH, §7.3.1
 	PolicyNodeMatch            // NODE-MATCH, §7.3.2
 	PolicyUserNodeMatch        // USER-NODE-MATCH, §7.3.3
 	PolicyNodeMultiple         // NODE-MULTIPLE, §7.3.4
+	PolicyNodeIDMatch          // NODE-ID-MATCH, RFC 7374 §5
+	PolicyUserChainACL         // USER-CHAIN-ACL, RFC 8076 §6.3
+	PolicyURIMatch             // URI-MATCH, RFC 7650 §9
+	PolicyURINodeMatch         // URI-NODE-MATCH, RFC 7650 §9
 )
 
 func (p Policy) String() string {
@@ -35,6 +39,14 @@ func (p Policy) String() string {
 		return "USER-NODE-MATCH"
 	case PolicyNodeMultiple:
 		return "NODE-MULTIPLE"
+	case PolicyNodeIDMatch:
+		return "NODE-ID-MATCH"
+	case PolicyUserChainACL:
+		return "USER-CHAIN-ACL"
+	case PolicyURIMatch:
+		return "URI-MATCH"
+	case PolicyURINodeMatch:
+		return "URI-NODE-MATCH"
 	}
 	return "Policy(" + strconv.Itoa(int(p)) + ")"
 }
@@ -51,6 +63,14 @@ func ParsePolicy(ac config.AccessControl) (Policy, bool) {
 		return PolicyUserNodeMatch, true
 	case config.AccessNodeMultiple:
 		return PolicyNodeMultiple, true
+	case config.AccessNodeIDMatch:
+		return PolicyNodeIDMatch, true
+	case config.AccessUserChainACL:
+		return PolicyUserChainACL, true
+	case config.AccessURIMatch:
+		return PolicyURIMatch, true
+	case config.AccessURINodeMatch:
+		return PolicyURINodeMatch, true
 	}
 	return PolicyUnsupported, false
 }

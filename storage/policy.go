@@ -69,6 +69,12 @@ func permitted(h HashFunc, k *Kind, res wire.ResourceID, v *wire.StoredDataValue
 				return true
 			}
 		}
+	case PolicyNodeIDMatch:
+		return permitNodeIDMatch(h, k, res, v, signer)
+	case PolicyUserChainACL:
+		return permitUserChainACL(h, k, res, v, signer)
+	case PolicyURIMatch, PolicyURINodeMatch:
+		return permitURIMatch(h, k, res, v, signer)
 	}
 	return false
 }

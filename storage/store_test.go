@@ -349,7 +349,7 @@ func TestKindTableFromConfig(t *testing.T) {
 	if turn.Policy != storage.PolicyNodeMultiple || turn.MaxNodeMultiple != 5 || turn.MaxCount != storage.DefaultMaxCount {
 		t.Errorf("TURN-SERVICE %+v", turn)
 	}
-	if acl, _ := kt.Lookup(4); acl.Policy != storage.PolicyUnsupported {
+	if acl, _ := kt.Lookup(4); acl.Policy != storage.PolicyUserChainACL {
 		t.Errorf("ACL policy %v", acl.Policy)
 	}
 	if m, ok := kt.Model(1); !ok || m != wire.ModelDictionary {
