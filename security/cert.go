@@ -35,6 +35,10 @@ type NodeCert struct {
 	SelfSigned bool
 	NotBefore  time.Time
 	NotAfter   time.Time
+	// CoAPURIs are the coap: and coaps: subjectAltName URIs, the names
+	// the holder may store under with URI-MATCH and URI-NODE-MATCH (RFC
+	// 7650 §9).
+	CoAPURIs []string
 }
 
 // HasNodeID reports whether id is one of the certificate's Node-IDs.
@@ -74,16 +78,19 @@ func ParseNodeCert(cert *x509.Certificate) (*NodeCert, error) {
 	default:
 		return nil, fmt.Errorf("%w: more than one rfc822Name", ErrInvalidCert)
 	}
-	if len(cert.URIs) == 0 {
-		return nil, fmt.Errorf("%w: no reload URI", ErrInvalidCert)
-	}
 	nc.NodeIDs = make([]wire.NodeID, 0, len(cert.URIs))
 	for i, u := range cert.URIs {
+		if u.Scheme == "coap" || u.Scheme == "coaps" {
+			// RFC 7650 §9: a CoAP URI the holder may register and cache
+			// under (URI-MATCH, URI-NODE-MATCH); it names no Node-ID.
+			nc.CoAPURIs = append(nc.CoAPURIs, u.String())
+			continue
+		}
 		id, overlay, err := nodeIDFromURL(u)
 		if err != nil {
 			return nil, fmt.Errorf("%w: URI %d: %w", ErrInvalidCert, i, err)
 		}
-		if i == 0 {
+		if len(nc.NodeIDs) == 0 {
 			nc.Overlay = overlay
 		} else if overlay != nc.Overlay {
 			return nil, fmt.Errorf("%w: URIs name overlays %q and %q", ErrInvalidCert, nc.Overlay, overlay)
@@ -94,6 +101,9 @@ func ParseNodeCert(cert *x509.Certificate) (*NodeCert, error) {
 			return nil, fmt.Errorf("%w: Node-ID %v listed twice", ErrInvalidCert, id)
 		}
 		nc.NodeIDs = append(nc.NodeIDs, id)
+	}
+	if len(nc.NodeIDs) == 0 {
+		return nil, fmt.Errorf("%w: no reload URI", ErrInvalidCert)
 	}
 	nc.SelfSigned = bytes.Equal(cert.RawIssuer, cert.RawSubject) &&
 		cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) == nil
@@ -252,12 +262,22 @@ type CertRequest struct {
 	Overlay   string
 	NotBefore time.Time
 	NotAfter  time.Time
+	// CoAPURIs are coap: or coaps: URIs added to the subjectAltName
+	// (RFC 7650 §9); optional.
+	CoAPURIs []string
 }
 
 func nodeTemplate(req *CertRequest) (*x509.Certificate, error) {
 	uris, err := nodeURLs(req.NodeIDs, req.Overlay)
 	if err != nil {
 		return nil, err
+	}
+	for _, c := range req.CoAPURIs {
+		u, err := url.Parse(c)
+		if err != nil || (u.Scheme != "coap" && u.Scheme != "coaps") || u.Host == "" {
+			return nil, fmt.Errorf("%w: not a coap URI: %q", ErrInvalidCert, c)
+		}
+		uris = append(uris, u)
 	}
 	if req.User != "" && !ValidUserName(req.User) {
 		return nil, fmt.Errorf("%w: illegal user name %q", ErrInvalidCert, req.User)
