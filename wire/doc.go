@@ -5,8 +5,10 @@
 // §10), the framing of the link layer (§6.6.2), identifiers and reload://
 // URIs (§6.3.1.1, §10.2, §14.15), error codes (§6.3.3.1), and the bodies of
 // the usages: diagnostics (RFC 7851), SIP registrations (RFC 7904), the
-// self-tuning extension (RFC 7363) and the extensive routing mode option
-// (RFC 7263, 7264).
+// self-tuning extension (RFC 7363), the extensive routing mode option
+// (RFC 7263, 7264), and the ResourceNameExtension and the
+// ACCESS-CONTROL-LIST Kind's AccessControlListItem of shared resources
+// (RFC 8076 §4.2, §5.2).
 //
 // Every PDU type has the same three methods:
 //
