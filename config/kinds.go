@@ -18,8 +18,15 @@ type KindInfo struct {
 	MaxCount        int
 	MaxSize         int
 	MaxNodeMultiple int
+	// BranchingFactor is redir:branching-factor, the ReDiR tree's
+	// branching factor (RFC 7374 §8); 0 when absent.
+	BranchingFactor int
 	Signer          wire.NodeID // the kind-signer, when the kind-signature was verified
 }
+
+// NamespaceRedir is the XML namespace of RFC 7374's configuration
+// extension (§8, §10.2).
+const NamespaceRedir = "urn:ietf:params:xml:ns:p2p:redir"
 
 // Registered is one IANA "RELOAD Data Kind-ID" entry (RFC 6940 §14.6 and
 // the usages): its id, data model and access policy.
@@ -108,6 +115,17 @@ func (kd *Kind) Info() (KindInfo, error) {
 		info.ID, info.DataModel, info.AccessControl = r.ID, r.DataModel, r.AccessControl
 	} else if name, r, ok := registeredByID(kd.ID); ok {
 		info.Name, info.DataModel, info.AccessControl = name, r.DataModel, r.AccessControl
+	}
+	for _, e := range kd.Extensions {
+		if e.Name.Space == NamespaceRedir && e.Name.Local == "branching-factor" {
+			// A branching factor below 2 would make every level of the
+			// tree the same single node.
+			v, err := parseInt("redir:branching-factor", string(e.Inner), 2, 1<<16)
+			if err != nil {
+				return info, err
+			}
+			info.BranchingFactor = int(v)
+		}
 	}
 	return info, nil
 }

@@ -82,6 +82,9 @@ const (
 	// DefaultMaxNodeMultiple is the TURN-SERVICE maximum iteration of
 	// RFC 6940 §9.
 	DefaultMaxNodeMultiple = 20
+	// DefaultBranchingFactor is the ReDiR branching factor when the
+	// configuration has no redir:branching-factor (RFC 7374 §8).
+	DefaultBranchingFactor = 10
 )
 
 // Kind is what storage needs to know about one Kind (RFC 6940 §7.4.5,
@@ -100,9 +103,15 @@ type Kind struct {
 	MaxSize int
 	// MaxNodeMultiple is the largest i NODE-MULTIPLE tries.
 	MaxNodeMultiple int
+	// BranchingFactor is the ReDiR tree's branching factor that
+	// NODE-ID-MATCH checks intervals with (RFC 7374 §5, §8).
+	BranchingFactor int
 	// Signer is the kind-signer whose signature over the Kind's
 	// definition was verified (RFC 6940 §11.1); zero if none.
 	Signer wire.NodeID
+	// VariableNames are the variable resource names a USER-CHAIN-ACL
+	// Kind allows (RFC 8076 §5.3); the zero value allows none.
+	VariableNames VariableNames
 }
 
 // KindTable is the Kind registry of one overlay: a value built once from
@@ -139,6 +148,12 @@ func NewKindTable(kinds ...Kind) (*KindTable, error) {
 		if k.MaxNodeMultiple <= 0 {
 			k.MaxNodeMultiple = DefaultMaxNodeMultiple
 		}
+		if k.Policy == PolicyNodeIDMatch && k.Model != wire.ModelDictionary {
+			return nil, fmt.Errorf("storage: kind %v: NODE-ID-MATCH needs the dictionary model", k.ID)
+		}
+		if k.BranchingFactor < 2 {
+			k.BranchingFactor = DefaultBranchingFactor
+		}
 		t.m[k.ID] = &k
 	}
 	return t, nil
@@ -160,7 +175,7 @@ func KindTableFromConfig(kinds config.Kinds) (*KindTable, error) {
 		list = append(list, Kind{
 			ID: wire.KindID(info.ID), Name: info.Name, Model: model, Policy: pol,
 			MaxCount: info.MaxCount, MaxSize: info.MaxSize, MaxNodeMultiple: info.MaxNodeMultiple,
-			Signer: info.Signer,
+			BranchingFactor: info.BranchingFactor, Signer: info.Signer,
 		})
 	}
 	return NewKindTable(list...)
