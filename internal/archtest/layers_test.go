@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"monitor":              {"wire", "security", "transport", "forwarding"},
 	"topology":             {"wire"},
 	"topology/chord":       {"wire", "topology"},
+	"topology/onehop":      {"wire", "topology"},
 	"storage":              {"wire", "security", "config"},
 	"storage/mem":          {"wire", "security", "config", "storage"},
 	"storage/bolt":         {"wire", "security", "config", "storage"},
