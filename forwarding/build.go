@@ -75,6 +75,11 @@ type RequestOptions struct {
 	// Node-ID of a neighbour's certificate learns which one it runs as
 	// (§4.2.1).
 	NeighbourOnly bool
+	// Route asks for the answer by direct response routing (RFC 7263)
+	// or relay peer routing (RFC 7264) with an extensive_routing_mode
+	// forwarding option; retransmissions go without it, by symmetric
+	// recursive routing (RFC 7263 §5.4.2). Nil: SRR.
+	Route *ResponseRoute
 }
 
 // requestHeader is the header of a new request (§6.2.1): via list empty,

@@ -170,6 +170,12 @@ type Options struct {
 	// any node of the Neighbor Table); called on the engine's loop. Nil
 	// accepts any responder.
 	MayAnswer func(target []byte, responder wire.NodeID) bool
+	// ResponseRoutes is what this node does with a request that asks
+	// for its answer by direct response routing (RFC 7263) or relay peer
+	// routing (RFC 7264): ResponseRoutesOff (the default, as both RFCs
+	// advise for overlays whose topology the operator does not know)
+	// answers by symmetric recursive routing; see ResponseRoutePolicy.
+	ResponseRoutes ResponseRoutePolicy
 	// OnLinkEvent, OnConfig and OnKinds are called (from the engine's
 	// goroutines, not concurrently with themselves) when links come and
 	// go and when a ConfigUpdate replaced the configuration or kinds.
@@ -271,6 +277,9 @@ type Engine struct {
 	current atomic.Pointer[configState]
 
 	stats Stats
+
+	// routes bounds the links opened for DRR and RPR answers.
+	routes routeDialer
 
 	mu          sync.Mutex
 	handlers    map[wire.MessageCode]Handler
@@ -391,9 +400,14 @@ func New(opts Options) (*Engine, error) {
 	e.pushed = make(map[wire.NodeID]uint16)
 	e.current.Store(&configState{opts.Config, opts.ConfigDocument})
 	var err error
+	// The extensive_routing_mode option (RFC 7263, RFC 7264) is always
+	// understood; whether it is followed is ResponseRoutes.
+	known := func(t wire.ForwardingOptionType) bool {
+		return t == wire.OptionExtensiveRoutingMode || (opts.KnownOption != nil && opts.KnownOption(t))
+	}
 	e.core, err = NewCore(CoreConfig{
 		Local: e.local, Router: opts.Router, Neighbors: e.table, CompressVia: opts.CompressVia,
-		KnownOption: opts.KnownOption, KnownExtension: opts.KnownExtension,
+		KnownOption: known, KnownExtension: opts.KnownExtension,
 		Reassembly: transport.ReassemblyConfig{MaxMessage: int(opts.Config.MaxMessageSize)},
 	})
 	if err != nil {
@@ -563,7 +577,11 @@ func (e *Engine) deadline() time.Time {
 func (e *Engine) tick() {
 	now := e.clock.Now()
 	e.core.Expire(now)
+	srr := e.tx.RetriedSRR
 	e.evs = e.tx.Tick(now, e.evs[:0])
+	if n := e.tx.RetriedSRR - srr; n > 0 {
+		e.stats.Routes.RetriedSRR.Add(n)
+	}
 	for _, ev := range e.evs {
 		if ev.Err != nil {
 			e.stats.Timeouts.Add(1)

@@ -46,6 +46,13 @@ func (e *Engine) dispatch(in *Incoming) {
 		e.respond(in, nil, &wire.ProtocolError{Code: wire.ErrCodeInvalidMessage, Info: []byte("unsupported request " + in.Code.String())})
 		return
 	}
+	if _, pe := parseRouteOption(&in.Header); pe != nil {
+		// RFC 7263 §5.4.1, RFC 7264 §5.4.1: an extensive_routing_mode
+		// option that cannot be followed is answered with
+		// Error_Unknown_Extension by SRR.
+		e.respond(in, nil, pe)
+		return
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -66,6 +73,9 @@ func (e *Engine) dispatch(in *Incoming) {
 		// The answer is signed here, on the handler's goroutine, not
 		// on the loop.
 		a := e.answer(in, body, err)
+		if e.routeAnswer(in, a) {
+			return
+		}
 		if e.sendAnswerDirect(in, a) {
 			return
 		}

@@ -89,6 +89,9 @@ func (e *Engine) start(p *Pending, dest []wire.Destination, code wire.MessageCod
 			return
 		}
 		e.stats.sent(code, resultOK)
+		if opt.Route != nil {
+			e.stats.Routes.Asked.Add(1)
+		}
 		started <- result{}
 	}) {
 		return ErrClosed

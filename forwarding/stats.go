@@ -36,6 +36,9 @@ type Stats struct {
 	// Resource-ID dropped because their signer was farther from it than
 	// a node of the Neighbor Table (§6.3.4 rule 2).
 	AnswersNotResponsible atomic.Uint64
+	// Routes counts direct response and relay peer routing (RFC 7263,
+	// RFC 7264).
+	Routes RouteStats
 
 	// hops[i] counts the answers to this node's requests that travelled i
 	// overlay hops (len(via list) + 1); the last slot holds longer paths.

@@ -57,6 +57,9 @@ type Transactions struct {
 	seen    map[reqKey]*seenReq
 	expiry  []seenExpiry
 	rbuf    [8]byte
+	// RetriedSRR counts the retransmissions of DRR or RPR requests sent
+	// by SRR (RFC 7263 §5.4.2).
+	RetriedSRR uint64
 }
 
 type txn struct {
@@ -72,6 +75,9 @@ type txn struct {
 type answerer struct {
 	node     wire.NodeID
 	resource string
+	// routed: the request asks for DRR or RPR; its retransmissions go
+	// without the option (RFC 7263 §5.4.2).
+	routed bool
 }
 
 type timer struct {
@@ -201,6 +207,13 @@ func requestMessage(local *Local, txid uint64, dests []wire.Destination, code wi
 	if opt.NeighbourOnly {
 		h.TTL = 0
 	}
+	if opt.Route != nil {
+		o, err := opt.Route.option(local.Identity.NodeID())
+		if err != nil {
+			return nil, answerer{}, err
+		}
+		h.Options = []wire.ForwardingOption{o}
+	}
 	msg, _, err := b.sealMessage(&h, code, body, opt)
 	if err != nil {
 		return nil, answerer{}, err
@@ -216,6 +229,7 @@ func requestMessage(local *Local, txid uint64, dests []wire.Destination, code wi
 	case last.Type == wire.DestResource:
 		expect.resource = string(last.ID)
 	}
+	expect.routed = opt.Route != nil
 	return msg, expect, nil
 }
 
@@ -303,6 +317,10 @@ func (t *Transactions) Tick(now time.Time, ev []TxEvent) []TxEvent {
 			continue
 		}
 		tx.sent++
+		if tx.expect.routed {
+			tx.msg, tx.expect.routed = withoutRouteOption(tx.msg), false
+			t.RetriedSRR++
+		}
 		tx.deadline = now.Add(t.cfg.Timer)
 		t.timers = append(t.timers, timer{tm.txid, tx.deadline})
 		ev = append(ev, TxEvent{TxID: tm.txid, Resend: tx.msg})
