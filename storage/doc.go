@@ -7,6 +7,13 @@
 // TURN Server usages' Kinds (§8, §9), and the Stores that replication and
 // handover send in CHORD-RELOAD (§10.4, §10.5, §10.7).
 //
+// Shared resources (RFC 8076): the USER-CHAIN-ACL policy (§6.3, §6.4,
+// §6.6) over the ACCESS-CONTROL-LIST Kind (§4, §7) held at the same
+// Resource-ID, data isolation per writer (§3.1), revocation (§6.2),
+// variable resource names with the ResourceNameExtension (§5), and the
+// fetcher's check of a shared value against the ACL fetched with it
+// (§6.5).
+//
 // A Store takes decoded request bodies, the verified requester and the
 // current time, and returns the answer body or a *wire.ProtocolError with
 // the RELOAD error code and error_info to answer with. It reads no clock,
@@ -29,7 +36,8 @@
 // Fetch returns values with the lifetime they have left; max-count counts
 // nonexistent values (and expired ones until Expire sweeps them), and an
 // array index must be below max-count, which bounds what a Fetch can
-// synthesise; an original Store
+// synthesise (so RFC 8076 §3.1's Node-ID-prefixed array indices are
+// not used: entries are isolated by their signer instead); an original Store
 // for a resource this peer is not responsible for is Error_Not_Found, as
 // for Find (§7.4.4.2).
 //

@@ -304,9 +304,23 @@ func (s *Store) HandleStore(req *wire.StoreReq, from Requester, now time.Time) (
 		return StoreResult{}, protoErr(wire.ErrCodeGenerationCounterTooLow, info, ErrGeneration, "")
 	}
 
+	// USER-CHAIN-ACL Kinds are checked against the ACL held at res (RFC
+	// 8076 §6.4).
+	var acl *ACL
+	for i := range work {
+		if work[i].kind.Policy == PolicyUserChainACL {
+			a, err := s.requestACL(res, work, from, now)
+			if err != nil {
+				return StoreResult{}, err
+			}
+			acl = &a
+			break
+		}
+	}
+
 	nowMs := unixMillis(now)
 	for i := range work {
-		if err := s.checkKind(&work[i], res, from, replica, now, nowMs); err != nil {
+		if err := s.checkKind(&work[i], res, from, replica, acl, now, nowMs); err != nil {
 			if confirm {
 				return StoreResult{}, rejected()
 			}
@@ -481,8 +495,9 @@ func (s *Store) old(w *kindWork, res wire.ResourceID, key string, nowMs int64) (
 
 // checkKind checks every value of one Kind in order, recording the
 // changes in w (RFC 6940 §7.4.1.1).
-func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, replica bool, now time.Time, nowMs int64) error {
+func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, replica bool, acl *ACL, now time.Time, nowMs int64) error {
 	k := w.kind
+	shared := k.Policy == PolicyUserChainACL // decided with the ACL below
 	if err := s.loadSlot(w, res); err != nil {
 		return err
 	}
@@ -508,10 +523,10 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 		if err != nil {
 			return err
 		}
-		if !permitted(s.hash, k, res, &v.Value, signer) {
+		if !shared && !permitted(s.hash, k, res, &v.Value, signer) {
 			return protoErr(wire.ErrCodeForbidden, nil, ErrNotPermitted, "kind %v (%v) value %d signed by %v", k.ID, k.Policy, i, signer.NodeID)
 		}
-		if !replica && !permitted(s.hash, k, res, &v.Value, from.Signer) {
+		if !shared && !replica && !permitted(s.hash, k, res, &v.Value, from.Signer) {
 			return protoErr(wire.ErrCodeForbidden, nil, ErrNotPermitted, "kind %v (%v) request signed by %v", k.ID, k.Policy, from.Signer.NodeID)
 		}
 
@@ -534,6 +549,11 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 		old, stored, err := s.old(w, res, key, nowMs)
 		if err != nil {
 			return err
+		}
+		if shared {
+			if err := s.checkShared(k, res, &rec.Data.Value, signer, from, replica, old, acl); err != nil {
+				return protoErr(wire.ErrCodeForbidden, nil, ErrNotPermitted, "kind %v (%v) value %d: %v", k.ID, k.Policy, i, err)
+			}
 		}
 		if old != nil {
 			switch {

@@ -74,6 +74,9 @@ func (d Discarded) String() string {
 func (s *Store) VerifyFetch(req *wire.FetchReq, ans *wire.FetchAns, certs []wire.GenericCertificate, now time.Time) []Discarded {
 	var out []Discarded
 	var buf []byte
+	// The ACL the answer carries, for USER-CHAIN-ACL Kinds (RFC 8076 §6.5).
+	var acl *ACL
+	aclDone := false
 	for i := range ans.KindResponses {
 		kr := &ans.KindResponses[i]
 		spec := findSpecifier(req, kr.Kind)
@@ -93,10 +96,13 @@ func (s *Store) VerifyFetch(req *wire.FetchReq, ans *wire.FetchAns, certs []wire
 			kr.Values, kr.RawValues = nil, nil
 			continue
 		}
+		if k.Policy == PolicyUserChainACL && !aclDone {
+			acl, aclDone = s.fetchedACL(req, ans, certs, now), true
+		}
 		kept := kr.Values[:0]
 		for j := range kr.Values {
 			sd := &kr.Values[j]
-			signer, err := s.checkFetched(&buf, req.Resource, k, spec, sd, certs, now)
+			signer, err := s.checkFetched(&buf, req.Resource, k, spec, sd, certs, acl, now)
 			if err != nil {
 				out = append(out, discarded(kr.Kind, sd, signer, err))
 				continue
@@ -138,7 +144,7 @@ func findSpecifier(req *wire.FetchReq, kind wire.KindID) *wire.StoredDataSpecifi
 
 // checkFetched checks one fetched value of kind k against spec; see
 // VerifyFetch.
-func (s *Store) checkFetched(buf *[]byte, res wire.ResourceID, k *Kind, spec *wire.StoredDataSpecifier, sd *wire.StoredData, certs []wire.GenericCertificate, now time.Time) (wire.NodeID, error) {
+func (s *Store) checkFetched(buf *[]byte, res wire.ResourceID, k *Kind, spec *wire.StoredDataSpecifier, sd *wire.StoredData, certs []wire.GenericCertificate, acl *ACL, now time.Time) (wire.NodeID, error) {
 	v := &sd.Value
 	if v.Model != k.Model {
 		return wire.NodeID{}, fmt.Errorf("%w: model %v, kind %v is %v", ErrFetchedValue, v.Model, k.ID, k.Model)
@@ -156,24 +162,40 @@ func (s *Store) checkFetched(buf *[]byte, res wire.ResourceID, k *Kind, spec *wi
 	if len(v.Value.Value) > k.MaxSize {
 		return wire.NodeID{}, fmt.Errorf("%w: %d bytes, max-size %d", ErrFetchedValue, len(v.Value.Value), k.MaxSize)
 	}
-	var err error
-	*buf, err = SignatureInput((*buf)[:0], v)
+	signer, err := s.verifyFetched(buf, res, k, sd, certs, now)
 	if err != nil {
-		return wire.NodeID{}, fmt.Errorf("%w: %w", ErrFetchedValue, err)
+		return signer.NodeID, err
+	}
+	if k.Policy == PolicyUserChainACL {
+		if err := s.permitFetchedShared(k, res, v, signer, acl); err != nil {
+			return signer.NodeID, fmt.Errorf("%w: %w", ErrFetchedValue, err)
+		}
+		return signer.NodeID, nil
+	}
+	if !permitted(s.hash, k, res, v, signer) {
+		return signer.NodeID, fmt.Errorf("%w: %v may not write it (policy %v)", ErrFetchedValue, signer.NodeID, k.Policy)
+	}
+	return signer.NodeID, nil
+}
+
+// verifyFetched checks the signature of a fetched value sd of kind k at
+// res, remembering signatures that verified.
+func (s *Store) verifyFetched(buf *[]byte, res wire.ResourceID, k *Kind, sd *wire.StoredData, certs []wire.GenericCertificate, now time.Time) (security.Signer, error) {
+	var err error
+	*buf, err = SignatureInput((*buf)[:0], &sd.Value)
+	if err != nil {
+		return security.Signer{}, fmt.Errorf("%w: %w", ErrFetchedValue, err)
 	}
 	key := verifiedKey(res, k.ID, sd, *buf)
 	signer, ok := s.fetched.get(key)
 	if !ok || !s.stillTrusted(signer, now) {
 		// Not under the Store's lock: LocalCertificate takes it.
 		if signer, err = s.verifyInput(res, k.ID, sd, *buf, certs, now, s.LocalCertificate); err != nil {
-			return signer.NodeID, fmt.Errorf("%w: %w", ErrFetchedValue, err)
+			return signer, fmt.Errorf("%w: %w", ErrFetchedValue, err)
 		}
 		s.fetched.put(key, signer)
 	}
-	if !permitted(s.hash, k, res, v, signer) {
-		return signer.NodeID, fmt.Errorf("%w: %v may not write it (policy %v)", ErrFetchedValue, signer.NodeID, k.Policy)
-	}
-	return signer.NodeID, nil
+	return signer, nil
 }
 
 // selected reports whether spec selects v: an array index within one of
