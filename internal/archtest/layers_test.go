@@ -33,6 +33,8 @@ var allowed = map[string][]string{
 	"storage/bolt":         {"wire", "security", "config", "storage"},
 	"usage/sip":            {"wire", "storage", "internal/dnsresolver"},
 	"usage/diag":           {"wire", "storage"},
+	"usage/coap":           {"wire", "storage"},
+	"usage/redir":          {"wire", "storage"},
 	// The host wires topology and storage; it knows neither links nor
 	// sockets (forwarding, transport) nor its drivers (node, sim).
 	"host": {"wire", "security", "config", "topology", "storage"},
