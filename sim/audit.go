@@ -281,7 +281,7 @@ func (s *Sim) CopyCounts(vals []Value) []int {
 	}
 	out := make([]int, len(vals))
 	for _, p := range s.Nodes {
-		if !p.Alive || p.Chord.State() != "peer" {
+		if !p.Alive || p.State() != "peer" {
 			continue // a node that left keeps its backend, out of the ring
 		}
 		for _, sl := range slots(p.Backend) {

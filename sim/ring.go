@@ -75,7 +75,7 @@ func (s *Sim) ringSync(n *Node) {
 	if s.ring == nil {
 		return
 	}
-	in := n.Alive && n.Chord.State() == "peer"
+	in := n.Alive && n.State() == "peer"
 	i, found := slices.BinarySearchFunc(s.ring, n.ID, wire.NodeID.Compare)
 	switch {
 	case in && !found:
@@ -92,7 +92,7 @@ func (s *Sim) Peers() []wire.NodeID {
 	if s.ring == nil {
 		s.ring = []wire.NodeID{}
 		for _, n := range s.Nodes {
-			if n.Alive && n.Chord.State() == "peer" {
+			if n.Alive && n.State() == "peer" {
 				s.ring = append(s.ring, n.ID)
 			}
 		}
@@ -157,7 +157,7 @@ func (s *Sim) Converged(ns, np int) (ok int, bad *Node) {
 		if !n.Alive {
 			continue
 		}
-		st := n.Chord.State()
+		st := n.State()
 		if st == "joining" && bad == nil {
 			bad = n
 		}
@@ -165,7 +165,7 @@ func (s *Sim) Converged(ns, np int) (ok int, bad *Node) {
 			continue
 		}
 		i, found := slices.BinarySearchFunc(ring, n.ID, wire.NodeID.Compare)
-		if found && matches(ring, i, ns, 1, n.Chord.Successors()) && matches(ring, i, np, m-1, n.Chord.Predecessors()) {
+		if found && matches(ring, i, ns, 1, n.Plugin.Successors()) && matches(ring, i, np, m-1, n.Plugin.Predecessors()) {
 			ok++
 		} else if bad == nil {
 			bad = n

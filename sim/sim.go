@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/goreload/reload/forwarding"
@@ -14,6 +15,7 @@ import (
 	"github.com/goreload/reload/storage/mem"
 	"github.com/goreload/reload/topology"
 	"github.com/goreload/reload/topology/chord"
+	"github.com/goreload/reload/topology/onehop"
 	"github.com/goreload/reload/wire"
 )
 
@@ -46,6 +48,13 @@ type Config struct {
 	// (as package node configures it: the simulator's transaction layer
 	// is the only timer); nil keeps it.
 	Chord func(*chord.Config)
+	// Topology is the topology plugin every node runs, by its overlay
+	// configuration name: "" or CHORD-RELOAD (topology/chord), or
+	// ONE-HOP (topology/onehop, whose Config OneHop adjusts).
+	Topology string
+	// OneHop adjusts each ONE-HOP node's onehop.Config, which starts with
+	// a node-specific Rand and HostTimeouts set; nil keeps it.
+	OneHop func(*onehop.Config)
 	// DropEvents stops the simulator from keeping every event in
 	// Node.Events, which large runs do not need.
 	DropEvents bool
@@ -69,11 +78,14 @@ type Config struct {
 	Start time.Time
 }
 
-// Node is one simulated node: a host.Host over a chord plugin and a
+// Node is one simulated node: a host.Host over a topology plugin and a
 // storage.Store on an in-memory backend.
 type Node struct {
-	ID      wire.NodeID
-	Host    *host.Host
+	ID   wire.NodeID
+	Host *host.Host
+	// Plugin is the node's topology plugin; Chord is the same plugin
+	// when it is CHORD-RELOAD, else nil.
+	Plugin  topology.Plugin
 	Chord   *chord.Chord
 	Backend *mem.Backend
 	Alive   bool
@@ -222,8 +234,64 @@ func (refuseAll) AddCertificate([][]byte, time.Time) (*security.NodeCert, error)
 	return nil, security.ErrUntrusted
 }
 
+// newPlugin makes node id's topology plugin as Config.Topology names it;
+// c is the plugin when it is CHORD-RELOAD.
+func (s *Sim) newPlugin(id wire.NodeID) (p topology.Plugin, c *chord.Chord, replicas int, err error) {
+	r := rand.New(rand.NewPCG(s.cfg.Seed, id.Uint64Prefix()))
+	switch {
+	case s.cfg.Topology == "" || strings.EqualFold(s.cfg.Topology, chordName):
+		ccfg := chord.DefaultConfig(id, r)
+		ccfg.HostTimeouts = true
+		if s.cfg.Chord != nil {
+			s.cfg.Chord(&ccfg)
+		}
+		if c, err = chord.New(ccfg); err != nil {
+			return nil, nil, 0, err
+		}
+		return c, c, cmp.Or(ccfg.Replicas, chord.DefaultReplicas), nil
+	case strings.EqualFold(s.cfg.Topology, onehop.Name):
+		ocfg := s.oneHopConfig(id, r)
+		o, err := onehop.New(ocfg)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		return o, nil, cmp.Or(ocfg.Replicas, onehop.DefaultReplicas), nil
+	}
+	return nil, nil, 0, fmt.Errorf("sim: unknown topology plugin %q (have %s, %s)", s.cfg.Topology, chordName, onehop.Name)
+}
+
+// chordName is CHORD-RELOAD's name in an overlay configuration.
+const chordName = "CHORD-RELOAD"
+
+func (s *Sim) oneHopConfig(id wire.NodeID, r *rand.Rand) onehop.Config {
+	c := onehop.Config{ID: id, Rand: r, HostTimeouts: true}
+	if s.cfg.OneHop != nil {
+		s.cfg.OneHop(&c)
+	}
+	return c
+}
+
+// State is the node's topology plugin's life-cycle state (idle,
+// joining, peer, client, leaving, left).
+func (n *Node) State() string {
+	if st, ok := n.Plugin.(interface{ State() string }); ok {
+		return st.State()
+	}
+	if n.Plugin.Joined() {
+		return "peer"
+	}
+	return "idle"
+}
+
 // chordTick is the plugins' configured tick length.
 func (s *Sim) chordTick() time.Duration {
+	if strings.EqualFold(s.cfg.Topology, onehop.Name) {
+		c := s.oneHopConfig(wire.NodeID{}, nil)
+		if c.TickLength <= 0 {
+			return onehop.DefaultTickLength
+		}
+		return c.TickLength
+	}
 	c := chord.DefaultConfig(wire.NodeID{}, nil)
 	if s.cfg.Chord != nil {
 		s.cfg.Chord(&c)
@@ -264,22 +332,17 @@ func (s *Sim) Add(id wire.NodeID) (*Node, error) {
 	if _, dup := s.byID[id]; dup {
 		return nil, fmt.Errorf("sim: duplicate node %v", id)
 	}
-	ccfg := chord.DefaultConfig(id, rand.New(rand.NewPCG(s.cfg.Seed, id.Uint64Prefix())))
-	ccfg.HostTimeouts = true
-	if s.cfg.Chord != nil {
-		s.cfg.Chord(&ccfg)
-	}
-	c, err := chord.New(ccfg)
+	p, c, replicas, err := s.newPlugin(id)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{ID: id, Chord: c, Alive: true, Backend: mem.New(), index: int32(len(s.Nodes))}
+	n := &Node{ID: id, Plugin: p, Chord: c, Alive: true, Backend: mem.New(), index: int32(len(s.Nodes))}
 	if s.cfg.Signer != nil {
 		sg := s.cfg.Signer(id)
 		n.signer = &sg
 	}
-	hcfg := host.Config{Plugin: c, Kinds: s.cfg.Kinds, Backend: n.Backend, Verifier: s.cfg.Verifier(id),
-		Clock: s.clock, Logger: s.log, Replicas: cmp.Or(ccfg.Replicas, chord.DefaultReplicas),
+	hcfg := host.Config{Plugin: p, Kinds: s.cfg.Kinds, Backend: n.Backend, Verifier: s.cfg.Verifier(id),
+		Clock: s.clock, Logger: s.log, Replicas: replicas,
 		OnError: func(err error) { s.Errors = append(s.Errors, fmt.Errorf("%v: %w", id, err)) }}
 	if n.Host, err = host.New(hcfg); err != nil {
 		return nil, err
