@@ -39,6 +39,7 @@ const (
 	reqInfo                  // Update nobody waits for
 	reqJoin
 	reqLeave
+	reqVouch // RouteQuery to a member about a stranger that sent an Update
 )
 
 type request struct {
@@ -46,6 +47,7 @@ type request struct {
 	kind     reqKind
 	to       wire.NodeID
 	deadline int64
+	about    wire.NodeID // reqVouch: the stranger asked about
 }
 
 // expiring is a Node-ID remembered since 'at' (vouched candidates,
@@ -112,6 +114,7 @@ type OneHop struct {
 	replicaDue  int64 // -1: none due
 	failureSeen bool
 	detach      bool
+	changed     bool // the table or state changed since the last finish
 
 	msgs   []topology.Outgoing
 	events []topology.Event
@@ -291,25 +294,10 @@ type Routes struct {
 
 var _ topology.Routes = (*Routes)(nil)
 
+// resnap makes a new snapshot; it is called on every change of the
+// table or the state, so Routes is the same value between changes.
 func (o *OneHop) resnap() {
 	peer := o.state == statePeer
-	if s := o.snap; s != nil && s.peer == peer && len(s.ring) == len(o.members)+1 {
-		same := true
-		j := 0
-		for _, m := range s.ring {
-			if m == o.id {
-				continue
-			}
-			if o.members[j] != m {
-				same = false
-				break
-			}
-			j++
-		}
-		if same {
-			return
-		}
-	}
 	ring := make([]wire.NodeID, 0, len(o.members)+1)
 	ring = append(ring, o.members...)
 	i, _ := slices.BinarySearchFunc(ring, o.id, wire.NodeID.Compare)

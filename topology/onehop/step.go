@@ -25,6 +25,7 @@ func encode(b body) []byte {
 
 func (o *OneHop) become(s state) {
 	o.state = s
+	o.changed = true
 	o.resnap()
 }
 
@@ -90,6 +91,7 @@ func (o *OneHop) admit(id wire.NodeID) bool {
 		return false
 	}
 	o.members = slices.Insert(o.members, i, id)
+	o.changed = true
 	o.lastSeen[id] = o.now
 	o.dead = dropID(o.dead, id)
 	o.vouched = dropID(o.vouched, id)
@@ -106,6 +108,7 @@ func (o *OneHop) remove(id wire.NodeID, failure bool) {
 		return
 	}
 	o.members = slices.Delete(o.members, i, i+1)
+	o.changed = true
 	delete(o.lastSeen, id)
 	o.dead = append(dropID(o.dead, id), expiring{id: id, at: o.now + deadTimeouts*o.timeout})
 	if failure {
@@ -257,14 +260,22 @@ func (o *OneHop) onUpdate(in *topology.Incoming) error {
 	switch {
 	case o.isMember(from):
 	case find(o.vouched, from) >= 0 || find(o.dead, from) >= 0:
-		o.admit(from)
+		if o.admit(from) {
+			o.welcome(from)
+		}
 	default:
 		// A stranger: a hint only, remembered as proof of life should a
-		// member name it soon.
+		// member name it soon. The member that would be its successor
+		// admitted it if it joined (§10.5): that member is asked whether
+		// it has the stranger in its table (a RouteQuery for its Node-ID
+		// answered with the stranger itself, §10.8), so that two peers
+		// that joined at once through different admitting peers learn of
+		// each other without waiting for stabilisation.
 		if i := find(o.heard, from); i >= 0 {
 			o.heard[i].at = o.now
 		} else if len(o.heard) < 64 {
 			o.heard = append(o.heard, expiring{id: from, at: o.now})
+			o.askAbout(from)
 		}
 		return nil
 	}
@@ -286,13 +297,33 @@ func (o *OneHop) onUpdate(in *topology.Incoming) error {
 	return nil
 }
 
+// welcome sends a member admitted on another's word our membership:
+// peers that joined at the same time through different admitting peers
+// learn of each other this way, from whichever member learnt of both
+// first.
+func (o *OneHop) welcome(id wire.NodeID) { o.sendUpdate(id, reqInfo) }
+
+// askAbout sends a RouteQuery for stranger's Node-ID to the member that
+// would be its successor.
+func (o *OneHop) askAbout(stranger wire.NodeID) {
+	m := o.snap.owner(stranger)
+	if m == o.id || m == stranger || slices.ContainsFunc(o.reqs, func(r request) bool { return r.kind == reqVouch && r.about == stranger }) {
+		return
+	}
+	q := wire.RouteQueryReq{Destination: wire.Destination{Type: wire.DestNode, ID: slices.Clone(stranger.Bytes())}}
+	o.request(topology.Outgoing{To: m, Code: wire.CodeRouteQueryReq, Body: encode(&q)}, reqVouch)
+	o.reqs[len(o.reqs)-1].about = stranger
+}
+
 // vouch records that a member named id.
 func (o *OneHop) vouch(id wire.NodeID) {
 	if id == o.id || id.Len() != o.idLen || !id.Valid() || id.IsWildcard() || o.isMember(id) || find(o.dead, id) >= 0 || find(o.vouched, id) >= 0 {
 		return
 	}
 	if find(o.heard, id) >= 0 {
-		o.admit(id)
+		if o.admit(id) {
+			o.welcome(id)
+		}
 		return
 	}
 	if len(o.vouched) < MaxMembers {
@@ -403,6 +434,13 @@ func (o *OneHop) onAnswer(in *topology.Incoming) error {
 		}
 	case reqLeave:
 		o.leaveAnswered()
+	case reqVouch:
+		a := wire.ChordRouteQueryAns{IDLen: o.idLen}
+		if ok && in.Code == wire.CodeRouteQueryAns && o.state == statePeer && o.isMember(in.From) {
+			if _, err := a.Decode(in.Body); err == nil && a.NextPeer == r.about && find(o.heard, r.about) >= 0 && find(o.dead, r.about) < 0 && o.admit(r.about) {
+				o.welcome(r.about)
+			}
+		}
 	}
 	return nil
 }
@@ -643,7 +681,7 @@ func union(a, b []wire.NodeID) []wire.NodeID {
 // finish turns table changes into events (neighbours, range, replica
 // set, detachment).
 func (o *OneHop) finish() {
-	if o.state == statePeer {
+	if o.state == statePeer && (o.changed || o.replicaDue >= 0) {
 		succ, pred := o.neighbors()
 		was, now := union(o.succ, o.pred), union(succ, pred)
 		for _, n := range was {
@@ -681,8 +719,7 @@ func (o *OneHop) finish() {
 			o.resp, o.succ, o.pred, o.replicas, o.replicaDue = topology.Range{}, nil, nil, nil, -1
 		}
 	}
-	o.detach, o.failureSeen = false, false
-	o.resnap()
+	o.detach, o.failureSeen, o.changed = false, false, false
 }
 
 // HasReady reports whether Ready would return something.
