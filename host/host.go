@@ -838,13 +838,17 @@ func (h *Host) pluginMessage(m *topology.Outgoing) {
 		}
 		h.rd.Messages = append(h.rd.Messages, Message{Token: h.newReq(r), Dest: dest, Code: m.Code, Body: m.Body, Purpose: Topology})
 	default:
-		h.direct(r, Message{To: m.To, Code: m.Code, Body: m.Body, Purpose: Topology})
+		h.directVia(r, Message{To: m.To, Code: m.Code, Body: m.Body, Purpose: Topology}, m.Via)
 	}
 }
 
 // direct sends m to the neighbour m.To, Attaching first when the host
 // knows of no link to it (RFC 6940 §10.6: neighbours are connected).
-func (h *Host) direct(r *outReq, m Message) {
+func (h *Host) direct(r *outReq, m Message) { h.directVia(r, m, wire.NodeID{}) }
+
+// directVia is direct, Attaching through the linked neighbour via (when
+// set) instead of routing to m.To's Node-ID.
+func (h *Host) directVia(r *outReq, m Message, via wire.NodeID) {
 	m.Token = h.newReq(r)
 	to := m.To
 	m.Dest = []wire.Destination{wire.NodeDest(&to)}
@@ -858,13 +862,18 @@ func (h *Host) direct(r *outReq, m Message) {
 			return
 		}
 	}
-	h.link(to)
+	h.linkVia(to, via)
 	a := h.reqs[h.attaching[to]]
 	a.waiting = append(a.waiting, m)
 }
 
 // link Attaches to id unless the host has a link or an Attach under way.
-func (h *Host) link(id wire.NodeID) {
+func (h *Host) link(id wire.NodeID) { h.linkVia(id, wire.NodeID{}) }
+
+// linkVia is link, with the Attach routed through the linked neighbour via
+// when it is set (RFC 6940 §6.5.1.1: the Attach follows its destination
+// list).
+func (h *Host) linkVia(id, via wire.NodeID) {
 	if _, up := h.linked[id]; up || id == h.self {
 		return
 	}
@@ -876,7 +885,11 @@ func (h *Host) link(id wire.NodeID) {
 	}
 	at := h.newReq(&outReq{kind: reqAttach, to: id})
 	h.attaching[id] = at
-	h.rd.Messages = append(h.rd.Messages, Message{Token: at, Attach: true, Dest: []wire.Destination{wire.NodeDest(&id)}, Code: wire.CodeAttachReq, To: id, Purpose: Topology})
+	dest := []wire.Destination{wire.NodeDest(&id)}
+	if _, up := h.linked[via]; up && via != id {
+		dest = append([]wire.Destination{wire.NodeDest(&via)}, dest...)
+	}
+	h.rd.Messages = append(h.rd.Messages, Message{Token: at, Attach: true, Dest: dest, Code: wire.CodeAttachReq, To: id, Purpose: Topology})
 }
 
 // newReq records a request the host sends and returns its token.

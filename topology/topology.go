@@ -52,7 +52,9 @@ func (m *Incoming) IsAnswer() bool { return m.Code == wire.CodeError || m.Code&1
 //
 // Exactly one of To and Dest addresses it:
 //   - To set, Dest.Type zero: send directly to the neighbour To (the host
-//     Attaches first if it has no connection, RFC 6940 §10.6);
+//     Attaches first if it has no connection, RFC 6940 §10.6; through the
+//     neighbour Via when Via is set, one that knows To, as a node in this
+//     node's own range cannot be reached by routing to its Node-ID);
 //   - Dest set: route it through the overlay to Dest (a node or resource
 //     destination), starting at the neighbour Via when Via is set (the
 //     joining node's bootstrap or admitting peer) or at the next hop the

@@ -48,6 +48,7 @@ type request struct {
 	finger   int
 	deadline int64
 	about    wire.NodeID // reqVouch: the stranger asked about
+	via      wire.NodeID // reqPartition: the bootstrap peer the Ping went through
 }
 
 // retry is a neighbour candidate to verify again at 'at' (0: not

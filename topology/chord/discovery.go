@@ -65,10 +65,10 @@ func (c *Chord) found() {
 // send a Ping for its own Node-ID routed through B." The host finds B
 // (a bootstrap peer it has a link to) and calls this; the Ping goes to
 // our Node-ID as a Resource-ID through B, so that it reaches the peer
-// responsible for it in B's ring: ourselves when B's ring is ours. A
-// peer that answers and that we do not know is the successor of our
-// Node-ID in another partition (S'): see partitionAnswer. At most one
-// such Ping is outstanding.
+// responsible for it in B's ring: ourselves when B's ring is ours (the
+// check then ends with our own answer). A peer that answers and that we
+// do not know is the successor of our Node-ID in another partition (S'):
+// see partitionAnswer. At most one such Ping is outstanding.
 func (c *Chord) CheckPartition(via wire.NodeID) {
 	if c.state != statePeer || via == c.id || via.Len() != c.idLen || !via.Valid() || via.IsWildcard() ||
 		slices.ContainsFunc(c.reqs, func(r request) bool { return r.kind == reqPartition }) {
@@ -76,24 +76,34 @@ func (c *Chord) CheckPartition(via wire.NodeID) {
 	}
 	c.stats.PartitionChecks++
 	c.request(topology.Outgoing{Dest: selfDest(c.id), Via: via, Code: wire.CodePingReq, Body: encode(&wire.PingReq{})}, reqPartition, 0)
+	c.reqs[len(c.reqs)-1].via = via
 	c.finish()
 }
 
-// partitionAnswer takes the answer of s to the Ping of CheckPartition.
-// If s is neither us nor in our routing table, the overlay is partitioned
-// (§10.7.4.4): s answered for our Node-ID in B's ring, as the answering
-// peer of a finger Ping answers for its finger start (§10.5), so it is
-// verified like one (entering our tables where it belongs), and it gets
-// an Update (the host Attaches to it first), from which its stabilisation
-// and ours merge the two rings: our neighbours learn of s from our
-// Updates, and the peers of s's ring learn of us from their own checks.
-func (c *Chord) partitionAnswer(s wire.NodeID) {
+// partitionToken reports whether t is an outstanding partition check.
+func (c *Chord) partitionToken(t uint64) bool {
+	return slices.ContainsFunc(c.reqs, func(r request) bool { return r.kind == reqPartition && r.token == t })
+}
+
+// partitionAnswer takes the answer of s to the Ping of CheckPartition,
+// sent through the bootstrap peer via. If s is neither us nor in our
+// routing table, the overlay is partitioned (§10.7.4.4): s answered for
+// our Node-ID in B's ring, as the answering peer of a finger Ping answers
+// for its finger start (§10.5), so it is verified like one (entering our
+// tables where it belongs), and it gets an Update, whose Attach goes
+// through B ("P SHOULD send an Attach to S' routed through B, followed by
+// an Update sent to S'"): routed by Node-ID in our ring it would end at a
+// peer of ours. From there stabilisation merges the two rings: our
+// neighbours learn of s from our Updates and Attach to it through us
+// (learn), and the peers of s's ring learn of us from their own checks
+// and from s's Updates.
+func (c *Chord) partitionAnswer(s, via wire.NodeID) {
 	if s == c.id || c.inTable(s) {
 		return
 	}
 	c.stats.PartitionsFound++
+	// Sent even when s becomes a neighbour below: the reactive Update to
+	// s then waits for this Attach's link instead of being routed.
+	c.sendUpdateVia(s, via, wire.ChordUpdateNeighbors, reqInfo)
 	c.verified(s)
-	if !c.isNeighbor(s) {
-		c.sendUpdate(s, wire.ChordUpdateNeighbors, reqInfo)
-	}
 }

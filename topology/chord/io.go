@@ -68,6 +68,13 @@ func (c *Chord) answerError(in *topology.Incoming, code wire.ErrorCode, info str
 
 // sendUpdate sends an Update of type t to peer n.
 func (c *Chord) sendUpdate(n wire.NodeID, t wire.ChordUpdateType, kind reqKind) {
+	c.sendUpdateVia(n, wire.NodeID{}, t, kind)
+}
+
+// sendUpdateVia sends n an Update; when the host has no link to n, it
+// Attaches through via, a neighbour that named n and so can reach it
+// (zero: routed by Node-ID, which cannot reach a node in our own range).
+func (c *Chord) sendUpdateVia(n, via wire.NodeID, t wire.ChordUpdateType, kind reqKind) {
 	u := wire.ChordUpdate{Uptime: c.Uptime(), Type: t, IDLen: c.idLen}
 	if t != wire.ChordUpdatePeerReady {
 		u.Predecessors, u.Successors = c.pred, c.succ
@@ -76,7 +83,7 @@ func (c *Chord) sendUpdate(n wire.NodeID, t wire.ChordUpdateType, kind reqKind) 
 		u.Fingers = c.Fingers()
 		slices.SortFunc(u.Fingers, wire.NodeID.Compare)
 	}
-	c.request(topology.Outgoing{To: n, Code: wire.CodeUpdateReq, Body: encode(&u)}, kind, 0)
+	c.request(topology.Outgoing{To: n, Via: via, Code: wire.CodeUpdateReq, Body: encode(&u)}, kind, 0)
 	c.stats.UpdatesSent++
 }
 

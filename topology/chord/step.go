@@ -32,7 +32,11 @@ func (c *Chord) Step(in topology.Incoming) error {
 		c.finish()
 		return nil
 	}
-	if in.From.Len() != c.idLen || !in.From.Valid() || in.From.IsWildcard() || in.From == c.id {
+	if in.From == c.id && in.IsAnswer() && c.partitionToken(in.Token) {
+		// Our own answer to a partition check (§10.7.4.4): the Ping for
+		// our Node-ID came back to us, so B's ring is ours.
+		err = c.step(c, &in)
+	} else if in.From.Len() != c.idLen || !in.From.Valid() || in.From.IsWildcard() || in.From == c.id {
 		if !in.IsAnswer() {
 			c.answerError(&in, wire.ErrCodeInvalidMessage, "bad sender")
 		}
@@ -126,7 +130,7 @@ func stepPeer(c *Chord, in *topology.Incoming) error {
 		member := c.vouched(in.From)
 		c.failed(in.From)
 		if member {
-			c.learn(ids)
+			c.learn(ids, wire.NodeID{})
 		}
 		return nil
 	case wire.CodeUpdateReq:
@@ -268,7 +272,7 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 			return err
 		}
 		if a.NextPeer == r.about {
-			c.candidate(r.about)
+			c.candidate(r.about, r.to)
 		}
 	case reqSelfCheck:
 		if isErr || in.Code != wire.CodeRouteQueryAns || c.state != statePeer {
@@ -289,7 +293,7 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 		if _, err := p.Decode(in.Body); err != nil {
 			return err
 		}
-		c.partitionAnswer(in.From)
+		c.partitionAnswer(in.From, r.via)
 	case reqRejoin:
 		if in.Code == wire.CodeJoinAns && c.state == statePeer {
 			c.verified(in.From)
@@ -444,8 +448,8 @@ func (c *Chord) onUpdate(in *topology.Incoming) error {
 		if c.upd.Type == wire.ChordUpdatePeerReady {
 			return nil
 		}
-		c.learn(c.upd.Predecessors)
-		c.learn(c.upd.Successors)
+		c.learn(c.upd.Predecessors, in.From)
+		c.learn(c.upd.Successors, in.From)
 	}
 	if c.upd.Type == wire.ChordUpdatePeerReady {
 		return nil

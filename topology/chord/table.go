@@ -358,8 +358,11 @@ func (c *Chord) PeerLinked(id wire.NodeID) {
 // learn considers peers named in an Update or Leave from a neighbour
 // (§10.7.3): those that are not known and would enter the neighbour table
 // become candidates, and an Update is sent to each; they enter the table
-// when they answer.
-func (c *Chord) learn(ids []wire.NodeID) {
+// when they answer. from is the neighbour that named them (zero if none
+// is to be used): the Update's Attach goes through it, as a candidate
+// inside our own range cannot be reached by routing to its Node-ID (we
+// are responsible for it until it enters our table).
+func (c *Chord) learn(ids []wire.NodeID, from wire.NodeID) {
 	for _, n := range ids {
 		if n == c.id || n.Len() != c.idLen || !n.Valid() || n.IsWildcard() || c.isDead(n) || c.isNeighbor(n) || c.isPending(n) {
 			continue
@@ -375,7 +378,7 @@ func (c *Chord) learn(ids []wire.NodeID) {
 			return
 		}
 		c.pending = append(c.pending, expiring{id: n, until: c.now + c.timeout})
-		c.sendUpdate(n, wire.ChordUpdateNeighbors, reqVerify)
+		c.sendUpdateVia(n, from, wire.ChordUpdateNeighbors, reqVerify)
 	}
 }
 
@@ -483,15 +486,15 @@ func (c *Chord) around(x wire.NodeID) (before, after wire.NodeID) {
 	return before, after
 }
 
-// candidate sends an Update to n, which a member vouched for (see hint),
-// unless it is known already; n enters the tables when it answers
+// candidate sends an Update to n, which the member via vouched for (see
+// hint; the Attach goes through via), unless it is known already; n enters the tables when it answers
 // (reqVerify), so that a peer that failed meanwhile is not taken in.
-func (c *Chord) candidate(n wire.NodeID) {
+func (c *Chord) candidate(n, via wire.NodeID) {
 	if c.isDead(n) || c.inTable(n) || c.isPending(n) || len(c.pending) >= 2*(c.cfg.Successors+c.cfg.Predecessors) {
 		return
 	}
 	c.pending = append(c.pending, expiring{id: n, until: c.now + c.timeout})
-	c.sendUpdate(n, wire.ChordUpdateNeighbors, reqVerify)
+	c.sendUpdateVia(n, via, wire.ChordUpdateNeighbors, reqVerify)
 }
 
 // maxReverify bounds the verifications of one candidate that are tried
@@ -532,7 +535,7 @@ func (c *Chord) reverifyDue() bool {
 			due = append(due, r.id)
 		}
 	}
-	c.learn(due)
+	c.learn(due, wire.NodeID{})
 	return len(due) > 0
 }
 
