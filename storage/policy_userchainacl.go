@@ -388,12 +388,12 @@ func (s *Store) checkShared(k *Kind, res wire.ResourceID, v *wire.StoredDataValu
 	return nil
 }
 
-// fetchedACL is the ACL an answer to req carries: the ACCESS-CONTROL-LIST
+// FetchedACL is the ACL an answer to req carries: the ACCESS-CONTROL-LIST
 // values of ans whose signatures verify (RFC 8076 §6.5); nil when req did
 // not ask for that Kind. The chain is checked only over the items
 // fetched: a fetch of part of the ACL can make values look unauthorized,
 // never the reverse.
-func (s *Store) fetchedACL(req *wire.FetchReq, ans *wire.FetchAns, certs []wire.GenericCertificate, now time.Time) *ACL {
+func (s *Store) FetchedACL(req *wire.FetchReq, ans *wire.FetchAns, certs []wire.GenericCertificate, now time.Time) *ACL {
 	aclKind, ok := s.kinds.Lookup(wire.KindAccessControlList)
 	if !ok || findSpecifier(req, wire.KindAccessControlList) == nil {
 		return nil

@@ -97,7 +97,7 @@ func (s *Store) VerifyFetch(req *wire.FetchReq, ans *wire.FetchAns, certs []wire
 			continue
 		}
 		if k.Policy == PolicyUserChainACL && !aclDone {
-			acl, aclDone = s.fetchedACL(req, ans, certs, now), true
+			acl, aclDone = s.FetchedACL(req, ans, certs, now), true
 		}
 		kept := kr.Values[:0]
 		for j := range kr.Values {
