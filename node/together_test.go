@@ -134,33 +134,41 @@ func TestSimultaneousStart(t *testing.T) {
 	}
 }
 
-// Two halves of an overlay started apart (the configuration's two
-// bootstrap nodes both started as seeds, four peers joining each (eight
-// with RELOAD_FLOOD=1), over
-// real TLS links) are two rings until the partition checks (RFC 6940
-// §10.7.4.4: each peer Pings its own Node-ID through a bootstrap node)
-// find the other ring; the rings then merge into one.
+// Two halves of an overlay started apart (two seeds, four peers joining
+// each, eight with RELOAD_FLOOD=1, over real TLS links) are two rings
+// until the partition checks (RFC 6940 §10.7.4.4: each peer Pings its own
+// Node-ID through a bootstrap node) find the other ring; the rings then
+// merge into one. Two-sided: the configuration lists both seeds, so the
+// peers of either ring can find the other. One-sided: it lists only the
+// first seed, so only the second ring's peers (which bootstrapped through
+// the second seed) check through a node of the other ring, as after a
+// seed lost every link and founded a ring of its own.
 func TestPartitionHeals_Sec10_7_4_4(t *testing.T) {
-	half := 4
-	if flood.Big() {
-		half = 8
+	for _, tc := range []struct {
+		name  string
+		nboot int
+	}{{"two-sided", 2}, {"one-sided", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			half := 4
+			if flood.Big() {
+				half = 8
+			}
+			c := newTogether(t, 2*half, tc.nboot, func(i int, addrs []string, c *Config) {
+				c.PartitionCheck = time.Second
+				if i < 2 {
+					c.Seed = true
+				} else {
+					c.Bootstrap = addrs[i%2 : i%2+1] // even nodes: ring 0, odd ones: ring 1
+				}
+			})
+			start := time.Now()
+			c.startTogether(t)
+			// A few seconds, more under the race detector.
+			c.waitConverged(t, 150*time.Second)
+			t.Logf("two rings of %d healed into one after %v", half, time.Since(start).Round(time.Millisecond))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c.pingAll(ctx, t, "")
+		})
 	}
-	c := newTogether(t, 2*half, 2, func(i int, addrs []string, c *Config) {
-		c.PartitionCheck = time.Second
-		if i < 2 {
-			c.Seed = true
-		} else {
-			c.Bootstrap = addrs[i%2 : i%2+1] // even nodes: ring 0, odd ones: ring 1
-		}
-	})
-	start := time.Now()
-	c.startTogether(t)
-	// Healing takes from a few seconds to most of a minute (both rings'
-	// checks must find pairs of peers that belong side by side), more
-	// under the race detector.
-	c.waitConverged(t, 150*time.Second)
-	t.Logf("two rings of %d healed into one after %v", half, time.Since(start).Round(time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c.pingAll(ctx, t, "")
 }
