@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/enroll"
+	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/wire"
 )
@@ -80,10 +82,12 @@ const maxFrameMessage = 1<<24 - 1
 // initOptions are the flags of "reload overlay init".
 type initOptions struct {
 	dir, name, enrollURL, configAlg string
+	topology                        string // topology-plugin (RFC 6940 §11.1)
 	nodes, days                     int
 	maxMessageSize                  int
 	algo                            security.KeyAlgorithm
 	selfSigned                      bool
+	selfTuning                      int // number-of-peers-to-probe; 0: no self-tuning (RFC 7363)
 	bootstrap                       []config.BootstrapNode
 	json                            bool // print the result as JSON
 }
@@ -111,7 +115,7 @@ type initNode struct {
 
 func overlayInit(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload overlay init",
-		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa|ed25519] [--self-signed] [--bootstrap IP:PORT ...] [--max-message-size BYTES] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem), each\nwith the SIP digest password of its user (nodes/nodeI/sip-users, read by\nreload node --sip-udp). The configuration's max-message-size is 64 KiB unless\n--max-message-size says otherwise; init refuses a size too small for a\nConfigUpdate carrying the signed configuration (RFC 6940 §6.5.4).", stderr)
+		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa|ed25519] [--self-signed] [--bootstrap IP:PORT ...] [--max-message-size BYTES] [--topology CHORD-RELOAD|ONE-HOP] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem), each\nwith the SIP digest password of its user (nodes/nodeI/sip-users, read by\nreload node --sip-udp). The configuration's max-message-size is 64 KiB unless\n--max-message-size says otherwise; init refuses a size too small for a\nConfigUpdate carrying the signed configuration (RFC 6940 §6.5.4).", stderr)
 	var o initOptions
 	var algo string
 	var bootstrap stringList
@@ -126,6 +130,10 @@ func overlayInit(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.days, "days", 365, "validity of the CA, the configuration and the certificates, in days")
 	fs.IntVar(&o.maxMessageSize, "max-message-size", config.RecommendedMaxMessageSize,
 		"max-message-size to write (RFC 6940 §11.1): the largest message in the overlay, in bytes; it must hold a ConfigUpdate with the signed configuration, which RFC 6940's default of 5000 cannot")
+	fs.StringVar(&o.topology, "topology", config.DefaultTopologyPlugin,
+		"topology-plugin to write (RFC 6940 §11.1): CHORD-RELOAD (§10), or ONE-HOP, a full-membership one-hop topology for overlays of tens of peers; every peer of the overlay runs it")
+	fs.IntVar(&o.selfTuning, "self-tuning", 0,
+		"turn on self-tuning CHORD-RELOAD (RFC 7363) with this number-of-peers-to-probe (4 is the RFC's default; 0: off): peers estimate the overlay size and churn and adapt their stabilisation interval and table sizes")
 	fs.BoolVar(&o.json, "json", false, "print the files and node identities as JSON")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -141,6 +149,10 @@ func overlayInit(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, "--nodes must be between 0 and 10000")
 	case o.days < 1:
 		return usageError(fs, "--days must be positive")
+	case o.selfTuning < 0 || o.selfTuning > 1<<16:
+		return usageError(fs, "--self-tuning must be between 0 (off) and 65536")
+	case !slices.ContainsFunc(node.TopologyPlugins, func(p string) bool { return strings.EqualFold(p, o.topology) }):
+		return usageError(fs, "--topology %q is not a topology plugin this implementation has (%s)", o.topology, strings.Join(node.TopologyPlugins, ", "))
 	case o.maxMessageSize < 1 || o.maxMessageSize > maxFrameMessage:
 		// §6.6.5: a framed message's length is 24 bits.
 		return usageError(fs, "--max-message-size must be between 1 and %d", maxFrameMessage)
@@ -315,8 +327,14 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 
 	c := config.New(o.name)
 	c.MaxMessageSize = config.RecommendedMaxMessageSize
+	if i := slices.IndexFunc(node.TopologyPlugins, func(p string) bool { return strings.EqualFold(p, o.topology) }); i >= 0 {
+		c.TopologyPlugin = node.TopologyPlugins[i]
+	}
 	if o.maxMessageSize > 0 {
 		c.MaxMessageSize = uint32(o.maxMessageSize)
+	}
+	if o.selfTuning > 0 {
+		c.SetSelfTuning(o.selfTuning)
 	}
 	c.Expiration = notAfter.UTC().Truncate(time.Second)
 	c.BootstrapNodes = o.bootstrap

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/sim"
 	"github.com/goreload/reload/sim/svgplot"
 )
@@ -30,7 +31,9 @@ each retried up to 3 attempts 3 s apart) until the survivors have repaired
 the ring. Progress goes to stderr, the report to stdout (text, or JSON with
 --json). --plot-dir writes hops.svg (mean hops against N over a sweep of
 ring sizes, with the ½·log2 N reference) and, with --churn, churn.svg
-(lookup success over time).
+(lookup success over time). --topology ONE-HOP runs the ONE-HOP plugin
+(full membership, one hop per lookup) instead of CHORD-RELOAD; the hops
+sweep of --plot-dir is always CHORD-RELOAD's.
 
 The same --seed gives the same run. Exit status 1 when the ring does not
 converge or does not repair.
@@ -64,6 +67,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	plotDir := fs.String("plot-dir", "", "write hops.svg and churn.svg into `DIR`")
 	sweepMax := fs.Int("sweep-max", 4096, "largest ring of the hops sweep (powers of 2 from 16, up to --nodes)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	topo := fs.String("topology", "CHORD-RELOAD", "topology plugin every peer runs: CHORD-RELOAD or ONE-HOP")
 
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -78,6 +82,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	case *churn > 0 && *nodes-int(math.Round(*churn*float64(*nodes))) < 2:
 		fmt.Fprintln(stderr, "reload sim: --churn leaves fewer than 2 peers")
 		return exitUsage
+	case !slices.ContainsFunc(node.TopologyPlugins, func(p string) bool { return strings.EqualFold(p, *topo) }):
+		fmt.Fprintf(stderr, "reload sim: --topology %q is not one of %s\n", *topo, strings.Join(node.TopologyPlugins, ", "))
+		return exitUsage
 	case *lookups < 1 || *joinRate < 1 || *window < 1:
 		fmt.Fprintln(stderr, "reload sim: --lookups, --join-rate and --window must be positive")
 		return exitUsage
@@ -86,7 +93,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	prog := &progress{w: stderr, quiet: *quiet}
 	e := sim.Experiment{
 		Nodes: *nodes, JoinRate: *joinRate, Seed: *seed, Lookups: *lookups,
-		Churn: *churn, Window: *window, Progress: prog.show,
+		Churn: *churn, Window: *window, Progress: prog.show, Sim: sim.Config{Topology: *topo},
 	}
 	rep, err := e.Run()
 	if err != nil {
