@@ -61,8 +61,15 @@ func ParseDestination(s string) (wire.Destination, error) {
 //	GET  /fetch?resource=NAME&kind=ID  (NAME node:HEX is H(Node-ID), RFC 6940 §8)
 //	GET  /stat?resource=NAME&kind=ID
 //	GET  /find?resource=NAME&kind=ID
+//	GET  /acl?resource=NAME          the access control list at NAME (RFC 8076)
+//	POST /acl/grant?resource=NAME&kind=ID&user=USER[&delegate=true][&lifetime=S]
+//	POST /acl/revoke?resource=NAME&kind=ID&user=USER
 //	GET  /config                     the configuration document in force
 //	POST /config                     a new signed configuration document (RFC 6940 §6.5.4)
+//	POST /service/register?namespace=NS[&lifetime=S]  ReDiR registration, kept alive (RFC 7374 §4.3, §4.4)
+//	POST /service/unregister?namespace=NS[&keep=1]
+//	GET  /service/lookup?namespace=NS[&key=HEX]       closest provider by Node-ID (RFC 7374 §4.5)
+//	GET  /service/list
 //
 // Answers are JSON; errors are {"error": "...", "code": "Error_..."} with
 // an HTTP status.
@@ -85,6 +92,7 @@ func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 		writeJSON(w, http.StatusOK, n.Status())
 	})
 	mux.Handle("GET /metrics", n.Metrics())
+	n.handleServiceControl(mux) // RFC 7374 service discovery (redir.go)
 	mux.HandleFunc("POST /ping", func(w http.ResponseWriter, r *http.Request) {
 		dest, kinds, ok := destAndKinds(w, r)
 		if !ok {
@@ -188,7 +196,7 @@ func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 		if !ok {
 			return
 		}
-		ans, err := n.FetchAll(r.Context(), res, kind)
+		ans, err := n.fetchControl(r.Context(), res, kind)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -227,6 +235,7 @@ func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "kind": kind.String(), "values": out,
 			"from": ans.From.String(), "partial": ans.Partial(), "discarded": discarded})
 	})
+	n.handleShare(mux)
 	mux.HandleFunc("GET /stat", func(w http.ResponseWriter, r *http.Request) {
 		res, kind, ok := resourceAndKind(w, r)
 		if !ok {
@@ -412,7 +421,7 @@ func destAndKinds(w http.ResponseWriter, r *http.Request) (wire.Destination, []w
 // ParseKind reads a Kind-ID: an IANA name (SIP-REGISTRATION, ...) or a
 // number.
 func ParseKind(s string) (wire.KindID, error) {
-	for _, k := range []wire.KindID{wire.KindSIPRegistration, wire.KindTURNService, wire.KindCertificateByNode, wire.KindCertificateByUser} {
+	for _, k := range []wire.KindID{wire.KindSIPRegistration, wire.KindTURNService, wire.KindCertificateByNode, wire.KindCertificateByUser, wire.KindAccessControlList} {
 		if strings.EqualFold(s, k.String()) {
 			return k, nil
 		}
