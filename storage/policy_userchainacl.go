@@ -2,12 +2,16 @@ package storage
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/wire"
 )
@@ -132,6 +136,78 @@ func (vn *VariableNames) Match(name, user string) bool {
 		}
 	}
 	return false
+}
+
+// ShareNamespace is the XML namespace of the configuration elements of
+// shared resources (RFC 8076 §5.3, §9.3).
+const ShareNamespace = "urn:ietf:params:xml:ns:p2p:config-base:share"
+
+// ParseVariableNames reads a Kind's <share:variable-resource-names>
+// element from the kind element's extension elements (RFC 8076 §5.3):
+//
+//	kind-parameter &= element share:variable-resource-names {
+//	    attribute enable { xsd:boolean },
+//	    element share:pattern { xsd:string }*
+//	}?
+//
+// Without the element, variable names are disabled (§5.3: the default of
+// "enable" is false). More than one element, or a bad "enable", is an
+// error.
+func ParseVariableNames(exts []config.Element) (VariableNames, error) {
+	var vn VariableNames
+	found := false
+	for _, e := range exts {
+		if e.Name.Space != ShareNamespace || e.Name.Local != "variable-resource-names" {
+			continue
+		}
+		if found {
+			return VariableNames{}, errors.New("storage: share:variable-resource-names appears twice")
+		}
+		found = true
+		for _, a := range e.Attrs {
+			if a.Name.Local != "enable" || (a.Name.Space != "" && a.Name.Space != ShareNamespace) {
+				continue
+			}
+			v, err := strconv.ParseBool(strings.TrimSpace(a.Value))
+			if err != nil {
+				return VariableNames{}, fmt.Errorf("storage: share:variable-resource-names enable=%q: not a boolean", a.Value)
+			}
+			vn.Enabled = v
+		}
+		// The inner XML may use a prefix declared on an ancestor, so
+		// patterns are found by their local name.
+		dec := xml.NewDecoder(bytes.NewReader(e.Inner))
+		depth, in := 0, false
+		var text strings.Builder
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return VariableNames{}, fmt.Errorf("storage: share:variable-resource-names: %w", err)
+			}
+			switch t := tok.(type) {
+			case xml.StartElement:
+				depth++
+				if depth == 1 && t.Name.Local == "pattern" {
+					in = true
+					text.Reset()
+				}
+			case xml.CharData:
+				if in {
+					text.Write(t)
+				}
+			case xml.EndElement:
+				if depth == 1 && in {
+					vn.Patterns = append(vn.Patterns, strings.TrimSpace(text.String()))
+					in = false
+				}
+				depth--
+			}
+		}
+	}
+	return vn, nil
 }
 
 // ACLEntry is one live AccessControlListItem held at a Resource-ID, with
@@ -429,4 +505,46 @@ func (s *Store) permitFetchedShared(k *Kind, res wire.ResourceID, v *wire.Stored
 		return nil
 	}
 	return s.permitShared(k, res, v, signer, nil, acl)
+}
+
+// WithVariableNames returns a copy of t in which each Kind of c's
+// required kinds that has a <share:variable-resource-names> element
+// (ParseVariableNames) carries it (RFC 8076 §5.3). t is not changed.
+func (t *KindTable) WithVariableNames(c *config.Configuration) (*KindTable, error) {
+	out := &KindTable{m: make(map[wire.KindID]*Kind, len(t.m))}
+	for id, k := range t.m {
+		out.m[id] = k
+	}
+	for i := range c.RequiredKinds {
+		kd := &c.RequiredKinds[i].Kind
+		vn, err := ParseVariableNames(kd.Extensions)
+		if err != nil {
+			return nil, fmt.Errorf("kind %s: %w", kindLabel(kd), err)
+		}
+		if !vn.Enabled && len(vn.Patterns) == 0 {
+			continue
+		}
+		info, err := kd.Info()
+		if err != nil {
+			return nil, err
+		}
+		k, ok := out.m[wire.KindID(info.ID)]
+		if !ok {
+			continue
+		}
+		if k.Policy != PolicyUserChainACL {
+			return nil, fmt.Errorf("storage: kind %s: variable resource names need the USER-CHAIN-ACL policy (RFC 8076 §5.2)", kindLabel(kd))
+		}
+		c := *k
+		c.VariableNames = vn
+		out.m[c.ID] = &c
+	}
+	return out, nil
+}
+
+func kindLabel(kd *config.Kind) string {
+	if kd.Name != "" {
+		return kd.Name
+	}
+	return strconv.FormatUint(uint64(kd.ID), 10)
 }

@@ -1,9 +1,11 @@
 package storage_test
 
 import (
+	"encoding/xml"
 	"errors"
 	"testing"
 
+	"github.com/goreload/reload/config"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/storage"
 	"github.com/goreload/reload/storage/mem"
@@ -376,4 +378,73 @@ func TestVerifyFetchShared(t *testing.T) {
 func nodeBytes(id *security.Identity) []byte {
 	n := id.NodeID()
 	return n.Bytes()
+}
+
+// TestParseVariableNames: RFC 8076 §5.3's kind parameter, read from a
+// kind element's extension elements.
+func TestParseVariableNames(t *testing.T) {
+	el := func(attrs []xml.Attr, inner string) config.Element {
+		return config.Element{Name: xml.Name{Space: storage.ShareNamespace, Local: "variable-resource-names"}, Attrs: attrs, Inner: []byte(inner)}
+	}
+	enable := func(v string) []xml.Attr { return []xml.Attr{{Name: xml.Name{Local: "enable"}, Value: v}} }
+	vn, err := storage.ParseVariableNames([]config.Element{el(enable("true"),
+		"\n  <share:pattern>.*-conf-$USER@$DOMAIN</share:pattern>\n  <share:pattern> [a-z]+-$USER@$DOMAIN </share:pattern>\n")})
+	if err != nil || !vn.Enabled || len(vn.Patterns) != 2 || vn.Patterns[0] != ".*-conf-$USER@$DOMAIN" || vn.Patterns[1] != "[a-z]+-$USER@$DOMAIN" {
+		t.Fatalf("ParseVariableNames = %+v, %v", vn, err)
+	}
+	if !vn.Match("x-conf-alice@example.com", "alice@example.com") {
+		t.Fatal("parsed pattern does not match")
+	}
+	if vn, err := storage.ParseVariableNames(nil); err != nil || vn.Enabled {
+		t.Fatalf("absent: %+v, %v", vn, err)
+	}
+	if vn, err := storage.ParseVariableNames([]config.Element{el(enable("0"), "<pattern>$USER-$DOMAIN</pattern>")}); err != nil || vn.Enabled {
+		t.Fatalf("disabled: %+v, %v", vn, err)
+	}
+	for name, exts := range map[string][]config.Element{
+		"bad enable": {el(enable("yes please"), "")},
+		"twice":      {el(enable("true"), ""), el(enable("true"), "")},
+		"bad xml":    {el(enable("true"), "<pattern>x</other>")},
+	} {
+		if _, err := storage.ParseVariableNames(exts); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestKindTableWithVariableNames: the configuration's variable-names
+// element reaches the Kind table (RFC 8076 §5.3).
+func TestKindTableWithVariableNames(t *testing.T) {
+	vrn := config.Element{Name: xml.Name{Space: storage.ShareNamespace, Local: "variable-resource-names"},
+		Attrs: []xml.Attr{{Name: xml.Name{Local: "enable"}, Value: "true"}}, Inner: []byte("<pattern>.*-conf-$USER@$DOMAIN</pattern>")}
+	c := config.New("share.example.org")
+	c.RequiredKinds = []config.KindBlock{
+		{Kind: config.Kind{Name: "ACCESS-CONTROL-LIST", DataModel: config.DataModelArray, AccessControl: config.AccessUserChainACL, MaxCount: 8, MaxSize: 100, Extensions: []config.Element{vrn}}},
+		{Kind: config.Kind{ID: 0xf00000a1, DataModel: config.DataModelArray, AccessControl: config.AccessUserChainACL, MaxCount: 8, MaxSize: 100}},
+	}
+	kinds, err := c.Kinds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := storage.KindTableFromConfig(kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := base.WithVariableNames(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl, _ := tab.Lookup(wire.KindAccessControlList)
+	other, _ := tab.Lookup(0xf00000a1)
+	orig, _ := base.Lookup(wire.KindAccessControlList)
+	if !acl.VariableNames.Enabled || len(acl.VariableNames.Patterns) != 1 || other.VariableNames.Enabled || orig.VariableNames.Enabled {
+		t.Fatalf("ACL %+v, other %+v, original %+v", acl.VariableNames, other.VariableNames, orig.VariableNames)
+	}
+	c.RequiredKinds[1].Kind.AccessControl = config.AccessUserMatch
+	c.RequiredKinds[1].Kind.Extensions = []config.Element{vrn}
+	kinds, _ = c.Kinds()
+	base, _ = storage.KindTableFromConfig(kinds)
+	if _, err := base.WithVariableNames(c); err == nil {
+		t.Fatal("variable names on a USER-MATCH kind accepted")
+	}
 }
