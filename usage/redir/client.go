@@ -202,6 +202,9 @@ func (c *Client) Register(ctx context.Context, ns string, dest []wire.Destinatio
 	st := &reg.Stats
 	// Steps 1-4: store at Lstart, then upward while n.id is the lowest
 	// or highest Node-ID in its interval, storing at every level reached.
+	// "Its interval" is I(level,n.id), not the whole tree node: step 4
+	// ends on "the interval I(level,n.id)" and the examples of §7.1 (peer
+	// 7 at level 1) count only the interval.
 	var atStart []Provider
 	for level := c.start; ; level-- {
 		entries, node, err := c.fetchNode(ctx, ns, level, key, st)
