@@ -26,14 +26,14 @@ var confPattern = storage.VariableNames{Enabled: true, Patterns: []string{"[a-z]
 // shareEnv is a storing peer with the ACCESS-CONTROL-LIST Kind and the
 // shared Kinds, and users alice (the Resource Owner), bob, carol, dave.
 type shareEnv struct {
-	t                       *testing.T
+	t                       testing.TB
 	s                       *storage.Store
 	res                     wire.ResourceID
 	alice, bob, carol, dave *security.Identity
 	seq                     uint64
 }
 
-func newShareEnv(t *testing.T, aclNames storage.VariableNames) *shareEnv {
+func newShareEnv(t testing.TB, aclNames storage.VariableNames) *shareEnv {
 	t.Helper()
 	pki := st.NewPKI(t)
 	kinds, err := storage.NewKindTable(
@@ -57,7 +57,7 @@ func newShareEnv(t *testing.T, aclNames storage.VariableNames) *shareEnv {
 	return e
 }
 
-func aclValue(t *testing.T, to string, kind wire.KindID, ad bool) []byte {
+func aclValue(t testing.TB, to string, kind wire.KindID, ad bool) []byte {
 	t.Helper()
 	it := wire.AccessControlListItem{ToUser: []byte(to), Kind: kind, AllowDelegation: ad}
 	b, err := it.Append(nil)
@@ -446,5 +446,26 @@ func TestKindTableWithVariableNames(t *testing.T) {
 	base, _ = storage.KindTableFromConfig(kinds)
 	if _, err := base.WithVariableNames(c); err == nil {
 		t.Fatal("variable names on a USER-MATCH kind accepted")
+	}
+}
+
+// BenchmarkStoreShared: a Store by an Authorized Peer two delegations
+// from the owner (the ACL read, its signers' certificates parsed, the
+// chain walked), against the owner's Store that needs no ACL.
+func BenchmarkStoreShared(b *testing.B) {
+	e := newShareEnv(b, storage.VariableNames{})
+	e.chain()
+	for i, bc := range []struct {
+		name string
+		who  *security.Identity
+	}{{"owner", e.alice}, {"depth2", e.carol}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := e.put(bc.who, nil, kindShared, st.Array(uint32(3+i), "v")); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
