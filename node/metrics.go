@@ -15,7 +15,6 @@ import (
 	"github.com/goreload/reload/forwarding"
 	"github.com/goreload/reload/monitor"
 	"github.com/goreload/reload/topology"
-	"github.com/goreload/reload/topology/chord"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/wire"
 )
@@ -113,7 +112,7 @@ var allDescs = []*prometheus.Desc{
 // Go runtime and process collectors.
 func newMetrics(n *Node) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
-	m.reg.MustRegister(nodeCollector{n},
+	m.reg.MustRegister(nodeCollector{n}, routeCollector{n}, selfTuneCollector{n},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -204,13 +203,13 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	type topo struct {
 		joined              bool
 		succ, pred, fingers int
-		cs                  chord.Stats
+		cs                  topoStats
 	}
 	var tp topo
 	t := new(topo)
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 	if n.do(ctx, func() {
-		*t = topo{n.ch.Joined(), len(n.ch.Successors()), len(n.ch.Predecessors()), len(n.ch.Fingers()), n.ch.Stats()}
+		*t = topo{n.ch.Joined(), len(n.ch.Successors()), len(n.ch.Predecessors()), len(n.ch.Fingers()), pluginStats(n.ch)}
 	}) == nil {
 		tp = *t
 	}
@@ -291,7 +290,7 @@ func (n *Node) logEvent(ev topology.Event) {
 	case topology.EventDetached:
 		// Losing the ring is a failure, unless this node is leaving
 		// it (its neighbours may be leaving too).
-		if st := n.ch.State(); st != "leaving" && st != "left" {
+		if st := pluginState(n.ch); st != "leaving" && st != "left" {
 			lvl = slog.LevelWarn
 		}
 	}

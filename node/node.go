@@ -1,7 +1,6 @@
 package node
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -30,9 +29,9 @@ import (
 	"github.com/goreload/reload/storage/bolt"
 	"github.com/goreload/reload/storage/mem"
 	"github.com/goreload/reload/topology"
-	"github.com/goreload/reload/topology/chord"
 	"github.com/goreload/reload/transport"
 	"github.com/goreload/reload/transport/capture"
+	"github.com/goreload/reload/usage/coap"
 	"github.com/goreload/reload/usage/diag"
 	"github.com/goreload/reload/usage/sip"
 	"github.com/goreload/reload/wire"
@@ -119,6 +118,8 @@ type Config struct {
 	DiagPolicy *diag.Policy
 	// SIP, when set, runs the SIP usage's front end (RFC 7904).
 	SIP *SIPConfig
+	// CoAP, when set, runs the CoAP usage's front end (RFC 7650).
+	CoAP *CoAPConfig
 
 	// Capture, when set, records what this node's overlay links send
 	// (TCP, UDP and ICE sockets) as pcap; KeyLogWriter receives their
@@ -155,6 +156,21 @@ type Config struct {
 	// but this node's own.
 	PartitionCheck time.Duration
 
+	// ResponseRoutes is whether this node, as the destination of a
+	// request asking for direct response routing (RFC 7263) or relay
+	// peer routing (RFC 7264), sends the answer that way: off (the
+	// default: symmetric routing, as both RFCs advise outside managed
+	// networks), linked (only over a link already authenticated as the
+	// requester or relay peer) or dial (also opening one to the address
+	// the request gives). See forwarding.ResponseRoutePolicy.
+	ResponseRoutes forwarding.ResponseRoutePolicy
+	// RelayPeer, when set, is the relay peer RequestRouted names for RPR
+	// (RFC 7264), reached at RelayAddr (zero: the address of the TLS link
+	// this node opened to it); default: the peer of the first TLS link
+	// this node opened (its bootstrap peer, RFC 7264 §3.2.2).
+	RelayPeer wire.NodeID
+	RelayAddr netip.AddrPort
+
 	Logger *slog.Logger
 }
 
@@ -176,6 +192,7 @@ type Node struct {
 	diag  *diag.Server
 	stats *diag.LocalStats
 	sip   *sip.Frontend
+	coap  *coap.Frontend
 	// sipKept keeps the front end's bindings in DataDir (nil without).
 	sipKept *sipBindings
 	start   time.Time
@@ -189,7 +206,7 @@ type Node struct {
 
 	// Owned by the run goroutine.
 	h       *host.Host
-	ch      *chord.Chord
+	ch      topology.Plugin // the configuration's topology-plugin (see newPlugin)
 	waiters map[uint64]chan host.Answer
 
 	inbox  inbox
@@ -266,6 +283,10 @@ func New(cfg Config) (_ *Node, err error) {
 	if n.kinds, err = storage.KindTableFromConfig(kinds); err != nil {
 		return nil, fmt.Errorf("node: kinds: %w", err)
 	}
+	// RFC 8076 §5.3: <share:variable-resource-names> of shared kinds.
+	if n.kinds, err = n.kinds.WithVariableNames(cfg.Overlay); err != nil {
+		return nil, fmt.Errorf("node: kinds: %w", err)
+	}
 	policy := diag.Policy{Default: diag.Allow, DiscloseNodeIDs: true}
 	if cfg.DiagPolicy != nil {
 		policy = *cfg.DiagPolicy
@@ -288,26 +309,9 @@ func New(cfg Config) (_ *Node, err error) {
 	if _, err := rand.Read(seed[:]); err != nil {
 		return nil, err
 	}
-	ccfg := chord.DefaultConfig(cfg.Identity.NodeID(), mrand.New(mrand.NewPCG(binary.BigEndian.Uint64(seed[:8]), binary.BigEndian.Uint64(seed[8:]))))
-	ccfg.Client = cfg.Client
-	ccfg.TickLength = cfg.TickLength
-	ccfg.Reactive = cfg.Overlay.ChordReactive
-	if cfg.Overlay.ChordUpdateInterval > 0 {
-		ccfg.UpdateInterval = cfg.Overlay.ChordUpdateInterval
-	}
-	if cfg.Overlay.ChordPingInterval > 0 {
-		ccfg.PingInterval = cfg.Overlay.ChordPingInterval
-	}
-	ccfg.RequestTimeout = cfg.Overlay.OverlayReliabilityTimer
-	if ccfg.RequestTimeout == 0 {
-		ccfg.RequestTimeout = 3 * time.Second
-	}
-	ccfg.NumResources = func() uint32 { return 0 }
-	// The transaction layer's timeout (§6.2.1) is the only one: the
-	// host reports it to chord.
-	ccfg.HostTimeouts = true
-	if n.ch, err = chord.New(ccfg); err != nil {
-		return nil, fmt.Errorf("node: chord: %w", err)
+	var replicas int
+	if n.ch, replicas, err = newPlugin(&cfg, mrand.New(mrand.NewPCG(binary.BigEndian.Uint64(seed[:8]), binary.BigEndian.Uint64(seed[8:])))); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
 	}
 
 	tr, err := cfg.Overlay.Trust()
@@ -330,7 +334,7 @@ func New(cfg Config) (_ *Node, err error) {
 	n.held.push(func() error { return closeBackend(backend) })
 	if n.h, err = host.New(host.Config{Plugin: n.ch, Kinds: n.kinds, Backend: backend, Verifier: verifier, Clock: time.Now, Logger: n.log,
 		JoinAttachTimeout:   cfg.Overlay.OverlayReliabilityTimer,
-		Replicas:            cmp.Or(ccfg.Replicas, chord.DefaultReplicas),
+		Replicas:            replicas,
 		MaxStorageTimeAhead: cfg.MaxStorageTimeAhead, MaxLifetime: cfg.MaxLifetime}); err != nil {
 		return nil, fmt.Errorf("node: storage: %w", err)
 	}
@@ -352,6 +356,7 @@ func New(cfg Config) (_ *Node, err error) {
 		KnownExtension: func(t wire.MessageExtensionType) bool { return t == wire.ExtDiagnosticPing },
 		OnLinkEvent:    n.onLinkEvent,
 		MayAnswer:      n.mayAnswer,
+		ResponseRoutes: cfg.ResponseRoutes,
 		// §6.3.4: a request whose signer's certificate is unknown is
 		// dropped; the certificate is fetched (§8) and the request's
 		// retransmission verified with it.
@@ -456,6 +461,12 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 		n.held.push(n.sip.Close)
 	}
+	if cfg.CoAP != nil {
+		if err := n.startCoAP(cfg.CoAP); err != nil {
+			return nil, fmt.Errorf("node: CoAP front end: %w", err)
+		}
+		n.held.push(n.coap.Close)
+	}
 	return n, nil
 }
 
@@ -556,7 +567,11 @@ func (n *Node) Start(ctx context.Context) error {
 		// §6.4.2.1, §10.5: a node listed among its own bootstrap nodes
 		// is a potential first node (see chord.Chord.SetFirstNode).
 		n.firstNode = true
-		if derr := n.do(ctx, func() { n.ch.SetFirstNode(true) }); derr != nil {
+		if derr := n.do(ctx, func() {
+			if f, ok := n.ch.(interface{ SetFirstNode(bool) }); ok {
+				f.SetFirstNode(true)
+			}
+		}); derr != nil {
 			return derr
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/goreload/reload/forwarding"
 	"github.com/goreload/reload/node"
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/transport"
@@ -67,10 +68,13 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	sipTCP := fs.String("sip-tcp", "", "run the SIP front end on this TCP address")
 	sipCreds := fs.String("sip-credentials", "", "digest credentials of the SIP front end's users, lines \"USER PASSWORD\", mode 0600 (default: IDENTITY/sip-users, written by reload overlay init); a REGISTER needs its AOR's user's, a call any user's")
 	sipNoAuth := fs.Bool("sip-no-auth", false, "let any SIP user agent that reaches --sip-udp/--sip-tcp register and call without credentials (trusted networks only)")
+	coapAddr := fs.String("coap", "", "run the CoAP front end (RFC 7650) on this UDP address: constrained devices register with POST /rd?ep=NAME (stored as CoAP-REGISTRATION under coap://NAME/, which this node's certificate must hold) and CoAP clients reach them through the overlay with a Proxy-Uri coap://NAME/PATH; needs --coap-nosec")
+	coapNoSec := fs.Bool("coap-nosec", false, "accept CoAP devices and clients on --coap without authentication (CoAP NoSec, RFC 7252 §9, the only mode implemented: trusted device networks only); what a device may register is still limited to the coap: URIs of this node's certificate")
 	confLog := fs.String("conformance-log", "", "run as a reference peer for interop testing: check what other implementations send to this node against RFC 6940 (framing, headers, TTL and via lists, signatures, transaction ids, bodies, fragments) and append each deviation to FILE as a JSON line (- for stdout); counted in reload_conformance_deviations_total (default: off)")
 	metricsAddr := fs.String("metrics", "", "also serve the Prometheus metrics at http://ADDR/metrics (default: off; no token asked there, unlike on the control API, which serves them too)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines instead of text")
+	responseRoutes := fs.String("response-routes", "off", "answer requests that ask for direct response routing (RFC 7263) or relay peer routing (RFC 7264) that way: off (always symmetric routing, as both RFCs advise outside managed networks), linked (only over a link already authenticated as the requester or relay peer: nothing is ever sent to the address a request names), or dial (also open a TLS link to that address, whose certificate must carry the requester's or relay peer's Node-ID); otherwise the answer goes by symmetric routing")
 	omitCerts := fs.Bool("omit-certs", false, "leave this node's certificate out of the requests its applications send once it is stored in the overlay (RFC 6940 §8); receivers fetch it from there and cache it")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -154,6 +158,9 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	}
 	cfg.ICELoopback = *iceLoopback
 	cfg.OmitCertificates = *omitCerts
+	if cfg.ResponseRoutes, err = forwarding.ParseResponseRoutePolicy(*responseRoutes); err != nil {
+		return failure(stderr, "node", fmt.Errorf("--response-routes: %w", err))
+	}
 	if useTURN {
 		tc := &node.TURNConfig{Listen: *turnListen, Advertise: *turnAdvertise, Servers: turnServers, RelayOnly: *turnRelayOnly}
 		if *turnSecretFile != "" {
@@ -198,6 +205,13 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	}
 	if cfg.SIP != nil && cfg.SIP.NoAuth {
 		log.Warn("the SIP front end authenticates no one (--sip-no-auth): any host that reaches it can register this node's AOR and place calls")
+	}
+	if *coapAddr != "" {
+		if !*coapNoSec {
+			return failure(stderr, "node", fmt.Errorf("--coap: devices cannot be authenticated yet (only CoAP NoSec is implemented); add --coap-nosec to run the front end on a trusted device network"))
+		}
+		cfg.CoAP = &node.CoAPConfig{Addr: *coapAddr, NoSec: true}
+		log.Warn("the CoAP front end authenticates no device (--coap-nosec): any host that reaches it can register the names of this node's certificate and send requests")
 	}
 	n, err := node.New(cfg)
 	if err != nil {
@@ -341,6 +355,13 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout)
 	}
 	fmt.Fprintf(stdout, "  requests      %d sent, %d received\n", st.Sent, st.Received)
+	if t := st.SelfTuning; t != nil {
+		// RFC 7363 §6.
+		fmt.Fprintf(stdout, "  self-tuning   network size %.0f (own estimate %.0f), failure rate %.3g/s, join rate %.3g/s\n",
+			t.NetworkSize, t.LocalSize, t.FailureRate, t.JoinRate)
+		fmt.Fprintf(stdout, "                update interval %s, %d successors, %d predecessors, %d fingers\n",
+			t.UpdateInterval, t.Successors, t.Predecessors, t.Fingers)
+	}
 	return exitOK
 }
 
