@@ -445,17 +445,24 @@ func (s *Store) permitShared(k *Kind, res wire.ResourceID, v *wire.StoredDataVal
 	return nil
 }
 
-// checkShared applies permitShared to a value of a Store, for its signer
+// checkShared applies permitShared to value i of a Store, for its signer
 // and, for an original Store signed by another user, for the request's
-// signer too (RFC 6940 §7.3); an ACL value then joins acl, so that later
+// signer too (RFC 6940 §7.3): Error_Forbidden when refused. An existing
+// ACL value must be an AccessControlListItem, whoever stores it
+// (Error_Invalid_Message otherwise); it then joins acl, so that later
 // values of the same request are checked with it.
-func (s *Store) checkShared(k *Kind, res wire.ResourceID, v *wire.StoredDataValue, signer security.Signer, from Requester, replica bool, old *Record, acl *ACL) error {
+func (s *Store) checkShared(k *Kind, res wire.ResourceID, i int, v *wire.StoredDataValue, signer security.Signer, from Requester, replica bool, old *Record, acl *ACL) error {
+	if k.ID == wire.KindAccessControlList && v.Value.Exists {
+		if _, err := decodeACLItem(k, v); err != nil {
+			return protoErr(wire.ErrCodeInvalidMessage, nil, ErrBadRequest, "kind %v value %d: not an AccessControlListItem: %v", k.ID, i, err)
+		}
+	}
 	if err := s.permitShared(k, res, v, signer, old, acl); err != nil {
-		return fmt.Errorf("signed by %v: %w", signer.NodeID, err)
+		return protoErr(wire.ErrCodeForbidden, nil, ErrNotPermitted, "kind %v (%v) value %d signed by %v: %v", k.ID, k.Policy, i, signer.NodeID, err)
 	}
 	if !replica && (from.Signer.Cert == nil || from.Signer.Cert.User != signer.Cert.User) {
 		if err := s.permitShared(k, res, v, from.Signer, old, acl); err != nil {
-			return fmt.Errorf("request signed by %v: %w", from.Signer.NodeID, err)
+			return protoErr(wire.ErrCodeForbidden, nil, ErrNotPermitted, "kind %v (%v) value %d, request signed by %v: %v", k.ID, k.Policy, i, from.Signer.NodeID, err)
 		}
 	}
 	if k.ID == wire.KindAccessControlList && acl != nil {

@@ -225,7 +225,13 @@ func TestUserChainACLOverwrite(t *testing.T) {
 		}
 		return e.put(e.carol, nil, kindShared, wire.StoredDataValue{Model: wire.ModelArray, Index: 3})
 	}())
-	e.forbidden("not an AccessControlListItem", e.put(e.bob, nil, wire.KindAccessControlList, st.Array(14, "junk")))
+	for _, who := range []*security.Identity{e.bob, e.alice} {
+		err := e.put(who, nil, wire.KindAccessControlList, st.Array(14, "junk"))
+		var pe *wire.ProtocolError
+		if !errors.As(err, &pe) || pe.Code != wire.ErrCodeInvalidMessage || !errors.Is(err, storage.ErrBadRequest) {
+			t.Fatalf("%s stores a malformed ACL item: %v, want Error_Invalid_Message", who.Cert.User, err)
+		}
+	}
 }
 
 // TestUserChainACLDictionary: §3.1, §6.6: a dictionary key is the

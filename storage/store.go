@@ -551,8 +551,8 @@ func (s *Store) checkKind(w *kindWork, res wire.ResourceID, from Requester, repl
 			return err
 		}
 		if shared {
-			if err := s.checkShared(k, res, &rec.Data.Value, signer, from, replica, old, acl); err != nil {
-				return protoErr(wire.ErrCodeForbidden, nil, ErrNotPermitted, "kind %v (%v) value %d: %v", k.ID, k.Policy, i, err)
+			if err := s.checkShared(k, res, i, &rec.Data.Value, signer, from, replica, old, acl); err != nil {
+				return err
 			}
 		}
 		if old != nil {
