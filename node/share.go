@@ -1,11 +1,14 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,16 +25,19 @@ import (
 // ErrNoGrant: RevokeWrite found no ACL item it may revoke.
 var ErrNoGrant = errors.New("node: no matching write grant in the access control list")
 
-// ACLItem is one item of the access control list at a Resource-ID, as
-// fetched and verified (RFC 8076 §4.2): the user whose certificate signed
+// ACLItem is one item of the access control list at a Resource-ID whose
+// signature verified (RFC 8076 §4.2): the user whose certificate signed
 // it grants ToUser write access to Kind, with AllowDelegation the right
-// to grant it further.
+// to grant it further. Valid is whether its signer's own authorization
+// reaches the Resource Owner's root item (§6.3); an item left over from a
+// revoked grant is not.
 type ACLItem struct {
 	Index           uint32
 	Signer          string
 	ToUser          string
 	Kind            wire.KindID
 	AllowDelegation bool
+	Valid           bool
 }
 
 // aclItem encodes an ACL item; it carries the Resource Name name as
@@ -81,25 +87,44 @@ func (n *Node) isOwner(name string) bool {
 	return ok && k.VariableNames.Match(name, u)
 }
 
-// ShareACL fetches and verifies the access control list at resource (RFC
-// 8076 §6.5): every ACL item whose signature checks out.
+// ShareACL fetches the access control list at resource and verifies it
+// (RFC 8076 §6.5): every ACL item whose signature checks out, each marked
+// Valid or not.
 func (n *Node) ShareACL(ctx context.Context, resource wire.ResourceID) ([]ACLItem, error) {
 	spec, err := n.allOf(wire.KindAccessControlList)
 	if err != nil {
 		return nil, err
 	}
-	specs := []wire.StoredDataSpecifier{spec}
-	r, err := n.Fetch(ctx, resource, specs)
+	req := wire.FetchReq{Resource: resource, Specifiers: []wire.StoredDataSpecifier{spec}}
+	ans := wire.FetchAns{Models: n.kinds}
+	a, err := n.resourceAnswer(ctx, resource, wire.CodeFetchReq, &req, &ans, true)
 	if err != nil {
 		return nil, err
 	}
-	acl := n.store.FetchedACL(&wire.FetchReq{Resource: resource, Specifiers: specs}, &r.FetchAns, nil, time.Now())
-	var out []ACLItem
-	if acl != nil {
-		for _, e := range acl.Entries {
-			out = append(out, ACLItem{Index: e.Index, Signer: e.Signer, ToUser: string(e.Item.ToUser), Kind: e.Item.Kind, AllowDelegation: e.Item.AllowDelegation})
+	now := time.Now()
+	all := n.store.FetchedACL(&req, &ans, a.Certificates, now)
+	if all == nil {
+		return nil, nil
+	}
+	// The items whose chain holds are those VerifyFetch keeps.
+	valid := map[uint32]bool{}
+	for i := range ans.KindResponses {
+		ans.KindResponses[i].Values = slices.Clone(ans.KindResponses[i].Values)
+	}
+	n.store.VerifyFetch(&req, &ans, a.Certificates, now)
+	for _, kr := range ans.KindResponses {
+		for _, sd := range kr.Values {
+			if sd.Value.Value.Exists {
+				valid[sd.Value.Index] = true
+			}
 		}
 	}
+	out := make([]ACLItem, 0, len(all.Entries))
+	for _, e := range all.Entries {
+		out = append(out, ACLItem{Index: e.Index, Signer: e.Signer, ToUser: string(e.Item.ToUser), Kind: e.Item.Kind,
+			AllowDelegation: e.Item.AllowDelegation, Valid: valid[e.Index]})
+	}
+	slices.SortFunc(out, func(x, y ACLItem) int { return cmp.Compare(x.Index, y.Index) })
 	return out, nil
 }
 
@@ -125,7 +150,7 @@ func (n *Node) GrantWrite(ctx context.Context, name string, kind wire.KindID, us
 		}
 		root := false
 		for _, it := range items {
-			root = root || (it.Kind == kind && it.ToUser == n.user() && it.Signer == n.user() && it.AllowDelegation)
+			root = root || (it.Valid && it.Kind == kind && it.ToUser == n.user() && it.Signer == n.user() && it.AllowDelegation)
 		}
 		if !root {
 			b, err := n.aclItem(name, n.user(), kind, true)
@@ -148,8 +173,11 @@ func (n *Node) GrantWrite(ctx context.Context, name string, kind wire.KindID, us
 // RevokeWrite revokes the grants of write access to kind at the Resource
 // Name name to user (RFC 8076 §6.2): the items this node's user signed,
 // or, for the Resource Owner, every such item. Each is overwritten with a
-// nonexistent value, which also invalidates the grants made through it.
-// It returns the indices revoked; ErrNoGrant when there was none.
+// nonexistent value, which also invalidates the grants made through it;
+// the Resource Owner overwrites those too (§6.2: it SHOULD, for the
+// privacy of the users), as well as any it finds already invalid. It
+// returns the indices overwritten; ErrNoGrant when there was no grant to
+// revoke.
 func (n *Node) RevokeWrite(ctx context.Context, name string, kind wire.KindID, user string) ([]uint32, error) {
 	if err := n.shareKinds(kind); err != nil {
 		return nil, err
@@ -160,16 +188,36 @@ func (n *Node) RevokeWrite(ctx context.Context, name string, kind wire.KindID, u
 		return nil, err
 	}
 	owner := n.isOwner(name)
-	var idx []uint32
-	var values []wire.StoredDataValue
+	revoked := map[uint32]bool{}
 	for _, it := range items {
 		if it.Kind == kind && it.ToUser == user && (owner || it.Signer == n.user()) {
-			idx = append(idx, it.Index)
-			values = append(values, wire.StoredDataValue{Model: wire.ModelArray, Index: it.Index})
+			revoked[it.Index] = true
 		}
 	}
-	if len(values) == 0 {
+	if len(revoked) == 0 {
 		return nil, fmt.Errorf("%w: kind %v, user %q at %q", ErrNoGrant, kind, user, name)
+	}
+	if owner {
+		// The subtrees left without a chain to the root (§6.3).
+		var acl storage.ACL
+		for _, it := range items {
+			if !revoked[it.Index] {
+				acl.Entries = append(acl.Entries, storage.ACLEntry{Index: it.Index, Signer: it.Signer,
+					Item: wire.AccessControlListItem{ToUser: []byte(it.ToUser), Kind: it.Kind, AllowDelegation: it.AllowDelegation}})
+			}
+		}
+		isOwner := func(u string) bool { return u == n.user() }
+		for _, e := range acl.Entries {
+			root := e.Signer == string(e.Item.ToUser)
+			if (root && !isOwner(e.Signer)) || (!root && !acl.Authorized(e.Item.Kind, e.Signer, true, isOwner)) {
+				revoked[e.Index] = true
+			}
+		}
+	}
+	idx := slices.Sorted(maps.Keys(revoked))
+	values := make([]wire.StoredDataValue, 0, len(idx))
+	for _, i := range idx {
+		values = append(values, wire.StoredDataValue{Model: wire.ModelArray, Index: i})
 	}
 	if _, err := n.Store(ctx, res, wire.KindAccessControlList, values, 0); err != nil {
 		return nil, err
@@ -236,10 +284,11 @@ func (n *Node) handleShare(mux *http.ServeMux) {
 			ToUser          string `json:"to_user"`
 			Kind            string `json:"kind"`
 			AllowDelegation bool   `json:"allow_delegation"`
+			Valid           bool   `json:"valid"`
 		}
 		out := make([]item, 0, len(items))
 		for _, it := range items {
-			out = append(out, item{it.Index, it.Signer, it.ToUser, it.Kind.String(), it.AllowDelegation})
+			out = append(out, item{it.Index, it.Signer, it.ToUser, it.Kind.String(), it.AllowDelegation, it.Valid})
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"resource": hex.EncodeToString(res), "items": out})
 	})

@@ -94,21 +94,30 @@ func TestShareDelegation(t *testing.T) {
 	if err != nil || len(items) != 3 {
 		t.Fatalf("ACL: %+v, %v", items, err)
 	}
+	for _, it := range items {
+		if !it.Valid {
+			t.Fatalf("ACL item %+v not valid", it)
+		}
+	}
 	if _, err := b.RevokeWrite(ctx, name, kindTeam, d.user()); !errors.Is(err, ErrNoGrant) {
 		t.Fatalf("revoking a grant that does not exist: %v", err)
 	}
-	if idx, err := a.RevokeWrite(ctx, name, kindTeam, b.user()); err != nil || len(idx) != 1 {
+	// The owner revokes B's grant and overwrites B's grant to C, which
+	// it invalidated (§6.2).
+	if idx, err := a.RevokeWrite(ctx, name, kindTeam, b.user()); err != nil || len(idx) != 2 {
 		t.Fatalf("A revokes B: %v, %v", idx, err)
+	}
+	if items, err := d.ShareACL(ctx, res); err != nil || len(items) != 1 || items[0].ToUser != a.user() || !items[0].Valid {
+		t.Fatalf("ACL after revocation: %+v, %v", items, err)
 	}
 	forbidden("C after B's grant was revoked", store(cc, "again from C"))
 	forbidden("B after revocation", store(b, "from B"))
 	if err := store(a, "again from A"); err != nil {
 		t.Fatalf("owner after revocation: %v", err)
 	}
-	// C's old value and B's grant to C no longer have a valid chain:
-	// fetchers drop them.
+	// C's old value no longer has a valid chain: fetchers drop it.
 	r, err := d.FetchShared(ctx, res, kindTeam)
-	if err != nil || len(r.Discarded) != 2 {
+	if err != nil || len(r.Discarded) != 1 {
 		t.Fatalf("fetch after revocation: %v, %+v", err, r)
 	}
 }

@@ -26,7 +26,8 @@ KIND is a kind whose access control is USER-CHAIN-ACL (a number).
         revoke the grants to USER that the node's user made (all of them, for
         the owner); the grants made through them fail too
   reload acl list [flags] RESOURCE
-        show the verified access control list at RESOURCE
+        show the access control list at RESOURCE, each item marked valid or
+        not (its grantor's own grant was revoked)
 
 Run 'reload acl <command> --help' for the flags of a command.
 `
@@ -140,6 +141,7 @@ func aclList(args []string, stdout, stderr io.Writer) int {
 			ToUser          string `json:"to_user"`
 			Kind            string
 			AllowDelegation bool `json:"allow_delegation"`
+			Valid           bool
 		}
 	}
 	_ = json.Unmarshal(raw, &r)
@@ -148,9 +150,13 @@ func aclList(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-10s  %-24s  %-24s  %-12s  %s\n", "INDEX", "GRANTED BY", "TO USER", "KIND", "DELEGATE")
+	fmt.Fprintf(&b, "%-10s  %-24s  %-24s  %-12s  %-8s  %s\n", "INDEX", "GRANTED BY", "TO USER", "KIND", "DELEGATE", "VALID")
 	for _, it := range r.Items {
-		fmt.Fprintf(&b, "%-10d  %-24s  %-24s  %-12s  %v\n", it.Index, it.Signer, it.ToUser, it.Kind, it.AllowDelegation)
+		valid := "yes"
+		if !it.Valid {
+			valid = "no (revoked upstream)"
+		}
+		fmt.Fprintf(&b, "%-10d  %-24s  %-24s  %-12s  %-8v  %s\n", it.Index, it.Signer, it.ToUser, it.Kind, it.AllowDelegation, valid)
 	}
 	fmt.Fprint(stdout, b.String())
 	return exitOK
