@@ -312,8 +312,9 @@ func (e *Engine) routeAnswer(in *Incoming, a builtAnswer) bool {
 		return false
 	}
 	st := &e.stats.Routes
-	if len(in.Via) == 0 && r.mode == wire.RouteModeDRR {
-		// The request came straight from the requester: SRR is DRR.
+	if len(in.Via) == 0 {
+		// The request came straight from the requester: the answer
+		// goes straight back by SRR, one hop, which no route beats.
 		return false
 	}
 	if e.opts.ResponseRoutes == ResponseRoutesOff {
