@@ -131,7 +131,7 @@ func TestStrangerUpdateDoesNotMakeNeighbour_Sec10_5_Sec10_7_3(t *testing.T) {
 	// within milliseconds on loopback: neither they nor the stabilisation
 	// (chord-update-interval 5 s here) nor a repeated claim bring it in.
 	stabilized := func(n *Node) (k uint64) {
-		n.onLoop(func() { k = n.ch.Stats().Stabilizations })
+		n.onLoop(func() { k = pluginStats(n.ch).Stabilizations })
 		return k
 	}
 	before := make([]uint64, len(c.nodes))
