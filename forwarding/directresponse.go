@@ -119,11 +119,27 @@ var (
 )
 
 // DirectRoute is the ResponseRoute for DRR: answers to this node's TLS
-// listener (Options.AdvertiseTLS, else the listener's address).
+// listener (Options.AdvertiseTLS, else the listener's address; for a
+// listener on an unspecified address, the local address of a link this
+// node has with the listener's port: the address its peers reach it at,
+// unless a NAT is in between, RFC 7263 Appendix A).
 func (e *Engine) DirectRoute() (*ResponseRoute, error) {
 	ap := e.opts.AdvertiseTLS
 	if !ap.IsValid() && e.opts.Listener != nil {
 		ap = transport.AddrPortOf(e.opts.Listener.Addr())
+	}
+	if ap.IsValid() && ap.Addr().IsUnspecified() {
+		port := ap.Port()
+		ap = netip.AddrPort{}
+		for _, l := range e.table.Links() {
+			if l.Type() != transport.LinkTLSTCPFHNoICE {
+				continue
+			}
+			if a := transport.AddrPortOf(l.LocalAddr()); a.IsValid() && !a.Addr().IsUnspecified() {
+				ap = netip.AddrPortFrom(a.Addr(), port)
+				break
+			}
+		}
 	}
 	if !ap.IsValid() || ap.Port() == 0 {
 		return nil, ErrNoDirectAddress
@@ -354,6 +370,9 @@ func (e *Engine) routeAnswer(in *Incoming, a builtAnswer) bool {
 			st.FellBack.Add(1)
 			e.sendAnswer(in, a)
 			return
+		}
+		if e.opts.Observer != nil {
+			e.opts.Observer.MessageOriginated(msg)
 		}
 		e.tx.answered(in, a.rest)
 		e.stats.sent(in.Code.Answer(), a.res)

@@ -417,3 +417,31 @@ func TestRouteRetransmissionBySRR(t *testing.T) {
 		t.Errorf("RetriedSRR %d, want 1", tx.RetriedSRR)
 	}
 }
+
+// A listener on an unspecified address offers, for DRR, the local address
+// of a link with the listener's port; with no link, nothing.
+func TestDirectRouteUnspecifiedListener(t *testing.T) {
+	checkLeaks(t)
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	port := transport.AddrPortOf(ln.Addr()).Port()
+	a := startEngine(t, 1, &staticRouter{next: idB}, func(o *Options) { o.Listener.Close(); o.Listener = ln })
+	b := startEngine(t, 2, &staticRouter{}, nil)
+	if _, err := a.DirectRoute(); err == nil {
+		t.Error("DirectRoute without a link or a specific address")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.DialTLS(ctx, tlsAddr(b), idB); err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.DirectRoute()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port); r.Address != want {
+		t.Errorf("address %v, want %v", r.Address, want)
+	}
+}
