@@ -123,7 +123,10 @@ func (n *Node) handleEvent(ev topology.Event) {
 		if n.useBootCache() {
 			boot = true
 		}
-		if boot {
+		// A seed with neither starts the overlay over at once (rejoin):
+		// peers that rejoin through it are admitted, and the partition
+		// checks (§10.7.4.4) merge whatever rings the detachment left.
+		if boot || n.cfg.Seed {
 			n.rejoin()
 		}
 	}
