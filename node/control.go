@@ -55,7 +55,7 @@ func ParseDestination(s string) (wire.Destination, error) {
 //
 //	GET  /status
 //	GET  /metrics  (Prometheus exposition format; see Metrics)
-//	POST /ping?dest=D[&diag=KINDS]
+//	POST /ping?dest=D[&diag=KINDS][&route=srr|drr|rpr]
 //	POST /traceroute?dest=D[&diag=KINDS]
 //	POST /store?resource=NAME&kind=ID[&key=HEX][&index=N][&lifetime=S]  (body: the value)
 //	GET  /fetch?resource=NAME&kind=ID  (NAME node:HEX is H(Node-ID), RFC 6940 §8)
@@ -98,7 +98,12 @@ func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 		if !ok {
 			return
 		}
-		res, err := diag.Ping(r.Context(), n.Diag(), dest, kinds...)
+		mode, err := ParseRouteMode(r.URL.Query().Get("route"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		res, err := diag.Ping(r.Context(), n.DiagRouted(mode), dest, kinds...)
 		if err != nil {
 			writeErr(w, err)
 			return

@@ -7,6 +7,7 @@ import (
 
 	"github.com/goreload/reload/forwarding"
 	"github.com/goreload/reload/transport"
+	"github.com/goreload/reload/usage/diag"
 	"github.com/goreload/reload/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -61,6 +62,48 @@ func (n *Node) RequestRouted(ctx context.Context, dest []wire.Destination, code 
 	opt := n.requestOptions(code, true)
 	opt.Route = r
 	return n.eng.RequestWith(ctx, dest, code, body, opt)
+}
+
+// ParseRouteMode reads a response route for the control API and the CLI:
+// "srr" or "" (symmetric routing, 0), "drr" or "rpr".
+func ParseRouteMode(s string) (wire.RouteMode, error) {
+	switch s {
+	case "", "srr", "SRR":
+		return 0, nil
+	case "drr", "DRR":
+		return wire.RouteModeDRR, nil
+	case "rpr", "RPR":
+		return wire.RouteModeRPR, nil
+	}
+	return 0, fmt.Errorf("node: unknown route %q (want srr, drr or rpr)", s)
+}
+
+// DiagRouted is Diag whose requests ask for their answers by mode (DRR or
+// RPR; 0 is Diag itself).
+func (n *Node) DiagRouted(mode wire.RouteMode) diag.Overlay {
+	if mode == 0 {
+		return n.Diag()
+	}
+	return routedDiag{diagOverlay{n}, mode}
+}
+
+type routedDiag struct {
+	diagOverlay
+	mode wire.RouteMode
+}
+
+func (o routedDiag) Request(ctx context.Context, dest []wire.Destination, code wire.MessageCode, body []byte, exts []wire.MessageExtension) (diag.Answer, error) {
+	r, err := o.n.ResponseRoute(o.mode)
+	if err != nil {
+		return diag.Answer{}, err
+	}
+	o.n.sent.Add(1)
+	ans, err := o.n.eng.RequestWith(ctx, dest, code, body, forwarding.RequestOptions{Extensions: exts, Route: r})
+	var re *wire.RemoteError
+	if ans == nil || (err != nil && !errors.As(err, &re)) {
+		return diag.Answer{}, err
+	}
+	return diag.Answer{From: ans.Signer.NodeID, Code: ans.Code, Body: ans.Body, Extensions: ans.Extensions}, nil
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goreload/reload/forwarding"
+	"github.com/goreload/reload/usage/diag"
 	"github.com/goreload/reload/wire"
 )
 
@@ -148,4 +149,37 @@ func TestRoutedAnswersPolicyOff(t *testing.T) {
 	if d, r, _ := routeTotals(c); d+r != 0 {
 		t.Errorf("direct %d, relayed %d with policy off", d, r)
 	}
+}
+
+// The control API's ping with route=drr (reload ping --route drr) runs
+// the RFC 7851 ping through DiagRouted.
+func TestDiagRoutedPing(t *testing.T) {
+	c, cl := startRoutedClient(t, 4, forwarding.ResponseRoutesDial)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, s := range []string{"", "srr", "drr", "RPR"} {
+		if _, err := ParseRouteMode(s); err != nil {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	if _, err := ParseRouteMode("dr"); err == nil {
+		t.Error("ParseRouteMode accepted dr")
+	}
+	for range 3 {
+		far := farPeers(c, cl)
+		if len(far) == 0 {
+			t.Skip("the client is linked to every peer")
+		}
+		res, err := diag.Ping(ctx, cl.DiagRouted(wire.RouteModeDRR), wire.NodeDest(new(far[0].ID())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.From != far[0].ID() {
+			t.Fatalf("answer from %v", res.From)
+		}
+		if eventually(2*time.Second, func() bool { d, _, _ := routeTotals(c); return d == 1 }) {
+			return
+		}
+	}
+	t.Error("no DRR answer counted")
 }

@@ -79,6 +79,9 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
+	if *coapAddr != "" && !*coapNoSec {
+		return usageError(fs, "--coap: devices cannot be authenticated yet (only CoAP NoSec, RFC 7252 §9, is implemented); add --coap-nosec to run the front end on a trusted device network")
+	}
 	switch {
 	case *idDir == "" && *cfgPath == "" && src.overlay == "" && src.server == "":
 		return usageError(fs, "--config and --identity are required (or, instead of --config, --overlay or --config-server to fetch the configuration)")
@@ -207,9 +210,6 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 		log.Warn("the SIP front end authenticates no one (--sip-no-auth): any host that reaches it can register this node's AOR and place calls")
 	}
 	if *coapAddr != "" {
-		if !*coapNoSec {
-			return failure(stderr, "node", fmt.Errorf("--coap: devices cannot be authenticated yet (only CoAP NoSec is implemented); add --coap-nosec to run the front end on a trusted device network"))
-		}
 		cfg.CoAP = &node.CoAPConfig{Addr: *coapAddr, NoSec: true}
 		log.Warn("the CoAP front end authenticates no device (--coap-nosec): any host that reaches it can register the names of this node's certificate and send requests")
 	}
@@ -371,12 +371,16 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	kinds := fs.String("diag", "", "diagnostic kinds to ask for: names or numbers, comma-separated, or all")
 	count := fs.Int("count", 1, "number of pings")
 	fs.IntVar(count, "c", 1, "short for --count")
+	route := fs.String("route", "srr", "how the answer comes back: srr (symmetric routing, the reverse path), drr (straight to the node's listener, RFC 7263) or rpr (through its relay peer, RFC 7264); the destination answers by srr unless its --response-routes allows the others")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if code := parseArgs(fs, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() != 1 {
 		return usageError(fs, "give one destination")
+	}
+	if _, err := node.ParseRouteMode(*route); err != nil {
+		return usageError(fs, "--route: %v", err)
 	}
 	if *count < 1 {
 		return usageError(fs, "--count must be at least 1")
@@ -392,6 +396,9 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	q := url.Values{"dest": {fs.Arg(0)}}
 	if *kinds != "" {
 		q.Set("diag", *kinds)
+	}
+	if *route != "srr" {
+		q.Set("route", *route)
 	}
 	c := newControl(*control)
 	failed := 0
