@@ -88,6 +88,8 @@ type Message struct {
 	// layer would: the join's Attach through a bootstrap peer (see
 	// Config.JoinAttachTimeout).
 	Timeout time.Duration
+	// Extensions go into the request's MessageContents (RFC 6940 §6.3.3).
+	Extensions []wire.MessageExtension
 }
 
 // Request is a request delivered to this node (its signature verified by
@@ -100,6 +102,8 @@ type Request struct {
 	// From is the signer (and its certificates, for the data signatures
 	// of a Store).
 	From storage.Requester
+	// Extensions are the request's message extensions (RFC 6940 §6.3.3).
+	Extensions []wire.MessageExtension
 }
 
 // Answer is the host's answer to a delivered Request.
@@ -114,6 +118,8 @@ type Answer struct {
 	// Certificates go into the answer's SecurityBlock (a FetchAns's
 	// values' signers, §6.3.4).
 	Certificates []wire.GenericCertificate
+	// Extensions go into the answer's MessageContents (RFC 6940 §6.3.3).
+	Extensions []wire.MessageExtension
 }
 
 // Ready is what the host wants done, in this order: act on Events, send
@@ -368,7 +374,7 @@ func (h *Host) Deliver(r Request) {
 		h.tok++
 		pt := h.tok
 		h.delivered[pt] = r.Token
-		err := h.p.Step(topology.Incoming{From: r.From.Signer.NodeID, Code: r.Code, Body: r.Body, Token: pt})
+		err := h.p.Step(topology.Incoming{From: r.From.Signer.NodeID, Code: r.Code, Body: r.Body, Token: pt, Ext: r.Extensions})
 		if err != nil {
 			h.log.Debug("topology request", "code", r.Code.String(), "from", r.From.Signer.NodeID.String(), "err", err)
 		}
@@ -462,13 +468,19 @@ func (h *Host) answerErr(tok uint64, err error) {
 // Answered hands the host the answer (or error answer, Code
 // wire.CodeError) that peer from sent to its request token.
 func (h *Host) Answered(token uint64, from wire.NodeID, code wire.MessageCode, body []byte) {
+	h.AnsweredExt(token, from, code, body, nil)
+}
+
+// AnsweredExt is Answered for an answer with message extensions (RFC 6940
+// §6.3.3), which the topology plugin sees.
+func (h *Host) AnsweredExt(token uint64, from wire.NodeID, code wire.MessageCode, body []byte, ext []wire.MessageExtension) {
 	r, ok := h.take(token)
 	if !ok {
 		return
 	}
 	switch r.kind {
 	case reqPlugin:
-		if err := h.p.Step(topology.Incoming{From: from, Code: code, Body: body, Token: r.ptoken}); err != nil {
+		if err := h.p.Step(topology.Incoming{From: from, Code: code, Body: body, Token: r.ptoken, Ext: ext}); err != nil {
 			h.log.Debug("topology answer", "code", code.String(), "from", from.String(), "err", err)
 		}
 		if r.code == wire.CodeRouteQueryReq && code == wire.CodeRouteQueryAns && h.clientPeer() == from {
@@ -798,7 +810,7 @@ func (h *Host) pluginMessage(m *topology.Outgoing) {
 			return
 		}
 		delete(h.delivered, m.Token)
-		a := Answer{Token: tok, Code: m.Code, Body: m.Body}
+		a := Answer{Token: tok, Code: m.Code, Body: m.Body, Extensions: m.Ext}
 		if m.Code == wire.CodeError {
 			// The plugin's error answer is this node's own.
 			a.Err = wire.ParseErrorAnswer(m.Body, h.self).Relay()
@@ -836,9 +848,9 @@ func (h *Host) pluginMessage(m *topology.Outgoing) {
 			via := m.Via
 			dest = append([]wire.Destination{wire.NodeDest(&via)}, dest...)
 		}
-		h.rd.Messages = append(h.rd.Messages, Message{Token: h.newReq(r), Dest: dest, Code: m.Code, Body: m.Body, Purpose: Topology})
+		h.rd.Messages = append(h.rd.Messages, Message{Token: h.newReq(r), Dest: dest, Code: m.Code, Body: m.Body, Purpose: Topology, Extensions: m.Ext})
 	default:
-		h.directVia(r, Message{To: m.To, Code: m.Code, Body: m.Body, Purpose: Topology}, m.Via)
+		h.directVia(r, Message{To: m.To, Code: m.Code, Body: m.Body, Purpose: Topology, Extensions: m.Ext}, m.Via)
 	}
 }
 

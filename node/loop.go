@@ -152,7 +152,7 @@ func (n *Node) send(m *host.Message) {
 		return
 	}
 	n.sent.Add(1)
-	p, err := n.eng.Start(m.Dest, m.Code, m.Body, forwarding.RequestOptions{Certificates: m.Certificates})
+	p, err := n.eng.Start(m.Dest, m.Code, m.Body, forwarding.RequestOptions{Certificates: m.Certificates, Extensions: m.Extensions})
 	if err != nil {
 		n.log.Debug("host request", "code", m.Code.String(), "err", err)
 		n.h.Failed(tok, err)
@@ -172,7 +172,7 @@ func (n *Node) send(m *host.Message) {
 				n.h.Failed(tok, err)
 				return
 			}
-			n.h.Answered(tok, ans.Signer.NodeID, ans.Code, ans.Body)
+			n.h.AnsweredExt(tok, ans.Signer.NodeID, ans.Code, ans.Body, ans.Extensions)
 		})
 	})
 }
@@ -230,7 +230,7 @@ func (n *Node) handleHost(ctx context.Context, in *forwarding.Incoming) ([]byte,
 	n.rcvd.Add(1)
 	tok := n.token.Add(1)
 	w := make(chan host.Answer, 1)
-	req := host.Request{Token: tok, Code: in.Code, Body: in.Body, From: storage.Requester{Signer: in.Signer, Certificates: in.Certificates}}
+	req := host.Request{Token: tok, Code: in.Code, Body: in.Body, From: storage.Requester{Signer: in.Signer, Certificates: in.Certificates}, Extensions: in.Extensions}
 	n.post(func() {
 		n.waiters[tok] = w
 		n.h.Deliver(req)
@@ -247,6 +247,7 @@ func (n *Node) handleHost(ctx context.Context, in *forwarding.Incoming) ([]byte,
 		// answer's SecurityBlock, so that the fetching node can verify
 		// every value (§7.4.2.2) without fetching them.
 		in.ReplyCertificates = a.Certificates
+		in.ReplyExtensions = a.Extensions
 		return a.Body, nil
 	case <-ctx.Done():
 		n.post(func() { delete(n.waiters, tok) })

@@ -49,6 +49,7 @@ type envelope struct {
 	issued  int64
 	purpose host.Purpose
 	certs   []wire.GenericCertificate
+	ext     []wire.MessageExtension // the message's extensions (RFC 6940 §6.3.3)
 	// Exactly one of these is set for a request the simulator itself
 	// originated; none for a host's request.
 	lookup *Lookup
@@ -102,7 +103,7 @@ func (s *Sim) sendMessage(n *Node, m *host.Message) {
 	s.Stats.Originated++
 	e := &envelope{kind: envRequest, attach: m.Attach, limit: s.ticks(m.Timeout), req: m.Code, code: m.Code,
 		origin: n.index, token: m.Token, body: m.Body, dest: m.Dest, path: []int32{n.index}, issued: s.Now,
-		purpose: m.Purpose, certs: m.Certificates}
+		purpose: m.Purpose, certs: m.Certificates, ext: m.Extensions}
 	if st := e.storeStats(s); st != nil {
 		s.countStore(st, m.Body)
 	}
@@ -134,7 +135,7 @@ func (s *Sim) sendAnswer(n *Node, a *host.Answer) {
 			st.Refused++
 		}
 	}
-	s.answer(n, e, a.Code, a.Body)
+	s.answerExt(n, e, a.Code, a.Body, a.Extensions)
 }
 
 // route makes node n's forwarding decision for a request that is at n
@@ -220,7 +221,7 @@ func (s *Sim) detour(n *Node, d *wire.Destination, next int32) *Node {
 			best = s.Nodes[o]
 		}
 	}
-	if best == nil && n.Chord.State() == "client" && len(n.links) > 0 {
+	if best == nil && n.State() == "client" && len(n.links) > 0 {
 		best = s.Nodes[n.links[0]]
 	}
 	return best
@@ -367,16 +368,21 @@ func (s *Sim) deliver(n *Node, e *envelope) {
 		} else {
 			from = s.Nodes[e.origin].requester(e.certs)
 		}
-		n.Host.Deliver(host.Request{Token: s.dtok, Code: e.code, Body: e.body, From: from})
+		n.Host.Deliver(host.Request{Token: s.dtok, Code: e.code, Body: e.body, From: from, Extensions: e.ext})
 		s.process(n)
 	}
 }
 
 // answer sends an answer from n back along e's via list.
 func (s *Sim) answer(n *Node, e *envelope, code wire.MessageCode, body []byte) {
+	s.answerExt(n, e, code, body, nil)
+}
+
+// answerExt is answer with message extensions.
+func (s *Sim) answerExt(n *Node, e *envelope, code wire.MessageCode, body []byte, ext []wire.MessageExtension) {
 	s.Stats.Originated++
 	e.kind, e.code, e.body, e.responder = envAnswer, code, body, n.index
-	e.dest, e.certs = nil, nil
+	e.dest, e.certs, e.ext = nil, nil, ext
 	e.pos = len(e.path) - 1
 	if e.path[e.pos] == n.index {
 		// A request n sent itself.
@@ -465,7 +471,7 @@ func (s *Sim) complete(e *envelope) {
 		n.Host.Attached(e.token, r.ID)
 		s.process(n)
 	default:
-		n.Host.Answered(e.token, r.ID, e.code, e.body)
+		n.Host.AnsweredExt(e.token, r.ID, e.code, e.body, e.ext)
 		s.process(n)
 	}
 }

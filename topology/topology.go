@@ -42,6 +42,9 @@ type Incoming struct {
 	Code  wire.MessageCode
 	Body  []byte
 	Token uint64
+	// Ext holds the message extensions of the MessageContents (RFC 6940
+	// §6.3.3), such as self_tuning_data (RFC 7363 §6.5).
+	Ext []wire.MessageExtension
 }
 
 // IsAnswer reports whether the message is an answer (even message code)
@@ -74,6 +77,9 @@ type Outgoing struct {
 	Body   []byte
 	Token  uint64
 	Answer bool
+	// Ext holds message extensions to put into the MessageContents (RFC
+	// 6940 §6.3.3).
+	Ext []wire.MessageExtension
 }
 
 // Routed reports whether the message is routed through the overlay
