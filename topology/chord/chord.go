@@ -39,6 +39,7 @@ const (
 	reqSelfCheck                 // RouteQuery to the successor about this peer
 	reqRejoin                    // Join sent again to a successor that does not know us
 	reqPartition                 // Ping to our own Node-ID through a bootstrap peer (§10.7.4.4)
+	reqTuneProbe                 // Probe sharing self-tuning estimates with a finger (RFC 7363 §6.5)
 )
 
 type request struct {
@@ -151,6 +152,8 @@ type Chord struct {
 	fingerKey []ringKey // ringKeyOf(fingerStart[i])
 
 	stats Stats
+	// tune is the self-tuning state (RFC 7363); nil when off.
+	tune *tuner
 	// snap is the last Routes snapshot.
 	snap *Routes
 }
@@ -181,6 +184,9 @@ func New(cfg Config) (*Chord, error) {
 	}
 	c.upd.IDLen = c.idLen
 	c.leave.IDLen = c.idLen
+	if cfg.SelfTuning {
+		c.tune = newTuner(c)
+	}
 	c.become(stateIdle)
 	return c, nil
 }

@@ -69,6 +69,19 @@ type Config struct {
 	// to it, which saves the last hop of most lookups.
 	StrictRouting bool
 
+	// SelfTuning turns on self-tuning CHORD-RELOAD (RFC 7363): the peer
+	// estimates the overlay size, failure and join rates, shares them in
+	// Probes with PeersToProbe fingers (number-of-peers-to-probe, 4 by
+	// default), and sets its stabilisation interval between
+	// MinUpdateInterval (15 s by default, §6.6) and MaxUpdateInterval
+	// (UpdateInterval by default, which is also the first interval) and
+	// its table sizes from them. Recovery is then periodic (§5), and the
+	// periodic Update goes to the first successor and predecessor only
+	// (§5.2). See SelfTuning.
+	SelfTuning                           bool
+	PeersToProbe                         int
+	MinUpdateInterval, MaxUpdateInterval time.Duration
+
 	// NumResources reports the number of resources stored, for
 	// num_resources Probes; nil answers 0.
 	NumResources func() uint32
@@ -114,7 +127,7 @@ func (c *Config) validate() error {
 		c.Replicas < 0 || c.Replicas > c.Successors {
 		return ErrConfigSizes
 	}
-	for _, d := range []*time.Duration{&c.TickLength, &c.UpdateInterval, &c.PingInterval, &c.RequestTimeout, &c.HoldDown} {
+	for _, d := range []*time.Duration{&c.TickLength, &c.UpdateInterval, &c.PingInterval, &c.RequestTimeout, &c.HoldDown, &c.MinUpdateInterval, &c.MaxUpdateInterval} {
 		if *d < 0 {
 			return ErrConfigTime
 		}
@@ -129,6 +142,17 @@ func (c *Config) validate() error {
 	def(&c.PingInterval, DefaultPingInterval)
 	def(&c.RequestTimeout, DefaultRequestTimeout)
 	def(&c.HoldDown, DefaultHoldDown)
+	if c.SelfTuning {
+		if c.PeersToProbe < 0 {
+			return ErrConfigSizes
+		}
+		if c.PeersToProbe == 0 {
+			c.PeersToProbe = DefaultPeersToProbe
+		}
+		def(&c.MinUpdateInterval, DefaultMinUpdateInterval)
+		def(&c.MaxUpdateInterval, c.UpdateInterval)
+		c.Reactive = false // RFC 7363 §5: "the periodic recovery strategy is used"
+	}
 	return nil
 }
 

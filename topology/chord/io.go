@@ -242,6 +242,11 @@ func (c *Chord) Tick() {
 	case statePeer:
 		if c.now >= c.nextUpdate {
 			busy = true
+			if c.tune != nil {
+				// RFC 7363 §6: recalculated at the end of each
+				// stabilisation period, before the timer restarts.
+				c.retune()
+			}
 			c.nextUpdate = c.now + c.updateEvery
 			c.stabilize()
 		}
@@ -318,7 +323,20 @@ func (c *Chord) expire(r request) {
 // peer_ready connectivity check of each finger that is not a neighbour.
 func (c *Chord) stabilize() {
 	c.stats.Stabilizations++
-	c.updateNeighbors(wire.NodeID{})
+	if c.tune != nil {
+		// RFC 7363 §5.2: an Update (neighbors) to the first successor
+		// and the first predecessor only; §6.5: estimates shared with
+		// random fingers.
+		if len(c.succ) > 0 {
+			c.sendUpdate(c.succ[0], wire.ChordUpdateNeighbors, reqUpdate)
+		}
+		if len(c.pred) > 0 && (len(c.succ) == 0 || c.pred[0] != c.succ[0]) {
+			c.sendUpdate(c.pred[0], wire.ChordUpdateNeighbors, reqUpdate)
+		}
+		c.tuneProbe()
+	} else {
+		c.updateNeighbors(wire.NodeID{})
+	}
 	c.selfCheck()
 	for _, f := range c.Fingers() {
 		if !c.isNeighbor(f) && !c.outstanding(reqPeerReady, f) {

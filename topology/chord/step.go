@@ -305,6 +305,8 @@ func (c *Chord) onAnswer(in *topology.Incoming) error {
 		c.recheck()
 	case reqLeave:
 		c.leaveDone()
+	case reqTuneProbe:
+		c.tuneProbeAnswer(in)
 	case reqAttach:
 		if c.state != stateClient {
 			return nil
@@ -437,6 +439,7 @@ func (c *Chord) onUpdate(in *topology.Incoming) error {
 		return err
 	}
 	c.stats.UpdatesReceived++
+	c.tuneUptime(in.From, c.upd.Uptime) // RFC 7363 §5.1, §6.4
 	// Answered in every case: a peer whose Update is refused takes us for
 	// no peer and drops us (onAnswer), and a stranger may be a peer that
 	// joined through another admitting peer (§10.5 step 9).
@@ -539,6 +542,7 @@ func (c *Chord) onProbe(in *topology.Incoming) error {
 		a.ProbeInfo = append(a.ProbeInfo, wire.ProbeInformation{Type: t, Value: v})
 	}
 	c.answer(in, wire.CodeProbeAns, &a)
+	c.tuneAnswerProbe(in)
 	return nil
 }
 
@@ -708,6 +712,7 @@ func (c *Chord) startPeer() {
 	// §10.7.4.1: "randomly offset these Update requests".
 	c.nextUpdate = c.now + 1 + c.cfg.Rand.Int64N(c.updateEvery)
 	c.nextPing = c.now + c.pingEvery
+	c.tuneJoined()
 }
 
 // Leave hands the node's range to its successor and sends a Leave to each

@@ -275,6 +275,7 @@ func (c *Chord) failed(n wire.NodeID) {
 	member, neighbor := c.deadAs(n)
 	member = member || c.vouched(n)
 	neighbor = neighbor || c.isNeighbor(n)
+	c.tuneFailure(n) // RFC 7363 §6.3.1
 	c.pending = slices.DeleteFunc(c.pending, func(p expiring) bool { return p.id == n })
 	c.stats.PeerFailures++
 	if i := slices.IndexFunc(c.dead, func(d expiring) bool { return d.id == n }); i >= 0 {
