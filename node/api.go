@@ -239,6 +239,9 @@ type Status struct {
 	Uptime       string   `json:"uptime"`
 	Sent         uint64   `json:"requests_sent"`
 	Received     uint64   `json:"requests_received"`
+	// SelfTuning is the self-tuning state (RFC 7363), when the overlay
+	// uses it.
+	SelfTuning *SelfTuningStatus `json:"self_tuning,omitempty"`
 }
 
 // Link describes one link of the connection table.
@@ -279,8 +282,10 @@ func (n *Node) Status() Status {
 		if r, ok := n.ch.ResponsibleRange(); ok {
 			t.Range = r.String()
 		}
+		t.SelfTuning = selfTuningStatus(n.ch)
 	}) == nil {
 		s.Joined, s.Predecessors, s.Successors, s.Fingers, s.Range = t.Joined, t.Predecessors, t.Successors, t.Fingers, t.Range
+		s.SelfTuning = t.SelfTuning
 	}
 	cancel()
 	for _, l := range n.eng.Table().Links() {
