@@ -64,6 +64,52 @@ type soakParams struct {
 	Fetchers     int           // concurrent fetch loops during churn
 }
 
+// selfTune (RELOAD_SOAK_SELFTUNE=1) makes the overlay a self-tuning one
+// (RFC 7363) and checks each process's network size estimate after the
+// initial convergence.
+var selfTune = os.Getenv("RELOAD_SOAK_SELFTUNE") == "1"
+
+// selfTuning waits until every process has recalculated its self-tuning
+// parameters a few times and logs how its network size estimate (RFC
+// 7363 §6.1, §6.5) compares with the number of processes; an estimate
+// off by more than a factor of two fails the run.
+func (s *soak) selfTuning(ctx context.Context, fatal func(string, ...any)) {
+	n := float64(s.p.N)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var est []float64
+		var bad string
+		for _, q := range s.joinedPeers() {
+			var st node.Status
+			if err := s.control(ctx, q, "GET", "/status", nil, nil, &st); err != nil || st.SelfTuning == nil {
+				bad = fmt.Sprintf("%s: no self-tuning status (%v)", q.name, err)
+				break
+			}
+			est = append(est, st.SelfTuning.NetworkSize)
+			if st.SelfTuning.NetworkSize < n/2 || st.SelfTuning.NetworkSize > 2*n {
+				bad = fmt.Sprintf("%s estimates %.0f", q.name, st.SelfTuning.NetworkSize)
+			}
+		}
+		if bad == "" || time.Now().After(deadline) {
+			sort.Float64s(est)
+			if len(est) > 0 {
+				mean := 0.0
+				for _, e := range est {
+					mean += e
+				}
+				mean /= float64(len(est))
+				s.logf("self-tuning: %d processes; network size estimates min %.0f median %.0f mean %.1f max %.0f",
+					s.p.N, est[0], est[len(est)/2], mean, est[len(est)-1])
+			}
+			if bad != "" {
+				fatal("self-tuning: %s", bad)
+			}
+			return
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 func soakParamsFromEnv(t *testing.T) soakParams {
 	p := soakParams{N: 16, Churn: 0.1, Interval: 5 * time.Second, Duration: 20 * time.Second, Values: 100, AORs: 4, JoinParallel: 4, Fetchers: 2}
 	if os.Getenv("RELOAD_SOAK") == "1" {
@@ -412,7 +458,11 @@ func (s *soak) ringState(ctx context.Context) (live, bad, partial int, wrong []s
 				st.NodeID, st.Joined, st.Successors, st.Predecessors, ids[(idx+1)%n], ids[(idx-1+n)%n]))
 			continue
 		}
-		full := len(st.Successors) == min(chord.DefaultSuccessors, n-1) && len(st.Predecessors) == min(chord.DefaultPredecessors, n-1)
+		ns, np := chord.DefaultSuccessors, chord.DefaultPredecessors
+		if t := st.SelfTuning; t != nil {
+			ns, np = t.Successors, t.Predecessors // RFC 7363 §6.2
+		}
+		full := len(st.Successors) == min(ns, n-1) && len(st.Predecessors) == min(np, n-1)
 		for k, id := range st.Successors {
 			full = full && id == ids[(idx+1+k)%n]
 		}
@@ -727,7 +777,11 @@ func TestMultiProcess(t *testing.T) {
 	// The binary and the overlay: CA, signed configuration, identities.
 	s.bin = buildReload(t, dir)
 	ovDir := filepath.Join(dir, "overlay")
-	initCmd := exec.Command(s.bin, "overlay", "init", "--dir", ovDir, "--name", soakOverlay, "--nodes", strconv.Itoa(p.N))
+	initArgs := []string{"overlay", "init", "--dir", ovDir, "--name", soakOverlay, "--nodes", strconv.Itoa(p.N)}
+	if selfTune {
+		initArgs = append(initArgs, "--self-tuning", "4") // RFC 7363
+	}
+	initCmd := exec.Command(s.bin, initArgs...)
 	initOut, err := initCmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("reload overlay init: %v\n%s", err, initOut)
@@ -823,6 +877,9 @@ func TestMultiProcess(t *testing.T) {
 		fatal("%v", err)
 	}
 	s.logf("initial convergence: first neighbours right %.1fs, all neighbour lists %.1fs after the last join", conv1.Seconds(), conv1Full.Seconds())
+	if selfTune {
+		s.selfTuning(ctx, fatal)
+	}
 
 	// Values: TURN-SERVICE at H(Node-ID || slot), stored through the
 	// owner's control API.
