@@ -94,6 +94,13 @@ func linkQuery(q string) message.Option {
 // device is 4.04, and once the device sleeps its cached measurement
 // (CoAP-CACHING, URI-MATCH) answers.
 func TestCoAPThroughOverlay(t *testing.T) {
+	t.Run("TLS", func(t *testing.T) { testCoAPThroughOverlay(t, nil) })
+	// AppAttach over ICE gives a DTLS connection: CoAP's RFC 8323 framing
+	// runs over its records.
+	t.Run("DTLS-ICE", func(t *testing.T) { testCoAPThroughOverlay(t, iceLoopback) })
+}
+
+func testCoAPThroughOverlay(t *testing.T, mod func(int, *Config)) {
 	ov, err := nodetest.NewOverlay("coap.example.org", coapKinds)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +110,10 @@ func TestCoAPThroughOverlay(t *testing.T) {
 		coapIdentity(t, ov, "client"),
 		coapIdentity(t, ov, "rogue"),
 	}
-	c := startNodes(t, ov, ids, func(_ int, cfg *Config) {
+	c := startNodes(t, ov, ids, func(i int, cfg *Config) {
+		if mod != nil {
+			mod(i, cfg)
+		}
 		cfg.CoAP = &CoAPConfig{Addr: "127.0.0.1:0", NoSec: true, DeviceTimeout: time.Second}
 	})
 	c.waitConverged(t, 60*time.Second)

@@ -10,8 +10,8 @@ import (
 
 // Kinds and the Application-ID of the CoAP usage (RFC 7650 §11).
 const (
-	KindRegistration wire.KindID = 0x105
-	KindCaching      wire.KindID = 0x106
+	KindRegistration = wire.KindCoAPRegistration
+	KindCaching      = wire.KindCoAPCaching
 	// AppCoAP is the Application-ID of AppAttach connections carrying
 	// CoAP (§6); not registered by the RFC, see the package documentation.
 	AppCoAP uint16 = 5683
@@ -37,7 +37,10 @@ type Overlay interface {
 	Fetch(ctx context.Context, resource wire.ResourceID, kind wire.KindID) ([]wire.StoredData, error)
 
 	// AppAttach routes an AppAttach for Application-ID app along dest and
-	// returns the connection to the node at its end, whose certificate
-	// carries that Node-ID (RFC 6940 §6.5.2).
+	// returns the connection to the node at its end, secured with (D)TLS
+	// and mutual certificate authentication (the application secures an
+	// AppAttach connection itself, RFC 6940 §6.5.2), the peer's
+	// certificate carrying that Node-ID. The node accepts the other end
+	// the same way before calling Frontend.ServeConn.
 	AppAttach(ctx context.Context, dest []wire.Destination, app uint16) (net.Conn, error)
 }
