@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +211,72 @@ func testCoAPThroughOverlay(t *testing.T, mod func(int, *Config)) {
 			t.Fatalf("got %v %q, want the cached 20.0", code, body)
 		}
 	})
+}
+
+// TestCoAPAppAttachSecurity: the CoAP connection over AppAttach needs a
+// certificate of the overlay carrying the Node-ID that signed the
+// AppAttach (RFC 6940 §6.5.2, §13.6.3); another node's is refused.
+func TestCoAPAppAttachSecurity(t *testing.T) {
+	ov, err := nodetest.NewOverlay("coapsec.example.org", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := ov.Config.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, other := coapIdentity(t, ov, "a"), coapIdentity(t, ov, "b"), coapIdentity(t, ov, "other")
+	side := func(id *security.Identity) coapOverlay {
+		return coapOverlay{n: &Node{cfg: Config{Identity: id}}, trust: tr}
+	}
+	for _, tc := range []struct {
+		name                    string
+		expectClient, expectSrv wire.NodeID
+		ok                      bool
+	}{
+		{"right Node-IDs", b.NodeID(), a.NodeID(), true},
+		{"server is not the node attached to", other.NodeID(), a.NodeID(), false},
+		{"client is not the requester", b.NodeID(), other.NodeID(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			srvErr := make(chan error, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					srvErr <- err
+					return
+				}
+				sc, err := side(b).secure(ctx, c, true, tc.expectSrv)
+				if err == nil {
+					_, err = sc.Write([]byte("x"))
+					sc.Close()
+				}
+				srvErr <- err
+			}()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc, cerr := side(a).secure(ctx, c, false, tc.expectClient)
+			if cerr == nil {
+				var buf [1]byte
+				_, cerr = io.ReadFull(cc, buf[:])
+				cc.Close()
+			}
+			serr := <-srvErr
+			if tc.ok && (cerr != nil || serr != nil) {
+				t.Fatalf("client %v, server %v", cerr, serr)
+			}
+			if !tc.ok && cerr == nil && serr == nil {
+				t.Fatal("connection accepted")
+			}
+		})
+	}
 }
