@@ -89,6 +89,7 @@ func TestCLIErrors(t *testing.T) {
 		{"missing argument", []string{"fetch", "alice"}, exitUsage, []string{"reload fetch: give RESOURCE KIND"}},
 		{"bad kind", []string{"store", "alice", "NO-SUCH-KIND", "v"}, exitUsage, []string{"reload store: unknown kind"}},
 		{"bad count", []string{"ping", "--count", "0", "alice"}, exitUsage, []string{"reload ping: --count"}},
+		{"coap without a device security mode", []string{"node", "--coap", "127.0.0.1:0"}, exitUsage, []string{"reload node: --coap", "--coap-nosec"}},
 		{"bad diag kind", []string{"traceroute", "--diag", "NO_SUCH", "alice"}, exitUsage, []string{"reload traceroute: --diag"}},
 		{"node without config", []string{"node"}, exitUsage, []string{"reload node: --config and --identity are required"}},
 		{"node with a missing config", []string{"node", "--config", filepath.Join(dir, "none.xml"), "--identity", dir},
