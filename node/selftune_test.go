@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,16 +40,27 @@ func TestSelfTuningNodes(t *testing.T) {
 	var bad string
 	for time.Now().Before(deadline) {
 		bad = ""
+		var sizes []float64
 		for _, nd := range c.nodes {
 			st, ok := tuning(nd)
 			if !ok {
 				t.Fatalf("node %s does not self-tune", nd.ID())
 			}
 			// §6.1 finds the estimate within 15% in large overlays; with
-			// 10 peers and neighbour sets of 4 the spread is wider.
-			if st.Recalculations < 2 || st.Shared == 0 || st.NetworkSize < n/2 || st.NetworkSize > 2*n || st.LocalSize < n/2 || st.LocalSize > 2*n {
-				bad = nd.ID().String() + ": " + strings.ReplaceAll(strings.TrimSpace(fmtTuning(st)), "\n", " ")
+			// 10 peers and neighbour sets of 4 it rests on 8 random gaps
+			// of the ring: each within a factor of 3 (a peer beside two
+			// gaps that together span three quarters of the ring is out
+			// of it about once in 5000 runs), their median within 60%.
+			if st.Recalculations < 2 || st.Shared == 0 || st.NetworkSize < n/3 || st.NetworkSize > 3*n || st.LocalSize < n/3 || st.LocalSize > 3*n {
+				bad = nd.ID().String() + ": " + fmtTuning(st)
 				break
+			}
+			sizes = append(sizes, st.NetworkSize)
+		}
+		if bad == "" {
+			slices.Sort(sizes)
+			if m := sizes[len(sizes)/2]; m < 0.5*n || m > 1.6*n {
+				bad = "median estimate " + ftoa(m)
 			}
 		}
 		if bad == "" {
