@@ -72,7 +72,8 @@ var selfTune = os.Getenv("RELOAD_SOAK_SELFTUNE") == "1"
 // selfTuning waits until every process has recalculated its self-tuning
 // parameters a few times and logs how its network size estimate (RFC
 // 7363 §6.1, §6.5) compares with the number of processes; an estimate
-// off by more than a factor of two fails the run.
+// off by more than a factor of three (small rings see few gaps, see
+// TestSelfTuningNodes) fails the run.
 func (s *soak) selfTuning(ctx context.Context, fatal func(string, ...any)) {
 	n := float64(s.p.N)
 	deadline := time.Now().Add(3 * time.Minute)
@@ -86,7 +87,7 @@ func (s *soak) selfTuning(ctx context.Context, fatal func(string, ...any)) {
 				break
 			}
 			est = append(est, st.SelfTuning.NetworkSize)
-			if st.SelfTuning.NetworkSize < n/2 || st.SelfTuning.NetworkSize > 2*n {
+			if st.SelfTuning.NetworkSize < n/3 || st.SelfTuning.NetworkSize > 3*n {
 				bad = fmt.Sprintf("%s estimates %.0f", q.name, st.SelfTuning.NetworkSize)
 			}
 		}
