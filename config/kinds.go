@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/xml"
 	"fmt"
 	"maps"
 	"slices"
@@ -142,6 +143,27 @@ func (c *Configuration) Kinds() (Kinds, error) {
 		infos = append(infos, info)
 	}
 	return NewKinds(infos...), nil
+}
+
+// ExtensionKinds are the Kinds of the RELOAD extensions, by their IANA
+// names, with the limits `reload overlay init --kind` writes: REDIR (RFC
+// 7374, with a ReDiR branching factor of 10, §8), ACCESS-CONTROL-LIST
+// (RFC 8076) and the CoAP usage's CoAP-REGISTRATION and CoAP-CACHING (RFC
+// 7650). Their data models and access control are the registry's.
+func ExtensionKinds() map[string]KindBlock {
+	out := make(map[string]KindBlock, 4)
+	for _, k := range []Kind{
+		{Name: "REDIR", MaxCount: 64, MaxSize: 1024, Extensions: []Element{{
+			Name: xml.Name{Space: NamespaceRedir, Local: "branching-factor"}, Inner: []byte("10")}}},
+		{Name: "ACCESS-CONTROL-LIST", MaxCount: 64, MaxSize: 1024},
+		{Name: "CoAP-REGISTRATION", MaxCount: 16, MaxSize: 4096},
+		{Name: "CoAP-CACHING", MaxCount: 1, MaxSize: 4096},
+	} {
+		r := RegisteredKinds[k.Name]
+		k.DataModel, k.AccessControl = r.DataModel, r.AccessControl
+		out[k.Name] = KindBlock{Kind: k}
+	}
+	return out
 }
 
 // StandardKinds are the kinds of RFC 6940 and RFC 7904 with the limits

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
@@ -89,7 +90,8 @@ type initOptions struct {
 	selfSigned                      bool
 	selfTuning                      int // number-of-peers-to-probe; 0: no self-tuning (RFC 7363)
 	bootstrap                       []config.BootstrapNode
-	json                            bool // print the result as JSON
+	kinds                           []string // extension Kinds to define (config.ExtensionKinds)
+	json                            bool     // print the result as JSON
 }
 
 // initResult is what "reload overlay init --json" prints.
@@ -115,7 +117,7 @@ type initNode struct {
 
 func overlayInit(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("reload overlay init",
-		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa|ed25519] [--self-signed] [--bootstrap IP:PORT ...] [--max-message-size BYTES] [--topology CHORD-RELOAD|ONE-HOP] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem), each\nwith the SIP digest password of its user (nodes/nodeI/sip-users, read by\nreload node --sip-udp). The configuration's max-message-size is 64 KiB unless\n--max-message-size says otherwise; init refuses a size too small for a\nConfigUpdate carrying the signed configuration (RFC 6940 §6.5.4).", stderr)
+		"reload overlay init --dir DIR --name OVERLAY [--nodes N] [--algo ecdsa|rsa|ed25519] [--self-signed] [--bootstrap IP:PORT ...] [--max-message-size BYTES] [--topology CHORD-RELOAD|ONE-HOP] [--self-tuning N] [--kind NAME ...] [--json]\n\nCreate an overlay in DIR (RFC 6940 §11): an enrollment CA (ca.pem), a signed\nconfiguration document (overlay.xml), enrollment accounts (users.json,\npasswords.txt) and N node identities (nodes/nodeI/cert.pem, key.pem), each\nwith the SIP digest password of its user (nodes/nodeI/sip-users, read by\nreload node --sip-udp). The configuration's max-message-size is 64 KiB unless\n--max-message-size says otherwise; init refuses a size too small for a\nConfigUpdate carrying the signed configuration (RFC 6940 §6.5.4).", stderr)
 	var o initOptions
 	var algo string
 	var bootstrap stringList
@@ -134,6 +136,8 @@ func overlayInit(args []string, stdout, stderr io.Writer) int {
 		"topology-plugin to write (RFC 6940 §11.1): CHORD-RELOAD (§10), or ONE-HOP, a full-membership one-hop topology for overlays of tens of peers; every peer of the overlay runs it")
 	fs.IntVar(&o.selfTuning, "self-tuning", 0,
 		"turn on self-tuning CHORD-RELOAD (RFC 7363) with this number-of-peers-to-probe (4 is the RFC's default; 0: off): peers estimate the overlay size and churn and adapt their stabilisation interval and table sizes")
+	var kinds stringList
+	fs.Var(&kinds, "kind", "also define this extension Kind (repeatable): REDIR (RFC 7374 service discovery, for reload service), ACCESS-CONTROL-LIST (RFC 8076 shared resources, for reload acl), CoAP-REGISTRATION and CoAP-CACHING (RFC 7650, for reload node --coap); the base Kinds are always defined")
 	fs.BoolVar(&o.json, "json", false, "print the files and node identities as JSON")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -163,6 +167,16 @@ func overlayInit(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := config.ParseAlgorithm(o.configAlg); err != nil {
 		return usageError(fs, "--config-alg: %v", err)
+	}
+	ext := config.ExtensionKinds()
+	for _, k := range kinds {
+		i := slices.IndexFunc(slices.Sorted(maps.Keys(ext)), func(n string) bool { return strings.EqualFold(n, k) })
+		if i < 0 {
+			return usageError(fs, "--kind %q is not an extension Kind this implementation defines (%s)", k, strings.Join(slices.Sorted(maps.Keys(ext)), ", "))
+		}
+		if name := slices.Sorted(maps.Keys(ext))[i]; !slices.Contains(o.kinds, name) {
+			o.kinds = append(o.kinds, name)
+		}
 	}
 	for _, b := range bootstrap {
 		bn, err := parseBootstrap(b)
@@ -347,6 +361,9 @@ func initOverlay(o *initOptions, now time.Time, stdout io.Writer) error {
 		c.EnrollmentServers = []string{o.enrollURL}
 	}
 	c.RequiredKinds = config.StandardKinds()
+	for _, k := range o.kinds {
+		c.RequiredKinds = append(c.RequiredKinds, config.ExtensionKinds()[k])
+	}
 	doc := &config.Document{Configurations: []*config.Configuration{c}}
 	for i := range c.RequiredKinds {
 		if err := doc.SignKind(c, &c.RequiredKinds[i], signer, ""); err != nil {

@@ -236,3 +236,44 @@ func TestOverlayUsage(t *testing.T) {
 		})
 	}
 }
+
+// --kind defines the extension Kinds, signed like the base ones: REDIR
+// with its branching factor (RFC 7374 §8), ACCESS-CONTROL-LIST and the
+// CoAP Kinds with the registry's models and policies; an unknown name is
+// a usage error.
+func TestOverlayInitExtensionKinds(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := runCmd(t, runOverlay, "init", "--dir", dir, "--name", "ext.example.org", "--nodes", "1",
+		"--kind", "redir", "--kind", "ACCESS-CONTROL-LIST", "--kind", "CoAP-REGISTRATION", "--kind", "coap-caching", "--kind", "REDIR")
+	if code != 0 {
+		t.Fatalf("init: %d\n%s%s", code, out, errs)
+	}
+	doc, err := config.Parse(readFile(t, filepath.Join(dir, fileConfig)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := doc.Configurations[0]
+	if _, err := c.VerifySignature(nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	kinds, err := c.Kinds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range config.RegisteredKinds {
+		info, ok := kinds.Lookup(want.ID)
+		if !ok {
+			t.Errorf("%s missing", name)
+			continue
+		}
+		if info.DataModel != want.DataModel || info.AccessControl != want.AccessControl {
+			t.Errorf("%s: %s %s, want %s %s", name, info.DataModel, info.AccessControl, want.DataModel, want.AccessControl)
+		}
+		if name == "REDIR" && info.BranchingFactor != 10 {
+			t.Errorf("REDIR branching factor %d", info.BranchingFactor)
+		}
+	}
+	if code, _, errs := runCmd(t, runOverlay, "init", "--dir", t.TempDir(), "--name", "x.example.org", "--kind", "NOPE"); code != 2 || !strings.Contains(errs, "REDIR") {
+		t.Errorf("unknown kind: exit %d, %q", code, errs)
+	}
+}
