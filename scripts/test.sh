@@ -4,10 +4,11 @@
 # check with Wireshark's dissector, SIP interop with sipp) under the race
 # detector.
 #
-# Tools the tests need (tshark, sipp, and gcc: -race needs cgo) are
-# installed with apt-get when this runs as root. Without them the tests
-# that need them are skipped (without gcc, the tests run without the race
-# detector), except when CI=true, where a missing tool fails the run.
+# Tools the tests need (tshark, sipp, chromium for the web page's browser
+# tests, and gcc: -race needs cgo) are installed with apt-get when this
+# runs as root. Without them the tests that need them are skipped
+# (without gcc, the tests run without the race detector), except when
+# CI=true, where a missing tool fails the run.
 #
 # As root, the real NAT traversal test (scripts/netns-nat.sh) runs last.
 #
@@ -35,6 +36,11 @@ need() { # need COMMAND DEBIAN-PACKAGE
 }
 need tshark tshark
 need sipp sip-tester
+# Headless Chromium drives the node's web page (internal/browsertest;
+# RELOAD_CHROMIUM may name another binary).
+if [ -z "${RELOAD_CHROMIUM:-}" ]; then
+	need chromium chromium
+fi
 need gcc gcc
 race=-race
 if ! command -v gcc >/dev/null 2>&1; then
