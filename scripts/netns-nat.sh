@@ -42,15 +42,18 @@
 #   runs the other case, scripts/nat/symmetric.sh: both peers behind
 #   symmetric NATs (random port per flow), linked through a TURN relay
 #   that a public peer serves and advertises (RFC 6940 §9).
+#        scripts/netns-nat.sh routed
+#   runs scripts/nat/routed.sh: pings from a client behind a NAT to a far
+#   peer with direct response and relay peer routing (RFC 7263, RFC 7264).
 # KEEP_LOGS=1 keeps the nodes' logs; NODE_FLAGS=-v makes them verbose.
 # Exits 0 when every check passed, 1 when one failed, and 77 when this
 # kernel or sandbox does not allow network namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "${1:-}" = symmetric ]; then
-	need_case=symmetric
-fi
+case "${1:-}" in
+symmetric | routed) need_case=$1 ;;
+esac
 
 DELAY=${1:-50}
 LOSS=${2:-5}
@@ -76,9 +79,11 @@ need ip iproute2
 need nft nftables
 need tc iproute2
 need jq jq
-if [ "${need_case:-}" = symmetric ]; then
-	exec scripts/nat/symmetric.sh
-fi
+need curl curl
+case "${need_case:-}" in
+symmetric) exec scripts/nat/symmetric.sh ;;
+routed) exec scripts/nat/routed.sh ;;
+esac
 
 . scripts/nat/lib.sh
 netns_setup netns-nat rln

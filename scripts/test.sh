@@ -95,10 +95,15 @@ echo "== real NAT traversal (network namespaces)"
 # overlay (RFC 6940 §9), and a control run without TURN must not link
 # (about 80 s).
 if [ "$(id -u)" = 0 ]; then
-	for nat_case in default symmetric; do
+	for nat_case in default symmetric routed; do
 		rc=0
 		if [ "$nat_case" = default ]; then
 			./scripts/netns-nat.sh || rc=$?
+		elif [ "$nat_case" = routed ]; then
+			# Direct response and relay peer routing for a client behind a
+			# NAT (RFC 7263, RFC 7264; about 50 s).
+			echo "== direct response and relay peer routing through a NAT"
+			./scripts/netns-nat.sh routed || rc=$?
 		else
 			echo "== real NAT traversal through a TURN relay (symmetric NATs)"
 			./scripts/netns-nat.sh symmetric || rc=$?
