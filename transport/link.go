@@ -426,6 +426,7 @@ type LinkStats struct {
 	SenderStats
 	Received uint64        // data frames received
 	RTO      time.Duration // current RTO
+	SRTT     time.Duration // smoothed RTT (RFC 6298 §2), zero before the first sample
 }
 
 // linkParams are what the constructors decide for newLink.
@@ -624,7 +625,7 @@ func (l *Link) Suspect() bool { return l.suspect.Load() }
 func (l *Link) Stats() LinkStats {
 	if st := l.st; st != nil {
 		st.mu.Lock()
-		ls := LinkStats{SenderStats: st.s.Stats(), RTO: st.s.RTO()}
+		ls := LinkStats{SenderStats: st.s.Stats(), RTO: st.s.RTO(), SRTT: st.s.SRTT()}
 		st.mu.Unlock()
 		ls.Received = st.received.Load()
 		return ls
@@ -918,7 +919,7 @@ func (l *Link) loop(s *Sender, inc <-chan wire.FramedMessage, rerr <-chan error,
 		}
 		l.suspect.Store(s.Suspect())
 		l.ctr.frames(st.SenderStats, s.Stats())
-		st.SenderStats, st.RTO = s.Stats(), s.RTO()
+		st.SenderStats, st.RTO, st.SRTT = s.Stats(), s.RTO(), s.SRTT()
 		// Copied under a lock, not published as a new snapshot: the
 		// loop runs several times per message.
 		l.statsMu.Lock()

@@ -332,6 +332,10 @@ func (s *Sender) SeedRTT(r time.Duration) {
 // RTO is the current retransmission timeout.
 func (s *Sender) RTO() time.Duration { return s.rto.RTO() }
 
+// SRTT is the smoothed round-trip time (RFC 6298 §2), zero before the
+// first acknowledgement gave a sample.
+func (s *Sender) SRTT() time.Duration { return s.rto.SRTT() }
+
 // Stats returns the counters.
 func (s *Sender) Stats() SenderStats { return s.stats }
 
