@@ -70,6 +70,7 @@ func ParseDestination(s string) (wire.Destination, error) {
 //	POST /service/unregister?namespace=NS[&keep=1]
 //	GET  /service/lookup?namespace=NS[&key=HEX]       closest provider by Node-ID (RFC 7374 §4.5)
 //	GET  /service/list
+//	GET  /ui/ ...                    the live web page (webui.go)
 //
 // Answers are JSON; errors are {"error": "...", "code": "Error_..."} with
 // an HTTP status.
@@ -88,6 +89,8 @@ func ParseDestination(s string) (wire.Destination, error) {
 // anything else.
 func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 	mux := http.NewServeMux()
+	ui := newWebUI(n)
+	ui.register(mux) // the web page, under /ui/ (webui.go)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Status())
 	})
@@ -108,6 +111,7 @@ func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 			writeErr(w, err)
 			return
 		}
+		ui.learn(res.From)
 		writeJSON(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("POST /traceroute", func(w http.ResponseWriter, r *http.Request) {
@@ -116,6 +120,7 @@ func (n *Node) ControlHandler(o ControlOptions) http.Handler {
 			return
 		}
 		hops, err := diag.Traceroute(r.Context(), n.Diag(), dest, kinds...)
+		ui.learnHops(hops)
 		if err != nil && len(hops) == 0 {
 			writeErr(w, err)
 			return
@@ -354,23 +359,73 @@ func (g *controlGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
 		return
 	}
-	// RFC 6750 §2.1 (Authorization: Bearer) and §3 (the challenge).
+	// The web page's login (webui.go): GET /ui/?token=T with the right
+	// token sets the cookie and sends the browser to /ui/ without the
+	// token in its address bar and history.
+	if q := r.URL.Query(); r.Method == http.MethodGet && r.URL.Path == "/ui/" && q.Has("token") {
+		if !g.valid(q.Get("token")) {
+			g.unauthorized(w, r, "invalid token in the page's URL", `error="invalid_token"`)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: uiCookie, Value: q.Get("token"), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+		return
+	}
+	// RFC 6750 §2.1 (Authorization: Bearer) and §3 (the challenge); a
+	// browser sends the page's HttpOnly cookie instead.
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	tok = strings.TrimSpace(tok)
+	fromCookie := false
+	if r.Header.Get("Authorization") == "" {
+		if c, err := r.Cookie(uiCookie); err == nil && c.Value != "" {
+			scheme, tok, fromCookie = "Bearer", c.Value, true
+		}
+	}
 	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="reload control API"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing bearer token"})
+		g.unauthorized(w, r, "missing bearer token", "")
 		return
 	}
-	// Compare digests in constant time: neither the token nor its length
-	// leaks through the time an answer takes.
-	got := sha256.Sum256([]byte(tok))
-	if g.opts.Token == "" || subtle.ConstantTimeCompare(got[:], g.token[:]) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="reload control API", error="invalid_token"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid bearer token"})
+	if !g.valid(tok) {
+		g.unauthorized(w, r, "invalid bearer token", `error="invalid_token"`)
 		return
+	}
+	// A browser sends the cookie by itself: what changes state must also
+	// carry a header that no page of another origin can add without a
+	// CORS preflight, which is never granted (checkOrigin has already
+	// refused a foreign Origin or Sec-Fetch-Site).
+	if fromCookie && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.Header.Get("X-Reload-UI") != "1" || r.Header.Get("Origin") == "" {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "refused a cookie-authenticated " + r.Method + " without Origin and X-Reload-UI: 1"})
+			return
+		}
 	}
 	g.next.ServeHTTP(w, r)
+}
+
+// uiCookie holds the bearer token in a browser (HttpOnly, SameSite=Strict).
+const uiCookie = "reload_token"
+
+// valid compares digests in constant time: neither the token nor its
+// length leaks through the time an answer takes.
+func (g *controlGuard) valid(tok string) bool {
+	got := sha256.Sum256([]byte(tok))
+	return g.opts.Token != "" && subtle.ConstantTimeCompare(got[:], g.token[:]) == 1
+}
+
+// unauthorized answers 401 with the RFC 6750 §3 challenge: a page saying
+// how to log in under /ui, JSON elsewhere.
+func (g *controlGuard) unauthorized(w http.ResponseWriter, r *http.Request, msg, errParam string) {
+	chal := `Bearer realm="reload control API"`
+	if errParam != "" {
+		chal += ", " + errParam
+	}
+	w.Header().Set("WWW-Authenticate", chal)
+	if r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/") {
+		uiLoginPage(w, msg)
+		return
+	}
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": msg})
 }
 
 // checkHost refuses a Host header that a DNS rebinding page would send:

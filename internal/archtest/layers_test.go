@@ -35,6 +35,7 @@ var allowed = map[string][]string{
 	"usage/diag":           {"wire", "storage"},
 	"usage/coap":           {"wire", "storage"},
 	"usage/redir":          {"wire", "storage"},
+	"webui":                {},
 	// The host wires topology and storage; it knows neither links nor
 	// sockets (forwarding, transport) nor its drivers (node, sim).
 	"host": {"wire", "security", "config", "topology", "storage"},
