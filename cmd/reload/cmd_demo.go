@@ -148,6 +148,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "  peer %d  %s  links %s  control %s\n", i+1, n.node.ID(), n.node.Addr(), n.control)
 		}
 		fmt.Fprintf(stdout, "Try: reload status %s\n", nodesUp[0].controlArgs)
+		if u := nodesUp[0].uiURL; u != "" {
+			fmt.Fprintf(stdout, "Web page of peer 1: %s\n", u)
+		}
 		waitInterrupt()
 	}
 	if !rep.OK {
@@ -162,6 +165,8 @@ type demoNode struct {
 	// controlArgs are the flags by which the client commands reach the
 	// control API (its token is where they look by default, or named).
 	controlArgs string
+	// uiURL opens the node's web page (cmd_ui.go).
+	uiURL string
 }
 
 // demo runs the steps; it never stops early on a failed step it can go
@@ -307,7 +312,7 @@ func demo(o demoOptions, progress io.Writer) (*demoReport, []demoNode, func()) {
 				return "", err
 			}
 			closers = append(closers, ctl.close)
-			up = append(up, demoNode{node: n, control: ctl.addr, controlArgs: ctl.clientArgs()})
+			up = append(up, demoNode{node: n, control: ctl.addr, controlArgs: ctl.clientArgs(), uiURL: uiURLOf(ctl)})
 			fmt.Fprintf(progress, "\n    peer %2d  %s joined", i+1, n.ID())
 		}
 		fmt.Fprintln(progress)

@@ -24,6 +24,7 @@ var commands = map[string]command{
 	"enroll":      {"obtain a node identity from an enrollment server", runEnroll},
 	"node":        {"run a peer or client of an overlay", runNode},
 	"status":      {"show a running node's Node-ID, neighbours, fingers and links", runStatus},
+	"ui":          {"print the URL of a running node's live web page (ring, links, traffic, traceroute)", runUI},
 	"ping":        {"ping a destination through the overlay, with RFC 7851 diagnostics", runPing},
 	"traceroute":  {"trace the overlay path to a destination (RFC 7851 PathTrack)", runTraceroute},
 	"store":       {"store a value through a running node", runStore},
