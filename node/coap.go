@@ -2,14 +2,8 @@ package node
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"net"
 	"time"
-
-	"github.com/pion/dtls/v3"
-	dtlsnet "github.com/pion/dtls/v3/pkg/net"
 
 	"github.com/goreload/reload/security"
 	"github.com/goreload/reload/usage/coap"
@@ -85,78 +79,12 @@ func (o coapOverlay) Fetch(ctx context.Context, res wire.ResourceID, kind wire.K
 }
 
 func (o coapOverlay) AppAttach(ctx context.Context, dest []wire.Destination, app uint16) (net.Conn, error) {
-	conn, peer, err := o.n.eng.AppAttach(ctx, dest, app)
-	if err != nil {
-		return nil, err
-	}
-	return o.secure(ctx, conn, false, peer)
+	return o.n.appAttach(ctx, dest, app, o.trust, "coap")
 }
 
-// secure runs (D)TLS with mutual certificate authentication over an
-// AppAttach connection, which the application must secure itself (RFC
-// 6940 §6.5.2): TLS over the TCP connection of an AppAttach without ICE,
-// DTLS over the ICE pair, as for overlay links (§6.6.1, §13.6.3). The
-// AppAttach answerer is the server. The peer's certificate must chain to
-// the overlay's roots and carry expect, the Node-ID that signed the
-// AppAttach (the requester's) or its answer. conn is closed on failure.
+// secure is secureAppConn with this node's identity and the overlay's
+// trust: server is the AppAttach answerer's side, expect the Node-ID of
+// the AppAttach's other end.
 func (o coapOverlay) secure(ctx context.Context, conn net.Conn, server bool, expect wire.NodeID) (net.Conn, error) {
-	check := func(raw [][]byte) error {
-		nc, err := o.trust.VerifyChainDER(raw, time.Now())
-		if err != nil {
-			return err
-		}
-		if !nc.HasNodeID(expect) {
-			return fmt.Errorf("coap: AppAttach peer's certificate does not carry %v", expect)
-		}
-		return nil
-	}
-	id := o.n.cfg.Identity
-	if _, stream := conn.(*net.TCPConn); stream {
-		cfg := o.trust.TLSConfig(id, time.Now)
-		cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error { return check(raw) }
-		var tc *tls.Conn
-		if server {
-			tc = tls.Server(conn, cfg)
-		} else {
-			tc = tls.Client(conn, cfg)
-		}
-		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("coap: TLS over AppAttach: %w", err)
-		}
-		return tc, nil
-	}
-	opts := []dtls.Option{
-		dtls.WithCertificates(id.TLSCertificate()),
-		dtls.WithInsecureSkipVerify(true), // check verifies the chain
-		dtls.WithVerifyConnection(func(s *dtls.State) error { return check(s.PeerCertificates) }),
-		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
-	}
-	pc := dtlsnet.PacketConnFromConn(conn)
-	var dc *dtls.Conn
-	var err error
-	if server {
-		sopts := make([]dtls.ServerOption, 0, len(opts)+1)
-		for _, op := range opts {
-			sopts = append(sopts, op)
-		}
-		dc, err = dtls.ServerWithOptions(pc, conn.RemoteAddr(), append(sopts, dtls.WithClientAuth(dtls.RequireAnyClientCert))...)
-	} else {
-		copts := make([]dtls.ClientOption, 0, len(opts))
-		for _, op := range opts {
-			copts = append(copts, op)
-		}
-		dc, err = dtls.ClientWithOptions(pc, conn.RemoteAddr(), copts...)
-	}
-	if err == nil {
-		err = dc.HandshakeContext(ctx)
-	}
-	if err != nil {
-		if dc != nil {
-			dc.Close()
-		}
-		conn.Close()
-		return nil, fmt.Errorf("coap: DTLS over AppAttach: %w", err)
-	}
-	return dc, nil
+	return secureAppConn(ctx, conn, o.n.cfg.Identity, o.trust, expect, server, "coap")
 }

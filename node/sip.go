@@ -101,12 +101,23 @@ func (n *Node) startSIP(c *SIPConfig) error {
 		return err
 	}
 	n.sip = fe
+	// RFC 7904 §5.1: the connection is used only once (D)TLS shows the
+	// certificate of the node that signed the AppAttach; otherwise it is
+	// closed.
+	tr := n.verifier.Trust()
 	n.eng.HandleApp(sip.AppSIP, func(peer wire.NodeID, conn net.Conn) {
-		n.met.sipConnsIn.Add(1)
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			_ = fe.ServeConn(peer, conn)
+			ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+			sc, err := secureAppConn(ctx, conn, n.cfg.Identity, tr, peer, true, "sip")
+			cancel()
+			if err != nil {
+				n.log.Debug("sip: AppAttach connection refused", "peer", peer.String(), "err", err)
+				return
+			}
+			n.met.sipConnsIn.Add(1)
+			_ = fe.ServeConn(peer, sc)
 		}()
 	})
 	return nil
@@ -167,8 +178,12 @@ func (o sipOverlay) Fetch(ctx context.Context, res wire.ResourceID, kind wire.Ki
 	return out, nil
 }
 
+// AppAttach opens the SIP connection to the peer at the end of dest (RFC
+// 7904 §5.1): that peer must answer the AppAttach and present its
+// certificate in the (D)TLS handshake over the connection; otherwise the
+// connection is closed and the error returned.
 func (o sipOverlay) AppAttach(ctx context.Context, dest []wire.Destination, app uint16) (net.Conn, error) {
-	conn, _, err := o.n.eng.AppAttach(ctx, dest, app)
+	conn, err := o.n.appAttach(ctx, dest, app, o.n.verifier.Trust(), "sip")
 	if err == nil && app == sip.AppSIP {
 		o.n.met.sipConnsOut.Add(1)
 	}
