@@ -27,14 +27,14 @@ func Path() string {
 	return ""
 }
 
-// Require returns an allocator context for a fresh headless browser (its
-// own profile directory; no background fetches, updates, sync or QUIC),
-// or skips the test when no browser is installed, unless CI=true, in
-// which case the test fails. chromedp.NewContext on it starts the browser
-// and opens a tab; chromedp.NewContext on that tab's context opens
-// another tab of the same browser (sharing its cookies), and with
-// chromedp.WithNewBrowserContext a tab with cookies of its own. The
-// browser ends when the test does.
+// Require returns an allocator context for headless browsers (no
+// background fetches, updates, sync or QUIC), or skips the test when no
+// browser is installed, unless CI=true, in which case the test fails.
+// Each chromedp.NewContext on it starts a browser with a fresh profile in
+// a temporary directory (removed when the browser ends) and opens a tab;
+// chromedp.NewContext on that tab's context opens another tab of the same
+// browser (sharing its cookies), and with chromedp.WithNewBrowserContext
+// a tab with cookies of its own. The browsers end when the test does.
 func Require(tb testing.TB) context.Context {
 	tb.Helper()
 	p := Path()
@@ -46,7 +46,6 @@ func Require(tb testing.TB) context.Context {
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(p),
-		chromedp.UserDataDir(tb.TempDir()),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
