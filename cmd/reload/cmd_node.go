@@ -76,6 +76,7 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines instead of text")
 	responseRoutes := fs.String("response-routes", "off", "answer requests that ask for direct response routing (RFC 7263) or relay peer routing (RFC 7264) that way: off (always symmetric routing, as both RFCs advise outside managed networks), linked (only over a link already authenticated as the requester or relay peer: nothing is ever sent to the address a request names), or dial (also open a TLS link to that address, whose certificate must carry the requester's or relay peer's Node-ID); otherwise the answer goes by symmetric routing")
 	omitCerts := fs.Bool("omit-certs", false, "leave this node's certificate out of the requests its applications send once it is stored in the overlay (RFC 6940 §8); receivers fetch it from there and cache it")
+	partitionCheck := fs.Duration("partition-check", 0, "how often to look for a partition of the overlay (RFC 6940 §10.7.4.4): find a bootstrap peer (the --bootstrap peers and the configuration's bootstrap nodes) and Ping this node's own Node-ID through it, merging the rings if a stranger answers; the first check comes a tenth of it after the start; 0 means the overlay's chord-update-interval, a negative duration turns the checks off")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -161,6 +162,7 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	}
 	cfg.ICELoopback = *iceLoopback
 	cfg.OmitCertificates = *omitCerts
+	cfg.PartitionCheck = *partitionCheck
 	if cfg.ResponseRoutes, err = forwarding.ParseResponseRoutePolicy(*responseRoutes); err != nil {
 		return failure(stderr, "node", fmt.Errorf("--response-routes: %w", err))
 	}
@@ -238,6 +240,9 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	ctx, stop := signal.NotifyContext(base, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "node %s of %s\n  links    %s (TLS)\n  control  http://%s (token in %s)\n", id.NodeID(), cfg.Overlay.InstanceName, n.Addr(), ctl.addr, ctl.tokenPath)
+	if u := uiURLOf(ctl); u != "" {
+		fmt.Fprintf(stdout, "  web page %s\n", u)
+	}
 	if a := n.UDPAddr(); a != "" {
 		fmt.Fprintf(stdout, "  links    %s (DTLS)\n", a)
 	}
