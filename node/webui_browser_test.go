@@ -295,9 +295,12 @@ func TestWebUIBrowser(t *testing.T) {
 		cond := fmt.Sprintf(`%q.split(' ').every(id => document.querySelector('#ring circle[data-node-id="' + id + '"]'))`, strings.Join(want, " "))
 		waitJS(t, tab, "every peer on the ring", cond, 30*time.Second)
 		got := ringIDs(t, tab)
-		for _, id := range got {
+		for i, id := range got {
 			if !slices.Contains(want, id) {
 				t.Errorf("ring shows %s, not a peer of the overlay", id)
+			}
+			if slices.Contains(got[:i], id) {
+				t.Errorf("ring shows %s twice", id)
 			}
 		}
 	})
