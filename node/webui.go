@@ -135,6 +135,11 @@ type webUI struct {
 	mu      sync.Mutex
 	others  []wire.NodeID // learnt peers, oldest first
 	samples []trafficSample
+
+	// cacheMu serializes the streams' snapshots; cached is the last one.
+	cacheMu  sync.Mutex
+	cached   []byte
+	cachedAt time.Time
 }
 
 type trafficSample struct {
@@ -236,7 +241,7 @@ func (u *webUI) serveEvents(w http.ResponseWriter, r *http.Request) {
 	defer keep.Stop()
 	var buf bytes.Buffer
 	send := func() bool {
-		b, err := json.Marshal(u.snapshot(r.Context()))
+		b, err := u.stateJSON(r.Context())
 		if err != nil {
 			return false
 		}
@@ -268,6 +273,22 @@ func (u *webUI) serveEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// stateJSON is the snapshot as compact JSON, built at most once per half
+// period: the streams of several clients share it.
+func (u *webUI) stateJSON(ctx context.Context) ([]byte, error) {
+	u.cacheMu.Lock()
+	defer u.cacheMu.Unlock()
+	if u.cached != nil && time.Since(u.cachedAt) < uiPeriod/2 {
+		return u.cached, nil
+	}
+	b, err := json.Marshal(u.snapshot(ctx))
+	if err != nil {
+		return nil, err
+	}
+	u.cached, u.cachedAt = b, time.Now()
+	return b, nil
 }
 
 // snapshot builds the page's state from the node's tables, links,

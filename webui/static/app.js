@@ -71,7 +71,8 @@
       c.firstChild.textContent = label;
     });
     // Self on top.
-    if (circles[ring.self]) peers.appendChild(circles[ring.self]);
+    // (moved only when needed: moving an element drops its focus)
+    if (circles[ring.self] && peers.lastChild !== circles[ring.self]) peers.appendChild(circles[ring.self]);
     var edges = $('edges');
     while (edges.firstChild) edges.removeChild(edges.firstChild);
     var o = pos(ring.self);
