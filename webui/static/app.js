@@ -36,6 +36,13 @@
     $('tr-dest').focus();
   }
 
+  // The ring is one stop of the Tab key; the arrow keys go round it
+  // (a roving tabindex), Enter puts the peer's Node-ID in the forms.
+  var current = null;
+  function roving() {
+    Object.keys(circles).forEach(function (id) { circles[id].setAttribute('tabindex', id === current ? '0' : '-1'); });
+  }
+
   function drawRing(s) {
     var ring = s.ring, roles = {};
     function role(list, r) { (list || []).forEach(function (id) { (roles[id] = roles[id] || []).push(r); }); }
@@ -52,11 +59,18 @@
       var c = circles[id];
       if (!c) {
         var p = pos(id);
-        c = el('circle', { cx: p[0].toFixed(2), cy: p[1].toFixed(2), tabindex: '0', 'data-node-id': id }, peers);
+        c = el('circle', { cx: p[0].toFixed(2), cy: p[1].toFixed(2), tabindex: '-1', 'data-node-id': id }, peers);
         el('title', {}, c);
         c.addEventListener('click', function () { fillDest(id); });
+        c.addEventListener('focus', function () { current = id; roving(); });
         c.addEventListener('keydown', function (e) {
-          if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fillDest(id); }
+          if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fillDest(id); return; }
+          var d = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+          if (!d && e.key !== 'Home') return;
+          e.preventDefault();
+          var ids = Object.keys(circles).sort(function (a, b) { return angle(a) - angle(b); });
+          var next = e.key === 'Home' ? state.node_id : ids[(ids.indexOf(id) + d + ids.length) % ids.length];
+          if (circles[next]) circles[next].focus();
         });
         circles[id] = c;
       }
@@ -71,6 +85,8 @@
       c.firstChild.textContent = label;
     });
     // Self on top.
+    if (!circles[current]) current = ring.self;
+    roving();
     // (moved only when needed: moving an element drops its focus)
     if (circles[ring.self] && peers.lastChild !== circles[ring.self]) peers.appendChild(circles[ring.self]);
     var edges = $('edges');
