@@ -92,6 +92,8 @@ var (
 	descUpdRcvd     = desc("ring_updates_received_total", "Update requests received.")
 	descPeerFailure = desc("ring_peer_failures_total", "Peers declared failed by the topology plugin.")
 	descRejoins     = desc("ring_rejoins_total", "Joins sent again to a first successor that did not route to this peer (RFC 6940 §10.5).")
+	descPartChecks  = desc("ring_partition_checks_total", "Pings to this peer's own Node-ID through a bootstrap node (RFC 6940 §10.7.4.4).")
+	descPartFound   = desc("ring_partitions_found_total", "Partition checks answered by a peer this peer did not know: another ring, merged with ours (RFC 6940 §10.7.4.4).")
 
 	descSIPReg   = desc("sip_registrations_total", "SIP registrations the front end stored in the overlay, by result (ok, error).", "result")
 	descSIPAuth  = desc("sip_auth_total", "Digest authentications of local SIP user agents, by result (ok; challenged: 401/407 sent; forbidden: 403, wrong credentials or another user's AOR; malformed: 400).", "result")
@@ -103,7 +105,7 @@ var allDescs = []*prometheus.Desc{
 	descLinks, descLinkEstablished, descLinkHandshake, descLinkClosed, descLinkFailed, descFramesSent, descFramesRcvd, descFrameRetrans,
 	descHSPending, descHSEvicted, descNotResponsible,
 	descStoreValues, descStoreBytes, descStorePruned, descFetchDiscarded, descConformance,
-	descJoined, descSuccessors, descPreds, descFingers, descStabilize, descUpdSent, descUpdRcvd, descPeerFailure, descRejoins,
+	descJoined, descSuccessors, descPreds, descFingers, descStabilize, descUpdSent, descUpdRcvd, descPeerFailure, descRejoins, descPartChecks, descPartFound,
 	descSIPReg, descSIPConns, descSIPAuth,
 }
 
@@ -228,6 +230,8 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descUpdRcvd, cs.UpdatesReceived)
 	counter(descPeerFailure, cs.PeerFailures)
 	counter(descRejoins, cs.Rejoins)
+	counter(descPartChecks, cs.PartitionChecks)
+	counter(descPartFound, cs.PartitionsFound)
 	counter(descFetchDiscarded, n.met.fetchDiscarded.Load())
 	if n.mon != nil {
 		for _, c := range monitor.Checks() {

@@ -77,16 +77,17 @@ func newPlugin(cfg *Config, r *mrand.Rand) (p topology.Plugin, replicas int, err
 // metrics; a plugin without some of them reports zero.
 type topoStats struct {
 	Stabilizations, UpdatesSent, UpdatesReceived, PeerFailures, Rejoins uint64
+	PartitionChecks, PartitionsFound                                    uint64
 }
 
 func pluginStats(p topology.Plugin) topoStats {
 	switch p := p.(type) {
 	case *chord.Chord:
 		s := p.Stats()
-		return topoStats{s.Stabilizations, s.UpdatesSent, s.UpdatesReceived, s.PeerFailures, s.Rejoins}
+		return topoStats{s.Stabilizations, s.UpdatesSent, s.UpdatesReceived, s.PeerFailures, s.Rejoins, s.PartitionChecks, s.PartitionsFound}
 	case *onehop.OneHop:
 		s := p.Stats()
-		return topoStats{s.Stabilizations, s.UpdatesSent, s.UpdatesReceived, s.PeerFailures, 0}
+		return topoStats{Stabilizations: s.Stabilizations, UpdatesSent: s.UpdatesSent, UpdatesReceived: s.UpdatesReceived, PeerFailures: s.PeerFailures}
 	}
 	return topoStats{}
 }

@@ -166,8 +166,19 @@ func TestPartitionHeals_Sec10_7_4_4(t *testing.T) {
 			// A few seconds, more under the race detector.
 			c.waitConverged(t, 150*time.Second)
 			t.Logf("two rings of %d healed into one after %v", half, time.Since(start).Round(time.Millisecond))
+			// The merge came from partition checks that found the other
+			// ring (reload_ring_partitions_found_total).
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			var found uint64
+			for _, nd := range c.nodes {
+				if err := nd.do(ctx, func() { found += pluginStats(nd.ch).PartitionsFound }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if found == 0 {
+				t.Error("healed, but no partition check found the other ring")
+			}
 			c.pingAll(ctx, t, "")
 		})
 	}
