@@ -362,7 +362,7 @@ func (g *controlGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The web page's login (webui.go): GET /ui/?token=T with the right
 	// token sets the cookie and sends the browser to /ui/ without the
 	// token in its address bar and history.
-	if q := r.URL.Query(); r.Method == http.MethodGet && r.URL.Path == "/ui/" && q.Has("token") {
+	if q := r.URL.Query(); r.Method == http.MethodGet && (r.URL.Path == "/ui/" || r.URL.Path == "/ui") && q.Has("token") {
 		if !g.valid(q.Get("token")) {
 			g.unauthorized(w, r, "invalid token in the page's URL", `error="invalid_token"`)
 			return

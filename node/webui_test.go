@@ -60,6 +60,9 @@ func TestWebUILoginAndRefusals(t *testing.T) {
 		t.Fatalf("login cookie %+v, want reload_token HttpOnly SameSite=Strict Path=/", cookie)
 	}
 	ck := "reload_token=" + uiTestToken
+	if resp, _ := uiDo(t, plain, "GET", srv.URL+"/ui?token="+uiTestToken, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" || len(resp.Cookies()) != 1 {
+		t.Errorf("login at /ui: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
 
 	// A browser that followed the redirect gets the page, its files and
 	// the state with the cookie.
