@@ -367,7 +367,7 @@ func (g *controlGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.unauthorized(w, r, "invalid token in the page's URL", `error="invalid_token"`)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: uiCookie, Value: q.Get("token"), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		http.SetCookie(w, &http.Cookie{Name: uiCookieName(r), Value: q.Get("token"), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 		return
@@ -378,7 +378,7 @@ func (g *controlGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tok = strings.TrimSpace(tok)
 	fromCookie := false
 	if r.Header.Get("Authorization") == "" {
-		if c, err := r.Cookie(uiCookie); err == nil && c.Value != "" {
+		if c, err := r.Cookie(uiCookieName(r)); err == nil && c.Value != "" {
 			scheme, tok, fromCookie = "Bearer", c.Value, true
 		}
 	}
@@ -403,8 +403,22 @@ func (g *controlGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.next.ServeHTTP(w, r)
 }
 
-// uiCookie holds the bearer token in a browser (HttpOnly, SameSite=Strict).
-const uiCookie = "reload_token"
+// uiCookieName is the name of the cookie that holds the bearer token in a
+// browser (HttpOnly, SameSite=Strict): reload_token_PORT, PORT being the
+// port the request came in on. Browsers keep cookies apart by host, not
+// by port (RFC 6265 §8.5), so the port in the name keeps the pages of
+// several nodes on one host logged in side by side.
+func uiCookieName(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, port, err := net.SplitHostPort(a.String()); err == nil {
+			return "reload_token_" + port
+		}
+	}
+	if _, port, err := net.SplitHostPort(r.Host); err == nil {
+		return "reload_token_" + port
+	}
+	return "reload_token"
+}
 
 // valid compares digests in constant time: neither the token nor its
 // length leaks through the time an answer takes.

@@ -45,7 +45,7 @@ func TestUIStreamCPU(t *testing.T) {
 	events := make(chan int, 4)
 	for range 4 {
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/ui/events", nil)
-		req.Header.Set("Cookie", "reload_token="+uiTestToken)
+		req.Header.Set("Cookie", uiCookieFor(srv.URL)+"="+uiTestToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -52,14 +53,14 @@ func TestWebUILoginAndRefusals(t *testing.T) {
 	}
 	var cookie *http.Cookie
 	for _, ck := range resp.Cookies() {
-		if ck.Name == "reload_token" {
+		if ck.Name == uiCookieFor(srv.URL) {
 			cookie = ck
 		}
 	}
 	if cookie == nil || cookie.Value != uiTestToken || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" {
-		t.Fatalf("login cookie %+v, want reload_token HttpOnly SameSite=Strict Path=/", cookie)
+		t.Fatalf("login cookie %+v, want reload_token_PORT HttpOnly SameSite=Strict Path=/", cookie)
 	}
-	ck := "reload_token=" + uiTestToken
+	ck := uiCookieFor(srv.URL) + "=" + uiTestToken
 	if resp, _ := uiDo(t, plain, "GET", srv.URL+"/ui?token="+uiTestToken, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/" || len(resp.Cookies()) != 1 {
 		t.Errorf("login at /ui: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -95,7 +96,7 @@ func TestWebUILoginAndRefusals(t *testing.T) {
 		{"no token, API", "GET", "/status", nil, http.StatusUnauthorized, false},
 		{"wrong token in URL", "GET", "/ui/?token=" + uiTestToken + "0", map[string]string{"Sec-Fetch-Site": "none"}, http.StatusUnauthorized, true},
 		{"empty token in URL", "GET", "/ui/?token=", nil, http.StatusUnauthorized, true},
-		{"wrong cookie", "GET", "/ui/state", map[string]string{"Cookie": "reload_token=" + uiTestToken[:31]}, http.StatusUnauthorized, true},
+		{"wrong cookie", "GET", "/ui/state", map[string]string{"Cookie": uiCookieFor(srv.URL) + "=" + uiTestToken[:31]}, http.StatusUnauthorized, true},
 		{"cookie, foreign Origin", "GET", "/ui/state", map[string]string{"Cookie": ck, "Origin": "http://evil.example"}, http.StatusForbidden, false},
 		{"cookie, cross-site", "GET", "/ui/events", map[string]string{"Cookie": ck, "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden, false},
 		{"cookie, same-site", "POST", "/traceroute?dest=x", map[string]string{"Cookie": ck, "Sec-Fetch-Site": "same-site", "X-Reload-UI": "1"}, http.StatusForbidden, false},
@@ -231,7 +232,7 @@ func TestWebUIEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/ui/events", nil)
-	req.Header.Set("Cookie", "reload_token="+uiTestToken)
+	req.Header.Set("Cookie", uiCookieFor(srv.URL)+"="+uiTestToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -295,4 +296,11 @@ func TestWebUIEvents(t *testing.T) {
 	if r.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("stream %d: %d, want 503", uiMaxClients+1, r.StatusCode)
 	}
+}
+
+// uiCookieFor is the name of the page's cookie for the control API at
+// srvURL: reload_token_PORT.
+func uiCookieFor(srvURL string) string {
+	u, _ := url.Parse(srvURL)
+	return "reload_token_" + u.Port()
 }

@@ -9,7 +9,14 @@
   var circles = {}; // Node-ID -> circle element
   var $ = function (id) { return document.getElementById(id); };
 
-  function status(msg) { $('status').textContent = msg || ''; }
+  // status shows a message in #status, styled as an error unless ok.
+  // known counts the distinct peers of the ring's lists.
+  function known(r) {
+    var seen = {};
+    [r.successors, r.predecessors, r.fingers, r.others].forEach(function (l) { l.forEach(function (id) { seen[id] = true; }); });
+    return Object.keys(seen).length;
+  }
+  function status(msg, ok) { var el = $('status'); el.textContent = msg || ''; el.className = ok ? 'ok' : ''; }
 
   // angle in radians of a Node-ID: id / 2^bits of a turn, 0 at the top,
   // clockwise. 48 bits of the id are plenty for a drawing.
@@ -131,7 +138,7 @@
     document.title = 'RELOAD node ' + short(s.node_id);
     $('summary').textContent = (s.client ? 'client' : 'peer') + ' of ' + s.overlay + ' · ' +
       (s.joined ? 'joined' : 'not joined') + ' · up ' + Math.round(s.uptime_s) + ' s · ' +
-      s.links.length + ' links · ' + (s.ring.successors.length + s.ring.predecessors.length + s.ring.fingers.length + s.ring.others.length) + ' peers known';
+      s.links.length + ' links · ' + known(s.ring) + ' peers known';
     drawRing(s);
     var links = $('links').querySelector('tbody');
     links.setAttribute('data-count', s.links.length);
@@ -201,7 +208,7 @@
     if (!dest) return;
     post('/traceroute', dest, f.querySelector('button')).then(function (hops) {
       drawPath(Array.isArray(hops) ? hops : []);
-      status('traceroute to ' + dest + ': ' + (Array.isArray(hops) ? hops.length : 0) + ' hops');
+      status('traceroute to ' + dest + ': ' + (Array.isArray(hops) ? hops.length : 0) + ' hops', true);
     }).catch(function (err) { status('traceroute: ' + err.message); });
   });
   $('ping-form').addEventListener('submit', function (e) {
@@ -210,7 +217,7 @@
     if (!dest) return;
     post('/ping', dest, f.querySelector('button')).then(function (res) {
       drawPath([{ n: 1, node: res.from || '', rtt_ms: res.rtt_ms }]);
-      status('ping ' + dest + ': answered by ' + (res.from ? short(res.from) : '?') + ' in ' + num(res.rtt_ms, 3) + ' ms');
+      status('ping ' + dest + ': answered by ' + (res.from ? short(res.from) : '?') + ' in ' + num(res.rtt_ms, 3) + ' ms', true);
     }).catch(function (err) { status('ping: ' + err.message); });
   });
 
