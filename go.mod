@@ -7,7 +7,9 @@ require (
 	github.com/chromedp/chromedp v0.23.1
 	github.com/emiago/sipgo v1.7.2
 	github.com/gopacket/gopacket v1.7.7
+	github.com/huin/goupnp v1.3.1
 	github.com/icholy/digest v1.2.0
+	github.com/jackpal/go-nat-pmp v1.1.0
 	github.com/pion/dtls/v3 v3.1.15
 	github.com/pion/ice/v4 v4.4.8
 	github.com/pion/logging v0.2.4

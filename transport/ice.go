@@ -161,6 +161,10 @@ type ICEConfig struct {
 	// transport policy of "relay"): the node's own addresses are not
 	// disclosed, and a session without a TURN server fails.
 	RelayOnly bool
+	// Mapped, when set, is a port the NAT gateway maps to this node:
+	// while it has an external address, each session offers it as a
+	// server-reflexive candidate (see MappedPort). Not with RelayOnly.
+	Mapped *MappedPort
 }
 
 // TURNServer is one TURN server and the long-term credentials (RFC 8489
@@ -179,9 +183,10 @@ var ErrNoTURNServer = errors.New("transport: relay-only ICE without a TURN serve
 // (§6.5.1.3–§6.5.1.14): gather candidates, give them to the peer in the
 // Attach, then run connectivity checks against the peer's.
 type ICESession struct {
-	agent *ice.Agent
-	role  Role
-	once  sync.Once
+	agent  *ice.Agent
+	role   Role
+	once   sync.Once
+	mapped *MappedPort
 }
 
 // ErrICEFailed reports ICE connectivity failure after the link was up.
@@ -261,7 +266,11 @@ func NewICESession(role Role, cfg ICEConfig) (*ICESession, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ICESession{agent: a, role: role}, nil
+	s := &ICESession{agent: a, role: role}
+	if !cfg.RelayOnly {
+		s.mapped = cfg.Mapped
+	}
+	return s, nil
 }
 
 // Gather collects the local candidates (host, server-reflexive and, with
@@ -298,8 +307,15 @@ func (s *ICESession) Gather(ctx context.Context) (ufrag, pwd string, cands []Can
 	}
 	ufrag, pwd, err = s.agent.GetLocalUserCredentials()
 	mu.Lock()
-	defer mu.Unlock()
-	return ufrag, pwd, slices.Clone(got), err
+	out := slices.Clone(got)
+	mu.Unlock()
+	if err == nil && s.mapped != nil {
+		// After gathering, so that it is of the current generation.
+		if c, ok, merr := s.addMappedCandidate(s.mapped); merr == nil && ok && !slices.ContainsFunc(out, func(o Candidate) bool { return o.Addr == c.Addr && o.Type == c.Type }) {
+			out = append(out, c)
+		}
+	}
+	return ufrag, pwd, out, err
 }
 
 // Connect adds the peer's candidates and runs the connectivity checks;

@@ -1,0 +1,17 @@
+// Package portmap asks the NAT gateway in front of a node to forward a
+// port to it, with UPnP IGD (WANIPConnection:1 and :2, WANPPPConnection:1;
+// github.com/huin/goupnp) or NAT-PMP (RFC 6886; github.com/jackpal/go-nat-pmp),
+// and learns the gateway's external address. The mapped address is one
+// more source of ICE candidates for the Attaches of RFC 6940 §6.5.1: it is
+// offered as a server-reflexive candidate (RFC 8445 §5.1.1.2), the
+// address a NAT gives the node as seen from outside, learnt from the NAT
+// itself instead of a STUN server.
+//
+// It follows what go-libp2p does for the same problem (p2p/net/nat):
+// discover the gateway with both protocols at once and keep the first
+// that answers, map the listening port with a lease, renew it at half the
+// lease, and remove the mapping on Close.
+//
+// Layer: a helper of the composition root (node); it imports no project
+// package and opens its own sockets (SSDP, HTTP, NAT-PMP).
+package portmap
