@@ -275,6 +275,8 @@ func (s *soak) start(p *soakPeer, boot []string) error {
 	if os.Getenv("RELOAD_SOAK_VERBOSE") == "1" {
 		args = append(args, "-v")
 	}
+	// More flags for every process, such as --memory-limit 16MiB.
+	args = append(args, strings.Fields(os.Getenv("RELOAD_SOAK_NODE_ARGS"))...)
 	for _, b := range boot {
 		args = append(args, "--bootstrap", b)
 	}
@@ -663,13 +665,18 @@ func (s *soak) registrationResolvable(ctx context.Context, p, reg *soakPeer) err
 }
 
 // rss reads the resident set size of a process in KiB.
-func rss(pid int) int {
+func rss(pid int) int { return procStatus(pid, "VmRSS:") }
+
+// procStatus reads one KiB field of a process's /proc/<pid>/status:
+// VmRSS is RssAnon (the process's own memory: heap, stacks) plus RssFile
+// (the binary's pages, the same file for every process, so shared).
+func procStatus(pid int, field string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			v, _ := strconv.Atoi(f[1])
 			return v
 		}
@@ -1148,24 +1155,30 @@ func TestMultiProcess(t *testing.T) {
 	s.logf("SIP: %d of the %d callees' peers were restarted during churn; their phones did not register again", restarted, len(registrars))
 	sipLost = append(sipLost, s.calls(ctx, "after churn", phones)...)
 
-	var rs []int
+	var rs, anon []int
 	for _, q := range s.peers {
 		q.mu.Lock()
 		if q.up && q.cmd != nil {
 			if v := rss(q.cmd.Process.Pid); v > 0 {
 				rs = append(rs, v)
+				anon = append(anon, procStatus(q.cmd.Process.Pid, "RssAnon:"))
 			}
 		}
 		q.mu.Unlock()
 	}
 	if len(rs) > 0 {
-		slices.Sort(rs)
-		sum := 0
-		for _, v := range rs {
-			sum += v
+		for _, x := range []struct {
+			what string
+			v    []int
+		}{{"RSS", rs}, {"RssAnon (private; the rest is the binary's shared pages)", anon}} {
+			slices.Sort(x.v)
+			sum := 0
+			for _, v := range x.v {
+				sum += v
+			}
+			s.logf("%s per process: min %.1f MiB, median %.1f MiB, max %.1f MiB, total %.0f MiB", x.what,
+				float64(x.v[0])/1024, float64(x.v[len(x.v)/2])/1024, float64(x.v[len(x.v)-1])/1024, float64(sum)/1024)
 		}
-		s.logf("RSS per process: min %.1f MiB, median %.1f MiB, max %.1f MiB, total %.0f MiB",
-			float64(rs[0])/1024, float64(rs[len(rs)/2])/1024, float64(rs[len(rs)-1])/1024, float64(sum)/1024)
 	}
 	if len(lost) > 0 {
 		fatal("%d values lost:\n%s", len(lost), strings.Join(lost, "\n"))
