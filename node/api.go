@@ -242,6 +242,8 @@ type Status struct {
 	// SelfTuning is the self-tuning state (RFC 7363), when the overlay
 	// uses it.
 	SelfTuning *SelfTuningStatus `json:"self_tuning,omitempty"`
+	// PortMap is the NAT gateway's port mapping, with Config.PortMap.
+	PortMap *PortMapStatus `json:"portmap,omitempty"`
 }
 
 // Link describes one link of the connection table.
@@ -288,6 +290,7 @@ func (n *Node) Status() Status {
 		s.SelfTuning = t.SelfTuning
 	}
 	cancel()
+	s.PortMap = n.portMapStatus()
 	for _, l := range n.eng.Table().Links() {
 		var remote string
 		if a := l.RemoteAddr(); a != nil {

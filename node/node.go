@@ -132,6 +132,11 @@ type Config struct {
 	// §9); see TURNConfig.
 	TURN *TURNConfig
 
+	// PortMap, when set (with ICE), has the NAT gateway map a UDP port
+	// to this node and offers the mapped address as an ICE candidate;
+	// see PortMapConfig.
+	PortMap *PortMapConfig
+
 	// ConformanceLog, when set, runs the passive conformance monitor
 	// (package monitor): what peers send to this node is checked against
 	// RFC 6940, each deviation written to it as a JSON line and counted
@@ -202,7 +207,8 @@ type Node struct {
 	// and fetched); certs is the Certificate Store Usage (§8).
 	verifier *security.Verifier
 	certs    certState
-	turn     *turnState // nil unless Config.TURN is set
+	turn     *turnState    // nil unless Config.TURN is set
+	portMap  *portMapState // nil unless Config.PortMap is set
 
 	// Owned by the run goroutine.
 	h       *host.Host
@@ -395,6 +401,9 @@ func New(cfg Config) (_ *Node, err error) {
 	if cfg.TURN != nil && !cfg.ICE {
 		return nil, errors.New("node: TURN needs ICE")
 	}
+	if cfg.PortMap != nil && !cfg.ICE {
+		return nil, errors.New("node: port mapping needs ICE")
+	}
 	if cfg.ICE {
 		nw := cfg.Net
 		if nw == nil {
@@ -404,6 +413,9 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 		opts.ICE = &transport.ICEConfig{Net: cfg.Capture.Net(nw), STUN: cfg.STUN, IncludeLoopback: cfg.ICELoopback, InterfaceFilter: cfg.ICEInterfaces}
 		if err := n.setupTURN(opts.ICE); err != nil {
+			return nil, err
+		}
+		if err := n.setupPortMap(opts.ICE, cfg.Capture.Net(nw)); err != nil {
 			return nil, err
 		}
 	} else if cfg.ListenUDP != "" {

@@ -42,6 +42,9 @@
 #   runs the other case, scripts/nat/symmetric.sh: both peers behind
 #   symmetric NATs (random port per flow), linked through a TURN relay
 #   that a public peer serves and advertises (RFC 6940 §9).
+#        scripts/netns-nat.sh portmap
+#   runs scripts/nat/portmap.sh: a peer behind miniupnpd (UPnP IGD and
+#   NAT-PMP) maps a port with --portmap and is reached through it.
 #        scripts/netns-nat.sh routed
 #   runs scripts/nat/routed.sh: pings from a client behind a NAT to a far
 #   peer with direct response and relay peer routing (RFC 7263, RFC 7264).
@@ -52,7 +55,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case "${1:-}" in
-symmetric | routed) need_case=$1 ;;
+symmetric | routed | portmap) need_case=$1 ;;
 esac
 
 DELAY=${1:-50}
@@ -83,6 +86,10 @@ need curl curl
 case "${need_case:-}" in
 symmetric) exec scripts/nat/symmetric.sh ;;
 routed) exec scripts/nat/routed.sh ;;
+portmap)
+	need miniupnpd miniupnpd-nftables
+	exec scripts/nat/portmap.sh
+	;;
 esac
 
 . scripts/nat/lib.sh

@@ -95,7 +95,7 @@ echo "== real NAT traversal (network namespaces)"
 # overlay (RFC 6940 §9), and a control run without TURN must not link
 # (about 80 s).
 if [ "$(id -u)" = 0 ]; then
-	for nat_case in default symmetric routed; do
+	for nat_case in default symmetric routed portmap; do
 		rc=0
 		if [ "$nat_case" = default ]; then
 			./scripts/netns-nat.sh || rc=$?
@@ -104,6 +104,11 @@ if [ "$(id -u)" = 0 ]; then
 			# NAT (RFC 7263, RFC 7264; about 50 s).
 			echo "== direct response and relay peer routing through a NAT"
 			./scripts/netns-nat.sh routed || rc=$?
+		elif [ "$nat_case" = portmap ]; then
+			# A peer behind miniupnpd maps a port (NAT-PMP, then UPnP IGD)
+			# and is reached through it; a control run without (about 45 s).
+			echo "== port mapping (UPnP IGD, NAT-PMP) through miniupnpd"
+			./scripts/netns-nat.sh portmap || rc=$?
 		else
 			echo "== real NAT traversal through a TURN relay (symmetric NATs)"
 			./scripts/netns-nat.sh symmetric || rc=$?

@@ -61,6 +61,9 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	var turnServers stringList
 	fs.Var(&turnServers, "turn", "a TURN server IP:PORT known in advance (repeatable; implies --turn-use)")
 	turnRelayOnly := fs.Bool("turn-relay-only", false, "offer relay candidates only, so every link runs through a TURN server (needs --turn: servers are found in the overlay only after the join)")
+	portMap := fs.Bool("portmap", false, "ask the NAT gateway (UPnP IGD or NAT-PMP, whichever answers) to forward a UDP port to this node, renew the mapping and remove it on exit, and offer the mapped address as a server-reflexive ICE candidate; with --ice")
+	portMapPort := fs.Int("portmap-port", 0, "the local UDP port --portmap maps (0: a free one)")
+	portMapGateway := fs.String("portmap-gateway", "", "the NAT-PMP gateway's IPv4 address for --portmap (default: the default route's gateway)")
 	turnSecretFile := fs.String("turn-secret-file", "", "file holding the secret TURN credentials are derived from (default: the overlay configuration's shared-secret)")
 	dataDir := fs.String("data", "", "directory for durable storage: stored data and SIP bindings (default: in memory)")
 	dtlsSender := fs.String("dtls-sender", "windowed", "sender of DTLS-UDP-SR links (RFC 6940 §6.6.3): windowed (a congestion window, as NewReno) or stop-and-wait (§6.6.3.1: one message in flight, 10 ms after each ACK; for interop experiments)")
@@ -77,9 +80,12 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	responseRoutes := fs.String("response-routes", "off", "answer requests that ask for direct response routing (RFC 7263) or relay peer routing (RFC 7264) that way: off (always symmetric routing, as both RFCs advise outside managed networks), linked (only over a link already authenticated as the requester or relay peer: nothing is ever sent to the address a request names), or dial (also open a TLS link to that address, whose certificate must carry the requester's or relay peer's Node-ID); otherwise the answer goes by symmetric routing")
 	omitCerts := fs.Bool("omit-certs", false, "leave this node's certificate out of the requests its applications send once it is stored in the overlay (RFC 6940 §8); receivers fetch it from there and cache it")
 	partitionCheck := fs.Duration("partition-check", 0, "how often to look for a partition of the overlay (RFC 6940 §10.7.4.4): find a bootstrap peer (the --bootstrap peers and the configuration's bootstrap nodes) and Ping this node's own Node-ID through it, merging the rings if a stranger answers; the first check comes a tenth of it after the start; 0 means the overlay's chord-update-interval, a negative duration turns the checks off")
+	var memLimit memoryLimit
+	fs.Var(&memLimit, "memory-limit", memoryLimitHelp)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
+	defer memLimit.apply()()
 	if *coapAddr != "" && !*coapNoSec {
 		return usageError(fs, "--coap: devices cannot be authenticated yet (only CoAP NoSec, RFC 7252 §9, is implemented); add --coap-nosec to run the front end on a trusted device network")
 	}
@@ -108,6 +114,18 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 	}
 	if *turnRelayOnly && len(turnServers) == 0 {
 		return usageError(fs, "--turn-relay-only needs --turn: a node finds TURN servers in the overlay only after its join")
+	}
+	if (*portMap || *portMapPort != 0 || *portMapGateway != "") && !*useICE {
+		return usageError(fs, "--portmap needs --ice")
+	}
+	if (*portMapPort != 0 || *portMapGateway != "") && !*portMap {
+		return usageError(fs, "--portmap-port and --portmap-gateway need --portmap")
+	}
+	if *portMapPort < 0 || *portMapPort > 65535 {
+		return usageError(fs, "--portmap-port: want 0 to 65535")
+	}
+	if *portMap && *turnRelayOnly {
+		return usageError(fs, "--portmap and --turn-relay-only exclude each other")
 	}
 	if *turnAdvertise != "" && *turnListen == "" {
 		return usageError(fs, "--turn-advertise needs --turn-server")
@@ -178,6 +196,9 @@ func runNodeContext(base context.Context, args []string, stdout, stderr io.Write
 			}
 		}
 		cfg.TURN = tc
+	}
+	if *portMap {
+		cfg.PortMap = &node.PortMapConfig{Port: *portMapPort, Gateway: *portMapGateway}
 	}
 	cfg.DTLSSender = sender
 	cfg.ListenUDP, cfg.BootstrapTransport = *listenUDP, bt
@@ -360,6 +381,16 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout)
 	}
 	fmt.Fprintf(stdout, "  requests      %d sent, %d received\n", st.Sent, st.Received)
+	if p := st.PortMap; p != nil {
+		switch {
+		case p.Mapped != "":
+			fmt.Fprintf(stdout, "  portmap       %s mapped %s -> %s\n", p.Method, p.Mapped, p.Internal)
+		case p.Error != "":
+			fmt.Fprintf(stdout, "  portmap       not mapped (%s): %s\n", p.Internal, p.Error)
+		default:
+			fmt.Fprintf(stdout, "  portmap       not mapped yet (%s)\n", p.Internal)
+		}
+	}
 	if t := st.SelfTuning; t != nil {
 		// RFC 7363 §6.
 		fmt.Fprintf(stdout, "  self-tuning   network size %.0f (own estimate %.0f), failure rate %.3g/s, join rate %.3g/s\n",
