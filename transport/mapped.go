@@ -13,10 +13,12 @@ import (
 // MappedPort is one UDP socket of the node whose port a NAT gateway
 // forwards to it (a port mapping made with UPnP IGD or NAT-PMP). Every ICE
 // session offers the mapped address as one more candidate, of CandType
-// srflx (RFC 6940 §6.5.1.1; RFC 8445 §5.1.1.2: the address the NAT gives
-// the node as seen from outside, with the socket's own address as the
-// related address), and sends and receives on that socket through a pion
-// UDP mux that tells sessions apart by their ICE user fragment.
+// srflx (RFC 6940 §6.5.1.1; RFC 8445 §4: a binding a NAT allocated for
+// the agent, here by the gateway's own protocol rather than seen by a
+// STUN server), with the socket's own address as the related address; ICE
+// ranks it as any srflx: below host candidates, above relayed ones.
+// Sessions send and receive on that one socket through a pion UDP mux
+// that tells them apart by their ICE user fragment.
 //
 // The mapping itself is made outside transport: SetExternal gives the
 // address, and a zero address withdraws it.

@@ -256,8 +256,10 @@ type igd interface {
 
 type upnpClient struct{ c igd }
 
-// upnpLocation is the base URL of the gateway's description; the
-// internal address is the one this host reaches it from.
+// discoverUPnP searches with SSDP for an IGD's WANIPConnection:2 and :1
+// services (IGDv2 and v1), then for v1's WANPPPConnection:1, and keeps the
+// first that gives an external address; the internal address is the one
+// this host reaches the device's description URL from.
 func discoverUPnP(ctx context.Context) (*Gateway, error) {
 	type found struct {
 		c   igd
