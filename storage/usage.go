@@ -1,11 +1,8 @@
 package storage
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"log/slog"
-	"slices"
 
 	"github.com/goreload/reload/wire"
 )
@@ -24,39 +21,14 @@ type KindUsage struct {
 // so its cost grows with the data held; it holds the Store's lock while
 // it runs.
 func (s *Store) Usage() ([]KindUsage, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	type slot struct {
-		res  wire.ResourceID
-		kind wire.KindID
-	}
-	var slots []slot
-	if err := s.backend.Slots(func(res wire.ResourceID, kind wire.KindID, _ uint64) bool {
-		slots = append(slots, slot{wire.ResourceID(bytes.Clone(res)), kind})
-		return true
-	}); err != nil {
+	ru, err := s.UsageByRole(nil)
+	if err != nil {
 		return nil, err
 	}
-	by := map[wire.KindID]*KindUsage{}
-	for _, sl := range slots {
-		u := by[sl.kind]
-		if u == nil {
-			u = &KindUsage{Kind: sl.kind}
-			by[sl.kind] = u
-		}
-		if err := s.backend.Scan(sl.res, sl.kind, func(r *Record) bool {
-			u.Values++
-			u.Bytes += uint64(r.Data.Len())
-			return true
-		}); err != nil {
-			return nil, err
-		}
+	out := make([]KindUsage, len(ru))
+	for i := range ru {
+		out[i] = ru[i].KindUsage
 	}
-	out := make([]KindUsage, 0, len(by))
-	for _, u := range by {
-		out = append(out, *u)
-	}
-	slices.SortFunc(out, func(a, b KindUsage) int { return cmp.Compare(a.Kind, b.Kind) })
 	return out, nil
 }
 
