@@ -14,7 +14,7 @@
 # with --portmap, gets a mapping, offers it as a srflx candidate, and B's
 # checks reach A through it: first with NAT-PMP, then with miniupnpd's
 # NAT-PMP off, by UPnP IGD (SSDP, WANIPConnection). A control run without
-# --portmap must not link (NAT_CONTROL_S seconds, default 15). About 45 s.
+# --portmap must not link (NAT_CONTROL_S seconds, default 10). About 45 s.
 # Needs root, iproute2, nftables, jq, miniupnpd. Exits 0, 1, or 77.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -203,13 +203,13 @@ reached upnp
 
 # Control: the same run without --portmap gives B no path to A.
 run no
-end=$((SECONDS + ${NAT_CONTROL_S:-15}))
+end=$((SECONDS + ${NAT_CONTROL_S:-10}))
 while [ $SECONDS -lt $end ]; do
 	if [ -n "$(link "$NSB" "$IDA" 2>/dev/null)" ] || [ -n "$(link "$NSA" "$IDB" 2>/dev/null)" ]; then
 		fail "control: A and B linked without a port mapping"
 	fi
 	sleep 0.5
 done
-ok "control: without --portmap, A and B found no path to each other in ${NAT_CONTROL_S:-15} s (B joined: $(joined "$NSB" && echo yes || echo no))"
+ok "control: without --portmap, A and B found no path to each other in ${NAT_CONTROL_S:-10} s (B joined: $(joined "$NSB" && echo yes || echo no))"
 echo "RESULT ${MAPPED[*]}"
 echo "all $checks checks passed"
