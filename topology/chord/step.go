@@ -522,25 +522,8 @@ func (c *Chord) onProbe(in *topology.Incoming) error {
 		c.answerError(in, wire.ErrCodeInvalidMessage, "bad ProbeReq")
 		return err
 	}
-	var a wire.ProbeAns
-	for _, t := range p.RequestedInfo {
-		var v uint32
-		switch t {
-		case wire.ProbeResponsibleSet:
-			if r, ok := c.ResponsibleRange(); ok {
-				v = r.PPB()
-			}
-		case wire.ProbeNumResources:
-			if c.cfg.NumResources != nil {
-				v = c.cfg.NumResources()
-			}
-		case wire.ProbeUptime:
-			v = c.Uptime()
-		default:
-			continue
-		}
-		a.ProbeInfo = append(a.ProbeInfo, wire.ProbeInformation{Type: t, Value: v})
-	}
+	rng, ok := c.ResponsibleRange()
+	a := topology.ProbeAnswer(&p, rng, ok, c.cfg.NumResources, c.Uptime())
 	c.answer(in, wire.CodeProbeAns, &a)
 	c.tuneAnswerProbe(in)
 	return nil

@@ -373,25 +373,8 @@ func (o *OneHop) onProbe(in *topology.Incoming) error {
 		o.answerError(in, wire.ErrCodeInvalidMessage, "bad ProbeReq")
 		return err
 	}
-	var a wire.ProbeAns
-	for _, t := range p.RequestedInfo {
-		var v uint32
-		switch t {
-		case wire.ProbeResponsibleSet:
-			if r, ok := o.ResponsibleRange(); ok {
-				v = r.PPB()
-			}
-		case wire.ProbeNumResources:
-			if o.cfg.NumResources != nil {
-				v = o.cfg.NumResources()
-			}
-		case wire.ProbeUptime:
-			v = o.Uptime()
-		default:
-			continue
-		}
-		a.ProbeInfo = append(a.ProbeInfo, wire.ProbeInformation{Type: t, Value: v})
-	}
+	rng, ok := o.ResponsibleRange()
+	a := topology.ProbeAnswer(&p, rng, ok, o.cfg.NumResources, o.Uptime())
 	o.answer(in, wire.CodeProbeAns, &a)
 	return nil
 }
