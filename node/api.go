@@ -194,6 +194,28 @@ func (n *Node) fetch(ctx context.Context, resource wire.ResourceID, specs []wire
 	return r, nil
 }
 
+// fetchExisting fetches every value of kind at res (FetchAll, so each
+// passed the checks of RFC 6940 §7.4.2.2) and returns those that exist:
+// what a usage's Overlay.Fetch returns.
+func (n *Node) fetchExisting(ctx context.Context, res wire.ResourceID, kind wire.KindID) ([]wire.StoredData, error) {
+	fa, err := n.FetchAll(ctx, res, kind)
+	if err != nil {
+		return nil, err
+	}
+	var out []wire.StoredData
+	for _, kr := range fa.KindResponses {
+		if kr.Kind != kind {
+			continue
+		}
+		for _, sd := range kr.Values {
+			if sd.Value.Value.Exists {
+				out = append(out, sd)
+			}
+		}
+	}
+	return out, nil
+}
+
 // FetchAll is Fetch of every value of kind at resource.
 func (n *Node) FetchAll(ctx context.Context, resource wire.ResourceID, kind wire.KindID) (*FetchResult, error) {
 	spec, err := n.allOf(kind)

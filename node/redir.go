@@ -70,22 +70,7 @@ func (o redirOverlay) Store(ctx context.Context, res wire.ResourceID, kind wire.
 // Fetch returns the values of kind at res that passed verification
 // (NODE-ID-MATCH included, RFC 7374 §5) and exist.
 func (o redirOverlay) Fetch(ctx context.Context, res wire.ResourceID, kind wire.KindID) ([]wire.StoredData, error) {
-	fa, err := o.n.FetchAll(ctx, res, kind)
-	if err != nil {
-		return nil, err
-	}
-	var out []wire.StoredData
-	for _, kr := range fa.KindResponses {
-		if kr.Kind != kind {
-			continue
-		}
-		for _, sd := range kr.Values {
-			if sd.Value.Value.Exists {
-				out = append(out, sd)
-			}
-		}
-	}
-	return out, nil
+	return o.n.fetchExisting(ctx, res, kind)
 }
 
 // newRedirClient makes a ReDiR client with the overlay's branching

@@ -160,22 +160,7 @@ func (o sipOverlay) Store(ctx context.Context, res wire.ResourceID, kind wire.Ki
 }
 
 func (o sipOverlay) Fetch(ctx context.Context, res wire.ResourceID, kind wire.KindID) ([]wire.StoredData, error) {
-	fa, err := o.n.FetchAll(ctx, res, kind)
-	if err != nil {
-		return nil, err
-	}
-	var out []wire.StoredData
-	for _, kr := range fa.KindResponses {
-		if kr.Kind != kind {
-			continue
-		}
-		for _, sd := range kr.Values {
-			if sd.Value.Value.Exists {
-				out = append(out, sd)
-			}
-		}
-	}
-	return out, nil
+	return o.n.fetchExisting(ctx, res, kind)
 }
 
 // AppAttach opens the SIP connection to the peer at the end of dest (RFC
