@@ -64,10 +64,14 @@ type Result struct {
 	// RSSMiB is VmRSS after the runs and a garbage collection;
 	// PeakRSSMiB is VmHWM; HeapMiB is the Go heap in use after that
 	// collection.
-	RSSMiB     float64 `json:"rss_mib"`
-	PeakRSSMiB float64 `json:"peak_rss_mib"`
-	HeapMiB    float64 `json:"heap_mib"`
-	Goroutines int     `json:"goroutines"`
+	// ReadyRSSMiB and ReadyHeapMiB are the same once the nodes are
+	// ready, before any pair.
+	ReadyRSSMiB  float64 `json:"ready_rss_mib"`
+	ReadyHeapMiB float64 `json:"ready_heap_mib"`
+	RSSMiB       float64 `json:"rss_mib"`
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	HeapMiB      float64 `json:"heap_mib"`
+	Goroutines   int     `json:"goroutines"`
 	// Conns is the open connections summed over the nodes after the
 	// runs, each counted at both ends.
 	Conns int `json:"conns"`
@@ -196,6 +200,7 @@ func measure(o options, s system) (Result, error) {
 		return r, fmt.Errorf("starting %d nodes: %w", o.nodes, err)
 	}
 	r.SetupS = time.Since(t0).Seconds()
+	r.ReadyRSSMiB, _, r.ReadyHeapMiB = memory()
 	// A few pairs first, outside the figures: links and caches warm.
 	next := 0
 	for range min(o.nodes, o.pairs) {
@@ -317,12 +322,16 @@ func printTable(w io.Writer, rs []Result) {
 			}
 		}
 	}
+	for _, r := range rs {
+		fmt.Fprintf(w, "%s when ready, before the pairs: RSS %.0f MiB, heap %.0f MiB\n", r.System, r.ReadyRSSMiB, r.ReadyHeapMiB)
+	}
 	if len(rs) == 2 {
 		a, b := rs[0], rs[1]
 		for i := range min(len(a.Phases), len(b.Phases)) {
 			fmt.Fprintf(w, "%s: %s/%s pairs/s %.2f×, median latency %s/%s %.2f×\n", a.Phases[i].Name, a.System, b.System,
 				a.Phases[i].PairsPerS/b.Phases[i].PairsPerS, b.System, a.System, b.Phases[i].MedianMs/a.Phases[i].MedianMs)
 		}
-		fmt.Fprintf(w, "RSS %s/%s %.2f×, heap %.2f×\n", a.System, b.System, a.RSSMiB/b.RSSMiB, a.HeapMiB/b.HeapMiB)
+		fmt.Fprintf(w, "RSS %s/%s %.2f×, heap %.2f× (when ready: %.2f×, %.2f×)\n", a.System, b.System,
+			a.RSSMiB/b.RSSMiB, a.HeapMiB/b.HeapMiB, a.ReadyRSSMiB/b.ReadyRSSMiB, a.ReadyHeapMiB/b.ReadyHeapMiB)
 	}
 }
