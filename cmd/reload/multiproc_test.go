@@ -62,6 +62,7 @@ type soakParams struct {
 	AORs         int           // SIP registrations
 	JoinParallel int           // processes joining at once
 	Fetchers     int           // concurrent fetch loops during churn
+	Idle         time.Duration // quiet time before RSS is read
 }
 
 // selfTune (RELOAD_SOAK_SELFTUNE=1) makes the overlay a self-tuning one
@@ -140,6 +141,7 @@ func soakParamsFromEnv(t *testing.T) soakParams {
 	num("RELOAD_SOAK_JOIN_PARALLEL", &p.JoinParallel)
 	dur("RELOAD_SOAK_INTERVAL", &p.Interval)
 	dur("RELOAD_SOAK_DURATION", &p.Duration)
+	dur("RELOAD_SOAK_IDLE", &p.Idle)
 	if s := os.Getenv("RELOAD_SOAK_CHURN"); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || v < 0 || v >= 1 {
@@ -1155,6 +1157,12 @@ func TestMultiProcess(t *testing.T) {
 	s.logf("SIP: %d of the %d callees' peers were restarted during churn; their phones did not register again", restarted, len(registrars))
 	sipLost = append(sipLost, s.calls(ctx, "after churn", phones)...)
 
+	if d := p.Idle; d > 0 {
+		// RELOAD_SOAK_IDLE: let the processes idle before their RSS is
+		// read, so that it is an idle node's and not one under load.
+		s.logf("idling %v before reading RSS", d)
+		time.Sleep(d)
+	}
 	var rs, anon []int
 	for _, q := range s.peers {
 		q.mu.Lock()
@@ -1170,7 +1178,7 @@ func TestMultiProcess(t *testing.T) {
 		for _, x := range []struct {
 			what string
 			v    []int
-		}{{"RSS", rs}, {"RssAnon (private; the rest is the binary's shared pages)", anon}} {
+		}{{"RSS", rs}, {"RssAnon (private; the rest is mostly the binary's pages, which all processes share)", anon}} {
 			slices.Sort(x.v)
 			sum := 0
 			for _, v := range x.v {
@@ -1180,12 +1188,65 @@ func TestMultiProcess(t *testing.T) {
 				float64(x.v[0])/1024, float64(x.v[len(x.v)/2])/1024, float64(x.v[len(x.v)-1])/1024, float64(sum)/1024)
 		}
 	}
+	s.logRuntimeMemory(ctx)
 	if len(lost) > 0 {
 		fatal("%d values lost:\n%s", len(lost), strings.Join(lost, "\n"))
 	}
 	if len(sipLost) > 0 {
 		fatal("%d SIP registrations not resolvable or calls failed:\n%s", len(sipLost), strings.Join(sipLost, "\n"))
 	}
+}
+
+// logRuntimeMemory logs where the Go runtime of one running process
+// keeps its memory (heap, stacks, its own data), from the Go collector's
+// metrics on the control API.
+func (s *soak) logRuntimeMemory(ctx context.Context) {
+	var p *soakPeer
+	for _, q := range s.peers {
+		q.mu.Lock()
+		up := q.up && q.cmd != nil
+		q.mu.Unlock()
+		if up {
+			p = q
+			break
+		}
+	}
+	if p == nil {
+		return
+	}
+	tok, err := os.ReadFile(p.tokenPath())
+	if err != nil {
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.control+"/metrics", nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return
+	}
+	var parts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, m := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes",
+			"go_memstats_heap_released_bytes", "go_memstats_next_gc_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_sys_bytes"} {
+			if v, ok := strings.CutPrefix(line, m+" "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				if m == "go_goroutines" {
+					parts = append(parts, fmt.Sprintf("%s %.0f", m, f))
+				} else {
+					parts = append(parts, fmt.Sprintf("%s %.1f MiB", strings.TrimPrefix(m, "go_memstats_"), f/(1<<20)))
+				}
+			}
+		}
+	}
+	s.logf("Go runtime of %s: %s", p.name, strings.Join(parts, ", "))
 }
 
 // keepLogs copies the node logs to the directory RELOAD_SOAK_KEEP names.
