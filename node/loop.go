@@ -61,6 +61,19 @@ func (n *Node) do(ctx context.Context, f func()) error {
 	}
 }
 
+// doErr runs f on the node's loop as do does and returns f's error, or
+// do's when f could not run in time. In that case f may still run later;
+// its error then goes to a variable nobody reads, so the caller never
+// races with the loop (as it would by assigning a shared variable inside
+// f and another error to it after do gave up).
+func (n *Node) doErr(ctx context.Context, f func() error) error {
+	var ferr error
+	if err := n.do(ctx, func() { ferr = f() }); err != nil {
+		return err
+	}
+	return ferr
+}
+
 // run is the node's loop: the one goroutine that drives the host.
 func (n *Node) run() {
 	defer n.wg.Done()

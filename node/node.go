@@ -558,11 +558,7 @@ func (n *Node) Start(ctx context.Context) error {
 			}
 			n.log.Info("no cached peer reachable; starting a new overlay")
 		}
-		var err error
-		if derr := n.do(ctx, func() { err = n.h.Start() }); derr != nil {
-			return derr
-		}
-		return err
+		return n.doErr(ctx, n.h.Start)
 	}
 	for _, addr := range boot {
 		if err := checkBootstrapAddr(ctx, addr); err != nil {
@@ -599,10 +595,7 @@ func (n *Node) joinThroughBootstrap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if derr := n.do(ctx, func() { err = n.h.Join(vias...) }); derr != nil {
-		return derr
-	}
-	return err
+	return n.doErr(ctx, func() error { return n.h.Join(vias...) })
 }
 
 // dialBootstrap opens a TLS link to every bootstrap address that has none
@@ -666,9 +659,7 @@ func (n *Node) rejoin() {
 			// A seed with no peer left (§11.4): none of its cached
 			// peers answers, so it starts the overlay over.
 			n.log.Warn("no cached peer reachable; starting the overlay over")
-			if derr := n.do(n.ctx, func() { err = n.h.Start() }); derr != nil {
-				err = derr
-			}
+			err = n.doErr(n.ctx, n.h.Start)
 		}
 		if errors.Is(err, errNoBootstrapPeer) && n.ctx.Err() == nil {
 			err = n.joinRetrying(n.ctx, err)
@@ -710,10 +701,7 @@ func (n *Node) Close() error {
 // Leave tells the neighbours that this node leaves (RFC 6940 §10.9),
 // hands its data to its successor, and closes the node.
 func (n *Node) Leave(ctx context.Context) error {
-	var err error
-	if derr := n.do(ctx, func() { err = n.h.Leave() }); derr != nil {
-		err = derr
-	}
+	err := n.doErr(ctx, n.h.Leave)
 	if err == nil {
 		select {
 		case <-time.After(2 * n.cfg.TickLength):
