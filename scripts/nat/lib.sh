@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# Shared by scripts/netns-nat.sh and scripts/nat/symmetric.sh, which source
+# Shared by scripts/netns-nat.sh and the cases in scripts/nat, which source
 # it from the repository root: the five network namespaces of one run (pub,
-# nata, natb, a, b), their removal on exit, and the helpers that start
-# reload nodes in them and check on them.
+# nata, natb, a, b), their removal on exit, the NAT routers between them,
+# and the helpers that start reload nodes in them and check on them.
 
 # netns_setup NAME PREFIX creates the namespaces, named after PREFIX and
 # this process so that reruns and parallel runs do not collide, and sets
@@ -38,6 +38,60 @@ netns_cleanup() {
 }
 
 x() { ip netns exec "$@"; } # x NS COMMAND...
+
+# natrouter NS WAN-ADDR LAN-NET PEER-NS BRIDGE-PORT [GATEWAY] makes NS a
+# router between pub's bridge br0 (its wan, WAN-ADDR/24, default route to
+# GATEWAY, 203.0.113.1 unless given) and PEER-NS (its lan LAN-NET.1/24;
+# the peer is LAN-NET.2, routed through it). The NAT rules are the
+# caller's (see nat_replies_only).
+natrouter() {
+	local ns=$1 wan=$2 lan=$3 peer=$4 port=$5 gw=${6:-203.0.113.1}
+	ip -n "$PUB" link add "$port" type veth peer name wan netns "$ns"
+	ip -n "$PUB" link set "$port" master br0 up
+	ip -n "$ns" addr add "$wan/24" dev wan
+	ip -n "$ns" link set wan up
+	ip -n "$ns" link add lan type veth peer name eth0 netns "$peer"
+	ip -n "$ns" addr add "$lan.1/24" dev lan
+	ip -n "$ns" link set lan up
+	ip -n "$ns" route add default via "$gw"
+	x "$ns" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$peer" addr add "$lan.2/24" dev eth0
+	ip -n "$peer" link set eth0 up
+	ip -n "$peer" route add default via "$lan.1"
+}
+
+# nat_replies_only NS [MASQUERADE] gives NAT NS the rules of a NAT that
+# lets only conntrack replies in (address-and-port-dependent filtering,
+# RFC 4787 §5). MASQUERADE is the postrouting statement: "masquerade" by
+# default (endpoint-independent, port-preserving mapping), "counter
+# masquerade fully-random" for a symmetric NAT. Unsolicited datagrams to
+# the router itself are dropped in its input chain, so they never leave a
+# conntrack entry behind that would make the next outbound flow take
+# another port. The forward and input chains count what they drop
+# (count NS filter forward|input).
+nat_replies_only() {
+	local ns=$1 masq=${2:-masquerade}
+	x "$ns" nft -f - <<NFT
+table ip nat {
+	chain post {
+		type nat hook postrouting priority srcnat;
+		oifname "wan" $masq
+	}
+}
+table ip filter {
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept
+		iifname "lan" oifname "wan" accept
+		counter
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname "wan" ct state new counter drop
+	}
+}
+NFT
+}
 
 # build_overlay builds reload into WORK (R) and makes a three-node overlay
 # whose bootstrap node is the public seed at 203.0.113.1:6084.

@@ -39,23 +39,8 @@ ip -n "$PUB" link set br0 up
 ip -n "$PUB" addr add 11.0.0.1/24 dev br0
 x "$PUB" sysctl -qw net.ipv4.ip_forward=1
 
-router() { # router NS WAN-ADDR LAN-NET PEER-NS BRIDGE-PORT GATEWAY
-	local ns=$1 wan=$2 lan=$3 peer=$4 port=$5 gw=$6
-	ip -n "$PUB" link add "$port" type veth peer name wan netns "$ns"
-	ip -n "$PUB" link set "$port" master br0 up
-	ip -n "$ns" addr add "$wan/24" dev wan
-	ip -n "$ns" link set wan up
-	ip -n "$ns" link add lan type veth peer name eth0 netns "$peer"
-	ip -n "$ns" addr add "$lan.1/24" dev lan
-	ip -n "$ns" link set lan up
-	ip -n "$ns" route add default via "$gw"
-	x "$ns" sysctl -qw net.ipv4.ip_forward=1
-	ip -n "$peer" addr add "$lan.2/24" dev eth0
-	ip -n "$peer" link set eth0 up
-	ip -n "$peer" route add default via "$lan.1"
-}
-router "$NATA" 11.0.0.10 10.0.1 "$NSA" pa 11.0.0.1
-router "$NATB" 203.0.113.20 10.0.2 "$NSB" pb 203.0.113.1
+natrouter "$NATA" 11.0.0.10 10.0.1 "$NSA" pa 11.0.0.1
+natrouter "$NATB" 203.0.113.20 10.0.2 "$NSB" pb
 
 # NAT A: the table and chains miniupnpd's nftables backend fills (its
 # defaults, as its nft_init.sh makes them: table inet filter, chains

@@ -71,38 +71,8 @@ done
 
 # NAT A in front of R: masquerade, and only conntrack replies get in
 # (port-restricted, RFC 4787 §5); no port is forwarded to R.
-ip -n "$PUB" link add pa type veth peer name wan netns "$NATA"
-ip -n "$PUB" link set pa master br0 up
-ip -n "$NATA" addr add 203.0.113.10/24 dev wan
-ip -n "$NATA" link set wan up
-ip -n "$NATA" link add lan type veth peer name eth0 netns "$NSA"
-ip -n "$NATA" addr add 10.0.1.1/24 dev lan
-ip -n "$NATA" link set lan up
-ip -n "$NATA" route add default via 203.0.113.1
-x "$NATA" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$NSA" addr add 10.0.1.2/24 dev eth0
-ip -n "$NSA" link set eth0 up
-ip -n "$NSA" route add default via 10.0.1.1
-x "$NATA" nft -f - <<'EOF'
-table ip nat {
-	chain post {
-		type nat hook postrouting priority srcnat;
-		oifname "wan" masquerade
-	}
-}
-table ip filter {
-	chain forward {
-		type filter hook forward priority filter; policy drop;
-		ct state established,related accept
-		iifname "lan" oifname "wan" accept
-		counter
-	}
-	chain input {
-		type filter hook input priority filter; policy accept;
-		iifname "wan" ct state new counter drop
-	}
-}
-EOF
+natrouter "$NATA" 203.0.113.10 10.0.1 "$NSA" pa
+nat_replies_only "$NATA"
 
 go build -o "$WORK/reload" ./cmd/reload
 R=$WORK/reload
