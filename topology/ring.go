@@ -11,6 +11,25 @@ import (
 // unsigned big-endian numbers (RFC 6940 §10.1: "all arithmetic being done
 // modulo 2^k").
 
+// DestPoint is where a plugin's Route places destination d on a ring of
+// idLen-byte ids: its point k, and whether d names a node (a Node-ID of
+// idLen bytes) rather than a resource. Compressed destinations, Node-IDs
+// of another length and other destination types give ErrUnroutable.
+func DestPoint(d *wire.Destination, idLen int) (k wire.NodeID, isNode bool, err error) {
+	switch {
+	case d.Compressed:
+		return k, false, ErrUnroutable
+	case d.Type == wire.DestNode:
+		if len(d.ID) != idLen {
+			return k, false, ErrUnroutable
+		}
+		return Point(d.ID, idLen), true, nil
+	case d.Type == wire.DestResource:
+		return Point(d.ID, idLen), false, nil
+	}
+	return k, false, ErrUnroutable
+}
+
 // Point maps a Resource-ID (or any identifier) of any length onto the ring
 // of idLen-byte Node-IDs: it is read as a binary fraction of the ring, so
 // shorter ids are padded with zero bytes on the right and longer ones are

@@ -407,21 +407,9 @@ func (c *view) responsibleFor(k wire.NodeID) bool {
 
 // Route is Chord.Route over the view.
 func (c *view) Route(d *wire.Destination) (next wire.NodeID, local bool, err error) {
-	var k wire.NodeID
-	isNode := false
-	switch {
-	case d.Compressed:
-		return next, false, topology.ErrUnroutable
-	case d.Type == wire.DestNode:
-		if len(d.ID) != c.idLen {
-			return next, false, topology.ErrUnroutable
-		}
-		k = topology.Point(d.ID, c.idLen)
-		isNode = true
-	case d.Type == wire.DestResource:
-		k = topology.Point(d.ID, c.idLen)
-	default:
-		return next, false, topology.ErrUnroutable
+	k, isNode, err := topology.DestPoint(d, c.idLen)
+	if err != nil {
+		return next, false, err
 	}
 	return c.route(k, isNode)
 }

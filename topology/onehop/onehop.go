@@ -326,20 +326,9 @@ func (r *Routes) InTable(id wire.NodeID) bool {
 // Route returns the responsible peer for d (local when it is this node),
 // or d's Node-ID when that is a member.
 func (r *Routes) Route(d *wire.Destination) (next wire.NodeID, local bool, err error) {
-	var k wire.NodeID
-	isNode := false
-	switch {
-	case d.Compressed:
-		return next, false, topology.ErrUnroutable
-	case d.Type == wire.DestNode:
-		if len(d.ID) != r.idLen {
-			return next, false, topology.ErrUnroutable
-		}
-		k, isNode = topology.Point(d.ID, r.idLen), true
-	case d.Type == wire.DestResource:
-		k = topology.Point(d.ID, r.idLen)
-	default:
-		return next, false, topology.ErrUnroutable
+	k, isNode, err := topology.DestPoint(d, r.idLen)
+	if err != nil {
+		return next, false, err
 	}
 	if isNode && k == r.id {
 		return next, true, nil
