@@ -29,7 +29,8 @@ func members(st Status) []string {
 	return out
 }
 
-// waitFullMembership waits until every node lists exactly the others.
+// waitFullMembership waits until every node lists exactly the others and
+// has a link to each of them.
 func (c *cluster) waitFullMembership(t *testing.T, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -47,6 +48,19 @@ func (c *cluster) waitFullMembership(t *testing.T, d time.Duration) {
 			st := nd.Status()
 			if got := members(st); !st.Joined || !slices.Equal(got, want) {
 				bad = nd.ID().String() + " lists " + strings.Join(got, ",")
+				break
+			}
+			// ONE-HOP sends every message straight to the responsible
+			// member, so full membership includes a link to each one
+			// (the host Attaches to a new member after it is listed).
+			var linked []string
+			for _, l := range st.Links {
+				if slices.Contains(want, l.NodeID) && !slices.Contains(linked, l.NodeID) {
+					linked = append(linked, l.NodeID)
+				}
+			}
+			if len(linked) != len(want) {
+				bad = nd.ID().String() + " has links to " + strings.Join(linked, ",")
 				break
 			}
 		}
